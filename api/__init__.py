@@ -1,0 +1,1 @@
+"""provledger's HTTP service (FastAPI). Built on :mod:`ledger`."""

@@ -1,0 +1,239 @@
+"""One interface over the chains provledger runs on.
+
+* :meth:`Chain.eth_tester` — py-evm in process (``PyEVMBackend``, named explicitly so a missing
+  py-evm fails loudly instead of silently giving a mock backend). Tests and quick experiments.
+* :meth:`Chain.rpc` — any JSON-RPC URL: a managed anvil node, a Besu/QBFT consortium node…
+
+Everything web3 or eth-tester raises is translated here into the :mod:`ledger.errors` tree;
+nothing foreign escapes this boundary.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import requests
+from eth_account.signers.local import LocalAccount
+from eth_tester import EthereumTester, PyEVMBackend
+from eth_tester.exceptions import TransactionFailed
+from eth_typing import ChecksumAddress
+from hexbytes import HexBytes
+from web3 import EthereumTesterProvider, HTTPProvider, Web3
+from web3.contract.contract import ContractFunction
+from web3.exceptions import (
+    ContractCustomError,
+    ContractLogicError,
+    ContractPanicError,
+    TimeExhausted,
+    Web3Exception,
+)
+
+from ledger.chain.revert import decode_revert, revert_data_from_message
+from ledger.errors import (
+    ChainError,
+    ChainMismatchError,
+    ChainUnavailableError,
+    LedgerError,
+    TransactionFailedError,
+)
+
+T = TypeVar("T")
+
+#: Gas given to a transaction whose estimate could not be made because it will revert.
+_REVERT_REPLAY_GAS = 1_000_000
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Receipt:
+    """A mined, successful transaction: its chain coordinates and what it cost."""
+
+    tx_hash: str
+    block_number: int
+    block_hash: str
+    gas_used: int
+    logs: tuple[Any, ...]
+    contract_address: ChecksumAddress | None = None
+
+
+def _translate(exc: BaseException, *, tx_hash: str | None = None) -> LedgerError:
+    """Map a foreign exception raised by web3 / eth-tester / requests to a LedgerError."""
+    if isinstance(exc, LedgerError):
+        return exc
+    if isinstance(exc, ContractCustomError | ContractLogicError | ContractPanicError):
+        data = exc.data if isinstance(exc.data, str) else None
+        if data and data.startswith("0x"):
+            return decode_revert(bytes.fromhex(data[2:]), tx_hash=tx_hash)
+        return TransactionFailedError(f"the contract reverted: {exc}", tx_hash=tx_hash)
+    if isinstance(exc, TransactionFailed):
+        message = str(exc.args[0]) if exc.args else str(exc)
+        raw = revert_data_from_message(message)
+        if raw is not None:
+            return decode_revert(raw, tx_hash=tx_hash)
+        return TransactionFailedError(message, tx_hash=tx_hash)
+    if isinstance(exc, requests.ConnectionError | requests.Timeout | ConnectionError):
+        return ChainUnavailableError(f"the chain is unreachable: {exc}")
+    if isinstance(exc, TimeExhausted):
+        return ChainError(f"timed out waiting for a receipt: {exc}")
+    if isinstance(exc, Web3Exception | ValueError):
+        return ChainError(f"the chain refused the request: {exc}")
+    raise exc
+
+
+class Chain:
+    """A connection to one EVM chain, with its chain id checked once and kept."""
+
+    def __init__(self, w3: Web3, *, tester: EthereumTester | None = None, expected_chain_id: int | None = None):
+        self.w3 = w3
+        self._tester = tester
+        try:
+            self.chain_id: int = w3.eth.chain_id
+        except Exception as exc:
+            raise _translate(exc) from exc
+        if expected_chain_id is not None and expected_chain_id != self.chain_id:
+            raise ChainMismatchError(f"expected chain id {expected_chain_id}, the node reports {self.chain_id}")
+
+    # --- construction ----------------------------------------------------------------------
+
+    @classmethod
+    def eth_tester(cls) -> Chain:
+        """A fresh in-process py-evm chain (Prague rules), pre-funded dev accounts."""
+        tester = EthereumTester(backend=PyEVMBackend())
+        return cls(Web3(EthereumTesterProvider(tester)), tester=tester)
+
+    @classmethod
+    def rpc(cls, url: str, *, expected_chain_id: int | None = None, timeout: float = 30.0) -> Chain:
+        """A JSON-RPC endpoint; refuses to connect to a chain id other than ``expected_chain_id``."""
+        return cls(Web3(HTTPProvider(url, request_kwargs={"timeout": timeout})), expected_chain_id=expected_chain_id)
+
+    @property
+    def is_in_process(self) -> bool:
+        return self._tester is not None
+
+    # --- calls and transactions ------------------------------------------------------------
+
+    def call(self, fn: Callable[[], T]) -> T:
+        """Run a read (``lambda: contract.functions.x().call()``), translating failures."""
+        try:
+            return fn()
+        except Exception as exc:
+            raise _translate(exc) from exc
+
+    def transact(self, function: ContractFunction, sender: LocalAccount, *, gas: int | None = None) -> Receipt:
+        """Sign ``function`` with ``sender``'s key, send it, wait for the receipt.
+
+        A call that would revert is refused before sending with the decoded contract error
+        (gas estimation runs it). A transaction that reverts once mined is replayed with
+        ``eth_call`` at its block to recover and decode the revert data.
+        """
+        try:
+            params: dict[str, Any] = {
+                "from": sender.address,
+                "chainId": self.chain_id,
+                "nonce": self.w3.eth.get_transaction_count(sender.address, "pending"),
+            }
+            params["gas"] = gas if gas is not None else function.estimate_gas(params)
+            tx = function.build_transaction(params)
+            return self.send_signed(sender, tx)
+        except Exception as exc:
+            raise _translate(exc) from exc
+
+    def deploy(self, bytecode: str, abi: Any, args: tuple[Any, ...], sender: LocalAccount) -> Receipt:
+        """Deploy a contract from ``sender``; the receipt carries ``contract_address``."""
+        try:
+            constructor = self.w3.eth.contract(abi=abi, bytecode=bytecode).constructor(*args)
+            params: dict[str, Any] = {
+                "from": sender.address,
+                "chainId": self.chain_id,
+                "nonce": self.w3.eth.get_transaction_count(sender.address, "pending"),
+            }
+            params["gas"] = constructor.estimate_gas(params)
+            return self.send_signed(sender, constructor.build_transaction(params))
+        except Exception as exc:
+            raise _translate(exc) from exc
+
+    def send_signed(self, sender: LocalAccount, tx: dict[str, Any], *, timeout: float = 120.0) -> Receipt:
+        """Sign a fully built transaction, send it raw and wait for a successful receipt."""
+        signed = sender.sign_transaction(tx)
+        tx_hash = HexBytes(self.w3.eth.send_raw_transaction(signed.raw_transaction)).to_0x_hex()
+        try:
+            raw = self.w3.eth.wait_for_transaction_receipt(tx_hash, timeout=timeout, poll_latency=0.05)
+        except Exception as exc:
+            raise _translate(exc, tx_hash=tx_hash) from exc
+        if raw["status"] != 1:
+            raise self._replay_failure(tx, raw["blockNumber"], tx_hash)
+        return Receipt(
+            tx_hash=tx_hash,
+            block_number=raw["blockNumber"],
+            block_hash=HexBytes(raw["blockHash"]).to_0x_hex(),
+            gas_used=raw["gasUsed"],
+            logs=tuple(raw["logs"]),
+            contract_address=raw.get("contractAddress"),
+        )
+
+    def _replay_failure(self, tx: dict[str, Any], block_number: int, tx_hash: str) -> LedgerError:
+        call = {k: tx[k] for k in ("from", "to", "data", "value") if k in tx}
+        try:
+            self.w3.eth.call(call, block_identifier=max(block_number - 1, 0))
+        except Exception as exc:
+            return _translate(exc, tx_hash=tx_hash)
+        return TransactionFailedError("the transaction reverted on chain but not on replay", tx_hash=tx_hash)
+
+    # --- development chains ----------------------------------------------------------------
+
+    def fund(self, address: str, wei: int) -> None:
+        """Give ``address`` ``wei`` on a development chain (eth-tester or anvil)."""
+        if self._tester is not None:
+            funder = self._tester.get_accounts()[0]
+            self._tester.send_transaction({"from": funder, "to": address, "value": wei, "gas": 21_000})
+            return
+        self._rpc("anvil_setBalance", [address, hex(wei)])
+
+    def block_time(self) -> int:
+        """Timestamp of the latest block."""
+        return int(self.call(lambda: self.w3.eth.get_block("latest"))["timestamp"])
+
+    def advance_time(self, seconds: int) -> None:
+        """Mine a block ``seconds`` after the latest one (development chains only)."""
+        target = self.block_time() + seconds
+        if self._tester is not None:
+            self._tester.time_travel(target)
+            return
+        self._rpc("evm_mine", [target])
+
+    def snapshot(self) -> Any:
+        """Take a snapshot of the chain state; :meth:`revert` returns to it."""
+        if self._tester is not None:
+            return self._tester.take_snapshot()
+        return self._rpc("evm_snapshot", [])
+
+    def revert(self, snapshot: Any) -> None:
+        """Return to ``snapshot`` (development chains only). The snapshot is used up."""
+        if self._tester is not None:
+            self._tester.revert_to_snapshot(snapshot)
+            return
+        if not self._rpc("evm_revert", [snapshot]):
+            raise ChainError(f"the node refused to revert to snapshot {snapshot}")
+
+    def _rpc(self, method: str, params: list[Any]) -> Any:
+        try:
+            response = self.w3.provider.make_request(method, params)  # type: ignore[arg-type]
+        except Exception as exc:
+            raise _translate(exc) from exc
+        if "error" in response:
+            raise ChainError(f"{method} failed: {response['error']}")
+        return response.get("result")
+
+    def wait_until_ready(self, timeout: float = 30.0) -> None:
+        """Block until the node answers (used right after starting a node process)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                self.w3.eth.block_number  # noqa: B018 - the call is the probe
+                return
+            except Exception as exc:
+                if time.monotonic() > deadline:
+                    raise ChainUnavailableError(f"the node did not answer within {timeout} s") from exc
+                time.sleep(0.05)

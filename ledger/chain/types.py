@@ -1,0 +1,144 @@
+"""Value types exchanged with the contracts, in Python shape (snake_case, bytes, enums)."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import Any
+
+from ledger.errors import InvalidInputError
+
+ZERO32 = bytes(32)
+
+
+def as_bytes32(value: bytes | Any, what: str = "value") -> bytes:
+    """``value`` (bytes or a ``Digest``) as exactly 32 bytes."""
+    raw = bytes(value)
+    if len(raw) != 32:
+        raise InvalidInputError(f"{what} must be 32 bytes, got {len(raw)}")
+    return raw
+
+
+class DepartmentStatus(enum.IntEnum):
+    NONE = 0
+    ACTIVE = 1
+    SUSPENDED = 2
+
+
+class RequestStatus(enum.IntEnum):
+    NONE = 0
+    PENDING = 1
+    APPROVED = 2
+    DENIED = 3
+    CANCELLED = 4
+    REVOKED = 5
+
+
+class Classification(enum.IntEnum):
+    PUBLIC = 0
+    INTERNAL = 1
+    RESTRICTED = 2
+    CONFIDENTIAL = 3
+
+
+@dataclass(frozen=True, slots=True)
+class VersionRef:
+    """Version ``version`` (from 1) of dataset ``dataset_id``."""
+
+    dataset_id: bytes
+    version: int
+
+    def __post_init__(self) -> None:
+        as_bytes32(self.dataset_id, "dataset id")
+        if not 0 <= self.version < 2**32:
+            raise InvalidInputError(f"version must fit in 32 bits, got {self.version}")
+
+    def as_abi(self) -> tuple[bytes, int]:
+        return (bytes(self.dataset_id), self.version)
+
+    def as_typed(self) -> dict[str, Any]:
+        return {"datasetId": bytes(self.dataset_id), "version": self.version}
+
+
+@dataclass(frozen=True, slots=True)
+class NewVersion:
+    """A version to append: content hash, metadata hash and the versions it derives from."""
+
+    content_hash: bytes
+    metadata_hash: bytes = ZERO32
+    parents: tuple[VersionRef, ...] = field(default=())
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "content_hash", as_bytes32(self.content_hash, "content hash"))
+        object.__setattr__(self, "metadata_hash", as_bytes32(self.metadata_hash, "metadata hash"))
+        object.__setattr__(self, "parents", tuple(self.parents))
+
+    def as_abi(self) -> tuple[bytes, bytes, list[tuple[bytes, int]]]:
+        return (self.content_hash, self.metadata_hash, [p.as_abi() for p in self.parents])
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Authorization:
+    """A department's EIP-712 signature over one action, for a relayer to submit."""
+
+    department_id: int
+    nonce: int
+    deadline: int
+    signature: bytes
+
+    def as_abi(self) -> tuple[int, int, int, bytes]:
+        return (self.department_id, self.nonce, self.deadline, self.signature)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DepartmentRecord:
+    department_id: int
+    signer: str
+    status: DepartmentStatus
+    enrolled_at: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DatasetRecord:
+    dataset_id: bytes
+    owner: int
+    version_count: int
+    classification: Classification
+    withdrawn: bool
+    created_at: int
+    history_head: bytes
+
+    @property
+    def exists(self) -> bool:
+        return self.owner != 0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AccessRequestRecord:
+    request_id: bytes
+    dataset_id: bytes
+    requester: int
+    status: RequestStatus
+    requested_duration: int
+    expires_at: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AnchorRecord:
+    root: bytes
+    department: int
+    size: int
+    anchored_at: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Event:
+    """A decoded contract event with the chain coordinates to re-check it anywhere."""
+
+    name: str
+    args: dict[str, Any]
+    address: str
+    tx_hash: str
+    block_number: int
+    block_hash: str
+    log_index: int

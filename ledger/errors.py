@@ -1,0 +1,453 @@
+"""The one error tree of provledger.
+
+Every failure the ledger reports is a :class:`LedgerError`. Subclasses also inherit the builtin
+they most resemble (``ValueError``, ``LookupError``, ``PermissionError``…) in the manner of
+web3.py's exceptions, so callers that only know the builtin still catch them.
+
+Each class carries a stable machine-readable ``code`` (used verbatim as the problem ``type``
+suffix by the HTTP layer) and a human ``message``. Contract custom errors are decoded into
+:class:`ContractRevertError` subclasses by :mod:`ledger.chain.revert`; foreign exceptions
+(web3, eth-tester, sockets) are translated at the chain boundary and never escape raw.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+
+class LedgerError(Exception):
+    """Base class of every error raised by provledger."""
+
+    code: ClassVar[str] = "ledger-error"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
+# --- input and pure-code errors -------------------------------------------------------------
+
+
+class InvalidInputError(LedgerError, ValueError):
+    """A value given to the ledger is malformed (wrong length, wrong type, out of range)."""
+
+    code = "invalid-input"
+
+
+class InvalidDigestError(InvalidInputError):
+    """A digest is not exactly 32 bytes, or its text form is not ``0x`` + 64 hex digits."""
+
+    code = "invalid-digest"
+
+
+class CanonicalizationError(InvalidInputError):
+    """Metadata cannot be canonicalised (RFC 8785): non-finite floats, non-string keys…"""
+
+    code = "invalid-metadata"
+
+
+class MerkleError(LedgerError):
+    """Base class for Merkle tree errors."""
+
+    code = "merkle-error"
+
+
+class InvalidProofError(MerkleError, ValueError):
+    """An inclusion proof does not verify: states what was expected and what was computed."""
+
+    code = "invalid-proof"
+
+
+# --- keys ----------------------------------------------------------------------------------
+
+
+class KeystoreError(LedgerError):
+    """Base class for keystore failures."""
+
+    code = "keystore-error"
+
+
+class KeystoreNotFoundError(KeystoreError, LookupError):
+    """No keystore exists for the requested department."""
+
+    code = "keystore-not-found"
+
+
+class KeystoreDecryptionError(KeystoreError, PermissionError):
+    """The passphrase does not open the keystore (or the file is corrupt)."""
+
+    code = "keystore-bad-passphrase"
+
+
+class KeystoreExistsError(KeystoreError, FileExistsError):
+    """A keystore for this department exists already; refusing to overwrite a key."""
+
+    code = "keystore-exists"
+
+
+# --- compiler and artifacts ----------------------------------------------------------------
+
+
+class ToolchainError(LedgerError, RuntimeError):
+    """The Solidity toolchain (node, npm solc) is missing or failed."""
+
+    code = "toolchain-error"
+
+
+class CompilationError(ToolchainError):
+    """solc reported errors for the contracts."""
+
+    code = "compilation-error"
+
+
+class ArtifactError(LedgerError, LookupError):
+    """A compiled artifact is missing or malformed."""
+
+    code = "artifact-error"
+
+
+# --- chain ---------------------------------------------------------------------------------
+
+
+class ChainError(LedgerError):
+    """Base class for errors talking to a chain."""
+
+    code = "chain-error"
+
+
+class ChainUnavailableError(ChainError, ConnectionError):
+    """The chain could not be reached (RPC down, connection refused, timeout)."""
+
+    code = "chain-unavailable"
+
+
+class ChainMismatchError(ChainError):
+    """The chain answered with a chain id other than the one configured."""
+
+    code = "chain-mismatch"
+
+
+class TransactionFailedError(ChainError):
+    """A transaction was mined but reverted with data the ledger cannot decode."""
+
+    code = "transaction-failed"
+
+    def __init__(self, message: str, *, tx_hash: str | None = None, data: bytes = b"") -> None:
+        super().__init__(message)
+        self.tx_hash = tx_hash
+        self.data = data
+
+
+class ContractRevertError(ChainError):
+    """A contract reverted with a known custom error.
+
+    ``error_name`` is the Solidity error name, ``args`` its decoded arguments by name. The
+    subclass tells the kind of refusal; the subclasses are generated from the contracts' ABIs
+    in :mod:`ledger.chain.revert` and grouped under the classes below.
+    """
+
+    code = "contract-revert"
+    #: The Solidity error this class stands for (empty on the category classes).
+    solidity_name: ClassVar[str] = ""
+    #: ``str.format`` template over the error's arguments, for the human message.
+    template: ClassVar[str] = "the contract reverted"
+
+    def __init__(self, args: dict[str, Any] | None = None, *, message: str | None = None) -> None:
+        self.args_by_name: dict[str, Any] = dict(args or {})
+        super().__init__(message or self.template.format(**self.args_by_name))
+
+    @property
+    def error_name(self) -> str:
+        return self.solidity_name or type(self).__name__
+
+
+class UnauthorizedError(ContractRevertError, PermissionError):
+    """The caller is not allowed to perform the action (wrong role, not the owner…)."""
+
+    code = "unauthorized"
+
+
+class InvalidSignatureError(UnauthorizedError):
+    """An EIP-712 signature is malformed, expired, replayed or from the wrong signer."""
+
+    code = "invalid-signature"
+
+
+class NotFoundError(ContractRevertError, LookupError):
+    """The contract does not know the department, dataset, version, request or batch."""
+
+    code = "not-found"
+
+
+class ConflictError(ContractRevertError):
+    """The action conflicts with current state (exists already, wrong status, withdrawn)."""
+
+    code = "conflict"
+
+
+class ContractInputError(ContractRevertError, ValueError):
+    """The contract rejected an argument as invalid (zero hash, bad expiry…)."""
+
+    code = "contract-invalid-input"
+
+
+class PausedError(ContractRevertError):
+    """Governance has paused all writes."""
+
+    code = "paused"
+
+
+# --- contract custom errors ----------------------------------------------------------------
+# One class per Solidity custom error of the contracts (and of the OpenZeppelin code they use).
+# ``ledger.chain.revert`` decodes revert data into these by selector; a test checks that every
+# error in every committed ABI has its class here.
+
+
+class AccessControlUnauthorizedAccountError(UnauthorizedError):
+    solidity_name = "AccessControlUnauthorizedAccount"
+    template = "account {account} lacks role {neededRole}"
+
+
+class AccessControlBadConfirmationError(UnauthorizedError):
+    solidity_name = "AccessControlBadConfirmation"
+    template = "an account may only renounce its own roles"
+
+
+class AccessControlEnforcedDefaultAdminRulesError(UnauthorizedError):
+    solidity_name = "AccessControlEnforcedDefaultAdminRules"
+    template = "the default admin role can only change hands through the two-step transfer"
+
+
+class AccessControlEnforcedDefaultAdminDelayError(UnauthorizedError):
+    solidity_name = "AccessControlEnforcedDefaultAdminDelay"
+    template = "the admin transfer delay has not passed (schedule {schedule})"
+
+
+class AccessControlInvalidDefaultAdminError(ContractInputError):
+    solidity_name = "AccessControlInvalidDefaultAdmin"
+    template = "{defaultAdmin} cannot become the default admin"
+
+
+class EnforcedPauseError(PausedError):
+    solidity_name = "EnforcedPause"
+    template = "governance has paused all department writes"
+
+
+class ExpectedPauseError(ConflictError):
+    solidity_name = "ExpectedPause"
+    template = "the ledger is not paused"
+
+
+class DepartmentInvalidIdError(ContractInputError):
+    solidity_name = "DepartmentInvalidId"
+    template = "department id {departmentId} is invalid: ids start at 1"
+
+
+class DepartmentInvalidNameError(ContractInputError):
+    solidity_name = "DepartmentInvalidName"
+    template = "a department name must be 1 to 128 bytes"
+
+
+class DepartmentAlreadyEnrolledError(ConflictError):
+    solidity_name = "DepartmentAlreadyEnrolled"
+    template = "department {departmentId} is enrolled already"
+
+
+class DepartmentUnknownError(NotFoundError):
+    solidity_name = "DepartmentUnknown"
+    template = "no department {departmentId} is enrolled"
+
+
+class DepartmentUnknownSignerError(UnauthorizedError):
+    solidity_name = "DepartmentUnknownSigner"
+    template = "{account} is not the current key of any department"
+
+
+class DepartmentInactiveError(UnauthorizedError):
+    solidity_name = "DepartmentInactive"
+    template = "department {departmentId} is suspended"
+
+
+class DepartmentNotSuspendedError(ConflictError):
+    solidity_name = "DepartmentNotSuspended"
+    template = "department {departmentId} is not suspended"
+
+
+class DepartmentSignerUnavailableError(ConflictError):
+    solidity_name = "DepartmentSignerUnavailable"
+    template = "key {signer} is zero or was already used by a department"
+
+
+class SignatureExpiredError(InvalidSignatureError):
+    solidity_name = "SignatureExpired"
+    template = "the signature expired at {deadline} (block time {blockTime})"
+
+
+class SignatureWrongSignerError(InvalidSignatureError):
+    solidity_name = "SignatureWrongSigner"
+    template = "the signature recovers to {recovered}, not department {departmentId}'s key"
+
+
+class InvalidAccountNonceError(InvalidSignatureError):
+    solidity_name = "InvalidAccountNonce"
+    template = "the signature's nonce was used already or is out of order (next is {currentNonce})"
+
+
+class ECDSAInvalidSignatureError(InvalidSignatureError):
+    solidity_name = "ECDSAInvalidSignature"
+    template = "the signature is not a valid ECDSA signature"
+
+
+class ECDSAInvalidSignatureLengthError(InvalidSignatureError):
+    solidity_name = "ECDSAInvalidSignatureLength"
+    template = "the signature is {length} bytes, expected 65"
+
+
+class ECDSAInvalidSignatureSError(InvalidSignatureError):
+    solidity_name = "ECDSAInvalidSignatureS"
+    template = "the signature's s value {s} is in the upper half of the curve order (malleable)"
+
+
+class DatasetAlreadyExistsError(ConflictError):
+    solidity_name = "DatasetAlreadyExists"
+    template = "dataset {datasetId} exists already"
+
+
+class DatasetUnknownError(NotFoundError):
+    solidity_name = "DatasetUnknown"
+    template = "no dataset {datasetId}"
+
+
+class DatasetNotOwnerError(UnauthorizedError):
+    solidity_name = "DatasetNotOwner"
+    template = "department {departmentId} does not own dataset {datasetId}"
+
+
+class DatasetIsWithdrawnError(ConflictError):
+    solidity_name = "DatasetIsWithdrawn"
+    template = "dataset {datasetId} is withdrawn"
+
+
+class DatasetUnknownParentError(NotFoundError):
+    solidity_name = "DatasetUnknownParent"
+    template = "parent version {version} of dataset {datasetId} does not exist"
+
+
+class DatasetTooManyParentsError(ContractInputError):
+    solidity_name = "DatasetTooManyParents"
+    template = "{count} parents given, at most {max} allowed"
+
+
+class DatasetTooManyVersionsError(ConflictError):
+    solidity_name = "DatasetTooManyVersions"
+    template = "dataset {datasetId} has the maximum number of versions"
+
+
+class DatasetZeroContentHashError(ContractInputError):
+    solidity_name = "DatasetZeroContentHash"
+    template = "the content hash is zero"
+
+
+class DatasetInvalidClassificationError(ContractInputError):
+    solidity_name = "DatasetInvalidClassification"
+    template = "classification {classification} is out of range (0-3)"
+
+
+class AccessRequestExistsError(ConflictError):
+    solidity_name = "AccessRequestExists"
+    template = "access request {requestId} exists already"
+
+
+class AccessUnknownRequestError(NotFoundError):
+    solidity_name = "AccessUnknownRequest"
+    template = "no access request {requestId}"
+
+
+class AccessOwnDatasetError(ConflictError):
+    solidity_name = "AccessOwnDataset"
+    template = "a department cannot request access to its own dataset {datasetId}"
+
+
+class AccessNotDatasetOwnerError(UnauthorizedError):
+    solidity_name = "AccessNotDatasetOwner"
+    template = "department {departmentId} does not own the dataset of request {requestId}"
+
+
+class AccessNotRequesterError(UnauthorizedError):
+    solidity_name = "AccessNotRequester"
+    template = "department {departmentId} did not make request {requestId}"
+
+
+class AccessInvalidStatusError(ConflictError):
+    solidity_name = "AccessInvalidStatus"
+    template = "request {requestId} is {status_name}, which does not allow this"
+
+    _STATUS: ClassVar[tuple[str, ...]] = (
+        "unknown", "pending", "approved", "denied", "cancelled", "revoked"
+    )
+
+    def __init__(self, args: dict[str, Any] | None = None, *, message: str | None = None) -> None:
+        args = dict(args or {})
+        status = int(args.get("status", 0))
+        name = self._STATUS[status] if status < len(self._STATUS) else str(status)
+        super().__init__(args, message=message or self.template.format(status_name=name, **args))
+
+
+class AccessInvalidExpiryError(ContractInputError):
+    solidity_name = "AccessInvalidExpiry"
+    template = "expiry {expiresAt} is not after the block time {blockTime}"
+
+
+class AccessInvalidDurationError(ContractInputError):
+    solidity_name = "AccessInvalidDuration"
+    template = "requested duration {duration} s is zero or longer than ten years"
+
+
+class AnchorExistsError(ConflictError):
+    solidity_name = "AnchorExists"
+    template = "batch root {root} was anchored already"
+
+
+class AnchorInvalidSizeError(ContractInputError):
+    solidity_name = "AnchorInvalidSize"
+    template = "batch size {size} is zero or too large"
+
+
+class AnchorUnknownError(NotFoundError):
+    solidity_name = "AnchorUnknown"
+    template = "no batch with root {root} is anchored"
+
+
+class AnchorZeroRootError(ContractInputError):
+    solidity_name = "AnchorZeroRoot"
+    template = "the batch root is zero"
+
+
+class InvalidShortStringError(ContractInputError):
+    solidity_name = "InvalidShortString"
+    template = "invalid short string"
+
+
+class StringTooLongError(ContractInputError):
+    solidity_name = "StringTooLong"
+    template = "string too long: {str}"
+
+
+class SafeCastOverflowedUintDowncastError(ContractInputError):
+    solidity_name = "SafeCastOverflowedUintDowncast"
+    template = "value {value} does not fit in {bits} bits"
+
+
+def contract_error_classes() -> dict[str, type[ContractRevertError]]:
+    """Every concrete contract error class by its Solidity name."""
+    found: dict[str, type[ContractRevertError]] = {}
+    pending: list[type[ContractRevertError]] = [ContractRevertError]
+    while pending:
+        cls = pending.pop()
+        pending.extend(cls.__subclasses__())
+        if cls.solidity_name:
+            found[cls.solidity_name] = cls
+    return found
