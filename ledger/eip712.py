@@ -15,6 +15,7 @@ from typing import Any, Final
 from eth_account import Account
 from eth_account.messages import encode_typed_data
 from eth_account.signers.local import LocalAccount
+from eth_utils.crypto import keccak
 
 DATASET_REGISTRY_DOMAIN: Final = "provledger.DatasetRegistry"
 ACCESS_REGISTRY_DOMAIN: Final = "provledger.AccessRegistry"
@@ -143,7 +144,9 @@ class TypedAction:
         if self.primary_type not in ACTION_TYPES:
             raise ValueError(f"unknown action type {self.primary_type!r}")
         if ACTION_DOMAINS[self.primary_type] != self.domain.name:
-            raise ValueError(f"{self.primary_type} is signed under {ACTION_DOMAINS[self.primary_type]!r}")
+            raise ValueError(
+                f"{self.primary_type} is signed under {ACTION_DOMAINS[self.primary_type]!r}"
+            )
         expected = {f["name"] for f in ACTION_TYPES[self.primary_type]}
         if set(self.message) != expected:
             raise ValueError(
@@ -173,8 +176,6 @@ class TypedAction:
     def digest(self) -> bytes:
         """The 32-byte digest that is signed: keccak256(0x1901 ‖ domainSeparator ‖ structHash)."""
         signable = encode_typed_data(full_message=self.full_message())
-        from eth_utils import keccak
-
         return keccak(b"\x19" + signable.version + signable.header + signable.body)
 
     def sign(self, account: LocalAccount) -> bytes:
@@ -184,4 +185,8 @@ class TypedAction:
 
     def recover(self, signature: bytes) -> str:
         """The address that produced ``signature`` over this action."""
-        return str(Account.recover_message(encode_typed_data(full_message=self.full_message()), signature=signature))
+        return str(
+            Account.recover_message(
+                encode_typed_data(full_message=self.full_message()), signature=signature
+            )
+        )

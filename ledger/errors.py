@@ -386,7 +386,12 @@ class AccessInvalidStatusError(ConflictError):
     template = "request {requestId} is {status_name}, which does not allow this"
 
     _STATUS: ClassVar[tuple[str, ...]] = (
-        "unknown", "pending", "approved", "denied", "cancelled", "revoked"
+        "unknown",
+        "pending",
+        "approved",
+        "denied",
+        "cancelled",
+        "revoked",
     )
 
     def __init__(self, args: dict[str, Any] | None = None, *, message: str | None = None) -> None:

@@ -10,16 +10,15 @@ nothing foreign escapes this boundary.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import requests
 from eth_account.signers.local import LocalAccount
 from eth_tester import EthereumTester, PyEVMBackend
 from eth_tester.exceptions import TransactionFailed
-from eth_typing import ChecksumAddress
+from eth_typing import ChecksumAddress, HexStr
 from hexbytes import HexBytes
 from web3 import EthereumTesterProvider, HTTPProvider, Web3
 from web3.contract.contract import ContractFunction
@@ -30,6 +29,7 @@ from web3.exceptions import (
     TimeExhausted,
     Web3Exception,
 )
+from web3.types import TxParams
 
 from ledger.chain.revert import decode_revert, revert_data_from_message
 from ledger.errors import (
@@ -85,7 +85,13 @@ def _translate(exc: BaseException, *, tx_hash: str | None = None) -> LedgerError
 class Chain:
     """A connection to one EVM chain, with its chain id checked once and kept."""
 
-    def __init__(self, w3: Web3, *, tester: EthereumTester | None = None, expected_chain_id: int | None = None):
+    def __init__(
+        self,
+        w3: Web3,
+        *,
+        tester: EthereumTester | None = None,
+        expected_chain_id: int | None = None,
+    ):
         self.w3 = w3
         self._tester = tester
         try:
@@ -93,7 +99,9 @@ class Chain:
         except Exception as exc:
             raise _translate(exc) from exc
         if expected_chain_id is not None and expected_chain_id != self.chain_id:
-            raise ChainMismatchError(f"expected chain id {expected_chain_id}, the node reports {self.chain_id}")
+            raise ChainMismatchError(
+                f"expected chain id {expected_chain_id}, the node reports {self.chain_id}"
+            )
 
     # --- construction ----------------------------------------------------------------------
 
@@ -105,8 +113,11 @@ class Chain:
 
     @classmethod
     def rpc(cls, url: str, *, expected_chain_id: int | None = None, timeout: float = 30.0) -> Chain:
-        """A JSON-RPC endpoint; refuses to connect to a chain id other than ``expected_chain_id``."""
-        return cls(Web3(HTTPProvider(url, request_kwargs={"timeout": timeout})), expected_chain_id=expected_chain_id)
+        """A JSON-RPC endpoint; refuses a chain id other than ``expected_chain_id``."""
+        return cls(
+            Web3(HTTPProvider(url, request_kwargs={"timeout": timeout})),
+            expected_chain_id=expected_chain_id,
+        )
 
     @property
     def is_in_process(self) -> bool:
@@ -121,7 +132,9 @@ class Chain:
         except Exception as exc:
             raise _translate(exc) from exc
 
-    def transact(self, function: ContractFunction, sender: LocalAccount, *, gas: int | None = None) -> Receipt:
+    def transact(
+        self, function: ContractFunction, sender: LocalAccount, *, gas: int | None = None
+    ) -> Receipt:
         """Sign ``function`` with ``sender``'s key, send it, wait for the receipt.
 
         A call that would revert is refused before sending with the decoded contract error
@@ -134,13 +147,17 @@ class Chain:
                 "chainId": self.chain_id,
                 "nonce": self.w3.eth.get_transaction_count(sender.address, "pending"),
             }
-            params["gas"] = gas if gas is not None else function.estimate_gas(params)
-            tx = function.build_transaction(params)
-            return self.send_signed(sender, tx)
+            params["gas"] = (
+                gas if gas is not None else function.estimate_gas(cast(TxParams, params))
+            )
+            tx = function.build_transaction(cast(TxParams, params))
+            return self.send_signed(sender, dict(tx))
         except Exception as exc:
             raise _translate(exc) from exc
 
-    def deploy(self, bytecode: str, abi: Any, args: tuple[Any, ...], sender: LocalAccount) -> Receipt:
+    def deploy(
+        self, bytecode: str, abi: Any, args: tuple[Any, ...], sender: LocalAccount
+    ) -> Receipt:
         """Deploy a contract from ``sender``; the receipt carries ``contract_address``."""
         try:
             constructor = self.w3.eth.contract(abi=abi, bytecode=bytecode).constructor(*args)
@@ -150,16 +167,22 @@ class Chain:
                 "nonce": self.w3.eth.get_transaction_count(sender.address, "pending"),
             }
             params["gas"] = constructor.estimate_gas(params)
-            return self.send_signed(sender, constructor.build_transaction(params))
+            return self.send_signed(
+                sender, dict(constructor.build_transaction(cast(TxParams, params)))
+            )
         except Exception as exc:
             raise _translate(exc) from exc
 
-    def send_signed(self, sender: LocalAccount, tx: dict[str, Any], *, timeout: float = 120.0) -> Receipt:
+    def send_signed(
+        self, sender: LocalAccount, tx: dict[str, Any], *, timeout: float = 120.0
+    ) -> Receipt:
         """Sign a fully built transaction, send it raw and wait for a successful receipt."""
         signed = sender.sign_transaction(tx)
         tx_hash = HexBytes(self.w3.eth.send_raw_transaction(signed.raw_transaction)).to_0x_hex()
         try:
-            raw = self.w3.eth.wait_for_transaction_receipt(tx_hash, timeout=timeout, poll_latency=0.05)
+            raw = self.w3.eth.wait_for_transaction_receipt(
+                HexStr(tx_hash), timeout=timeout, poll_latency=0.05
+            )
         except Exception as exc:
             raise _translate(exc, tx_hash=tx_hash) from exc
         if raw["status"] != 1:
@@ -176,10 +199,12 @@ class Chain:
     def _replay_failure(self, tx: dict[str, Any], block_number: int, tx_hash: str) -> LedgerError:
         call = {k: tx[k] for k in ("from", "to", "data", "value") if k in tx}
         try:
-            self.w3.eth.call(call, block_identifier=max(block_number - 1, 0))
+            self.w3.eth.call(cast(TxParams, call), block_identifier=max(block_number - 1, 0))
         except Exception as exc:
             return _translate(exc, tx_hash=tx_hash)
-        return TransactionFailedError("the transaction reverted on chain but not on replay", tx_hash=tx_hash)
+        return TransactionFailedError(
+            "the transaction reverted on chain but not on replay", tx_hash=tx_hash
+        )
 
     # --- development chains ----------------------------------------------------------------
 
@@ -187,7 +212,9 @@ class Chain:
         """Give ``address`` ``wei`` on a development chain (eth-tester or anvil)."""
         if self._tester is not None:
             funder = self._tester.get_accounts()[0]
-            self._tester.send_transaction({"from": funder, "to": address, "value": wei, "gas": 21_000})
+            self._tester.send_transaction(
+                {"from": funder, "to": address, "value": wei, "gas": 21_000}
+            )
             return
         self._rpc("anvil_setBalance", [address, hex(wei)])
 
@@ -225,15 +252,3 @@ class Chain:
         if "error" in response:
             raise ChainError(f"{method} failed: {response['error']}")
         return response.get("result")
-
-    def wait_until_ready(self, timeout: float = 30.0) -> None:
-        """Block until the node answers (used right after starting a node process)."""
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                self.w3.eth.block_number  # noqa: B018 - the call is the probe
-                return
-            except Exception as exc:
-                if time.monotonic() > deadline:
-                    raise ChainUnavailableError(f"the node did not answer within {timeout} s") from exc
-                time.sleep(0.05)

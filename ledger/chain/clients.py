@@ -10,11 +10,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from eth_abi import encode as abi_encode
+from eth_abi.abi import encode as abi_encode
 from eth_account.signers.local import LocalAccount
-from eth_utils import keccak
+from eth_utils.crypto import keccak
 from hexbytes import HexBytes
 from web3._utils.events import get_event_data
+from web3.types import BlockIdentifier
 
 from ledger.artifacts import load_artifact
 from ledger.chain.backend import Chain, Receipt
@@ -105,7 +106,15 @@ class SignedActionsClient(ContractClient):
         """The nonce the next signature of ``department_id`` on this contract must carry."""
         return int(self._view(self.contract.functions.departmentNonce(department_id)))
 
-    def typed_action(self, primary_type: str, fields: dict[str, Any], *, department_id: int, nonce: int, deadline: int) -> TypedAction:
+    def typed_action(
+        self,
+        primary_type: str,
+        fields: dict[str, Any],
+        *,
+        department_id: int,
+        nonce: int,
+        deadline: int,
+    ) -> TypedAction:
         """The typed data a department signs for ``primary_type`` on this contract."""
         message = {"departmentId": department_id, **fields, "nonce": nonce, "deadline": deadline}
         return TypedAction(primary_type=primary_type, domain=self.domain, message=message)
@@ -122,8 +131,15 @@ class SignedActionsClient(ContractClient):
     ) -> Authorization:
         if nonce is None:
             nonce = self.department_nonce(department_id)
-        action = self.typed_action(primary_type, fields, department_id=department_id, nonce=nonce, deadline=deadline)
-        return Authorization(department_id=department_id, nonce=nonce, deadline=deadline, signature=action.sign(signer))
+        action = self.typed_action(
+            primary_type, fields, department_id=department_id, nonce=nonce, deadline=deadline
+        )
+        return Authorization(
+            department_id=department_id,
+            nonce=nonce,
+            deadline=deadline,
+            signature=action.sign(signer),
+        )
 
 
 class DepartmentRegistryClient(ContractClient):
@@ -133,15 +149,28 @@ class DepartmentRegistryClient(ContractClient):
     GOVERNOR_ROLE = keccak(text="GOVERNOR_ROLE")
     PAUSER_ROLE = keccak(text="PAUSER_ROLE")
 
-    def enrol_department(self, department_id: int, name: str, signer: str, *, sender: LocalAccount) -> Receipt:
-        return self._send(self.contract.functions.enrolDepartment(department_id, name, signer), sender)
-
-    def rotate_department_key(self, department_id: int, new_signer: str, *, sender: LocalAccount) -> Receipt:
-        return self._send(self.contract.functions.rotateDepartmentKey(department_id, new_signer), sender)
-
-    def suspend_department(self, department_id: int, reason_hash: bytes = ZERO32, *, sender: LocalAccount) -> Receipt:
+    def enrol_department(
+        self, department_id: int, name: str, signer: str, *, sender: LocalAccount
+    ) -> Receipt:
         return self._send(
-            self.contract.functions.suspendDepartment(department_id, as_bytes32(reason_hash, "reason hash")), sender
+            self.contract.functions.enrolDepartment(department_id, name, signer), sender
+        )
+
+    def rotate_department_key(
+        self, department_id: int, new_signer: str, *, sender: LocalAccount
+    ) -> Receipt:
+        return self._send(
+            self.contract.functions.rotateDepartmentKey(department_id, new_signer), sender
+        )
+
+    def suspend_department(
+        self, department_id: int, reason_hash: bytes = ZERO32, *, sender: LocalAccount
+    ) -> Receipt:
+        return self._send(
+            self.contract.functions.suspendDepartment(
+                department_id, as_bytes32(reason_hash, "reason hash")
+            ),
+            sender,
         )
 
     def reactivate_department(self, department_id: int, *, sender: LocalAccount) -> Receipt:
@@ -165,7 +194,10 @@ class DepartmentRegistryClient(ContractClient):
     def department(self, department_id: int) -> DepartmentRecord:
         signer, status, enrolled_at = self._view(self.contract.functions.department(department_id))
         return DepartmentRecord(
-            department_id=department_id, signer=signer, status=DepartmentStatus(status), enrolled_at=enrolled_at
+            department_id=department_id,
+            signer=signer,
+            status=DepartmentStatus(status),
+            enrolled_at=enrolled_at,
         )
 
     def department_of(self, account: str) -> int:
@@ -188,9 +220,17 @@ class DatasetRegistryClient(SignedActionsClient):
 
     # create
     def create_dataset(
-        self, salt: bytes, classification: Classification, metadata_hash: bytes, first: NewVersion, *, sender: LocalAccount
+        self,
+        salt: bytes,
+        classification: Classification,
+        metadata_hash: bytes,
+        first: NewVersion,
+        *,
+        sender: LocalAccount,
     ) -> Receipt:
-        fn = self.contract.functions.createDataset(salt, int(classification), metadata_hash, first.as_abi())
+        fn = self.contract.functions.createDataset(
+            salt, int(classification), metadata_hash, first.as_abi()
+        )
         return self._send(fn, sender)
 
     def sign_create_dataset(
@@ -213,7 +253,14 @@ class DatasetRegistryClient(SignedActionsClient):
             "versionMetadataHash": first.metadata_hash,
             "parents": [p.as_typed() for p in first.parents],
         }
-        return self._sign("CreateDataset", fields, signer=signer, department_id=department_id, deadline=deadline, nonce=nonce)
+        return self._sign(
+            "CreateDataset",
+            fields,
+            signer=signer,
+            department_id=department_id,
+            deadline=deadline,
+            nonce=nonce,
+        )
 
     def create_dataset_by_sig(
         self,
@@ -231,7 +278,9 @@ class DatasetRegistryClient(SignedActionsClient):
         return self._send(fn, sender)
 
     # add version
-    def add_version(self, dataset_id: bytes, version: NewVersion, *, sender: LocalAccount) -> Receipt:
+    def add_version(
+        self, dataset_id: bytes, version: NewVersion, *, sender: LocalAccount
+    ) -> Receipt:
         return self._send(self.contract.functions.addVersion(dataset_id, version.as_abi()), sender)
 
     def sign_add_version(
@@ -250,7 +299,14 @@ class DatasetRegistryClient(SignedActionsClient):
             "metadataHash": version.metadata_hash,
             "parents": [p.as_typed() for p in version.parents],
         }
-        return self._sign("AddVersion", fields, signer=signer, department_id=department_id, deadline=deadline, nonce=nonce)
+        return self._sign(
+            "AddVersion",
+            fields,
+            signer=signer,
+            department_id=department_id,
+            deadline=deadline,
+            nonce=nonce,
+        )
 
     def add_version_by_sig(
         self, dataset_id: bytes, version: NewVersion, *, auth: Authorization, sender: LocalAccount
@@ -259,7 +315,9 @@ class DatasetRegistryClient(SignedActionsClient):
         return self._send(fn, sender)
 
     # withdraw
-    def withdraw_dataset(self, dataset_id: bytes, reason_hash: bytes = ZERO32, *, sender: LocalAccount) -> Receipt:
+    def withdraw_dataset(
+        self, dataset_id: bytes, reason_hash: bytes = ZERO32, *, sender: LocalAccount
+    ) -> Receipt:
         return self._send(self.contract.functions.withdrawDataset(dataset_id, reason_hash), sender)
 
     def sign_withdraw_dataset(
@@ -274,13 +332,26 @@ class DatasetRegistryClient(SignedActionsClient):
     ) -> Authorization:
         fields = {"datasetId": dataset_id, "reasonHash": reason_hash}
         return self._sign(
-            "WithdrawDataset", fields, signer=signer, department_id=department_id, deadline=deadline, nonce=nonce
+            "WithdrawDataset",
+            fields,
+            signer=signer,
+            department_id=department_id,
+            deadline=deadline,
+            nonce=nonce,
         )
 
     def withdraw_dataset_by_sig(
-        self, dataset_id: bytes, reason_hash: bytes = ZERO32, *, auth: Authorization, sender: LocalAccount
+        self,
+        dataset_id: bytes,
+        reason_hash: bytes = ZERO32,
+        *,
+        auth: Authorization,
+        sender: LocalAccount,
     ) -> Receipt:
-        return self._send(self.contract.functions.withdrawDatasetBySig(dataset_id, reason_hash, auth.as_abi()), sender)
+        return self._send(
+            self.contract.functions.withdrawDatasetBySig(dataset_id, reason_hash, auth.as_abi()),
+            sender,
+        )
 
     # views
     def dataset(self, dataset_id: bytes) -> DatasetRecord:
@@ -297,6 +368,28 @@ class DatasetRegistryClient(SignedActionsClient):
             history_head=bytes(head),
         )
 
+    def registrations_of(self, content_hash: bytes, *, from_block: int = 0) -> list[Event]:
+        """Every ``VersionAdded`` of ``content_hash``, earliest first, read from the chain's logs
+        by the indexed content-hash topic: no index or server of ours is involved."""
+        topic0 = (
+            "0x"
+            + keccak(
+                text="VersionAdded(bytes32,bytes32,uint64,uint32,bytes32,(bytes32,uint32)[],bytes32)"
+            ).hex()
+        )
+        topic2 = "0x" + as_bytes32(content_hash, "content hash").hex()
+        logs = self.chain.call(
+            lambda: self.chain.w3.eth.get_logs(
+                {
+                    "address": self.address,
+                    "fromBlock": from_block,
+                    "toBlock": "latest",
+                    "topics": [topic0, None, topic2],
+                }
+            )
+        )
+        return sorted(self.decode_events(logs), key=lambda e: (e.block_number, e.log_index))
+
     def version_exists(self, dataset_id: bytes, version: int) -> bool:
         return bool(self._view(self.contract.functions.versionExists((dataset_id, version))))
 
@@ -305,16 +398,30 @@ class AccessRegistryClient(SignedActionsClient):
     """Access requests and grants."""
 
     artifact_name = "AccessRegistry"
-    _primary_types = ("RequestAccess", "ApproveAccess", "DenyAccess", "CancelAccessRequest", "RevokeAccess")
+    _primary_types = (
+        "RequestAccess",
+        "ApproveAccess",
+        "DenyAccess",
+        "CancelAccessRequest",
+        "RevokeAccess",
+    )
 
     @staticmethod
     def request_id_of(department_id: int, salt: bytes) -> bytes:
         return keccak(abi_encode(["uint64", "bytes32"], [department_id, as_bytes32(salt, "salt")]))
 
     def request_access(
-        self, salt: bytes, dataset_id: bytes, purpose_hash: bytes, requested_duration: int, *, sender: LocalAccount
+        self,
+        salt: bytes,
+        dataset_id: bytes,
+        purpose_hash: bytes,
+        requested_duration: int,
+        *,
+        sender: LocalAccount,
     ) -> Receipt:
-        fn = self.contract.functions.requestAccess(salt, dataset_id, purpose_hash, requested_duration)
+        fn = self.contract.functions.requestAccess(
+            salt, dataset_id, purpose_hash, requested_duration
+        )
         return self._send(fn, sender)
 
     def sign_request_access(
@@ -335,7 +442,14 @@ class AccessRegistryClient(SignedActionsClient):
             "purposeHash": purpose_hash,
             "requestedDuration": requested_duration,
         }
-        return self._sign("RequestAccess", fields, signer=signer, department_id=department_id, deadline=deadline, nonce=nonce)
+        return self._sign(
+            "RequestAccess",
+            fields,
+            signer=signer,
+            department_id=department_id,
+            deadline=deadline,
+            nonce=nonce,
+        )
 
     def request_access_by_sig(
         self,
@@ -352,57 +466,146 @@ class AccessRegistryClient(SignedActionsClient):
         )
         return self._send(fn, sender)
 
-    def approve_access(self, request_id: bytes, expires_at: int, *, sender: LocalAccount) -> Receipt:
+    def approve_access(
+        self, request_id: bytes, expires_at: int, *, sender: LocalAccount
+    ) -> Receipt:
         return self._send(self.contract.functions.approveAccess(request_id, expires_at), sender)
 
     def sign_approve_access(
-        self, request_id: bytes, expires_at: int, *, signer: LocalAccount, department_id: int, deadline: int, nonce: int | None = None
+        self,
+        request_id: bytes,
+        expires_at: int,
+        *,
+        signer: LocalAccount,
+        department_id: int,
+        deadline: int,
+        nonce: int | None = None,
     ) -> Authorization:
         fields = {"requestId": request_id, "expiresAt": expires_at}
-        return self._sign("ApproveAccess", fields, signer=signer, department_id=department_id, deadline=deadline, nonce=nonce)
+        return self._sign(
+            "ApproveAccess",
+            fields,
+            signer=signer,
+            department_id=department_id,
+            deadline=deadline,
+            nonce=nonce,
+        )
 
-    def approve_access_by_sig(self, request_id: bytes, expires_at: int, *, auth: Authorization, sender: LocalAccount) -> Receipt:
-        return self._send(self.contract.functions.approveAccessBySig(request_id, expires_at, auth.as_abi()), sender)
+    def approve_access_by_sig(
+        self, request_id: bytes, expires_at: int, *, auth: Authorization, sender: LocalAccount
+    ) -> Receipt:
+        return self._send(
+            self.contract.functions.approveAccessBySig(request_id, expires_at, auth.as_abi()),
+            sender,
+        )
 
-    def deny_access(self, request_id: bytes, reason_hash: bytes = ZERO32, *, sender: LocalAccount) -> Receipt:
+    def deny_access(
+        self, request_id: bytes, reason_hash: bytes = ZERO32, *, sender: LocalAccount
+    ) -> Receipt:
         return self._send(self.contract.functions.denyAccess(request_id, reason_hash), sender)
 
     def sign_deny_access(
-        self, request_id: bytes, reason_hash: bytes = ZERO32, *, signer: LocalAccount, department_id: int, deadline: int, nonce: int | None = None
+        self,
+        request_id: bytes,
+        reason_hash: bytes = ZERO32,
+        *,
+        signer: LocalAccount,
+        department_id: int,
+        deadline: int,
+        nonce: int | None = None,
     ) -> Authorization:
         fields = {"requestId": request_id, "reasonHash": reason_hash}
-        return self._sign("DenyAccess", fields, signer=signer, department_id=department_id, deadline=deadline, nonce=nonce)
+        return self._sign(
+            "DenyAccess",
+            fields,
+            signer=signer,
+            department_id=department_id,
+            deadline=deadline,
+            nonce=nonce,
+        )
 
-    def deny_access_by_sig(self, request_id: bytes, reason_hash: bytes = ZERO32, *, auth: Authorization, sender: LocalAccount) -> Receipt:
-        return self._send(self.contract.functions.denyAccessBySig(request_id, reason_hash, auth.as_abi()), sender)
+    def deny_access_by_sig(
+        self,
+        request_id: bytes,
+        reason_hash: bytes = ZERO32,
+        *,
+        auth: Authorization,
+        sender: LocalAccount,
+    ) -> Receipt:
+        return self._send(
+            self.contract.functions.denyAccessBySig(request_id, reason_hash, auth.as_abi()), sender
+        )
 
     def cancel_access_request(self, request_id: bytes, *, sender: LocalAccount) -> Receipt:
         return self._send(self.contract.functions.cancelAccessRequest(request_id), sender)
 
     def sign_cancel_access_request(
-        self, request_id: bytes, *, signer: LocalAccount, department_id: int, deadline: int, nonce: int | None = None
+        self,
+        request_id: bytes,
+        *,
+        signer: LocalAccount,
+        department_id: int,
+        deadline: int,
+        nonce: int | None = None,
     ) -> Authorization:
         return self._sign(
-            "CancelAccessRequest", {"requestId": request_id}, signer=signer, department_id=department_id, deadline=deadline, nonce=nonce
+            "CancelAccessRequest",
+            {"requestId": request_id},
+            signer=signer,
+            department_id=department_id,
+            deadline=deadline,
+            nonce=nonce,
         )
 
-    def cancel_access_request_by_sig(self, request_id: bytes, *, auth: Authorization, sender: LocalAccount) -> Receipt:
-        return self._send(self.contract.functions.cancelAccessRequestBySig(request_id, auth.as_abi()), sender)
+    def cancel_access_request_by_sig(
+        self, request_id: bytes, *, auth: Authorization, sender: LocalAccount
+    ) -> Receipt:
+        return self._send(
+            self.contract.functions.cancelAccessRequestBySig(request_id, auth.as_abi()), sender
+        )
 
-    def revoke_access(self, request_id: bytes, reason_hash: bytes = ZERO32, *, sender: LocalAccount) -> Receipt:
+    def revoke_access(
+        self, request_id: bytes, reason_hash: bytes = ZERO32, *, sender: LocalAccount
+    ) -> Receipt:
         return self._send(self.contract.functions.revokeAccess(request_id, reason_hash), sender)
 
     def sign_revoke_access(
-        self, request_id: bytes, reason_hash: bytes = ZERO32, *, signer: LocalAccount, department_id: int, deadline: int, nonce: int | None = None
+        self,
+        request_id: bytes,
+        reason_hash: bytes = ZERO32,
+        *,
+        signer: LocalAccount,
+        department_id: int,
+        deadline: int,
+        nonce: int | None = None,
     ) -> Authorization:
         fields = {"requestId": request_id, "reasonHash": reason_hash}
-        return self._sign("RevokeAccess", fields, signer=signer, department_id=department_id, deadline=deadline, nonce=nonce)
+        return self._sign(
+            "RevokeAccess",
+            fields,
+            signer=signer,
+            department_id=department_id,
+            deadline=deadline,
+            nonce=nonce,
+        )
 
-    def revoke_access_by_sig(self, request_id: bytes, reason_hash: bytes = ZERO32, *, auth: Authorization, sender: LocalAccount) -> Receipt:
-        return self._send(self.contract.functions.revokeAccessBySig(request_id, reason_hash, auth.as_abi()), sender)
+    def revoke_access_by_sig(
+        self,
+        request_id: bytes,
+        reason_hash: bytes = ZERO32,
+        *,
+        auth: Authorization,
+        sender: LocalAccount,
+    ) -> Receipt:
+        return self._send(
+            self.contract.functions.revokeAccessBySig(request_id, reason_hash, auth.as_abi()),
+            sender,
+        )
 
     def access_request(self, request_id: bytes) -> AccessRequestRecord:
-        dataset_id, requester, status, duration, expires_at = self._view(self.contract.functions.accessRequest(request_id))
+        dataset_id, requester, status, duration, expires_at = self._view(
+            self.contract.functions.accessRequest(request_id)
+        )
         return AccessRequestRecord(
             request_id=bytes(request_id),
             dataset_id=bytes(dataset_id),
@@ -412,7 +615,9 @@ class AccessRegistryClient(SignedActionsClient):
             expires_at=expires_at,
         )
 
-    def has_access(self, dataset_id: bytes, department_id: int, *, block: int | str = "latest") -> bool:
+    def has_access(
+        self, dataset_id: bytes, department_id: int, *, block: BlockIdentifier = "latest"
+    ) -> bool:
         """The contract's answer at ``block`` (any past block on an archive node)."""
         fn = self.contract.functions.hasAccess(dataset_id, department_id)
         return bool(self.chain.call(lambda: fn.call(block_identifier=block)))
@@ -424,23 +629,51 @@ class AnchorRegistryClient(SignedActionsClient):
     artifact_name = "AnchorRegistry"
     _primary_types = ("AnchorBatch",)
 
-    def anchor_batch(self, root: bytes, size: int, metadata_hash: bytes = ZERO32, *, sender: LocalAccount) -> Receipt:
+    def anchor_batch(
+        self, root: bytes, size: int, metadata_hash: bytes = ZERO32, *, sender: LocalAccount
+    ) -> Receipt:
         return self._send(self.contract.functions.anchorBatch(root, size, metadata_hash), sender)
 
     def sign_anchor_batch(
-        self, root: bytes, size: int, metadata_hash: bytes = ZERO32, *, signer: LocalAccount, department_id: int, deadline: int, nonce: int | None = None
+        self,
+        root: bytes,
+        size: int,
+        metadata_hash: bytes = ZERO32,
+        *,
+        signer: LocalAccount,
+        department_id: int,
+        deadline: int,
+        nonce: int | None = None,
     ) -> Authorization:
         fields = {"root": root, "size": size, "metadataHash": metadata_hash}
-        return self._sign("AnchorBatch", fields, signer=signer, department_id=department_id, deadline=deadline, nonce=nonce)
+        return self._sign(
+            "AnchorBatch",
+            fields,
+            signer=signer,
+            department_id=department_id,
+            deadline=deadline,
+            nonce=nonce,
+        )
 
     def anchor_batch_by_sig(
-        self, root: bytes, size: int, metadata_hash: bytes = ZERO32, *, auth: Authorization, sender: LocalAccount
+        self,
+        root: bytes,
+        size: int,
+        metadata_hash: bytes = ZERO32,
+        *,
+        auth: Authorization,
+        sender: LocalAccount,
     ) -> Receipt:
-        return self._send(self.contract.functions.anchorBatchBySig(root, size, metadata_hash, auth.as_abi()), sender)
+        return self._send(
+            self.contract.functions.anchorBatchBySig(root, size, metadata_hash, auth.as_abi()),
+            sender,
+        )
 
     def anchor(self, root: bytes) -> AnchorRecord:
         department, size, anchored_at = self._view(self.contract.functions.anchor(root))
-        return AnchorRecord(root=bytes(root), department=department, size=size, anchored_at=anchored_at)
+        return AnchorRecord(
+            root=bytes(root), department=department, size=size, anchored_at=anchored_at
+        )
 
     def verify_inclusion(self, root: bytes, index: int, record: bytes, proof: list[bytes]) -> bool:
         return bool(self._view(self.contract.functions.verifyInclusion(root, index, record, proof)))

@@ -67,7 +67,8 @@ class Ledger:
     def __init__(self, chain: Chain, deployment: Deployment):
         if chain.chain_id != deployment.chain_id:
             raise ChainMismatchError(
-                f"deployment is for chain {deployment.chain_id}, connected to chain {chain.chain_id}"
+                f"deployment is for chain {deployment.chain_id}, "
+                f"connected to chain {chain.chain_id}"
             )
         self.chain = chain
         self.deployment = deployment
@@ -77,7 +78,14 @@ class Ledger:
         self.anchors = AnchorRegistryClient(chain, deployment.anchor_registry)
 
     @classmethod
-    def deploy(cls, chain: Chain, deployer: LocalAccount, *, admin: str | None = None, admin_transfer_delay: int = 0) -> Ledger:
+    def deploy(
+        cls,
+        chain: Chain,
+        deployer: LocalAccount,
+        *,
+        admin: str | None = None,
+        admin_transfer_delay: int = 0,
+    ) -> Ledger:
         """Deploy all four contracts from ``deployer``; ``admin`` (default: the deployer) gets
         the default-admin, governor and pauser roles."""
         admin = admin or deployer.address

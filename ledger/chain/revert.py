@@ -11,9 +11,10 @@ import ast
 from functools import cache
 from typing import Any
 
-from eth_abi import decode as abi_decode
+from eth_abi.abi import decode as abi_decode
 from eth_abi.exceptions import DecodingError
-from eth_utils import keccak, to_checksum_address
+from eth_utils.address import to_checksum_address
+from eth_utils.crypto import keccak
 
 from ledger.artifacts import load_artifact
 from ledger.compiler import CONTRACTS
@@ -71,17 +72,24 @@ def decode_revert(data: bytes, *, tx_hash: str | None = None) -> LedgerError:
             types = [_canonical_type(i) for i in entry["inputs"]]
             values = abi_decode(types, payload)
             args = {
-                i["name"]: _plain(v, i["type"]) for i, v in zip(entry["inputs"], values, strict=True)
+                i["name"]: _plain(v, i["type"])
+                for i, v in zip(entry["inputs"], values, strict=True)
             }
             if cls is ContractRevertError:
-                return ContractRevertError(args, message=f"the contract reverted with {_signature(entry)}")
+                return ContractRevertError(
+                    args, message=f"the contract reverted with {_signature(entry)}"
+                )
             return cls(args)
         if selector == _ERROR_STRING:
             (reason,) = abi_decode(["string"], payload)
-            return TransactionFailedError(f"the contract reverted: {reason}", tx_hash=tx_hash, data=data)
+            return TransactionFailedError(
+                f"the contract reverted: {reason}", tx_hash=tx_hash, data=data
+            )
         if selector == _PANIC:
             (code,) = abi_decode(["uint256"], payload)
-            return TransactionFailedError(f"the contract panicked (code {code:#04x})", tx_hash=tx_hash, data=data)
+            return TransactionFailedError(
+                f"the contract panicked (code {code:#04x})", tx_hash=tx_hash, data=data
+            )
     except DecodingError:
         pass
     shown = "0x" + data.hex() if data else "no data"

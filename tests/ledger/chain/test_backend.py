@@ -1,0 +1,57 @@
+"""The chain boundary: chain ids are checked, failures are translated, deployments round-trip."""
+
+from __future__ import annotations
+
+import pytest
+
+from ledger.chain.anvil import free_port
+from ledger.chain.backend import Chain
+from ledger.chain.deploy import Deployment, Ledger
+from ledger.errors import ChainMismatchError, ChainUnavailableError, InvalidInputError
+
+
+def test_an_unreachable_rpc_endpoint_is_reported_as_unavailable() -> None:
+    with pytest.raises(ChainUnavailableError):
+        Chain.rpc(f"http://127.0.0.1:{free_port()}", timeout=2)
+
+
+def test_connecting_to_an_unexpected_chain_id_is_refused(chain: Chain) -> None:
+    if chain.is_in_process:
+        with pytest.raises(
+            ChainMismatchError, match=f"expected chain id 1, the node reports {chain.chain_id}"
+        ):
+            Chain(chain.w3, expected_chain_id=1)
+    else:
+        url = chain.w3.provider.endpoint_uri  # type: ignore[attr-defined]
+        with pytest.raises(ChainMismatchError):
+            Chain.rpc(url, expected_chain_id=chain.chain_id + 1)
+
+
+def test_a_deployment_record_round_trips_through_json(ledger: Ledger) -> None:
+    record = Deployment.from_json(ledger.deployment.to_json())
+    assert record.dataset_registry == ledger.deployment.dataset_registry
+    assert record.chain_id == ledger.chain.chain_id
+    assert record.start_block == ledger.deployment.start_block
+
+
+@pytest.mark.parametrize("text", ["", "[]", '{"chain_id": 1}', '{"chain_id": "x"}'])
+def test_a_malformed_deployment_record_is_rejected(text: str) -> None:
+    with pytest.raises(InvalidInputError):
+        Deployment.from_json(text)
+
+
+def test_a_deployment_for_another_chain_is_refused(ledger: Ledger) -> None:
+    other = Deployment.from_json(
+        ledger.deployment.to_json().replace(f'"chain_id": {ledger.chain.chain_id}', '"chain_id": 5')
+    )
+    with pytest.raises(ChainMismatchError):
+        Ledger(ledger.chain, other)
+
+
+def test_snapshots_undo_everything_after_them(chain: Chain, ledger: Ledger) -> None:
+    before = chain.w3.eth.block_number
+    snapshot = chain.snapshot()
+    chain.advance_time(100)
+    assert chain.w3.eth.block_number > before
+    chain.revert(snapshot)
+    assert chain.w3.eth.block_number == before
