@@ -28,7 +28,9 @@ def load_artifact(name: str) -> Artifact:
     try:
         text = resources.files("ledger").joinpath("_artifacts", f"{name}.json").read_text()
     except FileNotFoundError as exc:
-        raise ArtifactError(f"no compiled artifact for contract {name!r}: run `provledger compile`") from exc
+        raise ArtifactError(
+            f"no compiled artifact for contract {name!r}: run `provledger compile`"
+        ) from exc
     try:
         document = json.loads(text)
         return Artifact(

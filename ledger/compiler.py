@@ -35,7 +35,14 @@ SETTINGS: dict[str, Any] = {
     "viaIR": True,
     "metadata": {"bytecodeHash": "ipfs"},
     "outputSelection": {
-        "*": {"*": ["abi", "evm.bytecode.object", "evm.deployedBytecode.object", "evm.methodIdentifiers"]}
+        "*": {
+            "*": [
+                "abi",
+                "evm.bytecode.object",
+                "evm.deployedBytecode.object",
+                "evm.methodIdentifiers",
+            ]
+        }
     },
 }
 
@@ -111,7 +118,11 @@ def compile_contracts(root: Path | None = None) -> CompileResult:
         for unit in sorted(output["sources"])
     }
     files: dict[str, bytes] = {}
-    found = {name: (unit, out) for unit, by_name in output["contracts"].items() for name, out in by_name.items()}
+    found = {
+        name: (unit, out)
+        for unit, by_name in output["contracts"].items()
+        for name, out in by_name.items()
+    }
     for name in CONTRACTS:
         if name not in found:
             raise CompilationError(f"contract {name} not found in the compiler output")
