@@ -8,7 +8,9 @@ import {ISignedActions} from "./ISignedActions.sol";
 /// @dev Trees follow RFC 6962 / RFC 9162 with SHA-256: leaf hash sha256(0x00 || record),
 /// node hash sha256(0x01 || left || right). A record is a 32-byte digest; an inclusion proof
 /// (leaf index + audit path) against an anchored root proves the record was anchored by the
-/// department at that block.
+/// department at that block. The stored size is the anchoring department's own statement (an
+/// RFC 6962 root does not commit to its tree size); it bounds which proofs verify, and only the
+/// department can set it, so nobody else can forge an inclusion.
 interface IAnchorRegistry is ISignedActions {
     /// @notice An anchored batch as stored on chain (one slot).
     struct Anchor {
