@@ -1,0 +1,247 @@
+"""The access registry client: requests and grants."""
+
+from __future__ import annotations
+
+from eth_abi.abi import encode as abi_encode
+from eth_account.signers.local import LocalAccount
+from eth_utils.crypto import keccak
+from web3.types import BlockIdentifier
+
+from ledger.chain.backend import Receipt
+from ledger.chain.clients.base import SignedActionsClient
+from ledger.chain.types import (
+    ZERO32,
+    AccessRequestRecord,
+    Authorization,
+    RequestStatus,
+    as_bytes32,
+)
+
+
+class AccessRegistryClient(SignedActionsClient):
+    """Access requests and grants."""
+
+    artifact_name = "AccessRegistry"
+    _primary_types = (
+        "RequestAccess",
+        "ApproveAccess",
+        "DenyAccess",
+        "CancelAccessRequest",
+        "RevokeAccess",
+    )
+
+    @staticmethod
+    def request_id_of(department_id: int, salt: bytes) -> bytes:
+        return keccak(abi_encode(["uint64", "bytes32"], [department_id, as_bytes32(salt, "salt")]))
+
+    def request_access(
+        self,
+        salt: bytes,
+        dataset_id: bytes,
+        purpose_hash: bytes,
+        requested_duration: int,
+        *,
+        sender: LocalAccount,
+    ) -> Receipt:
+        fn = self.contract.functions.requestAccess(
+            salt, dataset_id, purpose_hash, requested_duration
+        )
+        return self._send(fn, sender)
+
+    def sign_request_access(
+        self,
+        salt: bytes,
+        dataset_id: bytes,
+        purpose_hash: bytes,
+        requested_duration: int,
+        *,
+        signer: LocalAccount,
+        department_id: int,
+        deadline: int,
+        nonce: int | None = None,
+    ) -> Authorization:
+        fields = {
+            "salt": salt,
+            "datasetId": dataset_id,
+            "purposeHash": purpose_hash,
+            "requestedDuration": requested_duration,
+        }
+        return self._sign(
+            "RequestAccess",
+            fields,
+            signer=signer,
+            department_id=department_id,
+            deadline=deadline,
+            nonce=nonce,
+        )
+
+    def request_access_by_sig(
+        self,
+        salt: bytes,
+        dataset_id: bytes,
+        purpose_hash: bytes,
+        requested_duration: int,
+        *,
+        auth: Authorization,
+        sender: LocalAccount,
+    ) -> Receipt:
+        fn = self.contract.functions.requestAccessBySig(
+            salt, dataset_id, purpose_hash, requested_duration, auth.as_abi()
+        )
+        return self._send(fn, sender)
+
+    def approve_access(
+        self, request_id: bytes, expires_at: int, *, sender: LocalAccount
+    ) -> Receipt:
+        return self._send(self.contract.functions.approveAccess(request_id, expires_at), sender)
+
+    def sign_approve_access(
+        self,
+        request_id: bytes,
+        expires_at: int,
+        *,
+        signer: LocalAccount,
+        department_id: int,
+        deadline: int,
+        nonce: int | None = None,
+    ) -> Authorization:
+        fields = {"requestId": request_id, "expiresAt": expires_at}
+        return self._sign(
+            "ApproveAccess",
+            fields,
+            signer=signer,
+            department_id=department_id,
+            deadline=deadline,
+            nonce=nonce,
+        )
+
+    def approve_access_by_sig(
+        self, request_id: bytes, expires_at: int, *, auth: Authorization, sender: LocalAccount
+    ) -> Receipt:
+        return self._send(
+            self.contract.functions.approveAccessBySig(request_id, expires_at, auth.as_abi()),
+            sender,
+        )
+
+    def deny_access(
+        self, request_id: bytes, reason_hash: bytes = ZERO32, *, sender: LocalAccount
+    ) -> Receipt:
+        return self._send(self.contract.functions.denyAccess(request_id, reason_hash), sender)
+
+    def sign_deny_access(
+        self,
+        request_id: bytes,
+        reason_hash: bytes = ZERO32,
+        *,
+        signer: LocalAccount,
+        department_id: int,
+        deadline: int,
+        nonce: int | None = None,
+    ) -> Authorization:
+        fields = {"requestId": request_id, "reasonHash": reason_hash}
+        return self._sign(
+            "DenyAccess",
+            fields,
+            signer=signer,
+            department_id=department_id,
+            deadline=deadline,
+            nonce=nonce,
+        )
+
+    def deny_access_by_sig(
+        self,
+        request_id: bytes,
+        reason_hash: bytes = ZERO32,
+        *,
+        auth: Authorization,
+        sender: LocalAccount,
+    ) -> Receipt:
+        return self._send(
+            self.contract.functions.denyAccessBySig(request_id, reason_hash, auth.as_abi()), sender
+        )
+
+    def cancel_access_request(self, request_id: bytes, *, sender: LocalAccount) -> Receipt:
+        return self._send(self.contract.functions.cancelAccessRequest(request_id), sender)
+
+    def sign_cancel_access_request(
+        self,
+        request_id: bytes,
+        *,
+        signer: LocalAccount,
+        department_id: int,
+        deadline: int,
+        nonce: int | None = None,
+    ) -> Authorization:
+        return self._sign(
+            "CancelAccessRequest",
+            {"requestId": request_id},
+            signer=signer,
+            department_id=department_id,
+            deadline=deadline,
+            nonce=nonce,
+        )
+
+    def cancel_access_request_by_sig(
+        self, request_id: bytes, *, auth: Authorization, sender: LocalAccount
+    ) -> Receipt:
+        return self._send(
+            self.contract.functions.cancelAccessRequestBySig(request_id, auth.as_abi()), sender
+        )
+
+    def revoke_access(
+        self, request_id: bytes, reason_hash: bytes = ZERO32, *, sender: LocalAccount
+    ) -> Receipt:
+        return self._send(self.contract.functions.revokeAccess(request_id, reason_hash), sender)
+
+    def sign_revoke_access(
+        self,
+        request_id: bytes,
+        reason_hash: bytes = ZERO32,
+        *,
+        signer: LocalAccount,
+        department_id: int,
+        deadline: int,
+        nonce: int | None = None,
+    ) -> Authorization:
+        fields = {"requestId": request_id, "reasonHash": reason_hash}
+        return self._sign(
+            "RevokeAccess",
+            fields,
+            signer=signer,
+            department_id=department_id,
+            deadline=deadline,
+            nonce=nonce,
+        )
+
+    def revoke_access_by_sig(
+        self,
+        request_id: bytes,
+        reason_hash: bytes = ZERO32,
+        *,
+        auth: Authorization,
+        sender: LocalAccount,
+    ) -> Receipt:
+        return self._send(
+            self.contract.functions.revokeAccessBySig(request_id, reason_hash, auth.as_abi()),
+            sender,
+        )
+
+    def access_request(self, request_id: bytes) -> AccessRequestRecord:
+        dataset_id, requester, status, duration, expires_at = self._view(
+            self.contract.functions.accessRequest(request_id)
+        )
+        return AccessRequestRecord(
+            request_id=bytes(request_id),
+            dataset_id=bytes(dataset_id),
+            requester=requester,
+            status=RequestStatus(status),
+            requested_duration=duration,
+            expires_at=expires_at,
+        )
+
+    def has_access(
+        self, dataset_id: bytes, department_id: int, *, block: BlockIdentifier = "latest"
+    ) -> bool:
+        """The contract's answer at ``block`` (any past block on an archive node)."""
+        fn = self.contract.functions.hasAccess(dataset_id, department_id)
+        return bool(self.chain.call(lambda: fn.call(block_identifier=block)))

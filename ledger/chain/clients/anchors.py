@@ -1,0 +1,69 @@
+"""The anchor registry client: Merkle batch roots and inclusion checks."""
+
+from __future__ import annotations
+
+from eth_account.signers.local import LocalAccount
+
+from ledger.chain.backend import Receipt
+from ledger.chain.clients.base import SignedActionsClient
+from ledger.chain.types import (
+    ZERO32,
+    AnchorRecord,
+    Authorization,
+)
+
+
+class AnchorRegistryClient(SignedActionsClient):
+    """Merkle batch anchors."""
+
+    artifact_name = "AnchorRegistry"
+    _primary_types = ("AnchorBatch",)
+
+    def anchor_batch(
+        self, root: bytes, size: int, metadata_hash: bytes = ZERO32, *, sender: LocalAccount
+    ) -> Receipt:
+        return self._send(self.contract.functions.anchorBatch(root, size, metadata_hash), sender)
+
+    def sign_anchor_batch(
+        self,
+        root: bytes,
+        size: int,
+        metadata_hash: bytes = ZERO32,
+        *,
+        signer: LocalAccount,
+        department_id: int,
+        deadline: int,
+        nonce: int | None = None,
+    ) -> Authorization:
+        fields = {"root": root, "size": size, "metadataHash": metadata_hash}
+        return self._sign(
+            "AnchorBatch",
+            fields,
+            signer=signer,
+            department_id=department_id,
+            deadline=deadline,
+            nonce=nonce,
+        )
+
+    def anchor_batch_by_sig(
+        self,
+        root: bytes,
+        size: int,
+        metadata_hash: bytes = ZERO32,
+        *,
+        auth: Authorization,
+        sender: LocalAccount,
+    ) -> Receipt:
+        return self._send(
+            self.contract.functions.anchorBatchBySig(root, size, metadata_hash, auth.as_abi()),
+            sender,
+        )
+
+    def anchor(self, root: bytes) -> AnchorRecord:
+        department, size, anchored_at = self._view(self.contract.functions.anchor(root))
+        return AnchorRecord(
+            root=bytes(root), department=department, size=size, anchored_at=anchored_at
+        )
+
+    def verify_inclusion(self, root: bytes, index: int, record: bytes, proof: list[bytes]) -> bool:
+        return bool(self._view(self.contract.functions.verifyInclusion(root, index, record, proof)))

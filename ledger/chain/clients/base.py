@@ -1,0 +1,124 @@
+"""Plumbing shared by the contract clients: calls, transactions, events, EIP-712 signing."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from eth_account.signers.local import LocalAccount
+from eth_utils.crypto import keccak
+from hexbytes import HexBytes
+from web3._utils.events import get_event_data
+
+from ledger.artifacts import load_artifact
+from ledger.chain.backend import Chain, Receipt
+from ledger.chain.types import (
+    Authorization,
+    Event,
+)
+from ledger.eip712 import ACTION_DOMAINS, Domain, TypedAction
+
+
+class ContractClient:
+    """Common plumbing: the web3 contract object, calls, transactions and event decoding."""
+
+    artifact_name = ""
+
+    def __init__(self, chain: Chain, address: str):
+        self.chain = chain
+        self.address = chain.w3.to_checksum_address(address)
+        artifact = load_artifact(self.artifact_name)
+        self.contract = chain.w3.eth.contract(address=self.address, abi=artifact.abi)
+        self._events = {
+            keccak(text=f"{e['name']}({','.join(_abi_type(i) for i in e['inputs'])})"): e
+            for e in artifact.abi
+            if e["type"] == "event"
+        }
+
+    def _send(self, function: Any, sender: LocalAccount) -> Receipt:
+        return self.chain.transact(function, sender)
+
+    def _view(self, function: Any) -> Any:
+        return self.chain.call(lambda: function.call())
+
+    def decode_events(self, logs: Any) -> list[Event]:
+        """This contract's events among ``logs`` (a receipt's logs or ``eth_getLogs`` results)."""
+        decoded = []
+        for log in logs:
+            if log["address"] != self.address or not log["topics"]:
+                continue
+            abi = self._events.get(bytes(log["topics"][0]))
+            if abi is None:
+                continue
+            data = get_event_data(self.chain.w3.codec, abi, log)
+            decoded.append(
+                Event(
+                    name=data["event"],
+                    args=dict(data["args"]),
+                    address=self.address,
+                    tx_hash=HexBytes(log["transactionHash"]).to_0x_hex(),
+                    block_number=log["blockNumber"],
+                    block_hash=HexBytes(log["blockHash"]).to_0x_hex(),
+                    log_index=log["logIndex"],
+                )
+            )
+        return decoded
+
+
+def _abi_type(param: dict[str, Any]) -> str:
+    kind: str = param["type"]
+    if kind.startswith("tuple"):
+        return "(" + ",".join(_abi_type(c) for c in param["components"]) + ")" + kind[5:]
+    return kind
+
+
+class SignedActionsClient(ContractClient):
+    """A contract that accepts department actions by EIP-712 signature."""
+
+    @property
+    def domain(self) -> Domain:
+        return Domain(
+            name=ACTION_DOMAINS[self._primary_types[0]],
+            chain_id=self.chain.chain_id,
+            verifying_contract=self.address,
+        )
+
+    _primary_types: tuple[str, ...] = ()
+
+    def department_nonce(self, department_id: int) -> int:
+        """The nonce the next signature of ``department_id`` on this contract must carry."""
+        return int(self._view(self.contract.functions.departmentNonce(department_id)))
+
+    def typed_action(
+        self,
+        primary_type: str,
+        fields: dict[str, Any],
+        *,
+        department_id: int,
+        nonce: int,
+        deadline: int,
+    ) -> TypedAction:
+        """The typed data a department signs for ``primary_type`` on this contract."""
+        message = {"departmentId": department_id, **fields, "nonce": nonce, "deadline": deadline}
+        return TypedAction(primary_type=primary_type, domain=self.domain, message=message)
+
+    def _sign(
+        self,
+        primary_type: str,
+        fields: dict[str, Any],
+        *,
+        signer: LocalAccount,
+        department_id: int,
+        deadline: int,
+        nonce: int | None,
+    ) -> Authorization:
+        if nonce is None:
+            nonce = self.department_nonce(department_id)
+        action = self.typed_action(
+            primary_type, fields, department_id=department_id, nonce=nonce, deadline=deadline
+        )
+        return Authorization(
+            department_id=department_id,
+            nonce=nonce,
+            deadline=deadline,
+            signature=action.sign(signer),
+        )
