@@ -261,3 +261,10 @@ def test_list_departments_of_a_missing_directory_is_empty(tmp_path: Path) -> Non
     keystore = Keystore(tmp_path / "absent")
     assert keystore.list_departments() == []
     assert not keystore.directory.exists()  # reading never creates anything
+
+
+def test_signing_uses_native_secp256k1() -> None:
+    # eth-keys silently falls back to a pure-Python backend (~6x slower) if coincurve is missing.
+    from eth_keys.backends import get_backend
+
+    assert type(get_backend()).__name__ == "CoinCurveECCBackend"
