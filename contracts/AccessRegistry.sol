@@ -8,8 +8,8 @@ import {SignedActions} from "./utils/SignedActions.sol";
 
 /// @title AccessRegistry
 /// @notice Access requests and grants between departments, answered by dataset owners.
-/// @dev A department holds at most one live grant per dataset: approving a new request replaces
-/// the pointer to the previous grant, so `hasAccess` is one lookup whatever the history.
+/// @dev A department holds at most one live grant per dataset, found through one pointer, so
+/// `hasAccess` is a single lookup whatever the history.
 contract AccessRegistry is IAccessRegistry, SignedActions {
     /// @notice Semantic version of this contract.
     string public constant VERSION = "0.1.0";
@@ -176,11 +176,22 @@ contract AccessRegistry is IAccessRegistry, SignedActions {
 
     function _approveAccess(uint64 departmentId, bytes32 requestId, uint64 expiresAt) private {
         AccessRequest storage request = _answerable(departmentId, requestId, RequestStatus.Pending);
-        if (expiresAt <= block.timestamp) revert AccessInvalidExpiry(expiresAt, block.timestamp);
+        bytes32 datasetId = request.datasetId;
+        if (_datasets.dataset(datasetId).withdrawn) revert IDatasetRegistry.DatasetIsWithdrawn(datasetId);
+        uint256 latest = block.timestamp + request.requestedDuration;
+        if (expiresAt <= block.timestamp || expiresAt > latest) {
+            revert AccessInvalidExpiry(expiresAt, block.timestamp, latest);
+        }
+        uint64 requester = request.requester;
         request.status = RequestStatus.Approved;
         request.expiresAt = expiresAt;
-        _liveGrants[request.datasetId][request.requester] = requestId;
-        emit AccessApproved(requestId, request.datasetId, request.requester, expiresAt);
+        bytes32 previous = _liveGrants[datasetId][requester];
+        if (previous != bytes32(0) && _requests[previous].status == RequestStatus.Approved) {
+            _requests[previous].status = RequestStatus.Superseded;
+            emit AccessSuperseded(previous, datasetId, requester, requestId);
+        }
+        _liveGrants[datasetId][requester] = requestId;
+        emit AccessApproved(requestId, datasetId, requester, expiresAt);
     }
 
     function _denyAccess(uint64 departmentId, bytes32 requestId, bytes32 reasonHash) private {

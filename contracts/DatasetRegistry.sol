@@ -43,7 +43,7 @@ contract DatasetRegistry is IDatasetRegistry, SignedActions {
         external
         returns (bytes32)
     {
-        return _createDataset(_callerDepartment(), salt, classification, metadataHash, first);
+        return _createDataset(_callerDepartment(), salt, classification, metadataHash, first, _hashParents(first.parents));
     }
 
     /// @inheritdoc IDatasetRegistry
@@ -54,6 +54,7 @@ contract DatasetRegistry is IDatasetRegistry, SignedActions {
         NewVersion calldata first,
         Authorization calldata auth
     ) external returns (bytes32) {
+        bytes32 parentsHash = _hashParents(first.parents);
         bytes32 structHash = keccak256(
             abi.encode(
                 CREATE_DATASET_TYPEHASH,
@@ -63,17 +64,18 @@ contract DatasetRegistry is IDatasetRegistry, SignedActions {
                 metadataHash,
                 first.contentHash,
                 first.metadataHash,
-                _hashParents(first.parents),
+                parentsHash,
                 auth.nonce,
                 auth.deadline
             )
         );
-        return _createDataset(_signerDepartment(structHash, auth), salt, classification, metadataHash, first);
+        uint64 departmentId = _signerDepartment(structHash, auth);
+        return _createDataset(departmentId, salt, classification, metadataHash, first, parentsHash);
     }
 
     /// @inheritdoc IDatasetRegistry
     function addVersion(bytes32 datasetId, NewVersion calldata version) external returns (uint32) {
-        return _addVersion(_callerDepartment(), datasetId, version);
+        return _addVersion(_callerDepartment(), datasetId, version, _hashParents(version.parents));
     }
 
     /// @inheritdoc IDatasetRegistry
@@ -81,6 +83,7 @@ contract DatasetRegistry is IDatasetRegistry, SignedActions {
         external
         returns (uint32)
     {
+        bytes32 parentsHash = _hashParents(version.parents);
         bytes32 structHash = keccak256(
             abi.encode(
                 ADD_VERSION_TYPEHASH,
@@ -88,12 +91,12 @@ contract DatasetRegistry is IDatasetRegistry, SignedActions {
                 datasetId,
                 version.contentHash,
                 version.metadataHash,
-                _hashParents(version.parents),
+                parentsHash,
                 auth.nonce,
                 auth.deadline
             )
         );
-        return _addVersion(_signerDepartment(structHash, auth), datasetId, version);
+        return _addVersion(_signerDepartment(structHash, auth), datasetId, version, parentsHash);
     }
 
     /// @inheritdoc IDatasetRegistry
@@ -124,7 +127,8 @@ contract DatasetRegistry is IDatasetRegistry, SignedActions {
         bytes32 salt,
         uint8 classification,
         bytes32 metadataHash,
-        NewVersion calldata first
+        NewVersion calldata first,
+        bytes32 parentsHash
     ) private returns (bytes32 datasetId) {
         if (classification > MAX_CLASSIFICATION) revert DatasetInvalidClassification(classification);
         datasetId = datasetIdOf(departmentId, salt);
@@ -134,15 +138,15 @@ contract DatasetRegistry is IDatasetRegistry, SignedActions {
         record.classification = classification;
         record.createdAt = uint64(block.timestamp);
         emit DatasetCreated(datasetId, departmentId, salt, classification, metadataHash);
-        _appendVersion(record, datasetId, departmentId, first);
+        _appendVersion(record, datasetId, departmentId, first, parentsHash);
     }
 
-    function _addVersion(uint64 departmentId, bytes32 datasetId, NewVersion calldata version)
+    function _addVersion(uint64 departmentId, bytes32 datasetId, NewVersion calldata version, bytes32 parentsHash)
         private
         returns (uint32)
     {
         Dataset storage record = _ownedActive(departmentId, datasetId);
-        return _appendVersion(record, datasetId, departmentId, version);
+        return _appendVersion(record, datasetId, departmentId, version, parentsHash);
     }
 
     function _withdrawDataset(uint64 departmentId, bytes32 datasetId, bytes32 reasonHash) private {
@@ -158,10 +162,15 @@ contract DatasetRegistry is IDatasetRegistry, SignedActions {
         if (record.withdrawn) revert DatasetIsWithdrawn(datasetId);
     }
 
-    function _appendVersion(Dataset storage record, bytes32 datasetId, uint64 departmentId, NewVersion calldata v)
-        private
-        returns (uint32 number)
-    {
+    /// @dev `parentsHash` is `_hashParents(v.parents)`, computed once by the caller because the
+    /// signature path needs it too.
+    function _appendVersion(
+        Dataset storage record,
+        bytes32 datasetId,
+        uint64 departmentId,
+        NewVersion calldata v,
+        bytes32 parentsHash
+    ) private returns (uint32 number) {
         if (v.contentHash == bytes32(0)) revert DatasetZeroContentHash();
         uint256 parentCount = v.parents.length;
         if (parentCount > MAX_PARENTS) revert DatasetTooManyParents(parentCount, MAX_PARENTS);
@@ -174,7 +183,7 @@ contract DatasetRegistry is IDatasetRegistry, SignedActions {
         if (previous == type(uint32).max) revert DatasetTooManyVersions(datasetId);
         number = previous + 1;
         record.versionCount = number;
-        bytes32 head = keccak256(abi.encode(record.historyHead, v.contentHash, v.metadataHash, _hashParents(v.parents)));
+        bytes32 head = keccak256(abi.encode(record.historyHead, v.contentHash, v.metadataHash, parentsHash));
         record.historyHead = head;
         emit VersionAdded(datasetId, v.contentHash, departmentId, number, v.metadataHash, v.parents, head);
     }

@@ -392,6 +392,7 @@ class AccessInvalidStatusError(ConflictError):
         "denied",
         "cancelled",
         "revoked",
+        "superseded",
     )
 
     def __init__(self, args: dict[str, Any] | None = None, *, message: str | None = None) -> None:
@@ -403,7 +404,7 @@ class AccessInvalidStatusError(ConflictError):
 
 class AccessInvalidExpiryError(ContractInputError):
     solidity_name = "AccessInvalidExpiry"
-    template = "expiry {expiresAt} is not after the block time {blockTime}"
+    template = "expiry {expiresAt} must be after the block time {blockTime} and at most {latest}"
 
 
 class AccessInvalidDurationError(ContractInputError):

@@ -6,7 +6,10 @@ import {ISignedActions} from "./ISignedActions.sol";
 /// @title IAccessRegistry
 /// @notice Access requests between departments and the grants that answer them:
 /// request -> approve (with expiry) / deny -> revoke, or cancel by the requester.
-/// @dev `hasAccess` is the on-chain answer to "may department D use dataset X now", evaluated
+/// @dev A department holds at most one live grant per dataset. Approving a new request while
+/// one is live supersedes it (status `Superseded`, event `AccessSuperseded`): the new approval
+/// sets the terms, whether it extends or shortens access, and no stored status overstates it.
+/// `hasAccess` is the on-chain answer to "may department D use dataset X now", evaluated
 /// with block time, so `eth_call` at any block answers it for that block.
 interface IAccessRegistry is ISignedActions {
     /// @notice Lifecycle of a request. `None` means unknown.
@@ -16,7 +19,8 @@ interface IAccessRegistry is ISignedActions {
         Approved,
         Denied,
         Cancelled,
-        Revoked
+        Revoked,
+        Superseded
     }
 
     /// @notice An access request and, once approved, the grant it became.
@@ -41,6 +45,10 @@ interface IAccessRegistry is ISignedActions {
     event AccessApproved(
         bytes32 indexed requestId, bytes32 indexed datasetId, uint64 indexed requester, uint64 expiresAt
     );
+    /// @notice Emitted when a newer approval replaces a department's live grant.
+    event AccessSuperseded(
+        bytes32 indexed requestId, bytes32 indexed datasetId, uint64 indexed requester, bytes32 supersededBy
+    );
     /// @notice Emitted when the owner denies a request.
     event AccessDenied(bytes32 indexed requestId, bytes32 indexed datasetId, uint64 indexed requester, bytes32 reasonHash);
     /// @notice Emitted when the requester withdraws a pending request.
@@ -60,8 +68,9 @@ interface IAccessRegistry is ISignedActions {
     error AccessNotRequester(bytes32 requestId, uint64 departmentId);
     /// @notice The request is not in a state that allows this action.
     error AccessInvalidStatus(bytes32 requestId, RequestStatus status);
-    /// @notice The expiry is not in the future.
-    error AccessInvalidExpiry(uint64 expiresAt, uint256 blockTime);
+    /// @notice The expiry is not after the block time, or later than the requested duration
+    /// allows: an owner may grant less than was asked, never more.
+    error AccessInvalidExpiry(uint64 expiresAt, uint256 blockTime, uint256 latest);
     /// @notice The requested duration is zero or above `MAX_DURATION`.
     error AccessInvalidDuration(uint64 duration);
 
@@ -81,7 +90,8 @@ interface IAccessRegistry is ISignedActions {
         Authorization calldata auth
     ) external returns (bytes32 requestId);
 
-    /// @notice The owner approves a pending request until `expiresAt` (block time, exclusive).
+    /// @notice The owner approves a pending request until `expiresAt` (block time, exclusive),
+    /// at most `requestedDuration` seconds from now. Supersedes the requester's live grant.
     function approveAccess(bytes32 requestId, uint64 expiresAt) external;
     /// @notice `approveAccess` authorized by signature.
     function approveAccessBySig(bytes32 requestId, uint64 expiresAt, Authorization calldata auth) external;

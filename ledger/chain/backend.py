@@ -36,6 +36,7 @@ from ledger.errors import (
     ChainError,
     ChainMismatchError,
     ChainUnavailableError,
+    InvalidInputError,
     LedgerError,
     TransactionFailedError,
 )
@@ -223,10 +224,15 @@ class Chain:
         return int(self.call(lambda: self.w3.eth.get_block("latest"))["timestamp"])
 
     def advance_time(self, seconds: int) -> None:
-        """Mine a block ``seconds`` after the latest one (development chains only)."""
+        """Mine a block exactly ``seconds`` after the latest one (development chains only)."""
+        if seconds < 1:
+            raise InvalidInputError(f"time only moves forward: seconds must be >= 1, got {seconds}")
         target = self.block_time() + seconds
         if self._tester is not None:
-            self._tester.time_travel(target)
+            # The backend's time_travel(t) mines a block at t - 1. EthereumTester.time_travel would
+            # also refuse any t not after the pending block, whose time is the wall clock, so
+            # after a snapshot revert it can be far ahead; only "after the parent" is a real rule.
+            self._tester.backend.time_travel(target + 1)
             return
         self._rpc("evm_mine", [target])
 

@@ -32,6 +32,7 @@ class RequestStatus(enum.IntEnum):
     DENIED = 3
     CANCELLED = 4
     REVOKED = 5
+    SUPERSEDED = 6
 
 
 class Classification(enum.IntEnum):

@@ -85,15 +85,8 @@ def request(
 
 
 def advance_to(chain: Chain, timestamp: int) -> None:
-    """Mine until the latest block's time is exactly ``timestamp``.
-
-    The second step is there because eth-tester's time travel lands one second short of what
-    ``Chain.advance_time`` asks for (reported separately).
-    """
-    if chain.block_time() < timestamp:
-        chain.advance_time(timestamp - chain.block_time())
-    if chain.block_time() < timestamp:
-        chain.advance_time(timestamp - chain.block_time() + 1)
+    """Mine a block whose time is exactly ``timestamp``."""
+    chain.advance_time(timestamp - chain.block_time())
     assert chain.block_time() == timestamp
 
 
@@ -347,24 +340,29 @@ def test_an_expired_grant_can_still_be_revoked(
     assert ledger.access.has_access(dataset_a, DEPT_B) is False
 
 
-def test_a_newer_approved_grant_replaces_the_older_one(
+def test_a_newer_approval_supersedes_the_live_grant_and_sets_the_terms(
     ledger: Ledger, actors: Any, dataset_a: bytes
 ) -> None:
     now = ledger.chain.block_time()
     long_grant = request(ledger, actors.dept_b, DEPT_B, dataset_a, "long")
     ledger.access.approve_access(long_grant, now + 10 * DAY, sender=actors.dept_a)
     short_grant = request(ledger, actors.dept_b, DEPT_B, dataset_a, "short")
-    ledger.access.approve_access(short_grant, now + DAY, sender=actors.dept_a)
+    receipt = ledger.access.approve_access(short_grant, now + DAY, sender=actors.dept_a)
 
+    superseded = [
+        e for e in ledger.access.decode_events(receipt.logs) if e.name == "AccessSuperseded"
+    ]
+    assert [(e.args["requestId"], e.args["supersededBy"]) for e in superseded] == [
+        (long_grant, short_grant)
+    ]
+    # No stored status overstates access: the long grant no longer reads as approved.
+    assert ledger.access.access_request(long_grant).status is RequestStatus.SUPERSEDED
     assert ledger.access.has_access(dataset_a, DEPT_B) is True
     advance_to(ledger.chain, now + DAY)
-    # The long grant still reads as approved, but only the newest grant counts.
-    assert ledger.access.access_request(long_grant).status is RequestStatus.APPROVED
-    assert ledger.access.access_request(long_grant).expires_at > ledger.chain.block_time()
     assert ledger.access.has_access(dataset_a, DEPT_B) is False
 
 
-def test_revoking_a_replaced_grant_leaves_the_newer_grant_in_force(
+def test_a_superseded_grant_can_no_longer_be_revoked_and_the_newer_one_stays(
     ledger: Ledger, actors: Any, dataset_a: bytes
 ) -> None:
     now = ledger.chain.block_time()
@@ -373,12 +371,54 @@ def test_revoking_a_replaced_grant_leaves_the_newer_grant_in_force(
     newer = request(ledger, actors.dept_b, DEPT_B, dataset_a, "newer")
     ledger.access.approve_access(newer, now + 2 * DAY, sender=actors.dept_a)
 
-    ledger.access.revoke_access(older, sender=actors.dept_a)
+    with pytest.raises(AccessInvalidStatusError, match="is superseded"):
+        ledger.access.revoke_access(older, sender=actors.dept_a)
 
-    assert ledger.access.access_request(older).status is RequestStatus.REVOKED
     assert ledger.access.has_access(dataset_a, DEPT_B) is True
     ledger.access.revoke_access(newer, sender=actors.dept_a)
     assert ledger.access.has_access(dataset_a, DEPT_B) is False
+
+
+def test_an_expired_grant_is_superseded_too_when_a_new_one_is_approved(
+    ledger: Ledger, actors: Any, dataset_a: bytes
+) -> None:
+    first = request(ledger, actors.dept_b, DEPT_B, dataset_a, "first")
+    ledger.access.approve_access(first, ledger.chain.block_time() + 100, sender=actors.dept_a)
+    ledger.chain.advance_time(200)
+    second = request(ledger, actors.dept_b, DEPT_B, dataset_a, "second")
+    ledger.access.approve_access(second, ledger.chain.block_time() + DAY, sender=actors.dept_a)
+    assert ledger.access.access_request(first).status is RequestStatus.SUPERSEDED
+    assert ledger.access.has_access(dataset_a, DEPT_B) is True
+
+
+def test_an_owner_may_grant_less_than_was_asked_but_never_more(
+    ledger: Ledger, actors: Any, dataset_a: bytes
+) -> None:
+    asked = request(ledger, actors.dept_b, DEPT_B, dataset_a, "a week", duration=7 * DAY)
+    too_long = ledger.chain.block_time() + 30 * DAY
+
+    with pytest.raises(AccessInvalidExpiryError) as info:
+        ledger.access.approve_access(asked, too_long, sender=actors.dept_a)
+
+    latest = info.value.args_by_name["latest"]
+    assert latest == info.value.args_by_name["blockTime"] + 7 * DAY
+    assert info.value.args_by_name["expiresAt"] == too_long
+    assert ledger.access.access_request(asked).status is RequestStatus.PENDING
+    ledger.access.approve_access(asked, ledger.chain.block_time() + 3 * DAY, sender=actors.dept_a)
+    assert ledger.access.access_request(asked).status is RequestStatus.APPROVED
+
+
+def test_access_to_a_withdrawn_dataset_cannot_be_approved(
+    ledger: Ledger, actors: Any, dataset_a: bytes, pending: bytes
+) -> None:
+    ledger.datasets.withdraw_dataset(dataset_a, sender=actors.dept_a)
+
+    with pytest.raises(DatasetIsWithdrawnError):
+        ledger.access.approve_access(pending, ledger.chain.block_time() + DAY, sender=actors.dept_a)
+
+    assert ledger.access.access_request(pending).status is RequestStatus.PENDING
+    ledger.access.deny_access(pending, sender=actors.dept_a)
+    assert ledger.access.access_request(pending).status is RequestStatus.DENIED
 
 
 # --- who has access -------------------------------------------------------------------------

@@ -117,7 +117,7 @@ def build_world(ledger: Ledger, actors) -> World:
     ledger.access.request_access(salt_b, dataset_id, os.urandom(32), DAY, sender=actors.dept_b)
     ledger.access.request_access(salt_c, dataset_id, os.urandom(32), DAY, sender=actors.dept_c)
     approved = ledger.access.request_id_of(DEPT_C, salt_c)
-    expires = ledger.chain.block_time() + 30 * DAY
+    expires = ledger.chain.block_time() + DAY
     ledger.access.approve_access(approved, expires, sender=actors.dept_a)
     assert ledger.access.has_access(dataset_id, DEPT_C)
     return World(dataset_id, ledger.access.request_id_of(DEPT_B, salt_b), approved)
@@ -202,12 +202,12 @@ def _request_by_sig(ledger, actors, world, deadline):
 
 
 def _approve(ledger, actors, world, deadline):
-    expires = ledger.chain.block_time() + 30 * DAY
+    expires = ledger.chain.block_time() + DAY
     return lambda: ledger.access.approve_access(world.pending, expires, sender=actors.dept_a)
 
 
 def _approve_by_sig(ledger, actors, world, deadline):
-    expires = ledger.chain.block_time() + 30 * DAY
+    expires = ledger.chain.block_time() + DAY
     auth = ledger.access.sign_approve_access(
         world.pending, expires, signer=actors.dept_a, department_id=DEPT_A, deadline=deadline
     )

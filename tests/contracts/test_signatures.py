@@ -285,7 +285,7 @@ def _approve_access(ledger: Ledger, actors: Any) -> Action:
     request_id = _request(ledger, actors.dept_b, DEPT_B, dataset_id, "b asks")
     fields: dict[str, Any] = {
         "requestId": request_id,
-        "expiresAt": ledger.chain.block_time() + 30 * DAY,
+        "expiresAt": ledger.chain.block_time() + DAY,
     }
     return Action(
         "ApproveAccess",

@@ -55,3 +55,20 @@ def test_snapshots_undo_everything_after_them(chain: Chain, ledger: Ledger) -> N
     assert chain.w3.eth.block_number > before
     chain.revert(snapshot)
     assert chain.w3.eth.block_number == before
+
+
+@pytest.mark.parametrize("seconds", [1, 2, 10, 3600])
+def test_advance_time_mines_a_block_exactly_that_many_seconds_later(
+    chain: Chain, ledger: Ledger, seconds: int
+) -> None:
+    before = chain.block_time()
+    chain.advance_time(seconds)
+    assert chain.block_time() == before + seconds
+
+
+@pytest.mark.parametrize("seconds", [0, -5])
+def test_time_never_moves_backwards_or_stands_still(
+    chain: Chain, ledger: Ledger, seconds: int
+) -> None:
+    with pytest.raises(InvalidInputError, match="seconds must be >= 1"):
+        chain.advance_time(seconds)
