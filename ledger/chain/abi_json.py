@@ -1,0 +1,54 @@
+"""Contract call arguments to and from JSON, guided by the ABI (bytes ↔ 0x-hex, tuples ↔ lists).
+
+Outbox rows store calls as JSON so they survive restarts and read well in a database; the ABI,
+not the shape of a value, decides how each one converts back.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ledger.artifacts import load_artifact
+from ledger.errors import ArtifactError
+
+
+def function_inputs(contract: str, function: str) -> list[dict[str, Any]]:
+    """The ABI inputs of ``contract.function``."""
+    for entry in load_artifact(contract).abi:
+        if entry["type"] == "function" and entry["name"] == function:
+            return list(entry["inputs"])
+    raise ArtifactError(f"{contract} has no function {function}")
+
+
+def to_json(values: list[Any] | tuple[Any, ...], inputs: list[dict[str, Any]]) -> list[Any]:
+    """Call arguments as JSON-safe values."""
+    return [_to_json(v, i) for v, i in zip(values, inputs, strict=True)]
+
+
+def from_json(values: list[Any], inputs: list[dict[str, Any]]) -> list[Any]:
+    """JSON values back into the arguments web3 expects."""
+    return [_from_json(v, i) for v, i in zip(values, inputs, strict=True)]
+
+
+def _to_json(value: Any, param: dict[str, Any]) -> Any:
+    kind: str = param["type"]
+    if kind.endswith("[]"):
+        element = {**param, "type": kind[:-2]}
+        return [_to_json(v, element) for v in value]
+    if kind == "tuple":
+        return [_to_json(v, c) for v, c in zip(value, param["components"], strict=True)]
+    if kind.startswith("bytes"):
+        return "0x" + bytes(value).hex()
+    return value
+
+
+def _from_json(value: Any, param: dict[str, Any]) -> Any:
+    kind: str = param["type"]
+    if kind.endswith("[]"):
+        element = {**param, "type": kind[:-2]}
+        return [_from_json(v, element) for v in value]
+    if kind == "tuple":
+        return tuple(_from_json(v, c) for v, c in zip(value, param["components"], strict=True))
+    if kind.startswith("bytes"):
+        return bytes.fromhex(value.removeprefix("0x"))
+    return value

@@ -1,0 +1,63 @@
+"""The one place configuration is read: environment variables prefixed ``PROVLEDGER_``.
+
+With nothing set, provledger runs on the embedded default: a durable in-process chain and a
+SQLite database inside ``./.provledger``. Setting ``PROVLEDGER_RPC_URL`` switches to an external
+chain (e.g. a Besu/QBFT consortium node), ``PROVLEDGER_DATABASE_URL`` to PostgreSQL.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Service configuration; every field can be set as ``PROVLEDGER_<NAME>``."""
+
+    model_config = SettingsConfigDict(env_prefix="PROVLEDGER_", extra="forbid", frozen=True)
+
+    data_dir: Path = Field(
+        Path(".provledger"), description="Where the embedded chain, SQLite and keys live."
+    )
+    rpc_url: str | None = Field(
+        None, description="JSON-RPC URL of an external chain; unset = embedded chain."
+    )
+    chain_id: int | None = Field(
+        None, description="Chain id the service expects; it refuses any other."
+    )
+    deployment_file: Path | None = Field(
+        None,
+        description="Deployment record (addresses, start block); default in the data dir",
+    )
+    database_url: str | None = Field(
+        None, description="SQLAlchemy URL; unset = SQLite in the data dir."
+    )
+    confirmations: int = Field(
+        1, ge=1, le=1000, description="Blocks (K) after which a write is confirmed."
+    )
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=1, le=65535)
+    keystore_passphrase: SecretStr | None = Field(
+        None,
+        description="Passphrase of the custodial keystores; unset = a generated secret file",
+    )
+    relayer_poll_interval: float = Field(0.2, gt=0, le=60)
+    indexer_poll_interval: float = Field(0.5, gt=0, le=60)
+    max_upload_bytes: int = Field(
+        10 * 1024**3, ge=1, description="Largest file accepted for hashing."
+    )
+
+    @cached_property
+    def resolved_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{(self.data_dir / 'provledger.db').resolve()}"
+
+    @cached_property
+    def resolved_deployment_file(self) -> Path:
+        return self.deployment_file or self.data_dir / "deployment.json"
+
+    @property
+    def uses_embedded_chain(self) -> bool:
+        return self.rpc_url is None

@@ -1,0 +1,15 @@
+"""The write path: a durable outbox in SQL and the relayer that takes it to the chain."""
+
+from ledger.relayer.models import Operation, OperationStatus
+from ledger.relayer.outbox import enqueue, next_signature_nonce
+from ledger.relayer.relayer import Relayer, StaleSignatureError, TickReport
+
+__all__ = [
+    "Operation",
+    "OperationStatus",
+    "Relayer",
+    "StaleSignatureError",
+    "TickReport",
+    "enqueue",
+    "next_signature_nonce",
+]
