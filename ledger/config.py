@@ -44,6 +44,9 @@ class Settings(BaseSettings):
         None,
         description="Passphrase of the custodial keystores; unset = a generated secret file",
     )
+    keystore_scrypt_n: int | None = Field(
+        None, ge=2, description="scrypt cost N for new custodial keystores; unset = eth-account's"
+    )
     relayer_poll_interval: float = Field(0.2, gt=0, le=60)
     indexer_poll_interval: float = Field(0.5, gt=0, le=60)
     max_upload_bytes: int = Field(

@@ -61,6 +61,36 @@ class InvalidProofError(MerkleError, ValueError):
     code = "invalid-proof"
 
 
+class ConfigurationError(LedgerError):
+    """The service is configured in a way it cannot run with (missing deployment, chain…)."""
+
+    code = "configuration-error"
+
+
+class AuthenticationError(LedgerError, PermissionError):
+    """No valid credentials were presented (missing, unknown or revoked token)."""
+
+    code = "unauthenticated"
+
+
+class ForbiddenError(LedgerError, PermissionError):
+    """The authenticated principal may not do this (another department's object, wrong role)."""
+
+    code = "forbidden"
+
+
+class ResourceNotFoundError(LedgerError, LookupError):
+    """The service knows no such object (dataset, operation, request, department)."""
+
+    code = "not-found"
+
+
+class IdempotencyConflictError(LedgerError):
+    """An Idempotency-Key was reused with a different request body."""
+
+    code = "idempotency-conflict"
+
+
 # --- keys ----------------------------------------------------------------------------------
 
 

@@ -40,6 +40,10 @@ from ledger.relayer.models import Operation, OperationStatus
 
 log = logging.getLogger(__name__)
 
+#: A custodial signature this close to its deadline is renewed before sending (seconds).
+_DEADLINE_MARGIN = 300
+_CUSTODIAL_TTL = 24 * 3600
+
 #: department id → its custodial key, or None when the department signs for itself.
 KeyProvider = Callable[[int], LocalAccount | None]
 
@@ -159,16 +163,21 @@ class Relayer:
         # nonces just above it. Either view alone is wrong on some chain (auto-mining or not).
         on_chain = client.department_nonce(op.department_id)
         expected = max([on_chain, *(n + 1 for n in in_flight if n is not None and n >= on_chain)])
-        if op.signature_nonce == expected:
+        args = op.call_args()
+        department_id, _nonce, deadline, _signature = args[-1]
+        now = self.chain.block_time()
+        if op.signature_nonce == expected and deadline > now + _DEADLINE_MARGIN:
             return
         key = self.keys(op.department_id) if op.custodial else None
+        if key is None and op.signature_nonce == expected:
+            return  # the department's own signature: the contract decides if it expired
         if key is None:
             raise StaleSignatureError(
                 f"the signature carries nonce {op.signature_nonce}, the contract expects "
                 f"{expected}: sign the action again with the current nonce"
             )
-        args = op.call_args()
-        department_id, _nonce, deadline, _signature = args[-1]
+        if deadline <= now + _DEADLINE_MARGIN:
+            deadline = now + _CUSTODIAL_TTL
         fields = json.loads(op.action_fields or "{}")
         action = client.typed_action(
             op.action_type,

@@ -1,0 +1,71 @@
+"""The application factory."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from sqlmodel import Session, select
+
+from api import errors
+from api.auth import issue_token
+from api.models import ApiToken, PrincipalKind
+from api.routes import datasets, departments, health, operations
+from ledger.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+GOVERNANCE_TOKEN_FILE = "governance.token"
+
+
+def bootstrap_governance_token(runtime: Runtime) -> str | None:
+    """On first start, create the governance token and write it to a file only the owner can
+    read. Returns the file's path when a token was created."""
+    with Session(runtime.engine) as session:
+        exists = session.exec(
+            select(ApiToken).where(ApiToken.kind == PrincipalKind.GOVERNANCE)
+        ).first()
+        if exists is not None:
+            return None
+        _, secret = issue_token(session, PrincipalKind.GOVERNANCE, label="bootstrap")
+        path = runtime.settings.data_dir / GOVERNANCE_TOKEN_FILE
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.touch(mode=0o600, exist_ok=True)
+        path.chmod(0o600)
+        path.write_text(secret + "\n")
+        session.commit()
+        return str(path)
+
+
+def create_app(runtime: Runtime, *, start_workers: bool = True) -> FastAPI:
+    """The provledger HTTP API over an opened :class:`Runtime`."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        created = bootstrap_governance_token(runtime)
+        if created:
+            log.warning("governance token written to %s (readable by its owner only)", created)
+        if start_workers:
+            runtime.start_workers()
+        try:
+            yield
+        finally:
+            if start_workers:
+                runtime.stop_workers()
+
+    app = FastAPI(
+        title="provledger",
+        version="0.1.0",
+        summary="Provenance ledger for datasets shared between government departments",
+        description="Writes answer 202 with an operation to follow; every answer about the ledger "
+        "carries chain coordinates to re-check against any node. Errors are "
+        "application/problem+json (RFC 9457).",
+        lifespan=lifespan,
+    )
+    app.state.runtime = runtime
+    errors.install(app)
+    for module in (health, departments, datasets, operations):
+        app.include_router(module.router)
+    return app

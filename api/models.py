@@ -1,0 +1,59 @@
+"""The API's own tables: bearer tokens and idempotency records (the ledger's are in ledger/)."""
+
+from __future__ import annotations
+
+import enum
+from datetime import UTC, datetime
+
+from sqlalchemy import BigInteger, Column, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class PrincipalKind(enum.StrEnum):
+    GOVERNANCE = "governance"
+    DEPARTMENT = "department"
+    AUDITOR = "auditor"
+
+
+class ApiToken(SQLModel, table=True):
+    """A bearer token, stored as its SHA-256 only, bound to exactly one principal."""
+
+    __tablename__ = "api_tokens"
+
+    id: str = Field(primary_key=True)  # public id ("tok_…"), safe to log and to revoke by
+    token_sha256: str = Field(unique=True, index=True)
+    kind: str
+    department_id: int | None = Field(default=None, sa_column=Column(BigInteger, index=True))
+    label: str = ""
+    created_at: datetime = Field(default_factory=_now)
+    revoked_at: datetime | None = None
+
+
+class IdempotencyRecord(SQLModel, table=True):
+    """The first outcome of a request sent with an ``Idempotency-Key``, replayed on retries."""
+
+    __tablename__ = "api_idempotency"
+    __table_args__ = (UniqueConstraint("principal", "key"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    principal: str
+    key: str
+    request_sha256: str
+    status_code: int
+    body: str = Field(sa_column=Column(Text, nullable=False))
+    created_at: datetime = Field(default_factory=_now)
+
+
+class MetadataDocument(SQLModel, table=True):
+    """Canonical (RFC 8785) metadata, stored by its SHA-256: the chain holds only the hash, so
+    anyone given this document can check it against the chain."""
+
+    __tablename__ = "api_metadata_documents"
+
+    sha256: str = Field(primary_key=True)  # 0x-hex
+    canonical_json: str = Field(sa_column=Column(Text, nullable=False))
+    created_at: datetime = Field(default_factory=_now)

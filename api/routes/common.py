@@ -1,0 +1,54 @@
+"""Helpers shared by the write routes: acknowledge a write (202) and store metadata."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import JSONResponse
+from sqlmodel import Session
+
+from api.auth import Principal
+from api.idempotency import remember
+from api.models import MetadataDocument
+from ledger.hashing import canonical_json, sha256_bytes
+from ledger.relayer import Operation
+
+
+def accepted(
+    request: Request,
+    session: Session,
+    principal: Principal,
+    op: Operation,
+    *,
+    idempotency_key: str | None,
+    fingerprint: str,
+    resource: dict[str, Any] | None = None,
+    body: dict[str, Any] | None = None,
+) -> JSONResponse:
+    """Commit the write with its idempotency record and answer 202 Accepted."""
+    payload = body or {
+        "operation_id": op.id,
+        "operation_url": str(request.url_for("get_operation", operation_id=op.id)),
+        "status": op.status,
+        "resource": resource or {},
+    }
+    remember(session, principal, idempotency_key, fingerprint, 202, payload)
+    session.commit()
+    return JSONResponse(
+        payload, status_code=202, headers={"Location": payload.get("operation_url", "")}
+    )
+
+
+def store_metadata(session: Session, document: dict[str, Any]) -> bytes:
+    """Keep the canonical metadata document; returns its SHA-256 (the on-chain commitment)."""
+    canonical = canonical_json(document)
+    digest = sha256_bytes(canonical)
+    if session.get(MetadataDocument, digest.hex()) is None:
+        session.add(MetadataDocument(sha256=digest.hex(), canonical_json=canonical.decode()))
+    return bytes(digest)
+
+
+def load_json(text: str) -> Any:
+    return json.loads(text)

@@ -1,0 +1,282 @@
+"""Departments register datasets, append versions, withdraw datasets."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+from sqlmodel import col, select
+
+from api.deps import IdempotencyKey, PrincipalDep, RuntimeDep, SessionDep
+from api.idempotency import replay, request_fingerprint
+from api.routes.common import accepted, store_metadata
+from api.schemas import (
+    CLASSIFICATIONS,
+    Accepted,
+    DatasetCreate,
+    ParentRef,
+    Signature,
+    VersionCreate,
+    Withdrawal,
+)
+from ledger.actions import ClientSignature, submit_department_action
+from ledger.chain.types import Classification, NewVersion, VersionRef
+from ledger.errors import ConflictError, ForbiddenError, InvalidInputError, ResourceNotFoundError
+from ledger.hashing import sha256_bytes
+from ledger.relayer import Operation, OperationStatus
+from ledger.runtime import Runtime
+
+router = APIRouter(tags=["datasets"])
+
+
+def _bytes(hex32: str) -> bytes:
+    return bytes.fromhex(hex32[2:])
+
+
+def _signature(body: Signature | None) -> ClientSignature | None:
+    if body is None:
+        return None
+    return ClientSignature(
+        nonce=body.nonce, deadline=body.deadline, signature=_bytes(body.signature)
+    )
+
+
+def _parents(runtime: Runtime, parents: list[ParentRef]) -> tuple[VersionRef, ...]:
+    """Parent references, each checked to exist on chain now (the contract checks again)."""
+    refs = tuple(VersionRef(_bytes(p.dataset_id), p.version) for p in parents)
+    for ref, given in zip(refs, parents, strict=True):
+        if not runtime.ledger.datasets.version_exists(ref.dataset_id, ref.version):
+            raise ResourceNotFoundError(
+                f"parent version {given.version} of dataset {given.dataset_id} does not exist"
+            )
+    return refs
+
+
+def _typed_parents(refs: tuple[VersionRef, ...]) -> list[dict[str, Any]]:
+    return [r.as_typed() for r in refs]
+
+
+def _queued_creation(session: SessionDep, department_id: int, dataset_id: str) -> bool:
+    ops = session.exec(
+        select(Operation).where(
+            Operation.kind == "datasets.create",
+            Operation.department_id == department_id,
+            col(Operation.status).in_([OperationStatus.PENDING, OperationStatus.SUBMITTED]),
+        )
+    ).all()
+    return any(op.result_data().get("dataset_id") == dataset_id for op in ops)
+
+
+def _owned_dataset(
+    runtime: Runtime, session: SessionDep, department_id: int, dataset_id: str
+) -> None:
+    """Refuse unless ``department_id`` owns ``dataset_id`` (on chain, or queued by it)."""
+    record = runtime.ledger.datasets.dataset(_bytes(dataset_id))
+    if not record.exists:
+        if _queued_creation(session, department_id, dataset_id):
+            return
+        raise ResourceNotFoundError(f"no dataset {dataset_id}")
+    if record.owner != department_id:
+        raise ForbiddenError(f"dataset {dataset_id} belongs to another department")
+    if record.withdrawn:
+        raise ConflictError({"datasetId": dataset_id}, message=f"dataset {dataset_id} is withdrawn")
+
+
+@router.post(
+    "/v1/datasets",
+    status_code=202,
+    response_model=Accepted,
+    summary="Register a dataset and its first version",
+)
+async def create_dataset(
+    body: DatasetCreate,
+    request: Request,
+    runtime: RuntimeDep,
+    session: SessionDep,
+    principal: PrincipalDep,
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
+    department_id = principal.acting_department()
+    fingerprint = request_fingerprint("POST", request.url.path, await request.body())
+    if (previous := replay(session, principal, idempotency_key, fingerprint)) is not None:
+        return previous
+    if int(body.content_hash, 16) == 0:
+        raise InvalidInputError("content_hash must not be zero")
+    parents = _parents(runtime, body.parents)
+    salt = _bytes(body.salt) if body.salt else os.urandom(32)
+    datasets = runtime.ledger.datasets
+    dataset_id = datasets.dataset_id_of(department_id, salt)
+    dataset_hex = "0x" + dataset_id.hex()
+    if datasets.dataset(dataset_id).exists or _queued_creation(session, department_id, dataset_hex):
+        raise ConflictError(
+            {"datasetId": dataset_hex}, message=f"dataset {dataset_hex} exists already"
+        )
+    classification = Classification(CLASSIFICATIONS.index(body.classification))
+    metadata = {"classification": body.classification, **body.metadata.model_dump()}
+    metadata_hash = store_metadata(session, metadata)
+    first = NewVersion(_bytes(body.content_hash), metadata_hash, parents)
+    fields = {
+        "salt": salt,
+        "classification": int(classification),
+        "metadataHash": metadata_hash,
+        "contentHash": first.content_hash,
+        "versionMetadataHash": first.metadata_hash,
+        "parents": _typed_parents(parents),
+    }
+    resource = {
+        "dataset_id": dataset_hex,
+        "version": 1,
+        "salt": "0x" + salt.hex(),
+        "content_hash": body.content_hash,
+        "metadata_hash": "0x" + metadata_hash.hex(),
+    }
+    op = submit_department_action(
+        session,
+        runtime,
+        department_id=department_id,
+        client=datasets,
+        action_type="CreateDataset",
+        fields=fields,
+        function="createDatasetBySig",
+        call_args=lambda auth: [
+            salt,
+            int(classification),
+            metadata_hash,
+            first.as_abi(),
+            auth.as_abi(),
+        ],
+        kind="datasets.create",
+        result=resource,
+        signature=_signature(body.signature),
+    )
+    return accepted(
+        request,
+        session,
+        principal,
+        op,
+        idempotency_key=idempotency_key,
+        fingerprint=fingerprint,
+        resource=resource,
+    )
+
+
+@router.post(
+    "/v1/datasets/{dataset_id}/versions",
+    status_code=202,
+    response_model=Accepted,
+    summary="Append a version to one of the department's datasets",
+)
+async def add_version(
+    dataset_id: str,
+    body: VersionCreate,
+    request: Request,
+    runtime: RuntimeDep,
+    session: SessionDep,
+    principal: PrincipalDep,
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
+    department_id = principal.acting_department()
+    dataset_hex = _path_id(dataset_id)
+    fingerprint = request_fingerprint("POST", request.url.path, await request.body())
+    if (previous := replay(session, principal, idempotency_key, fingerprint)) is not None:
+        return previous
+    _owned_dataset(runtime, session, department_id, dataset_hex)
+    if int(body.content_hash, 16) == 0:
+        raise InvalidInputError("content_hash must not be zero")
+    parents = _parents(runtime, body.parents)
+    metadata_hash = store_metadata(session, body.metadata.model_dump())
+    version = NewVersion(_bytes(body.content_hash), metadata_hash, parents)
+    fields = {
+        "datasetId": _bytes(dataset_hex),
+        "contentHash": version.content_hash,
+        "metadataHash": metadata_hash,
+        "parents": _typed_parents(parents),
+    }
+    resource = {
+        "dataset_id": dataset_hex,
+        "content_hash": body.content_hash,
+        "metadata_hash": "0x" + metadata_hash.hex(),
+    }
+    op = submit_department_action(
+        session,
+        runtime,
+        department_id=department_id,
+        client=runtime.ledger.datasets,
+        action_type="AddVersion",
+        fields=fields,
+        function="addVersionBySig",
+        call_args=lambda auth: [_bytes(dataset_hex), version.as_abi(), auth.as_abi()],
+        kind="datasets.add_version",
+        result=resource,
+        signature=_signature(body.signature),
+    )
+    return accepted(
+        request,
+        session,
+        principal,
+        op,
+        idempotency_key=idempotency_key,
+        fingerprint=fingerprint,
+        resource=resource,
+    )
+
+
+@router.post(
+    "/v1/datasets/{dataset_id}/withdraw",
+    status_code=202,
+    response_model=Accepted,
+    summary="Withdraw one of the department's datasets (an event; nothing is deleted)",
+)
+async def withdraw_dataset(
+    dataset_id: str,
+    body: Withdrawal,
+    request: Request,
+    runtime: RuntimeDep,
+    session: SessionDep,
+    principal: PrincipalDep,
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
+    department_id = principal.acting_department()
+    dataset_hex = _path_id(dataset_id)
+    fingerprint = request_fingerprint("POST", request.url.path, await request.body())
+    if (previous := replay(session, principal, idempotency_key, fingerprint)) is not None:
+        return previous
+    _owned_dataset(runtime, session, department_id, dataset_hex)
+    reason_hash = bytes(sha256_bytes(body.reason.encode())) if body.reason else bytes(32)
+    op = submit_department_action(
+        session,
+        runtime,
+        department_id=department_id,
+        client=runtime.ledger.datasets,
+        action_type="WithdrawDataset",
+        fields={"datasetId": _bytes(dataset_hex), "reasonHash": reason_hash},
+        function="withdrawDatasetBySig",
+        call_args=lambda auth: [_bytes(dataset_hex), reason_hash, auth.as_abi()],
+        kind="datasets.withdraw",
+        result={"dataset_id": dataset_hex},
+        signature=_signature(body.signature),
+    )
+    return accepted(
+        request,
+        session,
+        principal,
+        op,
+        idempotency_key=idempotency_key,
+        fingerprint=fingerprint,
+        resource={"dataset_id": dataset_hex},
+    )
+
+
+def _path_id(value: str) -> str:
+    text = value.lower()
+    if (
+        len(text) != 66
+        or not text.startswith("0x")
+        or any(c not in "0123456789abcdef" for c in text[2:])
+    ):
+        raise InvalidInputError(
+            f"dataset id must be 0x followed by 64 hex digits, got {value[:80]!r}"
+        )
+    return text

@@ -1,0 +1,269 @@
+"""Governance: enrol, suspend and reactivate departments; issue and revoke tokens."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+from sqlmodel import col, select
+
+from api.auth import issue_token, revoke_token
+from api.deps import IdempotencyKey, PrincipalDep, RuntimeDep, SessionDep
+from api.idempotency import replay, request_fingerprint
+from api.models import PrincipalKind
+from api.routes.common import accepted
+from api.schemas import (
+    Accepted,
+    DepartmentCreate,
+    DepartmentEnrolled,
+    Suspension,
+    TokenIssue,
+    TokenIssued,
+)
+from ledger.chain.types import DepartmentStatus
+from ledger.errors import ConflictError, KeystoreExistsError, ResourceNotFoundError
+from ledger.hashing import sha256_bytes
+from ledger.relayer import Operation, OperationStatus, enqueue
+
+router = APIRouter(tags=["departments"])
+
+
+def _queued_enrolment(session: SessionDep, department_id: int) -> Operation | None:
+    return session.exec(
+        select(Operation).where(
+            Operation.kind == "departments.enrol",
+            Operation.department_id == department_id,
+            col(Operation.status).in_([OperationStatus.PENDING, OperationStatus.SUBMITTED]),
+        )
+    ).first()
+
+
+@router.post(
+    "/v1/departments",
+    status_code=202,
+    response_model=DepartmentEnrolled,
+    summary="Enrol a department (governance)",
+)
+async def enrol_department(
+    body: DepartmentCreate,
+    request: Request,
+    runtime: RuntimeDep,
+    session: SessionDep,
+    principal: PrincipalDep,
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
+    principal.require(PrincipalKind.GOVERNANCE)
+    fingerprint = request_fingerprint("POST", request.url.path, await request.body())
+    if (previous := replay(session, principal, idempotency_key, fingerprint)) is not None:
+        return previous
+    on_chain = runtime.ledger.departments.department(body.department_id)
+    if on_chain.status != DepartmentStatus.NONE or _queued_enrolment(session, body.department_id):
+        raise ConflictError(
+            {"departmentId": body.department_id},
+            message=f"department {body.department_id} is enrolled already (or being enrolled)",
+        )
+    custodial = body.signer_address is None
+    if body.signer_address is not None:
+        address = runtime.chain.w3.to_checksum_address(body.signer_address)
+    else:
+        try:
+            address = runtime.keystore.create(body.department_id, runtime.passphrase)
+        except KeystoreExistsError:  # an earlier enrolment of this id failed on chain: reuse
+            address = runtime.keystore.address(body.department_id)
+    op = enqueue(
+        session,
+        kind="departments.enrol",
+        contract="DepartmentRegistry",
+        function="enrolDepartment",
+        args=[body.department_id, body.name, address],
+        department_id=body.department_id,
+        result={"department_id": body.department_id, "address": address},
+    )
+    token_id, token = issue_token(
+        session, PrincipalKind.DEPARTMENT, department_id=body.department_id, label=body.name
+    )
+    payload = DepartmentEnrolled(
+        department_id=body.department_id,
+        name=body.name,
+        address=address,
+        custodial=custodial,
+        token_id=token_id,
+        token=token,
+        operation_id=op.id,
+    ).model_dump()
+    payload["operation_url"] = str(request.url_for("get_operation", operation_id=op.id))
+    return accepted(
+        request,
+        session,
+        principal,
+        op,
+        idempotency_key=idempotency_key,
+        fingerprint=fingerprint,
+        body=payload,
+    )
+
+
+async def _governance_call(
+    request: Request,
+    runtime: RuntimeDep,
+    session: SessionDep,
+    principal: PrincipalDep,
+    idempotency_key: str | None,
+    *,
+    department_id: int,
+    kind: str,
+    function: str,
+    args: list[object],
+) -> JSONResponse:
+    principal.require(PrincipalKind.GOVERNANCE)
+    fingerprint = request_fingerprint("POST", request.url.path, await request.body())
+    if (previous := replay(session, principal, idempotency_key, fingerprint)) is not None:
+        return previous
+    if runtime.ledger.departments.department(department_id).status == DepartmentStatus.NONE:
+        raise ResourceNotFoundError(f"no department {department_id} is enrolled")
+    op = enqueue(
+        session,
+        kind=kind,
+        contract="DepartmentRegistry",
+        function=function,
+        args=args,
+        department_id=department_id,
+        result={"department_id": department_id},
+    )
+    return accepted(
+        request,
+        session,
+        principal,
+        op,
+        idempotency_key=idempotency_key,
+        fingerprint=fingerprint,
+        resource={"department_id": department_id},
+    )
+
+
+@router.post(
+    "/v1/departments/{department_id}/suspend",
+    status_code=202,
+    response_model=Accepted,
+    summary="Suspend a department (governance)",
+)
+async def suspend_department(
+    department_id: int,
+    body: Suspension,
+    request: Request,
+    runtime: RuntimeDep,
+    session: SessionDep,
+    principal: PrincipalDep,
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
+    reason_hash = bytes(sha256_bytes(body.reason.encode())) if body.reason else bytes(32)
+    return await _governance_call(
+        request,
+        runtime,
+        session,
+        principal,
+        idempotency_key,
+        department_id=department_id,
+        kind="departments.suspend",
+        function="suspendDepartment",
+        args=[department_id, reason_hash],
+    )
+
+
+@router.post(
+    "/v1/departments/{department_id}/reactivate",
+    status_code=202,
+    response_model=Accepted,
+    summary="Reactivate a suspended department (governance)",
+)
+async def reactivate_department(
+    department_id: int,
+    request: Request,
+    runtime: RuntimeDep,
+    session: SessionDep,
+    principal: PrincipalDep,
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
+    return await _governance_call(
+        request,
+        runtime,
+        session,
+        principal,
+        idempotency_key,
+        department_id=department_id,
+        kind="departments.reactivate",
+        function="reactivateDepartment",
+        args=[department_id],
+    )
+
+
+@router.post(
+    "/v1/departments/{department_id}/tokens",
+    status_code=201,
+    response_model=TokenIssued,
+    summary="Issue another token for a department (governance)",
+)
+def issue_department_token(
+    department_id: int,
+    body: TokenIssue,
+    runtime: RuntimeDep,
+    session: SessionDep,
+    principal: PrincipalDep,
+) -> TokenIssued:
+    principal.require(PrincipalKind.GOVERNANCE)
+    known = runtime.ledger.departments.department(department_id).status != DepartmentStatus.NONE
+    if not known and _queued_enrolment(session, department_id) is None:
+        raise ResourceNotFoundError(f"no department {department_id}")
+    token_id, token = issue_token(
+        session, PrincipalKind.DEPARTMENT, department_id=department_id, label=body.label
+    )
+    session.commit()
+    return TokenIssued(
+        token_id=token_id, token=token, kind="department", department_id=department_id
+    )
+
+
+@router.post(
+    "/v1/auditors",
+    status_code=201,
+    response_model=TokenIssued,
+    summary="Issue an auditor token: read and verify only (governance)",
+)
+def issue_auditor_token(
+    body: TokenIssue, session: SessionDep, principal: PrincipalDep
+) -> TokenIssued:
+    principal.require(PrincipalKind.GOVERNANCE)
+    token_id, token = issue_token(session, PrincipalKind.AUDITOR, label=body.label)
+    session.commit()
+    return TokenIssued(token_id=token_id, token=token, kind="auditor", department_id=None)
+
+
+@router.post("/v1/tokens/{token_id}/revoke", summary="Revoke a token (governance)")
+def revoke(token_id: str, session: SessionDep, principal: PrincipalDep) -> dict[str, object]:
+    principal.require(PrincipalKind.GOVERNANCE)
+    token = revoke_token(session, token_id)
+    session.commit()
+    return {"token_id": token.id, "revoked_at": token.revoked_at}
+
+
+@router.get("/v1/departments/{department_id}/nonces", summary="Nonces for self-signed actions")
+def department_nonces(
+    department_id: int, runtime: RuntimeDep, session: SessionDep, principal: PrincipalDep
+) -> dict[str, object]:
+    """The nonce the department's next signature must carry, per contract, counting what the
+    service has queued. Departments that hold their own key sign with these."""
+    if principal.kind == PrincipalKind.DEPARTMENT and principal.department_id != department_id:
+        raise ResourceNotFoundError(f"no department {department_id} visible to this token")
+    from ledger.relayer import next_signature_nonce
+
+    ledger = runtime.ledger
+    return {
+        "department_id": department_id,
+        "chain_id": runtime.chain.chain_id,
+        "nonces": {
+            client.artifact_name: {
+                "contract": client.address,
+                "next_nonce": next_signature_nonce(session, client, department_id),
+            }
+            for client in (ledger.datasets, ledger.access, ledger.anchors)
+        },
+    }

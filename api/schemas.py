@@ -1,0 +1,171 @@
+"""Request and response bodies. Requests are strict: unknown fields are rejected, hashes are
+exactly 32 bytes as 0x-hex, sizes are bounded."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+
+Hex32 = Annotated[
+    str,
+    StringConstraints(pattern=r"^0x[0-9a-fA-F]{64}$"),
+    AfterValidator(str.lower),
+    Field(description="32 bytes as 0x followed by 64 hex digits", examples=["0x" + "ab" * 32]),
+]
+Hex65 = Annotated[
+    str, StringConstraints(pattern=r"^0x[0-9a-fA-F]{130}$"), AfterValidator(str.lower)
+]
+Address = Annotated[str, StringConstraints(pattern=r"^0x[0-9a-fA-F]{40}$")]
+Uint64 = Annotated[int, Field(ge=0, lt=2**64)]
+DepartmentId = Annotated[int, Field(ge=1, lt=2**64, description="Stable department id, from 1")]
+Classification = Literal["public", "internal", "restricted", "confidential"]
+CLASSIFICATIONS: tuple[str, ...] = ("public", "internal", "restricted", "confidential")
+
+
+def _utf8_at_most(limit: int) -> AfterValidator:
+    def check(value: str) -> str:
+        if len(value.encode()) > limit:
+            raise ValueError(f"must be at most {limit} bytes of UTF-8")
+        return value
+
+    return AfterValidator(check)
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=False)
+
+
+# --- departments and tokens ----------------------------------------------------------------
+
+
+class DepartmentCreate(Strict):
+    department_id: DepartmentId
+    name: Annotated[str, StringConstraints(min_length=1), _utf8_at_most(128)]
+    signer_address: Address | None = Field(
+        None,
+        description="The department's own signing key. Omit to have the service generate and "
+        "custody one (encrypted keystore).",
+    )
+
+
+class DepartmentEnrolled(BaseModel):
+    department_id: int
+    name: str
+    address: str
+    custodial: bool
+    token_id: str
+    token: str = Field(description="Shown once; store it. Only its hash is kept.")
+    operation_id: str
+
+
+class KeyRotation(Strict):
+    signer_address: Address | None = Field(
+        None, description="New key held by the department; omit for a new custodial key."
+    )
+
+
+class Suspension(Strict):
+    reason: Annotated[str, _utf8_at_most(2000)] = ""
+
+
+class TokenIssue(Strict):
+    label: Annotated[str, _utf8_at_most(200)] = ""
+
+
+class TokenIssued(BaseModel):
+    token_id: str
+    token: str
+    kind: str
+    department_id: int | None
+
+
+# --- department actions --------------------------------------------------------------------
+
+
+class Signature(Strict):
+    """The department's own EIP-712 signature, when the service does not hold its key."""
+
+    nonce: Uint64
+    deadline: Uint64
+    signature: Hex65
+
+
+class ParentRef(Strict):
+    dataset_id: Hex32
+    version: Annotated[int, Field(ge=1, lt=2**32)]
+
+
+class DatasetMetadata(Strict):
+    title: Annotated[str, StringConstraints(min_length=1), _utf8_at_most(300)]
+    description: Annotated[str, _utf8_at_most(10_000)] = ""
+    licence: Annotated[str, _utf8_at_most(200)] = ""
+    source_system: Annotated[str, _utf8_at_most(300)] = ""
+    tags: Annotated[list[Annotated[str, _utf8_at_most(64)]], Field(max_length=32)] = []
+
+
+class VersionMetadata(Strict):
+    note: Annotated[str, _utf8_at_most(10_000)] = ""
+    tags: Annotated[list[Annotated[str, _utf8_at_most(64)]], Field(max_length=32)] = []
+
+
+class DatasetCreate(Strict):
+    content_hash: Hex32
+    classification: Classification = "internal"
+    metadata: DatasetMetadata
+    parents: Annotated[list[ParentRef], Field(max_length=64)] = []
+    salt: Hex32 | None = Field(None, description="Chosen by the client to know the id in advance.")
+    signature: Signature | None = None
+
+
+class VersionCreate(Strict):
+    content_hash: Hex32
+    metadata: VersionMetadata = VersionMetadata()
+    parents: Annotated[list[ParentRef], Field(max_length=64)] = []
+    signature: Signature | None = None
+
+
+class Withdrawal(Strict):
+    reason: Annotated[str, _utf8_at_most(2000)] = ""
+    signature: Signature | None = None
+
+
+class Accepted(BaseModel):
+    """A write was stored and will be sent to the chain; follow ``operation_url``."""
+
+    operation_id: str
+    operation_url: str
+    status: str
+    resource: dict[str, Any] = {}
+
+
+# --- operations ----------------------------------------------------------------------------
+
+
+class ChainCoordinates(BaseModel):
+    chain_id: int
+    contract: str
+    tx_hash: str | None
+    block_number: int | None
+    block_hash: str | None
+
+
+class OperationError(BaseModel):
+    code: str
+    message: str
+
+
+class OperationPublic(BaseModel):
+    id: str
+    kind: str
+    status: Literal["pending", "submitted", "confirmed", "failed"]
+    department_id: int | None
+    confirmations: int
+    required_confirmations: int
+    chain: ChainCoordinates
+    gas_used: int | None
+    result: dict[str, Any]
+    error: OperationError | None
+    created_at: datetime
+    updated_at: datetime

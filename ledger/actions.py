@@ -1,0 +1,110 @@
+"""Department actions as outbox rows: signed by the custodial key, or by the department itself.
+
+Both the HTTP service and the CLI turn a department's intent into an outbox row here. Either
+the service signs with the department's custodial key (nonce chosen past everything queued),
+or the caller brings the department's own EIP-712 signature, which is checked against the
+department's current key on chain before it is accepted, so a bad signature is refused at once
+instead of failing later.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlmodel import Session
+
+from ledger.chain.clients.base import SignedActionsClient
+from ledger.chain.types import Authorization
+from ledger.errors import ForbiddenError, InvalidInputError, InvalidSignatureError
+from ledger.relayer import Operation, enqueue, next_signature_nonce
+from ledger.runtime import Runtime
+
+#: How long a custodial signature stays valid; the relayer re-signs if it ever gets close.
+CUSTODIAL_SIGNATURE_TTL = 24 * 3600
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ClientSignature:
+    """A department's own signature over an action, as sent by the department."""
+
+    nonce: int
+    deadline: int
+    signature: bytes
+
+
+def submit_department_action(
+    session: Session,
+    runtime: Runtime,
+    *,
+    department_id: int,
+    client: SignedActionsClient,
+    action_type: str,
+    fields: dict[str, Any],
+    function: str,
+    call_args: Callable[[Authorization], list[Any]],
+    kind: str,
+    result: dict[str, Any] | None = None,
+    signature: ClientSignature | None = None,
+) -> Operation:
+    """Queue ``function`` (a ``…BySig`` call) for ``department_id``; not committed."""
+    if signature is None:
+        key = runtime.department_key(department_id)
+        if key is None:
+            raise ForbiddenError(
+                f"department {department_id} holds its own key: send its EIP-712 signature"
+            )
+        nonce = next_signature_nonce(session, client, department_id)
+        deadline = runtime.chain.block_time() + CUSTODIAL_SIGNATURE_TTL
+        action = client.typed_action(
+            action_type, fields, department_id=department_id, nonce=nonce, deadline=deadline
+        )
+        auth = Authorization(
+            department_id=department_id, nonce=nonce, deadline=deadline, signature=action.sign(key)
+        )
+        custodial = True
+    else:
+        if len(signature.signature) != 65:
+            raise InvalidInputError(f"a signature is 65 bytes, got {len(signature.signature)}")
+        action = client.typed_action(
+            action_type,
+            fields,
+            department_id=department_id,
+            nonce=signature.nonce,
+            deadline=signature.deadline,
+        )
+        expected = runtime.ledger.departments.department(department_id).signer
+        try:
+            recovered = action.recover(signature.signature)
+        except Exception as exc:  # eth-keys raises several kinds for garbage signatures
+            raise InvalidSignatureError(
+                {}, message=f"the signature does not recover to any key: {exc}"
+            ) from exc
+        if recovered != expected:
+            raise InvalidSignatureError(
+                {"recovered": recovered, "expected": expected},
+                message=f"the signature is by {recovered}, not department {department_id}'s key "
+                f"{expected} (check chain id {runtime.chain.chain_id}, contract {client.address}, "
+                "nonce and fields)",
+            )
+        auth = Authorization(
+            department_id=department_id,
+            nonce=signature.nonce,
+            deadline=signature.deadline,
+            signature=signature.signature,
+        )
+        custodial = False
+    return enqueue(
+        session,
+        kind=kind,
+        contract=client.artifact_name,
+        function=function,
+        args=call_args(auth),
+        department_id=department_id,
+        action_type=action_type,
+        action_fields=fields,
+        signature_nonce=auth.nonce,
+        custodial=custodial,
+        result=result,
+    )

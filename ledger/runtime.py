@@ -1,0 +1,191 @@
+"""Everything a running service holds, assembled from :class:`~ledger.config.Settings`.
+
+``Runtime.open`` turns configuration into live parts: the chain (embedded or JSON-RPC, with its
+chain id checked), the deployment (deployed on first start of the embedded chain, read from a
+record otherwise), the SQL engine, the custodial keystores, the relayer and the indexer. The
+HTTP service and the CLI both build on it; it knows nothing of HTTP.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from eth_account.signers.local import LocalAccount
+from sqlalchemy.engine import Engine
+
+from ledger.chain.backend import Chain
+from ledger.chain.deploy import Deployment, Ledger
+from ledger.config import Settings
+from ledger.db import create_tables, make_engine
+from ledger.errors import ChainMismatchError, ConfigurationError, KeystoreNotFoundError
+from ledger.keys import Keystore
+from ledger.relayer import Relayer
+
+log = logging.getLogger(__name__)
+
+#: Keystore slot of the service's own account (relayer and, on the embedded chain, governance).
+SERVICE_KEY_SLOT = 0
+
+
+def read_or_create_secret(path: Path) -> str:
+    """A random secret kept in ``path`` (mode 0600), created on first use."""
+    if path.exists():
+        return path.read_text().strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    secret = secrets.token_urlsafe(32)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(secret + "\n")
+    return secret
+
+
+@dataclass
+class Runtime:
+    """The live parts of one service instance."""
+
+    settings: Settings
+    chain: Chain
+    ledger: Ledger
+    engine: Engine
+    keystore: Keystore
+    passphrase: str
+    service_account: LocalAccount
+    relayer: Relayer
+    _threads: list[threading.Thread] = field(default_factory=list)
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _unlocked: dict[int, LocalAccount] = field(default_factory=dict)
+
+    @classmethod
+    def assemble(
+        cls,
+        settings: Settings,
+        *,
+        chain: Chain,
+        deployment: Deployment,
+        engine: Engine,
+        service_account: LocalAccount,
+        passphrase: str,
+    ) -> Runtime:
+        """Wire already-opened parts together (tests use this with an in-process chain)."""
+        if settings.chain_id is not None and settings.chain_id != chain.chain_id:
+            raise ChainMismatchError(
+                f"configured for chain {settings.chain_id}, the node is chain {chain.chain_id}"
+            )
+        ledger = Ledger(chain, deployment)
+        create_tables(engine)
+        keystore = Keystore(settings.data_dir / "keys", iterations=settings.keystore_scrypt_n)
+        runtime = cls(
+            settings=settings,
+            chain=chain,
+            ledger=ledger,
+            engine=engine,
+            keystore=keystore,
+            passphrase=passphrase,
+            service_account=service_account,
+            relayer=None,  # type: ignore[arg-type]  # set just below; needs runtime.department_key
+        )
+        runtime.relayer = Relayer(
+            ledger=ledger,
+            engine=engine,
+            account=service_account,
+            keys=runtime.department_key,
+            confirmations=settings.confirmations,
+        )
+        return runtime
+
+    @classmethod
+    def open(cls, settings: Settings) -> Runtime:
+        """Open (and on first start, create) everything ``settings`` describes."""
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        os.chmod(settings.data_dir, 0o700)
+        passphrase = (
+            settings.keystore_passphrase.get_secret_value()
+            if settings.keystore_passphrase
+            else read_or_create_secret(settings.data_dir / "keystore.secret")
+        )
+        service_keys = Keystore(settings.data_dir / "service-key")
+        try:
+            service_account = service_keys.unlock(SERVICE_KEY_SLOT, passphrase)
+        except KeystoreNotFoundError:
+            service_keys.create(SERVICE_KEY_SLOT, passphrase)
+            service_account = service_keys.unlock(SERVICE_KEY_SLOT, passphrase)
+        chain = _open_chain(settings, service_account)
+        deployment = _load_or_deploy(settings, chain, service_account)
+        engine = make_engine(settings.resolved_database_url)
+        return cls.assemble(
+            settings,
+            chain=chain,
+            deployment=deployment,
+            engine=engine,
+            service_account=service_account,
+            passphrase=passphrase,
+        )
+
+    # --- custody ----------------------------------------------------------------------------
+
+    def department_key(self, department_id: int) -> LocalAccount | None:
+        """The custodial key of ``department_id``, or None if the department holds its own."""
+        if department_id not in self._unlocked:
+            try:
+                self._unlocked[department_id] = self.keystore.unlock(department_id, self.passphrase)
+            except KeystoreNotFoundError:
+                return None
+        return self._unlocked[department_id]
+
+    # --- background workers -----------------------------------------------------------------
+
+    def start_workers(self) -> None:
+        """Start the relayer (and any other registered worker) in daemon threads."""
+        self._stop.clear()
+        relayer = threading.Thread(
+            target=self.relayer.run,
+            args=(self._stop, self.settings.relayer_poll_interval),
+            name="provledger-relayer",
+            daemon=True,
+        )
+        relayer.start()
+        self._threads.append(relayer)
+
+    def stop_workers(self, timeout: float = 10.0) -> None:
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(timeout)
+        self._threads.clear()
+
+    def close(self) -> None:
+        self.stop_workers()
+        self.engine.dispose()
+
+
+def _open_chain(settings: Settings, service_account: LocalAccount) -> Chain:
+    if settings.rpc_url is not None:
+        return Chain.rpc(settings.rpc_url, expected_chain_id=settings.chain_id)
+    raise ConfigurationError(
+        "the embedded chain is not available yet: set PROVLEDGER_RPC_URL to a JSON-RPC node"
+    )
+
+
+def _load_or_deploy(settings: Settings, chain: Chain, service_account: LocalAccount) -> Deployment:
+    path = settings.resolved_deployment_file
+    if path.exists():
+        deployment = Deployment.from_json(path.read_text())
+        if deployment.chain_id != chain.chain_id:
+            raise ChainMismatchError(
+                f"{path} is a deployment on chain {deployment.chain_id}, "
+                f"the node is chain {chain.chain_id}"
+            )
+        return deployment
+    if not settings.uses_embedded_chain:
+        raise ConfigurationError(
+            f"no deployment record at {path}: "
+            "run `provledger deploy` or set PROVLEDGER_DEPLOYMENT_FILE"
+        )
+    ledger = Ledger.deploy(chain, service_account)
+    path.write_text(ledger.deployment.to_json() + "\n")
+    log.info("deployed the contracts on chain %s; record in %s", chain.chain_id, path)
+    return ledger.deployment

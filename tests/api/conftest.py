@@ -1,0 +1,59 @@
+"""An API over the shared test chain: real contracts, real relayer, SQLite in a temp dir.
+
+Workers are not started; tests call ``relay()`` to move the outbox forward deterministically.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from api.app import GOVERNANCE_TOKEN_FILE, create_app
+from ledger.chain.deploy import Ledger
+from ledger.config import Settings
+from ledger.db import make_engine
+from ledger.runtime import Runtime
+
+
+@pytest.fixture
+def runtime(ledger: Ledger, actors: Any, tmp_path: Path) -> Iterator[Runtime]:
+    settings = Settings(
+        data_dir=tmp_path / "data",
+        database_url=f"sqlite:///{tmp_path / 'api.db'}",
+        keystore_scrypt_n=2**4,  # cheap for tests; real keystores keep eth-account's default
+    )
+    runtime = Runtime.assemble(
+        settings,
+        chain=ledger.chain,
+        deployment=ledger.deployment,
+        engine=make_engine(settings.resolved_database_url),
+        service_account=actors.governance,
+        passphrase="test passphrase",
+    )
+    yield runtime
+    runtime.engine.dispose()
+
+
+@pytest.fixture
+def client(runtime: Runtime) -> Iterator[TestClient]:
+    with TestClient(create_app(runtime, start_workers=False)) as client:
+        yield client
+
+
+@pytest.fixture
+def governance(runtime: Runtime, client: TestClient) -> dict[str, str]:
+    token = (runtime.settings.data_dir / GOVERNANCE_TOKEN_FILE).read_text().strip()
+    return {"Authorization": f"Bearer {token}"}
+
+
+@pytest.fixture
+def relay(runtime: Runtime) -> Callable[[], None]:
+    def run() -> None:
+        for _ in range(4):
+            runtime.relayer.tick()
+
+    return run

@@ -1,0 +1,45 @@
+"""Liveness, readiness and the OpenAPI document."""
+
+from __future__ import annotations
+
+from fastapi.testclient import TestClient
+
+from ledger.db import make_engine
+from ledger.runtime import Runtime
+
+
+def test_healthz_answers_without_credentials(client: TestClient) -> None:
+    assert client.get("/healthz").json() == {"status": "ok"}
+
+
+def test_readyz_reports_the_chain_and_the_database(client: TestClient, runtime: Runtime) -> None:
+    body = client.get("/readyz").json()
+    assert body["status"] == "ready"
+    assert body["checks"]["chain"]["chain_id"] == runtime.chain.chain_id
+    assert body["checks"]["database"]["ok"] is True
+
+
+def test_readyz_is_503_when_the_database_is_gone(client: TestClient, runtime: Runtime) -> None:
+    runtime.engine = make_engine("sqlite:////nonexistent/dir/provledger.db")
+    response = client.get("/readyz")
+    assert response.status_code == 503
+    assert response.json()["checks"]["database"]["ok"] is False
+
+
+def test_unknown_routes_are_problem_documents(client: TestClient) -> None:
+    response = client.get("/v1/nope")
+    assert response.status_code == 404
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["type"] == "urn:provledger:problem:not-found"
+
+
+def test_every_route_is_documented_in_openapi(client: TestClient) -> None:
+    paths = client.get("/openapi.json").json()["paths"]
+    for path in (
+        "/v1/departments",
+        "/v1/datasets",
+        "/v1/datasets/{dataset_id}/versions",
+        "/v1/operations/{operation_id}",
+        "/readyz",
+    ):
+        assert path in paths
