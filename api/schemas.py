@@ -131,6 +131,27 @@ class Withdrawal(Strict):
     signature: Signature | None = None
 
 
+class AccessRequestCreate(Strict):
+    purpose: Annotated[str, StringConstraints(min_length=1), _utf8_at_most(10_000)]
+    duration_seconds: Annotated[int, Field(ge=1, le=3650 * 24 * 3600)]
+    salt: Hex32 | None = None
+    signature: Signature | None = None
+
+
+class AccessApproval(Strict):
+    expires_at: Annotated[int, Field(ge=1, lt=2**64, description="Unix time the grant ends")]
+    signature: Signature | None = None
+
+
+class AccessAnswer(Strict):
+    reason: Annotated[str, _utf8_at_most(10_000)] = ""
+    signature: Signature | None = None
+
+
+class AccessCancel(Strict):
+    signature: Signature | None = None
+
+
 class Accepted(BaseModel):
     """A write was stored and will be sent to the chain; follow ``operation_url``."""
 
