@@ -27,13 +27,13 @@ demo: run
 # The whole suite on the in-process chain, then the chain suites again on a real anvil node.
 test: setup
 	$(BIN)/pytest -q
-	$(BIN)/pytest -q --chain=anvil tests/contracts tests/ledger/chain tests/ledger/relayer
+	$(BIN)/pytest -q --chain=anvil tests/contracts tests/ledger/chain tests/ledger/relayer tests/ledger/test_verifier.py
 
 test-fast: setup
 	$(BIN)/pytest -q -x
 
 test-anvil: setup
-	$(BIN)/pytest -q --chain=anvil tests/contracts tests/ledger/chain tests/ledger/relayer
+	$(BIN)/pytest -q --chain=anvil tests/contracts tests/ledger/chain tests/ledger/relayer tests/ledger/test_verifier.py
 
 lint: setup
 	$(BIN)/ruff check ledger api tests bench

@@ -6,7 +6,7 @@ import os
 import tempfile
 from contextlib import ExitStack
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -114,6 +114,110 @@ def demo_command(
             run_demo(file, chain_kind=chain, console=console)
         except LedgerError as exc:
             raise _fail(exc) from exc
+
+
+@app.command("verify")
+def verify_command(
+    file: Annotated[
+        Path | None,
+        typer.Argument(exists=True, dir_okay=False, readable=True, help="File to verify."),
+    ] = None,
+    content_hash: Annotated[
+        str | None, typer.Option("--hash", help="Verify a 0x-hex SHA-256 instead of a file.")
+    ] = None,
+    rpc: Annotated[str | None, typer.Option(help="JSON-RPC URL of any node of the chain.")] = None,
+    contract: Annotated[str | None, typer.Option(help="DatasetRegistry address.")] = None,
+    from_block: Annotated[int, typer.Option(help="First block to search (deployment block).")] = 0,
+    bundle: Annotated[
+        Path | None,
+        typer.Option(
+            help="An existing bundle is checked (against FILE if given); a new path gets the "
+            "proof bundle of FILE/--hash written to it. A bundle is never overwritten."
+        ),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the verdict as JSON.")] = False,
+) -> None:
+    """Verify a file against the chain itself: no provledger API or index involved.
+
+    Exit status: 0 registered and authentic, 1 not registered or not authentic, 2 bad usage."""
+    from ledger.chain.backend import Chain
+    from ledger.verifier import Verdict, Verifier, check_bundle, write_bundle
+
+    checking = (file is None and content_hash is None) or (bundle is not None and bundle.exists())
+    if checking and bundle is None:
+        raise typer.BadParameter("give a FILE, --hash, or --bundle to check")
+    if not checking and (rpc is None or contract is None):
+        raise typer.BadParameter("--rpc and --contract are needed to verify against the chain")
+    try:
+        digest = _digest_of(file, content_hash)
+        verifier = None
+        if rpc is not None and contract is not None:
+            verifier = Verifier.at(Chain.rpc(rpc), contract, start_block=from_block)
+        if checking:
+            assert bundle is not None
+            verdict: Verdict = check_bundle(
+                bundle.read_text(), file_digest=digest, verifier=verifier
+            )
+            where = "against the chain" if verifier else "offline (hashes and signatures only)"
+            errors.print(f"bundle checked {where}")
+        else:
+            assert verifier is not None and digest is not None
+            verdict = verifier.verify(digest)
+            if bundle is not None:
+                bundle.write_text(write_bundle(verdict))
+                errors.print(f"proof bundle written to {bundle}")
+    except LedgerError as exc:
+        raise _fail(exc) from exc
+    _show_verdict(verdict, as_json=as_json)
+    raise typer.Exit(code=0 if verdict.authentic else 1)
+
+
+def _digest_of(file: Path | None, content_hash: str | None) -> Digest | None:
+    if content_hash is not None:
+        return Digest.from_hex(content_hash)
+    return hash_with_progress(file) if file is not None else None
+
+
+def _show_verdict(verdict: Any, *, as_json: bool) -> None:
+    import json
+
+    from rich.table import Table
+
+    if as_json:
+        print(json.dumps(verdict.to_dict(), indent=2, sort_keys=True))
+        return
+    if not verdict.matched:
+        console.print(
+            f"[bold red]NO MATCH[/] {verdict.content_hash} is not registered on this chain"
+        )
+        return
+    title = "[bold green]AUTHENTIC[/]" if verdict.authentic else "[bold red]NOT AUTHENTIC[/]"
+    table = Table(title=f"{title} {verdict.content_hash}")
+    for column in (
+        "dataset",
+        "v",
+        "dept",
+        "authorised by",
+        "key ok",
+        "history",
+        "withdrawn",
+        "block",
+        "tx",
+    ):
+        table.add_column(column)
+    for r in verdict.registrations:
+        table.add_row(
+            r.dataset_id[:18] + "…",
+            str(r.version),
+            str(r.department_id),
+            f"{r.authorised_by} {r.signer[:10]}…",
+            "yes" if r.signer.lower() == r.department_key.lower() else "NO",
+            "complete" if r.history_complete else "INCOMPLETE",
+            "yes" if r.withdrawn else "no",
+            str(r.block_number),
+            r.tx_hash[:14] + "…",
+        )
+    console.print(table)
 
 
 def main() -> None:  # pragma: no cover - console script entry point

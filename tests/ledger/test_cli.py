@@ -37,3 +37,58 @@ def test_the_demo_registers_a_file_and_verifies_it_from_the_chain(tmp_path: Path
     assert f"registered population.csv (sha256:{digest})" in result.output
     assert "MATCH population.csv" in result.output
     assert "NO MATCH modified-population.csv" in result.output
+
+
+def test_verify_reads_the_chain_directly_and_writes_and_checks_a_bundle(tmp_path: Path) -> None:
+    """An auditor's journey with only an RPC URL and a contract address: a real anvil node."""
+    import os
+
+    from eth_account import Account
+
+    from ledger.chain.anvil import AnvilNode
+    from ledger.chain.backend import Chain
+    from ledger.chain.deploy import Ledger
+    from ledger.chain.types import Classification, NewVersion
+    from ledger.hashing import sha256_file
+
+    data = tmp_path / "register.csv"
+    data.write_bytes(os.urandom(4096))
+    with AnvilNode() as node:
+        chain = Chain.rpc(node.url)
+        governance, department = Account.create(), Account.create()
+        for account in (governance, department):
+            chain.fund(account.address, 10**20)
+        ledger = Ledger.deploy(chain, governance)
+        ledger.departments.enrol_department(1, "Health", department.address, sender=governance)
+        ledger.datasets.create_dataset(
+            os.urandom(32),
+            Classification.PUBLIC,
+            bytes(32),
+            NewVersion(bytes(sha256_file(data))),
+            sender=department,
+        )
+        target = ["--rpc", node.url, "--contract", ledger.deployment.dataset_registry]
+        bundle = tmp_path / "proof.json"
+
+        matched = runner.invoke(app, ["verify", str(data), *target, "--bundle", str(bundle)])
+        modified = tmp_path / "modified.csv"
+        modified.write_bytes(data.read_bytes() + b"x")
+        unmatched = runner.invoke(app, ["verify", str(modified), *target])
+        checked_online = runner.invoke(app, ["verify", "--bundle", str(bundle), str(data), *target])
+
+    checked_offline = runner.invoke(app, ["verify", "--bundle", str(bundle), str(data)])
+    wrong_file = runner.invoke(app, ["verify", "--bundle", str(bundle), str(modified)])
+
+    assert matched.exit_code == 0, matched.output
+    assert "AUTHENTIC" in matched.output and bundle.exists()
+    assert unmatched.exit_code == 1 and "NO MATCH" in unmatched.output
+    assert checked_online.exit_code == 0, checked_online.output
+    assert "against the chain" in checked_online.output
+    assert checked_offline.exit_code == 0 and "offline" in checked_offline.output
+    assert wrong_file.exit_code == 1 and "the file hashes to" in wrong_file.output
+
+
+def test_verify_without_a_target_is_a_usage_error() -> None:
+    result = runner.invoke(app, ["verify", "--hash", "0x" + "ab" * 32])
+    assert result.exit_code == 2
+    assert "--rpc and --contract" in result.output

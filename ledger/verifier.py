@@ -1,0 +1,418 @@
+"""Verification against the chain, for auditors who trust the chain and not our server.
+
+Trust preconditions: the caller trusts the RPC endpoint to serve the chain it names (any node
+of the consortium will do, and answers can be cross-checked on another), and the contract
+address. Nothing here reads provledger's database or API.
+
+For a content hash the verifier finds every registration (``VersionAdded`` logs by the indexed
+content-hash topic, earliest first) and, for each, establishes:
+
+* **who**: the registering department and the key that authorised it. For a relayed
+  (``…BySig``) transaction the department's EIP-712 signature is recovered from the calldata;
+  for a direct call the transaction's sender is the department key. Either must equal the
+  department's key *at that block*, rebuilt from the registry's enrol/rotate events;
+* **completeness**: the dataset's versions, re-hashed into the history chain, end exactly at the
+  ``historyHead`` the contract stores, so no node can hide a version by withholding a log;
+* **status**: withdrawn or not, and the lineage (parents) the version declared;
+* **where**: chain id, contract, tx hash, block number and hash, block time, log index.
+
+``ProofBundle`` packages all of it as JSON; :func:`check_bundle` re-checks the hash and the
+signatures with no network, and everything else against any RPC endpoint.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from eth_abi.abi import encode as abi_encode
+from eth_utils.crypto import keccak
+from hexbytes import HexBytes
+
+from ledger.chain.backend import Chain
+from ledger.chain.clients import DatasetRegistryClient, DepartmentRegistryClient
+from ledger.chain.deploy import Ledger
+from ledger.chain.types import Event, VersionRef
+from ledger.errors import InvalidProofError
+from ledger.hashing import Digest
+
+BUNDLE_FORMAT = "provledger-proof-bundle/1"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Registration:
+    """One registration of the content hash, with everything needed to re-check it."""
+
+    dataset_id: str
+    version: int
+    department_id: int
+    department_key: str
+    authorised_by: str  # "signature" (relayed EIP-712) or "sender" (sent by the key itself)
+    signer: str  # the address that authorised it, recovered or the tx sender
+    signature: str  # the department's EIP-712 signature (0x-hex), "" when sent by the key
+    typed_data: dict[str, Any]  # the EIP-712 document it signed (bytes as 0x-hex), {} if none
+    metadata_hash: str
+    parents: list[dict[str, Any]]
+    withdrawn: bool
+    history_complete: bool
+    chain_id: int
+    contract: str
+    tx_hash: str
+    block_number: int
+    block_hash: str
+    block_time: int
+    log_index: int
+
+    @property
+    def authentic(self) -> bool:
+        return self.signer.lower() == self.department_key.lower() and self.history_complete
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Verdict:
+    """The answer for one content hash: every registration, earliest first."""
+
+    content_hash: str
+    registrations: list[Registration] = field(default_factory=list)
+
+    @property
+    def matched(self) -> bool:
+        return bool(self.registrations)
+
+    @property
+    def authentic(self) -> bool:
+        return self.matched and all(r.authentic for r in self.registrations)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "format": BUNDLE_FORMAT,
+            "content_hash": self.content_hash,
+            "matched": self.matched,
+            "authentic": self.authentic,
+            "registrations": [asdict(r) for r in self.registrations],
+        }
+
+
+class Verifier:
+    """Answers "who registered these bytes, and can I trust that?" from chain data alone."""
+
+    def __init__(
+        self,
+        *,
+        chain: Chain,
+        datasets: DatasetRegistryClient,
+        departments: DepartmentRegistryClient,
+        start_block: int = 0,
+    ) -> None:
+        self.chain = chain
+        self.w3 = chain.w3
+        self.datasets = datasets
+        self.departments = departments
+        self.start_block = start_block
+
+    @classmethod
+    def for_ledger(cls, ledger: Ledger) -> Verifier:
+        return cls(
+            chain=ledger.chain,
+            datasets=ledger.datasets,
+            departments=ledger.departments,
+            start_block=ledger.deployment.start_block,
+        )
+
+    @classmethod
+    def at(cls, chain: Chain, dataset_registry: str, *, start_block: int = 0) -> Verifier:
+        """Knowing only the dataset registry's address: it names its department registry."""
+        datasets = DatasetRegistryClient(chain, dataset_registry)
+        registry = chain.call(lambda: datasets.contract.functions.departments().call())
+        return cls(
+            chain=chain,
+            datasets=datasets,
+            departments=DepartmentRegistryClient(chain, registry),
+            start_block=start_block,
+        )
+
+    def verify(self, content_hash: Digest | bytes) -> Verdict:
+        raw = bytes(content_hash)
+        events = self.datasets.registrations_of(raw, from_block=self.start_block)
+        heads: dict[str, bool] = {}
+        registrations = []
+        for event in events:
+            dataset_hex = "0x" + bytes(event.args["datasetId"]).hex()
+            if dataset_hex not in heads:
+                heads[dataset_hex] = self.history_is_complete(bytes(event.args["datasetId"]))
+            registrations.append(self._registration(event, heads[dataset_hex]))
+        return Verdict(content_hash="0x" + raw.hex(), registrations=registrations)
+
+    # --- the parts ----------------------------------------------------------------------------
+
+    def _registration(self, event: Event, history_complete: bool) -> Registration:
+        department_id = int(event.args["department"])
+        tx = self.w3.eth.get_transaction(HexBytes(event.tx_hash))
+        block = self.w3.eth.get_block(event.block_number)
+        key = self.department_key_at(department_id, event.block_number)
+        authorised_by, signer, signature, typed_data = self._authoriser(tx, event)
+        record = self.datasets.dataset(bytes(event.args["datasetId"]))
+        return Registration(
+            dataset_id="0x" + bytes(event.args["datasetId"]).hex(),
+            version=int(event.args["version"]),
+            department_id=department_id,
+            department_key=key,
+            authorised_by=authorised_by,
+            signer=signer,
+            signature=signature,
+            typed_data=typed_data,
+            metadata_hash="0x" + bytes(event.args["metadataHash"]).hex(),
+            parents=[
+                {"dataset_id": "0x" + bytes(p["datasetId"]).hex(), "version": int(p["version"])}
+                for p in event.args["parents"]
+            ],
+            withdrawn=record.withdrawn,
+            history_complete=history_complete,
+            chain_id=self.chain.chain_id,
+            contract=self.datasets.address,
+            tx_hash=event.tx_hash,
+            block_number=event.block_number,
+            block_hash=event.block_hash,
+            block_time=int(block["timestamp"]),
+            log_index=event.log_index,
+        )
+
+    def _authoriser(self, tx: Any, event: Event) -> tuple[str, str, str, dict[str, Any]]:
+        """Who authorised the transaction: the EIP-712 signer of a relayed call, or the sender."""
+        contract = self.datasets.contract
+        function, args = contract.decode_function_input(tx["input"])
+        name = function.fn_name
+        if not name.endswith("BySig"):
+            return "sender", str(tx["from"]), "", {}
+        auth = args["auth"]
+        department_id, nonce, deadline, signature = (
+            auth
+            if isinstance(auth, tuple)
+            else (auth["departmentId"], auth["nonce"], auth["deadline"], auth["signature"])
+        )
+        datasets = self.datasets
+        if name == "createDatasetBySig":
+            first = args["first"]
+            content, meta, parents = _version_parts(first)
+            fields = {
+                "salt": bytes(args["salt"]),
+                "classification": int(args["classification"]),
+                "metadataHash": bytes(args["metadataHash"]),
+                "contentHash": content,
+                "versionMetadataHash": meta,
+                "parents": parents,
+            }
+            action = datasets.typed_action(
+                "CreateDataset", fields, department_id=department_id, nonce=nonce, deadline=deadline
+            )
+        else:
+            content, meta, parents = _version_parts(args["version"])
+            fields = {
+                "datasetId": bytes(args["datasetId"]),
+                "contentHash": content,
+                "metadataHash": meta,
+                "parents": parents,
+            }
+            action = datasets.typed_action(
+                "AddVersion", fields, department_id=department_id, nonce=nonce, deadline=deadline
+            )
+        document = _jsonable(action.full_message())
+        return (
+            "signature",
+            action.recover(bytes(signature)),
+            "0x" + bytes(signature).hex(),
+            document,
+        )
+
+    def department_key_at(self, department_id: int, block_number: int) -> str:
+        """The department's signing key in force at ``block_number``, from registry events."""
+        registry = self.departments
+        topic = "0x" + abi_encode(["uint64"], [department_id]).hex()
+        logs = self.w3.eth.get_logs(
+            {
+                "address": registry.address,
+                "fromBlock": self.start_block,
+                "toBlock": block_number,
+                "topics": [None, topic],
+            }
+        )
+        key = ""
+        for event in sorted(
+            registry.decode_events(logs), key=lambda e: (e.block_number, e.log_index)
+        ):
+            if event.name == "DepartmentEnrolled":
+                key = str(event.args["signer"])
+            elif event.name == "DepartmentKeyRotated":
+                key = str(event.args["newSigner"])
+        return key
+
+    def history_is_complete(self, dataset_id: bytes) -> bool:
+        """Re-hash every ``VersionAdded`` of the dataset; the chain must end at the stored head."""
+        datasets = self.datasets
+        topic0 = (
+            "0x"
+            + keccak(
+                text="VersionAdded(bytes32,bytes32,uint64,uint32,bytes32,(bytes32,uint32)[],bytes32)"
+            ).hex()
+        )
+        logs = self.w3.eth.get_logs(
+            {
+                "address": datasets.address,
+                "fromBlock": self.start_block,
+                "toBlock": "latest",
+                "topics": [topic0, "0x" + dataset_id.hex()],
+            }
+        )
+        events = sorted(datasets.decode_events(logs), key=lambda e: (e.block_number, e.log_index))
+        head = bytes(32)
+        for expected_number, event in enumerate(events, start=1):
+            if int(event.args["version"]) != expected_number:
+                return False
+            head = history_step(
+                head,
+                bytes(event.args["contentHash"]),
+                bytes(event.args["metadataHash"]),
+                [
+                    VersionRef(bytes(p["datasetId"]), int(p["version"]))
+                    for p in event.args["parents"]
+                ],
+            )
+        return head == datasets.dataset(dataset_id).history_head
+
+
+VERSION_REF_TYPEHASH = keccak(text="VersionRef(bytes32 datasetId,uint32 version)")
+
+
+def parents_hash(parents: list[VersionRef]) -> bytes:
+    """The EIP-712 hash of a ``VersionRef[]``, as the contract computes it."""
+    return keccak(
+        b"".join(
+            keccak(
+                abi_encode(
+                    ["bytes32", "bytes32", "uint32"],
+                    [VERSION_REF_TYPEHASH, p.dataset_id, p.version],
+                )
+            )
+            for p in parents
+        )
+    )
+
+
+def history_step(
+    head: bytes, content_hash: bytes, metadata_hash: bytes, parents: list[VersionRef]
+) -> bytes:
+    """One link of a dataset's history chain (see ``IDatasetRegistry.VersionAdded``)."""
+    return keccak(
+        abi_encode(
+            ["bytes32", "bytes32", "bytes32", "bytes32"],
+            [head, content_hash, metadata_hash, parents_hash(parents)],
+        )
+    )
+
+
+def _version_parts(value: Any) -> tuple[bytes, bytes, list[dict[str, Any]]]:
+    if isinstance(value, dict):
+        content, meta, parents = value["contentHash"], value["metadataHash"], value["parents"]
+    else:
+        content, meta, parents = value
+    refs = [
+        {
+            "datasetId": bytes(p["datasetId"] if isinstance(p, dict) else p[0]),
+            "version": int(p["version"] if isinstance(p, dict) else p[1]),
+        }
+        for p in parents
+    ]
+    return bytes(content), bytes(meta), refs
+
+
+def write_bundle(verdict: Verdict) -> str:
+    """The verdict as a self-contained JSON proof bundle."""
+    return json.dumps(verdict.to_dict(), indent=2, sort_keys=True) + "\n"
+
+
+def check_bundle(
+    text: str, *, file_digest: Digest | None = None, verifier: Verifier | None = None
+) -> Verdict:
+    """Re-check a bundle: the file's hash (if given) offline, everything else against the chain
+    when ``verifier`` is given. Raises :class:`InvalidProofError` saying what differs."""
+    try:
+        document = json.loads(text)
+        if document.get("format") != BUNDLE_FORMAT:
+            raise InvalidProofError(
+                f"expected a {BUNDLE_FORMAT} bundle, got format {document.get('format')!r}"
+            )
+        claimed = Verdict(
+            content_hash=document["content_hash"],
+            registrations=[Registration(**r) for r in document["registrations"]],
+        )
+    except (ValueError, KeyError, TypeError) as exc:
+        raise InvalidProofError(f"not a readable proof bundle: {exc}") from exc
+    if file_digest is not None and file_digest.hex() != claimed.content_hash:
+        raise InvalidProofError(
+            f"the file hashes to {file_digest.hex()}, the bundle is for {claimed.content_hash}"
+        )
+    for registration in claimed.registrations:
+        if registration.authorised_by == "signature":
+            recovered = recover_typed_data(registration.typed_data, registration.signature)
+            if recovered.lower() != registration.signer.lower():
+                raise InvalidProofError(
+                    f"the signature recovers to {recovered}, "
+                    f"the bundle claims {registration.signer}"
+                )
+            message = registration.typed_data.get("message", {})
+            if message.get("contentHash", "").lower() != claimed.content_hash.lower():
+                raise InvalidProofError("the signed action is for another content hash")
+        if registration.signer.lower() != registration.department_key.lower():
+            raise InvalidProofError(
+                f"version {registration.version} of {registration.dataset_id} was authorised by "
+                f"{registration.signer}, expected the department key {registration.department_key}"
+            )
+    if verifier is None:
+        return claimed
+    fresh = verifier.verify(Digest.from_hex(claimed.content_hash))
+    current = {(r.tx_hash, r.log_index): r for r in fresh.registrations}
+    for registration in claimed.registrations:
+        now = current.get((registration.tx_hash, registration.log_index))
+        if now is None:
+            raise InvalidProofError(
+                f"the chain has no registration in tx {registration.tx_hash} "
+                f"log {registration.log_index}"
+            )
+        for name in (
+            "block_hash",
+            "dataset_id",
+            "version",
+            "department_id",
+            "department_key",
+            "signer",
+        ):
+            expected, got = getattr(registration, name), getattr(now, name)
+            if str(expected).lower() != str(got).lower():
+                raise InvalidProofError(f"{name}: the bundle says {expected}, the chain says {got}")
+    return fresh
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, bytes):
+        return "0x" + value.hex()
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    return value
+
+
+def recover_typed_data(document: dict[str, Any], signature: str) -> str:
+    """The signer of an EIP-712 document (bytes fields as 0x-hex), with no network."""
+    from eth_account import Account
+    from eth_account.messages import encode_typed_data
+
+    try:
+        return str(
+            Account.recover_message(
+                encode_typed_data(full_message=document), signature=bytes.fromhex(signature[2:])
+            )
+        )
+    except Exception as exc:
+        raise InvalidProofError(f"the bundle's signature cannot be checked: {exc}") from exc
