@@ -152,6 +152,10 @@ class AccessCancel(Strict):
     signature: Signature | None = None
 
 
+class VerifyRequest(Strict):
+    content_hash: Hex32
+
+
 class Accepted(BaseModel):
     """A write was stored and will be sent to the chain; follow ``operation_url``."""
 

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import os
-from typing import Any
+from typing import Any, TypeVar
 
 from fastapi import APIRouter, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ValidationError
 from sqlmodel import col, select
 
 from api.deps import IdempotencyKey, PrincipalDep, RuntimeDep, SessionDep
@@ -21,6 +24,7 @@ from api.schemas import (
     VersionCreate,
     Withdrawal,
 )
+from api.uploads import hash_upload
 from ledger.actions import ClientSignature, submit_department_action
 from ledger.chain.types import Classification, NewVersion, VersionRef
 from ledger.errors import ConflictError, ForbiddenError, InvalidInputError, ResourceNotFoundError
@@ -29,6 +33,7 @@ from ledger.relayer import Operation, OperationStatus
 from ledger.runtime import Runtime
 
 router = APIRouter(tags=["datasets"])
+M = TypeVar("M", bound=BaseModel)
 
 
 def _bytes(hex32: str) -> bytes:
@@ -84,14 +89,70 @@ def _owned_dataset(
         raise ConflictError({"datasetId": dataset_id}, message=f"dataset {dataset_id} is withdrawn")
 
 
+async def _parse(request: Request, runtime: Runtime, model: type[M]) -> tuple[M, bytes]:
+    """The body as ``model``, from JSON or from a multipart upload whose file is hashed while it
+    streams (its SHA-256 becomes ``content_hash``; other parts are the JSON fields). Returns the
+    model and the bytes that identify the request for idempotency."""
+    if request.headers.get("content-type", "").startswith("application/json"):
+        raw = await request.body()
+        try:
+            return model.model_validate_json(raw), raw
+        except ValidationError as exc:
+            raise RequestValidationError(exc.errors()) from exc
+    upload = await hash_upload(request, max_bytes=runtime.settings.max_upload_bytes)
+    document: dict[str, Any] = {"content_hash": upload.digest.hex()}
+    for name, text in upload.fields.items():
+        if name == "content_hash":
+            raise InvalidInputError("send either a file or content_hash, not both")
+        try:
+            document[name] = json.loads(text) if name in _JSON_FIELDS else text
+        except ValueError as exc:
+            raise InvalidInputError(f"form field {name!r} must be JSON: {exc}") from exc
+    try:
+        parsed = model.model_validate(document)
+    except ValidationError as exc:
+        raise RequestValidationError(exc.errors()) from exc
+    return parsed, json.dumps(document, sort_keys=True).encode()
+
+
+_JSON_FIELDS = {"metadata", "parents", "signature"}
+
+
+def _upload_body(schema: str) -> dict[str, Any]:
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {"schema": {"$ref": f"#/components/schemas/{schema}"}},
+                "multipart/form-data": {
+                    "schema": {
+                        "type": "object",
+                        "description": "The file is hashed while it streams; other parts are "
+                        "the JSON body's fields (metadata, parents, signature as JSON text).",
+                        "properties": {
+                            "file": {"type": "string", "format": "binary"},
+                            "metadata": {"type": "string"},
+                            "classification": {"type": "string"},
+                            "parents": {"type": "string"},
+                            "salt": {"type": "string"},
+                            "signature": {"type": "string"},
+                        },
+                        "required": ["file"],
+                    }
+                },
+            },
+        }
+    }
+
+
 @router.post(
     "/v1/datasets",
     status_code=202,
     response_model=Accepted,
-    summary="Register a dataset and its first version",
+    summary="Register a dataset and its first version (JSON with content_hash, or a file upload)",
+    openapi_extra=_upload_body("DatasetCreate"),
 )
 async def create_dataset(
-    body: DatasetCreate,
     request: Request,
     runtime: RuntimeDep,
     session: SessionDep,
@@ -99,7 +160,8 @@ async def create_dataset(
     idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
     department_id = principal.acting_department()
-    fingerprint = request_fingerprint("POST", request.url.path, await request.body())
+    body, identity = await _parse(request, runtime, DatasetCreate)
+    fingerprint = request_fingerprint("POST", request.url.path, identity)
     if (previous := replay(session, principal, idempotency_key, fingerprint)) is not None:
         return previous
     if int(body.content_hash, 16) == 0:
@@ -166,11 +228,11 @@ async def create_dataset(
     "/v1/datasets/{dataset_id}/versions",
     status_code=202,
     response_model=Accepted,
-    summary="Append a version to one of the department's datasets",
+    summary="Append a version to one of the department's datasets (JSON or a file upload)",
+    openapi_extra=_upload_body("VersionCreate"),
 )
 async def add_version(
     dataset_id: str,
-    body: VersionCreate,
     request: Request,
     runtime: RuntimeDep,
     session: SessionDep,
@@ -179,7 +241,8 @@ async def add_version(
 ) -> JSONResponse:
     department_id = principal.acting_department()
     dataset_hex = _path_id(dataset_id)
-    fingerprint = request_fingerprint("POST", request.url.path, await request.body())
+    body, identity = await _parse(request, runtime, VersionCreate)
+    fingerprint = request_fingerprint("POST", request.url.path, identity)
     if (previous := replay(session, principal, idempotency_key, fingerprint)) is not None:
         return previous
     _owned_dataset(runtime, session, department_id, dataset_hex)

@@ -1,0 +1,136 @@
+"""Hash uploads while they stream in: constant memory, nothing written to disk.
+
+Two shapes are accepted: ``multipart/form-data`` with the bytes in a ``file`` part (other parts
+are small form fields, e.g. JSON metadata), or a raw ``application/octet-stream`` body.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+
+from fastapi import Request
+from python_multipart.multipart import MultipartParser, parse_options_header
+
+from ledger.errors import InvalidInputError
+from ledger.hashing import Digest
+
+#: Form fields other than the file are metadata, never large.
+MAX_FIELD_BYTES = 64 * 1024
+
+
+class UploadTooLargeError(InvalidInputError):
+    code = "upload-too-large"
+
+
+@dataclass
+class HashedUpload:
+    """The SHA-256 of the uploaded bytes, their size, and the small form fields beside them."""
+
+    digest: Digest
+    size: int
+    fields: dict[str, str] = field(default_factory=dict)
+
+
+async def hash_upload(
+    request: Request, *, max_bytes: int, file_field: str = "file"
+) -> HashedUpload:
+    content_type, options = parse_options_header(request.headers.get("content-type", ""))
+    if content_type == b"application/octet-stream":
+        return await _hash_raw(request, max_bytes)
+    if content_type == b"multipart/form-data" and b"boundary" in options:
+        return await _hash_multipart(request, options[b"boundary"], max_bytes, file_field)
+    raise InvalidInputError(
+        "send JSON with content_hash, multipart/form-data with a 'file' part, "
+        "or an application/octet-stream body"
+    )
+
+
+async def _hash_raw(request: Request, max_bytes: int) -> HashedUpload:
+    hasher = hashlib.sha256()
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > max_bytes:
+            raise UploadTooLargeError(f"the upload exceeds {max_bytes} bytes")
+        hasher.update(chunk)
+    return HashedUpload(digest=Digest(hasher.digest()), size=size)
+
+
+class _MultipartHasher:
+    """python-multipart callbacks: hash the file part, keep the small fields."""
+
+    def __init__(self, file_field: str, max_bytes: int) -> None:
+        self.file_field = file_field
+        self.max_bytes = max_bytes
+        self.hasher = hashlib.sha256()
+        self.size = 0
+        self.seen_file = False
+        self.fields: dict[str, bytearray] = {}
+        self.problem: InvalidInputError | None = None
+        self._name: str | None = None
+        self._header = b""
+        self._value = b""
+
+    def callbacks(self) -> dict[str, object]:
+        return {
+            "on_header_field": lambda d, s, e: self._add_header(d[s:e]),
+            "on_header_value": lambda d, s, e: self._add_value(d[s:e]),
+            "on_header_end": self._header_end,
+            "on_part_begin": self._part_begin,
+            "on_part_data": lambda d, s, e: self._part_data(d[s:e]),
+        }
+
+    def _add_header(self, data: bytes) -> None:
+        self._header += data
+
+    def _add_value(self, data: bytes) -> None:
+        self._value += data
+
+    def _header_end(self) -> None:
+        if self._header.lower() == b"content-disposition":
+            _, params = parse_options_header(self._value)
+            self._name = params.get(b"name", b"").decode(errors="replace")
+        self._header = self._value = b""
+
+    def _part_begin(self) -> None:
+        self._name = None
+
+    def _part_data(self, chunk: bytes) -> None:
+        if self.problem is not None:
+            return
+        if self._name == self.file_field:
+            self.seen_file = True
+            self.size += len(chunk)
+            if self.size > self.max_bytes:
+                self.problem = UploadTooLargeError(f"the upload exceeds {self.max_bytes} bytes")
+                return
+            self.hasher.update(chunk)
+            return
+        value = self.fields.setdefault(self._name or "", bytearray())
+        value += chunk
+        if len(value) > MAX_FIELD_BYTES:
+            self.problem = InvalidInputError(
+                f"form field {self._name!r} is over {MAX_FIELD_BYTES} bytes"
+            )
+
+
+async def _hash_multipart(
+    request: Request, boundary: bytes, max_bytes: int, file_field: str
+) -> HashedUpload:
+    state = _MultipartHasher(file_field, max_bytes)
+    parser = MultipartParser(boundary, callbacks=state.callbacks())  # type: ignore[arg-type]
+    async for chunk in request.stream():
+        parser.write(chunk)
+        if state.problem is not None:
+            raise state.problem
+    parser.finalize()
+    if state.problem is not None:
+        raise state.problem
+    if not state.seen_file:
+        raise InvalidInputError(f"the multipart body has no {file_field!r} part")
+    try:
+        fields = {name: bytes(value).decode() for name, value in state.fields.items()}
+    except UnicodeDecodeError as exc:
+        raise InvalidInputError(f"a form field is not UTF-8: {exc}") from exc
+    return HashedUpload(digest=Digest(state.hasher.digest()), size=state.size, fields=fields)
