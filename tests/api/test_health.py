@@ -43,3 +43,22 @@ def test_every_route_is_documented_in_openapi(client: TestClient) -> None:
         "/readyz",
     ):
         assert path in paths
+
+
+def test_the_rpc_endpoint_serves_reads_and_refuses_writes(
+    client: TestClient, runtime: Runtime
+) -> None:
+    chain_id = client.post(
+        "/rpc", json={"jsonrpc": "2.0", "id": 7, "method": "eth_chainId", "params": []}
+    )
+    assert chain_id.json() == {"jsonrpc": "2.0", "id": 7, "result": hex(runtime.chain.chain_id)}
+    write = client.post(
+        "/rpc",
+        json={"jsonrpc": "2.0", "id": 8, "method": "eth_sendRawTransaction", "params": ["0x00"]},
+    )
+    assert write.json()["error"]["code"] == -32601
+    batch = client.post(
+        "/rpc", json=[{"jsonrpc": "2.0", "id": i, "method": "eth_blockNumber"} for i in range(3)]
+    )
+    assert [r["id"] for r in batch.json()] == [0, 1, 2]
+    assert client.post("/rpc", content=b"{nope").json()["error"]["code"] == -32700

@@ -1,0 +1,88 @@
+"""A read-only JSON-RPC endpoint onto the service's chain.
+
+On the embedded default the chain lives inside this process; this lets any Ethereum tool —
+including ``provledger verify --rpc …/rpc`` — read it directly. Only read methods are served:
+writes go through the API, which authenticates and authorises them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+
+from api.deps import RuntimeDep
+
+router = APIRouter(tags=["chain"])
+
+READ_METHODS = frozenset(
+    {
+        "eth_chainId",
+        "net_version",
+        "web3_clientVersion",
+        "eth_blockNumber",
+        "eth_getBlockByNumber",
+        "eth_getBlockByHash",
+        "eth_getTransactionByHash",
+        "eth_getTransactionReceipt",
+        "eth_getLogs",
+        "eth_call",
+        "eth_getCode",
+        "eth_getBalance",
+        "eth_getTransactionCount",
+        "eth_getStorageAt",
+        "eth_gasPrice",
+        "eth_feeHistory",
+        "eth_maxPriorityFeePerGas",
+    }
+)
+
+
+def _error(request_id: Any, code: int, message: str) -> dict[str, Any]:
+    return {"jsonrpc": "2.0", "id": request_id, "error": {"code": code, "message": message}}
+
+
+def _wire(value: Any) -> Any:
+    """JSON-RPC encoding of a provider result. The in-process provider hands back Python values
+    (ints, bytes); a node's are already strings, which pass through untouched."""
+    if isinstance(value, bool) or value is None or isinstance(value, str):
+        return value
+    if isinstance(value, int):
+        return hex(value)
+    if isinstance(value, bytes | bytearray):
+        return "0x" + bytes(value).hex()
+    if isinstance(value, dict):
+        return {key: _wire(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_wire(item) for item in value]
+    return value
+
+
+def _answer(runtime: RuntimeDep, call: Any) -> dict[str, Any]:
+    if not isinstance(call, dict) or call.get("jsonrpc") != "2.0" or "method" not in call:
+        return _error(call.get("id") if isinstance(call, dict) else None, -32600, "invalid request")
+    method, params, request_id = call["method"], call.get("params", []), call.get("id")
+    if method not in READ_METHODS:
+        return _error(
+            request_id, -32601, f"method {method!r} is not available (read-only endpoint)"
+        )
+    response = dict(runtime.chain.w3.provider.make_request(method, params))
+    if "result" in response:
+        response["result"] = _wire(response["result"])
+    response["id"] = request_id
+    response.setdefault("jsonrpc", "2.0")
+    return response
+
+
+@router.post("/rpc", summary="Read-only JSON-RPC onto the ledger's chain", response_model=None)
+async def rpc(request: Request, runtime: RuntimeDep) -> JSONResponse:
+    try:
+        body = await request.json()
+    except ValueError:
+        return JSONResponse(_error(None, -32700, "parse error"))
+    if isinstance(body, list):
+        if not body or len(body) > 100:
+            return JSONResponse(_error(None, -32600, "a batch holds 1 to 100 calls"))
+        return JSONResponse([_answer(runtime, call) for call in body])
+    return JSONResponse(_answer(runtime, body))
