@@ -101,28 +101,17 @@ class Runtime:
     @classmethod
     def open(cls, settings: Settings) -> Runtime:
         """Open (and on first start, create) everything ``settings`` describes."""
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
-        os.chmod(settings.data_dir, 0o700)
-        passphrase = (
-            settings.keystore_passphrase.get_secret_value()
-            if settings.keystore_passphrase
-            else read_or_create_secret(settings.data_dir / "keystore.secret")
-        )
-        service_keys = Keystore(settings.data_dir / "service-key")
-        try:
-            service_account = service_keys.unlock(SERVICE_KEY_SLOT, passphrase)
-        except KeystoreNotFoundError:
-            service_keys.create(SERVICE_KEY_SLOT, passphrase)
-            service_account = service_keys.unlock(SERVICE_KEY_SLOT, passphrase)
-        chain = _open_chain(settings, service_account)
-        deployment = _load_or_deploy(settings, chain, service_account)
+        account = service_account(settings)
+        passphrase = _passphrase(settings)
+        chain = _open_chain(settings, account)
+        deployment = _load_or_deploy(settings, chain, account)
         engine = make_engine(settings.resolved_database_url)
         return cls.assemble(
             settings,
             chain=chain,
             deployment=deployment,
             engine=engine,
-            service_account=service_account,
+            service_account=account,
             passphrase=passphrase,
         )
 
@@ -160,6 +149,26 @@ class Runtime:
     def close(self) -> None:
         self.stop_workers()
         self.engine.dispose()
+
+
+def _passphrase(settings: Settings) -> str:
+    if settings.keystore_passphrase is not None:
+        return settings.keystore_passphrase.get_secret_value()
+    return read_or_create_secret(settings.data_dir / "keystore.secret")
+
+
+def service_account(settings: Settings) -> LocalAccount:
+    """The service's own key (relayer; governance on the embedded chain), created on first use
+    in an encrypted keystore in the data directory."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    os.chmod(settings.data_dir, 0o700)
+    passphrase = _passphrase(settings)
+    keys = Keystore(settings.data_dir / "service-key", iterations=settings.keystore_scrypt_n)
+    try:
+        return keys.unlock(SERVICE_KEY_SLOT, passphrase)
+    except KeystoreNotFoundError:
+        keys.create(SERVICE_KEY_SLOT, passphrase)
+        return keys.unlock(SERVICE_KEY_SLOT, passphrase)
 
 
 def _open_chain(settings: Settings, service_account: LocalAccount) -> Chain:

@@ -46,7 +46,7 @@ def get_operation(
     return OperationPublic(
         id=op.id,
         kind=op.kind,
-        status=op.status,  # type: ignore[arg-type]
+        status=op.status,
         department_id=op.department_id,
         confirmations=max(confirmations, 0),
         required_confirmations=runtime.settings.confirmations,
