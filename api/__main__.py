@@ -1,0 +1,5 @@
+"""``python -m api`` runs the provledger command line."""
+
+from api.cli import app
+
+app()
