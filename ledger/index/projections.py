@@ -1,0 +1,408 @@
+"""From chain logs to index rows: decoding logs into ``index_events`` rows, and projecting
+those rows into the current state of departments, datasets, grants…
+
+Each handler takes one ``index_events`` row (as a mapping, args already JSON-shaped: hex
+strings and ints) and applies it to the projection tables. Live indexing and :func:`rebuild`
+go through the same handlers with the same stored rows, which is what makes a rebuilt or
+reindexed projection identical to an incrementally built one.
+
+The contracts enforce every transition (only a pending request can be approved, a dataset's
+versions are numbered 1, 2, …), so the handlers trust the event order and do not re-validate.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from functools import cache
+from typing import Any
+
+from eth_abi.abi import decode as abi_decode
+from eth_utils.crypto import keccak
+from sqlalchemy import Connection, Table, Update, bindparam, delete, insert, select, tuple_, update
+
+from ledger.chain.types import Classification
+from ledger.errors import InvalidInputError
+from ledger.index.models import (
+    ACCESS_REQUESTS,
+    ANCHORS,
+    DATASETS,
+    DEPARTMENT_KEYS,
+    DEPARTMENTS,
+    EVENTS,
+    PAUSE_STATE,
+    PROJECTION_TABLES,
+    VERSION_PARENTS,
+    VERSIONS,
+)
+
+EventRow = Mapping[Any, Any]  # an index_events row: a dict or a SQLAlchemy RowMapping
+_PAGE = 1_000
+Handler = Callable[[Connection, EventRow], None]
+
+
+def _coordinates(prefix: str, event: EventRow) -> dict[str, Any]:
+    keys = ("tx_hash", "block_number", "block_hash", "log_index")
+    return {**{f"{prefix}_{k}": event[k] for k in keys}, f"{prefix}_at": event["block_time"]}
+
+
+def _created(event: EventRow) -> dict[str, Any]:
+    return _coordinates("created", event)
+
+
+def _updated(event: EventRow) -> dict[str, Any]:
+    return _coordinates("updated", event)
+
+
+def _new(event: EventRow) -> dict[str, Any]:
+    """Coordinates of a mutable row's creation, which is also its last change so far."""
+    return {**_created(event), **_updated(event)}
+
+
+def _add(conn: Connection, table: Table, **values: Any) -> None:
+    """Insert one row. Values travel as parameters of a constant statement, so SQLAlchemy
+    compiles it once: building a statement per event was most of the indexing time."""
+    conn.execute(table.insert(), values)
+
+
+def _change(
+    conn: Connection, table: Table, key: Mapping[str, Any], event: EventRow, **values: Any
+) -> None:
+    """Set ``values`` on the row with ``key`` and record ``event`` as its last change."""
+    params = {f"key_{name}": value for name, value in key.items()}
+    conn.execute(_keyed_update(table, tuple(key)), {**params, **values, **_updated(event)})
+
+
+@cache
+def _keyed_update(table: Table, key: tuple[str, ...]) -> Update:
+    """``UPDATE table SET … WHERE key = :key_…``; the SET list follows the parameters given."""
+    return update(table).where(*(table.c[name] == bindparam(f"key_{name}") for name in key))
+
+
+# --- departments -------------------------------------------------------------------------------
+
+
+def _department_enrolled(conn: Connection, event: EventRow) -> None:
+    args = event["args"]
+    _add(
+        conn,
+        DEPARTMENTS,
+        department_id=args["departmentId"],
+        name=args["name"],
+        signer=args["signer"],
+        status="active",
+        **_new(event),
+    )
+    _add_key(conn, event, args["departmentId"], args["signer"])
+
+
+def _add_key(conn: Connection, event: EventRow, department_id: int, signer: str) -> None:
+    _add(
+        conn,
+        DEPARTMENT_KEYS,
+        signer=signer,
+        department_id=department_id,
+        valid_from_block=event["block_number"],
+        **_new(event),
+    )
+
+
+def _department_key_rotated(conn: Connection, event: EventRow) -> None:
+    args = event["args"]
+    department = {"department_id": args["departmentId"]}
+    _change(conn, DEPARTMENTS, department, event, signer=args["newSigner"])
+    _change(
+        conn,
+        DEPARTMENT_KEYS,
+        {"signer": args["previousSigner"]},
+        event,
+        valid_until_block=event["block_number"],
+        valid_until_time=event["block_time"],
+    )
+    _add_key(conn, event, args["departmentId"], args["newSigner"])
+
+
+def _department_suspended(conn: Connection, event: EventRow) -> None:
+    args = event["args"]
+    _change(
+        conn,
+        DEPARTMENTS,
+        {"department_id": args["departmentId"]},
+        event,
+        status="suspended",
+        suspension_reason_hash=args["reasonHash"],
+    )
+
+
+def _department_reactivated(conn: Connection, event: EventRow) -> None:
+    department = {"department_id": event["args"]["departmentId"]}
+    _change(conn, DEPARTMENTS, department, event, status="active", suspension_reason_hash=None)
+
+
+def _pause_switched(conn: Connection, event: EventRow) -> None:
+    values = {"paused": event["event"] == "Paused", "changed_by": event["args"]["account"]}
+    key = {"address": event["address"]}
+    exists = conn.execute(
+        select(PAUSE_STATE.c.address).where(PAUSE_STATE.c.address == event["address"])
+    ).first()
+    if exists is None:
+        _add(conn, PAUSE_STATE, **key, **values, **_new(event))
+    else:
+        _change(conn, PAUSE_STATE, key, event, **values)
+
+
+# --- datasets ----------------------------------------------------------------------------------
+
+
+def _dataset_created(conn: Connection, event: EventRow) -> None:
+    args = event["args"]
+    _add(
+        conn,
+        DATASETS,
+        dataset_id=args["datasetId"],
+        owner=args["owner"],
+        salt=args["salt"],
+        classification=Classification(args["classification"]).name.lower(),
+        metadata_hash=args["metadataHash"],
+        status="active",
+        version_count=0,  # VersionAdded(version 1) follows in the same transaction
+        **_new(event),
+    )
+
+
+def _version_added(conn: Connection, event: EventRow) -> None:
+    args = event["args"]
+    dataset_id, number, parents = args["datasetId"], args["version"], args["parents"]
+    _add(
+        conn,
+        VERSIONS,
+        dataset_id=dataset_id,
+        version=number,
+        content_hash=args["contentHash"],
+        metadata_hash=args["metadataHash"],
+        department_id=args["department"],
+        history_head=args["historyHead"],
+        parent_count=len(parents),
+        **_created(event),
+    )
+    if parents:
+        conn.execute(
+            insert(VERSION_PARENTS),
+            [
+                {
+                    "dataset_id": dataset_id,
+                    "version": number,
+                    "position": position,
+                    "parent_dataset_id": parent["datasetId"],
+                    "parent_version": parent["version"],
+                    **_created(event),
+                }
+                for position, parent in enumerate(parents)
+            ],
+        )
+    _change(
+        conn,
+        DATASETS,
+        {"dataset_id": dataset_id},
+        event,
+        version_count=number,
+        history_head=args["historyHead"],
+    )
+
+
+def _dataset_withdrawn(conn: Connection, event: EventRow) -> None:
+    args = event["args"]
+    _change(
+        conn,
+        DATASETS,
+        {"dataset_id": args["datasetId"]},
+        event,
+        status="withdrawn",
+        withdrawn_reason_hash=args["reasonHash"],
+        withdrawn_at=event["block_time"],
+    )
+
+
+# --- access ------------------------------------------------------------------------------------
+
+
+def _access_requested(conn: Connection, event: EventRow) -> None:
+    args = event["args"]
+    _add(
+        conn,
+        ACCESS_REQUESTS,
+        request_id=args["requestId"],
+        dataset_id=args["datasetId"],
+        requester=args["requester"],
+        salt=args["salt"],
+        purpose_hash=args["purposeHash"],
+        requested_duration=args["requestedDuration"],
+        status="pending",
+        **_new(event),
+    )
+
+
+def _request_change(**values: Any) -> Callable[[Connection, EventRow], None]:
+    """A handler setting ``values`` on the event's request; a value that is a callable is
+    computed from the event (``lambda e: e["args"]["reasonHash"]``)."""
+
+    def handler(conn: Connection, event: EventRow) -> None:
+        computed = {k: v(event) if callable(v) else v for k, v in values.items()}
+        key = {"request_id": event["args"]["requestId"]}
+        _change(conn, ACCESS_REQUESTS, key, event, **computed)
+
+    return handler
+
+
+def _arg(name: str) -> Callable[[EventRow], Any]:
+    return lambda event: event["args"][name]
+
+
+def _block_time(event: EventRow) -> Any:
+    return event["block_time"]
+
+
+# --- anchors -----------------------------------------------------------------------------------
+
+
+def _batch_anchored(conn: Connection, event: EventRow) -> None:
+    args = event["args"]
+    _add(
+        conn,
+        ANCHORS,
+        root=args["root"],
+        department_id=args["department"],
+        size=args["size"],
+        metadata_hash=args["metadataHash"],
+        **_created(event),
+    )
+
+
+#: Events that change a projection. Others (role changes, admin transfers, EIP712DomainChanged)
+#: are kept in ``index_events`` only.
+HANDLERS: dict[str, Handler] = {
+    "DepartmentEnrolled": _department_enrolled,
+    "DepartmentKeyRotated": _department_key_rotated,
+    "DepartmentSuspended": _department_suspended,
+    "DepartmentReactivated": _department_reactivated,
+    "Paused": _pause_switched,
+    "Unpaused": _pause_switched,
+    "DatasetCreated": _dataset_created,
+    "VersionAdded": _version_added,
+    "DatasetWithdrawn": _dataset_withdrawn,
+    "AccessRequested": _access_requested,
+    "AccessApproved": _request_change(
+        status="approved", expires_at=_arg("expiresAt"), answered_at=_block_time
+    ),
+    "AccessDenied": _request_change(
+        status="denied", deny_reason_hash=_arg("reasonHash"), answered_at=_block_time
+    ),
+    "AccessRequestCancelled": _request_change(status="cancelled"),
+    "AccessRevoked": _request_change(
+        status="revoked", revoke_reason_hash=_arg("reasonHash"), revoked_at=_block_time
+    ),
+    "AccessSuperseded": _request_change(status="superseded", superseded_by=_arg("supersededBy")),
+    "BatchAnchored": _batch_anchored,
+}
+
+
+def apply(conn: Connection, event: EventRow) -> None:
+    """Apply one stored event to the projections (a no-op for events without a handler)."""
+    handler = HANDLERS.get(event["event"])
+    if handler is not None:
+        handler(conn, event)
+
+
+def rebuild(conn: Connection) -> int:
+    """Recompute every projection from ``index_events``, in chain order; the events replayed.
+
+    Replaying everything is O(all events) but simple and obviously correct; it only runs after
+    a reorg that orphaned events, which is rare and shallow on the chains provledger targets.
+    """
+    for table in PROJECTION_TABLES:
+        conn.execute(delete(table))
+    count = 0
+    position = (-1, -1)
+    order = (EVENTS.c.block_number, EVENTS.c.log_index)
+    while True:
+        # Keyset pages keep memory flat on a large index without holding a cursor open while
+        # the handlers write on the same connection.
+        page = (
+            conn.execute(
+                select(EVENTS).where(tuple_(*order) > position).order_by(*order).limit(_PAGE)
+            )
+            .mappings()
+            .all()
+        )
+        for row in page:
+            apply(conn, row)
+        count += len(page)
+        if len(page) < _PAGE:
+            return count
+        position = (page[-1]["block_number"], page[-1]["log_index"])
+
+
+# --- decoding ----------------------------------------------------------------------------------
+
+
+class LogDecoder:
+    """Decodes one contract's logs into JSON-shaped event arguments.
+
+    It gives the same names and values as the client's ``decode_events`` but calls ``eth_abi``
+    directly: web3's generic event decoding dominated indexing time (about 1.6 ms a log).
+    """
+
+    def __init__(self, abi: Sequence[dict[str, Any]]) -> None:
+        self._events: dict[bytes, tuple[str, list[dict[str, Any]]]] = {}
+        for item in abi:
+            if item["type"] == "event" and not item.get("anonymous", False):
+                signature = f"{item['name']}({','.join(_abi_type(i) for i in item['inputs'])})"
+                self._events[keccak(text=signature)] = (item["name"], item["inputs"])
+
+    def decode(self, topics: list[bytes], data: bytes) -> tuple[str, dict[str, Any]] | None:
+        """The event's name and arguments, or None if this ABI has no such event."""
+        if not topics or (known := self._events.get(bytes(topics[0]))) is None:
+            return None
+        name, inputs = known
+        indexed = [i for i in inputs if i.get("indexed")]
+        plain = [i for i in inputs if not i.get("indexed")]
+        values: dict[str, Any] = dict(
+            zip(
+                (i["name"] for i in plain),
+                abi_decode([_abi_type(i) for i in plain], bytes(data)),
+                strict=True,
+            )
+        )
+        for param, topic in zip(indexed, topics[1:], strict=True):
+            kind = _abi_type(param)
+            # An indexed dynamic value is only present as its keccak hash.
+            dynamic = kind in ("string", "bytes") or kind.endswith("]") or kind.startswith("(")
+            values[param["name"]] = bytes(topic) if dynamic else abi_decode([kind], bytes(topic))[0]
+        return name, {i["name"]: jsonable(values[i["name"]], i) for i in inputs}
+
+
+def _abi_type(param: dict[str, Any]) -> str:
+    kind: str = param["type"]
+    if kind.startswith("tuple"):
+        return "(" + ",".join(_abi_type(c) for c in param["components"]) + ")" + kind[5:]
+    return kind
+
+
+def jsonable(value: Any, param: dict[str, Any]) -> Any:
+    """An ABI value as JSON, by its ABI type: bytes and addresses as lowercase 0x-hex, integers
+    and strings as they are, structs as objects (by component name), arrays as lists."""
+    kind: str = param["type"]
+    if kind.endswith("]"):
+        element = {**param, "type": kind[: kind.rindex("[")]}
+        return [jsonable(item, element) for item in value]
+    if kind == "tuple":
+        parts = param["components"]
+        if isinstance(value, tuple | list):  # eth_abi gives structs as tuples
+            return {c["name"]: jsonable(v, c) for c, v in zip(parts, value, strict=True)}
+        return {c["name"]: jsonable(value[c["name"]], c) for c in parts}
+    if kind == "address":
+        return str(value).lower()
+    if kind.startswith("bytes"):
+        return "0x" + bytes(value).hex()
+    if isinstance(value, bool | int | str):
+        return value
+    raise InvalidInputError(f"cannot store an event argument of type {kind}")
