@@ -220,6 +220,27 @@ def _show_verdict(verdict: Any, *, as_json: bool) -> None:
     console.print(table)
 
 
+@app.command("reindex")
+def reindex_command(
+    data_dir: Annotated[
+        Path | None, typer.Option(help="Data directory (default ./.provledger).")
+    ] = None,
+) -> None:
+    """Drop the SQL index and rebuild it from the chain's events (the result is identical)."""
+    from ledger.config import Settings
+    from ledger.runtime import Runtime
+
+    settings = Settings(data_dir=data_dir) if data_dir is not None else Settings()
+    try:
+        runtime = Runtime.open(settings)
+        with console.status("rebuilding the index from the chain…"):
+            report = runtime.indexer.reindex()
+    except LedgerError as exc:
+        raise _fail(exc) from exc
+    console.print(f"reindexed: {report}")
+    runtime.close()
+
+
 def main() -> None:  # pragma: no cover - console script entry point
     os.environ.setdefault("PYTHONUNBUFFERED", "1")
     app()

@@ -23,6 +23,7 @@ from ledger.chain.deploy import Deployment, Ledger
 from ledger.config import Settings
 from ledger.db import create_tables, make_engine
 from ledger.errors import ChainMismatchError, ConfigurationError, KeystoreNotFoundError
+from ledger.index import Indexer
 from ledger.keys import Keystore
 from ledger.relayer import Relayer
 
@@ -56,6 +57,7 @@ class Runtime:
     passphrase: str
     service_account: LocalAccount
     relayer: Relayer
+    indexer: Indexer
     _threads: list[threading.Thread] = field(default_factory=list)
     _stop: threading.Event = field(default_factory=threading.Event)
     _unlocked: dict[int, LocalAccount] = field(default_factory=dict)
@@ -88,6 +90,7 @@ class Runtime:
             passphrase=passphrase,
             service_account=service_account,
             relayer=None,  # type: ignore[arg-type]  # set just below; needs runtime.department_key
+            indexer=Indexer(ledger=ledger, engine=engine),
         )
         runtime.relayer = Relayer(
             ledger=ledger,
@@ -129,16 +132,18 @@ class Runtime:
     # --- background workers -----------------------------------------------------------------
 
     def start_workers(self) -> None:
-        """Start the relayer (and any other registered worker) in daemon threads."""
+        """Start the relayer and the indexer in daemon threads."""
         self._stop.clear()
-        relayer = threading.Thread(
-            target=self.relayer.run,
-            args=(self._stop, self.settings.relayer_poll_interval),
-            name="provledger-relayer",
-            daemon=True,
+        workers = (
+            ("provledger-relayer", self.relayer.run, self.settings.relayer_poll_interval),
+            ("provledger-indexer", self.indexer.run, self.settings.indexer_poll_interval),
         )
-        relayer.start()
-        self._threads.append(relayer)
+        for name, target, interval in workers:
+            thread = threading.Thread(
+                target=target, args=(self._stop, interval), name=name, daemon=True
+            )
+            thread.start()
+            self._threads.append(thread)
 
     def stop_workers(self, timeout: float = 10.0) -> None:
         self._stop.set()
