@@ -12,7 +12,7 @@ from sqlmodel import Session, select
 from api import errors
 from api.auth import issue_token
 from api.models import ApiToken, PrincipalKind
-from api.routes import access, datasets, departments, health, operations, rpc, verify
+from api.routes import access, datasets, departments, health, operations, reads, rpc, verify
 from ledger.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -66,6 +66,6 @@ def create_app(runtime: Runtime, *, start_workers: bool = True) -> FastAPI:
     )
     app.state.runtime = runtime
     errors.install(app)
-    for module in (health, departments, datasets, access, operations, verify, rpc):
+    for module in (health, departments, datasets, reads, access, operations, verify, rpc):
         app.include_router(module.router)
     return app

@@ -1,0 +1,365 @@
+"""Reading the ledger: datasets, versions, lineage and the audit trail, from the SQL index.
+
+Every answer carries chain coordinates (tx hash, block number and hash, log index) so it can be
+re-checked against any node; verification verdicts come from the chain itself (``/v1/verify``).
+Visibility is token-scoped: governance and auditors see everything; a department sees its own
+datasets, public and internal ones of others, and restricted or confidential ones only while
+it holds a live grant.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+from sqlmodel import Session, col, or_, select
+
+from api.auth import Principal
+from api.deps import PrincipalDep, RuntimeDep, SessionDep
+from api.models import MetadataDocument, PrincipalKind
+from api.routes.datasets import _path_id
+from ledger.errors import InvalidInputError, ResourceNotFoundError
+from ledger.index.models import (
+    IndexAccessRequest,
+    IndexDataset,
+    IndexEvent,
+    IndexVersion,
+    IndexVersionParent,
+)
+
+router = APIRouter(tags=["read"])
+
+OPEN_CLASSIFICATIONS = ("public", "internal")
+Limit = Annotated[int, Query(ge=1, le=500)]
+
+
+def _cursor(value: dict[str, Any]) -> str:
+    return base64.urlsafe_b64encode(json.dumps(value).encode()).decode()
+
+
+def _uncursor(text: str | None) -> dict[str, Any] | None:
+    if not text:
+        return None
+    try:
+        value = json.loads(base64.urlsafe_b64decode(text.encode()))
+        if not isinstance(value, dict):
+            raise ValueError("not an object")
+        return value
+    except ValueError as exc:
+        raise InvalidInputError(f"cursor is not one this service issued: {exc}") from exc
+
+
+def _can_see(session: Session, principal: Principal, dataset: IndexDataset) -> bool:
+    if principal.kind in (PrincipalKind.GOVERNANCE, PrincipalKind.AUDITOR):
+        return True
+    if dataset.owner == principal.department_id or dataset.classification in OPEN_CLASSIFICATIONS:
+        return True
+    grant = session.exec(
+        select(IndexAccessRequest).where(
+            IndexAccessRequest.dataset_id == dataset.dataset_id,
+            IndexAccessRequest.requester == principal.department_id,
+            IndexAccessRequest.status == "approved",
+        )
+    ).first()
+    return grant is not None and (grant.expires_at or 0) > time.time()
+
+
+def _coordinates(row: Any, prefix: str = "created") -> dict[str, Any]:
+    return {
+        "tx_hash": getattr(row, f"{prefix}_tx_hash"),
+        "block_number": getattr(row, f"{prefix}_block_number"),
+        "block_hash": getattr(row, f"{prefix}_block_hash"),
+        "log_index": getattr(row, f"{prefix}_log_index"),
+        "block_time": getattr(row, f"{prefix}_at"),
+    }
+
+
+def _dataset_public(session: Session, runtime: Any, row: IndexDataset) -> dict[str, Any]:
+    document = session.get(MetadataDocument, row.metadata_hash)
+    return {
+        "dataset_id": row.dataset_id,
+        "owner": row.owner,
+        "classification": row.classification,
+        "status": row.status,
+        "version_count": row.version_count,
+        "metadata_hash": row.metadata_hash,
+        "metadata": json.loads(document.canonical_json) if document else None,
+        "history_head": row.history_head,
+        "chain_id": runtime.chain.chain_id,
+        "contract": runtime.ledger.datasets.address,
+        "created": _coordinates(row, "created"),
+        "updated": _coordinates(row, "updated"),
+    }
+
+
+def _visible_dataset(session: Session, principal: Principal, dataset_id: str) -> IndexDataset:
+    row = session.get(IndexDataset, _path_id(dataset_id))
+    if row is None or not _can_see(session, principal, row):
+        raise ResourceNotFoundError(f"no dataset {dataset_id} visible to this token")
+    return row
+
+
+def _version_public(session: Session, row: IndexVersion) -> dict[str, Any]:
+    parents = session.exec(
+        select(IndexVersionParent)
+        .where(
+            IndexVersionParent.dataset_id == row.dataset_id,
+            IndexVersionParent.version == row.version,
+        )
+        .order_by(col(IndexVersionParent.position))
+    ).all()
+    document = session.get(MetadataDocument, row.metadata_hash)
+    return {
+        "dataset_id": row.dataset_id,
+        "version": row.version,
+        "content_hash": row.content_hash,
+        "metadata_hash": row.metadata_hash,
+        "metadata": json.loads(document.canonical_json) if document else None,
+        "department_id": row.department_id,
+        "parents": [
+            {"dataset_id": p.parent_dataset_id, "version": p.parent_version} for p in parents
+        ],
+        "history_head": row.history_head,
+        "chain": _coordinates(row),
+    }
+
+
+@router.get("/v1/datasets", summary="Datasets visible to this token, newest first")
+def list_datasets(
+    runtime: RuntimeDep,
+    session: SessionDep,
+    principal: PrincipalDep,
+    owner: int | None = None,
+    cursor: str | None = None,
+    limit: Limit = 50,
+) -> dict[str, Any]:
+    after = _uncursor(cursor)
+    query = select(IndexDataset)
+    if owner is not None:
+        query = query.where(IndexDataset.owner == owner)
+    if after is not None:
+        block, log, dataset = int(after["b"]), int(after["l"]), str(after["d"])
+        query = query.where(
+            or_(
+                col(IndexDataset.created_block_number) < block,
+                (col(IndexDataset.created_block_number) == block)
+                & (col(IndexDataset.created_log_index) < log),
+                (col(IndexDataset.created_block_number) == block)
+                & (col(IndexDataset.created_log_index) == log)
+                & (col(IndexDataset.dataset_id) < dataset),
+            )
+        )
+    query = query.order_by(
+        col(IndexDataset.created_block_number).desc(),
+        col(IndexDataset.created_log_index).desc(),
+        col(IndexDataset.dataset_id).desc(),
+    )
+    items: list[dict[str, Any]] = []
+    last: IndexDataset | None = None
+    # Visibility filtering happens after the query, so read in pages until the page is full.
+    for row in session.exec(query.limit(limit * 4 + 50)).all():
+        last = row
+        if _can_see(session, principal, row):
+            items.append(_dataset_public(session, runtime, row))
+            if len(items) == limit:
+                break
+    next_cursor = (
+        _cursor({"b": last.created_block_number, "l": last.created_log_index, "d": last.dataset_id})
+        if last is not None and len(items) == limit
+        else None
+    )
+    return {
+        "items": items,
+        "next_cursor": next_cursor,
+        "indexed_block": runtime.indexer.last_indexed_block(),
+    }
+
+
+@router.get("/v1/datasets/{dataset_id}", summary="A dataset and its versions")
+def get_dataset(
+    dataset_id: str, runtime: RuntimeDep, session: SessionDep, principal: PrincipalDep
+) -> dict[str, Any]:
+    row = _visible_dataset(session, principal, dataset_id)
+    versions = session.exec(
+        select(IndexVersion)
+        .where(IndexVersion.dataset_id == row.dataset_id)
+        .order_by(col(IndexVersion.version))
+    ).all()
+    return {
+        **_dataset_public(session, runtime, row),
+        "versions": [_version_public(session, v) for v in versions],
+    }
+
+
+@router.get("/v1/datasets/{dataset_id}/versions/{number}", summary="One version of a dataset")
+def get_version(
+    dataset_id: str, number: int, session: SessionDep, principal: PrincipalDep
+) -> dict[str, Any]:
+    row = _visible_dataset(session, principal, dataset_id)
+    version = session.get(IndexVersion, (row.dataset_id, number))
+    if version is None:
+        raise ResourceNotFoundError(f"dataset {row.dataset_id} has no version {number}")
+    return _version_public(session, version)
+
+
+@router.get("/v1/datasets/{dataset_id}/lineage", summary="Ancestors and descendants, depth-bounded")
+def get_lineage(
+    dataset_id: str,
+    session: SessionDep,
+    principal: PrincipalDep,
+    version: int | None = None,
+    depth: Annotated[int, Query(ge=1, le=20)] = 5,
+) -> dict[str, Any]:
+    """Edges between versions, walking parents (ancestors) and children (descendants) up to
+    ``depth`` steps from the dataset's versions (or one ``version``)."""
+    row = _visible_dataset(session, principal, dataset_id)
+    start = (
+        {(row.dataset_id, version)}
+        if version
+        else {(row.dataset_id, v) for v in range(1, row.version_count + 1)}
+    )
+    ancestors = _walk(session, start, depth, upward=True)
+    descendants = _walk(session, start, depth, upward=False)
+    return {
+        "dataset_id": row.dataset_id,
+        "version": version,
+        "depth": depth,
+        "ancestors": ancestors,
+        "descendants": descendants,
+    }
+
+
+def _walk(
+    session: Session, start: set[tuple[str, int]], depth: int, *, upward: bool
+) -> list[dict[str, Any]]:
+    edges: list[dict[str, Any]] = []
+    frontier, seen = set(start), set(start)
+    for level in range(1, depth + 1):
+        next_frontier: set[tuple[str, int]] = set()
+        for dataset_id, version in frontier:
+            if upward:
+                rows = session.exec(
+                    select(IndexVersionParent).where(
+                        IndexVersionParent.dataset_id == dataset_id,
+                        IndexVersionParent.version == version,
+                    )
+                ).all()
+                found = [((r.parent_dataset_id, r.parent_version), r) for r in rows]
+            else:
+                rows = session.exec(
+                    select(IndexVersionParent).where(
+                        IndexVersionParent.parent_dataset_id == dataset_id,
+                        IndexVersionParent.parent_version == version,
+                    )
+                ).all()
+                found = [((r.dataset_id, r.version), r) for r in rows]
+            for node, row in found:
+                edges.append(
+                    {
+                        "depth": level,
+                        "child": {"dataset_id": row.dataset_id, "version": row.version},
+                        "parent": {
+                            "dataset_id": row.parent_dataset_id,
+                            "version": row.parent_version,
+                        },
+                    }
+                )
+                if node not in seen:
+                    seen.add(node)
+                    next_frontier.add(node)
+        frontier = next_frontier
+        if not frontier:
+            break
+    return edges
+
+
+@router.get("/v1/audit/events", summary="The ledger's event history, filtered")
+def audit_events(
+    runtime: RuntimeDep,
+    session: SessionDep,
+    principal: PrincipalDep,
+    dataset: str | None = None,
+    department: int | None = None,
+    kind: str | None = None,
+    from_block: Annotated[int | None, Query(ge=0)] = None,
+    to_block: Annotated[int | None, Query(ge=0)] = None,
+    cursor: str | None = None,
+    limit: Limit = 100,
+) -> dict[str, Any]:
+    """Oldest first. Departments see only events naming them or their datasets."""
+    if principal.kind == PrincipalKind.DEPARTMENT:
+        if department is not None and department != principal.department_id:
+            raise ResourceNotFoundError("a department sees only its own audit trail")
+        department = principal.department_id
+    query = select(IndexEvent)
+    if kind is not None:
+        query = query.where(IndexEvent.event == kind)
+    if from_block is not None:
+        query = query.where(col(IndexEvent.block_number) >= from_block)
+    if to_block is not None:
+        query = query.where(col(IndexEvent.block_number) <= to_block)
+    after = _uncursor(cursor)
+    if after is not None:
+        block, log = int(after["b"]), int(after["l"])
+        query = query.where(
+            or_(
+                col(IndexEvent.block_number) > block,
+                (col(IndexEvent.block_number) == block) & (col(IndexEvent.log_index) > log),
+            )
+        )
+    query = query.order_by(col(IndexEvent.block_number), col(IndexEvent.log_index))
+    wanted_dataset = _path_id(dataset) if dataset else None
+    owned: set[str] = set()
+    if department is not None:
+        owned = set(
+            session.exec(
+                select(IndexDataset.dataset_id).where(IndexDataset.owner == department)
+            ).all()
+        )
+    items: list[dict[str, Any]] = []
+    last: IndexEvent | None = None
+    for event in session.exec(query.limit(limit * 10 + 100)).all():
+        last = event
+        args = event.args
+        if wanted_dataset and args.get("datasetId") != wanted_dataset:
+            continue
+        if department is not None and not _names_department(args, department, owned):
+            continue
+        items.append(
+            {
+                "event": event.event,
+                "contract": event.contract,
+                "args": args,
+                "chain": {
+                    "chain_id": runtime.chain.chain_id,
+                    "address": event.address,
+                    "tx_hash": event.tx_hash,
+                    "block_number": event.block_number,
+                    "block_hash": event.block_hash,
+                    "log_index": event.log_index,
+                    "block_time": event.block_time,
+                },
+            }
+        )
+        if len(items) == limit:
+            break
+    next_cursor = (
+        _cursor({"b": last.block_number, "l": last.log_index})
+        if last is not None and len(items) == limit
+        else None
+    )
+    return {
+        "items": items,
+        "next_cursor": next_cursor,
+        "indexed_block": runtime.indexer.last_indexed_block(),
+    }
+
+
+def _names_department(args: dict[str, Any], department: int, owned: set[str]) -> bool:
+    for key in ("departmentId", "department", "owner", "requester"):
+        if key in args and int(args[key]) == department:
+            return True
+    return args.get("datasetId") in owned

@@ -1,0 +1,125 @@
+"""Reading the ledger from the index: what each token may see, lineage, the audit trail."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from ledger.runtime import Runtime
+
+
+@pytest.fixture
+def ledger_state(
+    client: TestClient, governance: dict[str, str], runtime: Runtime, relay: Callable[[], None]
+) -> dict[str, Any]:
+    """a (51) owns a public source and a restricted derived dataset; b (52) and c (53) exist."""
+    headers = {}
+    for department_id, name in ((51, "a"), (52, "b"), (53, "c")):
+        body = client.post(
+            "/v1/departments",
+            json={"department_id": department_id, "name": name},
+            headers=governance,
+        ).json()
+        headers[name] = {"Authorization": f"Bearer {body['token']}"}
+    relay()
+
+    def register(classification: str, parents: list[dict[str, Any]] | None = None) -> str:
+        response = client.post(
+            "/v1/datasets",
+            json={
+                "content_hash": "0x" + os.urandom(32).hex(),
+                "classification": classification,
+                "metadata": {"title": f"{classification} data", "tags": ["test"]},
+                "parents": parents or [],
+            },
+            headers=headers["a"],
+        )
+        relay()
+        return str(response.json()["resource"]["dataset_id"])
+
+    source = register("public")
+    restricted = register("restricted", [{"dataset_id": source, "version": 1}])
+    runtime.indexer.sync()
+    auditor = client.post("/v1/auditors", json={}, headers=governance).json()
+    headers["auditor"] = {"Authorization": f"Bearer {auditor['token']}"}
+    return {"headers": headers, "source": source, "restricted": restricted}
+
+
+def test_a_dataset_reads_back_with_metadata_versions_and_chain_coordinates(
+    client: TestClient, ledger_state: dict[str, Any], runtime: Runtime
+) -> None:
+    body = client.get(
+        f"/v1/datasets/{ledger_state['source']}", headers=ledger_state["headers"]["a"]
+    ).json()
+    assert body["owner"] == 51 and body["classification"] == "public"
+    assert body["metadata"]["title"] == "public data"
+    assert body["version_count"] == 1 and len(body["versions"]) == 1
+    block = runtime.chain.w3.eth.get_block(body["created"]["block_number"])
+    assert block["hash"].to_0x_hex() == body["created"]["block_hash"]
+    version = client.get(
+        f"/v1/datasets/{ledger_state['source']}/versions/1", headers=ledger_state["headers"]["b"]
+    ).json()
+    assert version["content_hash"] == body["versions"][0]["content_hash"]
+
+
+def test_restricted_data_is_invisible_to_departments_without_a_grant(
+    client: TestClient, ledger_state: dict[str, Any]
+) -> None:
+    headers, restricted = ledger_state["headers"], ledger_state["restricted"]
+    assert client.get(f"/v1/datasets/{restricted}", headers=headers["a"]).status_code == 200
+    assert client.get(f"/v1/datasets/{restricted}", headers=headers["auditor"]).status_code == 200
+    assert client.get(f"/v1/datasets/{restricted}", headers=headers["b"]).status_code == 404
+    listed_by_b = {
+        d["dataset_id"] for d in client.get("/v1/datasets", headers=headers["b"]).json()["items"]
+    }
+    assert ledger_state["source"] in listed_by_b and restricted not in listed_by_b
+
+
+def test_lineage_walks_both_ways(client: TestClient, ledger_state: dict[str, Any]) -> None:
+    headers = ledger_state["headers"]["a"]
+    down = client.get(f"/v1/datasets/{ledger_state['source']}/lineage", headers=headers).json()
+    up = client.get(f"/v1/datasets/{ledger_state['restricted']}/lineage", headers=headers).json()
+    assert [e["child"]["dataset_id"] for e in down["descendants"]] == [ledger_state["restricted"]]
+    assert [e["parent"]["dataset_id"] for e in up["ancestors"]] == [ledger_state["source"]]
+    assert (
+        client.get(
+            f"/v1/datasets/{ledger_state['source']}/lineage?depth=99", headers=headers
+        ).status_code
+        == 422
+    )
+
+
+def test_the_audit_trail_is_filtered_and_paginated(
+    client: TestClient, ledger_state: dict[str, Any]
+) -> None:
+    auditor = ledger_state["headers"]["auditor"]
+    page = client.get("/v1/audit/events", params={"limit": 2}, headers=auditor).json()
+    assert len(page["items"]) == 2 and page["next_cursor"]
+    rest = client.get(
+        "/v1/audit/events", params={"cursor": page["next_cursor"]}, headers=auditor
+    ).json()
+    everything = page["items"] + rest["items"]
+    positions = [(e["chain"]["block_number"], e["chain"]["log_index"]) for e in everything]
+    assert positions == sorted(positions) and len(set(positions)) == len(positions)
+    versions = client.get(
+        "/v1/audit/events", params={"kind": "VersionAdded"}, headers=auditor
+    ).json()["items"]
+    assert {e["args"]["datasetId"] for e in versions} == {
+        ledger_state["source"],
+        ledger_state["restricted"],
+    }
+    mine = client.get("/v1/audit/events", headers=ledger_state["headers"]["c"]).json()["items"]
+    assert all(e["event"] == "DepartmentEnrolled" and e["args"]["departmentId"] == 53 for e in mine)
+    assert (
+        client.get(
+            "/v1/audit/events", params={"department": 51}, headers=ledger_state["headers"]["c"]
+        ).status_code
+        == 404
+    )
+    assert (
+        client.get("/v1/audit/events", params={"cursor": "!!"}, headers=auditor).status_code == 422
+    )
