@@ -207,6 +207,14 @@ def test_the_three_journeys(service: dict[str, Any], tmp_path: Path) -> None:
         == 404
     )
 
+    # ... nor read A's restricted dataset, which A and the auditor can (once indexed).
+    deadline = time.monotonic() + 30
+    while client.get(f"/v1/datasets/{dataset}", headers=as_a).status_code != 200:
+        assert time.monotonic() < deadline, "the indexer never caught up"
+        time.sleep(0.1)
+    assert client.get(f"/v1/datasets/{dataset}", headers=as_auditor).json()["version_count"] == 2
+    assert client.get(f"/v1/datasets/{dataset}", headers=as_b).status_code == 404
+
     # Malformed input gets a problem document and changes nothing.
     before = client.post(
         "/v1/verify",
