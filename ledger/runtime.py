@@ -154,6 +154,9 @@ class Runtime:
     def close(self) -> None:
         self.stop_workers()
         self.engine.dispose()
+        close_chain = getattr(self.chain, "close", None)
+        if close_chain is not None:
+            close_chain()
 
 
 def _passphrase(settings: Settings) -> str:
@@ -176,11 +179,18 @@ def service_account(settings: Settings) -> LocalAccount:
         return keys.unlock(SERVICE_KEY_SLOT, passphrase)
 
 
+#: Gas money for the service key at genesis of the embedded chain (plenty for any local use).
+EMBEDDED_SERVICE_FUNDS = 10**24
+
+
 def _open_chain(settings: Settings, service_account: LocalAccount) -> Chain:
     if settings.rpc_url is not None:
         return Chain.rpc(settings.rpc_url, expected_chain_id=settings.chain_id)
-    raise ConfigurationError(
-        "the embedded chain is not available yet: set PROVLEDGER_RPC_URL to a JSON-RPC node"
+    from ledger.chain.embedded import EmbeddedChain
+
+    return EmbeddedChain.open(
+        settings.data_dir / "chain",
+        genesis_accounts={service_account.address: EMBEDDED_SERVICE_FUNDS},
     )
 
 

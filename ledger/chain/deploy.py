@@ -30,7 +30,7 @@ class Deployment:
     access_registry: str
     anchor_registry: str
     start_block: int
-    gas_used: dict[str, int] = field(default_factory=dict)
+    gas_used: dict[str, int] = field(default_factory=dict, compare=False)  # of this deploy run
 
     def to_json(self) -> str:
         return json.dumps(

@@ -1,0 +1,101 @@
+"""The embedded default: ``provledger serve`` with no chain or database configured keeps every
+acknowledged write across ``kill -9`` and restarts, with its state in the data directory."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx2
+import pytest
+
+from ledger.chain.anvil import free_port
+
+pytestmark = pytest.mark.e2e
+
+
+@contextmanager
+def serve(data_dir: Path, port: int) -> Iterator[subprocess.Popen[bytes]]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PROVLEDGER_")}
+    env |= {"PROVLEDGER_DATA_DIR": str(data_dir), "PROVLEDGER_PORT": str(port)}
+    log = (data_dir.parent / f"serve-{port}-{time.monotonic_ns()}.log").open("wb")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "api", "serve"], env=env, stdout=log, stderr=subprocess.STDOUT
+    )
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                if httpx2.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200:
+                    break
+            except httpx2.TransportError:
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"serve did not come up: {Path(log.name).read_text()}")
+            time.sleep(0.1)
+        yield process
+    finally:
+        if process.poll() is None:
+            process.terminate()
+            process.wait(timeout=30)
+        log.close()
+
+
+def test_acknowledged_writes_survive_kill_9_and_restart(tmp_path: Path) -> None:
+    data_dir, port = tmp_path / "data", free_port()
+    base = f"http://127.0.0.1:{port}"
+    with serve(data_dir, port) as process:
+        token = (data_dir / "governance.token").read_text().strip()
+        governance = {"Authorization": f"Bearer {token}"}
+        enrolled = httpx2.post(
+            f"{base}/v1/departments",
+            json={"department_id": 1, "name": "Health"},
+            headers=governance,
+            timeout=30,
+        )
+        assert enrolled.status_code == 202
+        department = {"Authorization": f"Bearer {enrolled.json()['token']}"}
+        acknowledged = []
+        for _ in range(8):
+            response = httpx2.post(
+                f"{base}/v1/datasets",
+                json={"content_hash": "0x" + os.urandom(32).hex(), "metadata": {"title": "t"}},
+                headers=department,
+                timeout=30,
+            )
+            assert response.status_code == 202, response.text
+            acknowledged.append(response.json())
+        os.kill(process.pid, signal.SIGKILL)  # no chance to flush or finish anything
+        process.wait()
+
+    with serve(data_dir, port):
+        deadline = time.monotonic() + 60
+        pending = {a["operation_id"] for a in acknowledged}
+        while pending and time.monotonic() < deadline:
+            for op_id in list(pending):
+                op = httpx2.get(
+                    f"{base}/v1/operations/{op_id}", headers=department, timeout=30
+                ).json()
+                assert op["status"] != "failed", op
+                if op["status"] == "confirmed":
+                    pending.discard(op_id)
+            time.sleep(0.2)
+        assert not pending, f"never confirmed after restart: {pending}"
+        for accepted in acknowledged:
+            content = accepted["resource"]["content_hash"]
+            verdict = httpx2.post(
+                f"{base}/v1/verify", json={"content_hash": content}, headers=governance, timeout=30
+            ).json()
+            assert verdict["authentic"], verdict
+    assert (data_dir / "governance.token").stat().st_mode & 0o077 == 0
+    assert sorted(p.name for p in data_dir.iterdir()) >= [
+        "chain",
+        "deployment.json",
+        "governance.token",
+    ]
