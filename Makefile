@@ -18,22 +18,24 @@ node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
-# Until the service exists: deploy on a local anvil node, register a file, verify it.
+# The service on the embedded default: durable chain + SQLite in ./.provledger, on :8000.
 run: setup
-	$(BIN)/provledger demo
+	$(BIN)/provledger serve
 
-demo: run
+# A one-shot tour of the ledger core on a local anvil node.
+demo: setup
+	$(BIN)/provledger demo
 
 # The whole suite on the in-process chain, then the chain suites again on a real anvil node.
 test: setup
 	$(BIN)/pytest -q
-	$(BIN)/pytest -q --chain=anvil tests/contracts tests/ledger/chain tests/ledger/relayer tests/ledger/test_verifier.py
+	$(BIN)/pytest -q --chain=anvil tests/contracts tests/ledger/chain tests/ledger/relayer tests/ledger/index tests/ledger/test_verifier.py tests/api
 
 test-fast: setup
 	$(BIN)/pytest -q -x
 
 test-anvil: setup
-	$(BIN)/pytest -q --chain=anvil tests/contracts tests/ledger/chain tests/ledger/relayer tests/ledger/test_verifier.py
+	$(BIN)/pytest -q --chain=anvil tests/contracts tests/ledger/chain tests/ledger/relayer tests/ledger/index tests/ledger/test_verifier.py tests/api
 
 lint: setup
 	$(BIN)/ruff check ledger api tests bench
