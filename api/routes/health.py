@@ -39,6 +39,14 @@ def readyz(runtime: RuntimeDep) -> JSONResponse:
     except Exception as exc:
         ready = False
         checks["database"] = {"ok": False, "error": str(exc)}
+    try:
+        checks["indexer"] = {
+            "ok": True,
+            "last_block": runtime.indexer.last_indexed_block(),
+            "lag_blocks": runtime.indexer.lag(),
+        }
+    except Exception as exc:
+        checks["indexer"] = {"ok": False, "error": str(exc)}
     return JSONResponse(
         {"status": "ready" if ready else "unavailable", "checks": checks},
         status_code=200 if ready else 503,

@@ -7,12 +7,15 @@ writes go through the API, which authenticates and authorises them.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
+from eth_tester.exceptions import TransactionFailed
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from api.deps import RuntimeDep
+from ledger.chain.revert import revert_data_from_message
 
 router = APIRouter(tags=["chain"])
 
@@ -52,7 +55,7 @@ def _wire(value: Any) -> Any:
         return hex(value)
     if isinstance(value, bytes | bytearray):
         return "0x" + bytes(value).hex()
-    if isinstance(value, dict):
+    if isinstance(value, Mapping):  # web3's AttributeDict is a Mapping, not a dict
         return {key: _wire(item) for key, item in value.items()}
     if isinstance(value, list | tuple):
         return [_wire(item) for item in value]
@@ -67,7 +70,23 @@ def _answer(runtime: RuntimeDep, call: Any) -> dict[str, Any]:
         return _error(
             request_id, -32601, f"method {method!r} is not available (read-only endpoint)"
         )
-    response = dict(runtime.chain.w3.provider.make_request(method, params))
+    if method in ("eth_call", "eth_estimateGas") and params and isinstance(params[0], dict):
+        # Nodes run a sender-less call as the zero address with no gas cost; the in-process
+        # chain wants a sender that can pay, so the service's own (funded) account stands in.
+        params = [{"from": runtime.service_account.address, **params[0]}, *params[1:]]
+    try:
+        # Through web3's request pipeline, so parameters are normalised for any backend.
+        result = runtime.chain.w3.manager.request_blocking(method, params)
+        response = {"jsonrpc": "2.0", "result": result}
+    except TransactionFailed as exc:  # a revert: code 3 with the raw data, as nodes answer
+        raw = revert_data_from_message(str(exc.args[0]) if exc.args else "") or b""
+        return {
+            "jsonrpc": "2.0",
+            "id": request_id,
+            "error": {"code": 3, "message": "execution reverted", "data": "0x" + raw.hex()},
+        }
+    except Exception as exc:  # answer like a node: a JSON-RPC error, never an HTTP 500
+        return _error(request_id, -32000, f"{type(exc).__name__}: {exc}")
     if "result" in response:
         response["result"] = _wire(response["result"])
     response["id"] = request_id

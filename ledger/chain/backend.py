@@ -76,6 +76,8 @@ def _translate(exc: BaseException, *, tx_hash: str | None = None) -> LedgerError
         return TransactionFailedError(message, tx_hash=tx_hash)
     if isinstance(exc, requests.ConnectionError | requests.Timeout | ConnectionError):
         return ChainUnavailableError(f"the chain is unreachable: {exc}")
+    if isinstance(exc, requests.RequestException):
+        return ChainError(f"the node refused the request: {exc}")
     if isinstance(exc, TimeExhausted):
         return ChainError(f"timed out waiting for a receipt: {exc}")
     if isinstance(exc, Web3Exception | ValueError):

@@ -17,6 +17,8 @@ def test_readyz_reports_the_chain_and_the_database(client: TestClient, runtime: 
     assert body["status"] == "ready"
     assert body["checks"]["chain"]["chain_id"] == runtime.chain.chain_id
     assert body["checks"]["database"]["ok"] is True
+    assert body["checks"]["indexer"]["ok"] is True
+    assert body["checks"]["indexer"]["lag_blocks"] >= 0
 
 
 def test_readyz_is_503_when_the_database_is_gone(client: TestClient, runtime: Runtime) -> None:
@@ -62,3 +64,30 @@ def test_the_rpc_endpoint_serves_reads_and_refuses_writes(
     )
     assert [r["id"] for r in batch.json()] == [0, 1, 2]
     assert client.post("/rpc", content=b"{nope").json()["error"]["code"] == -32700
+
+
+def test_rpc_calls_without_a_sender_work_and_reverts_carry_their_data(
+    client: TestClient, runtime: Runtime
+) -> None:
+    datasets = runtime.ledger.datasets
+    call = {"to": datasets.address, "data": datasets.contract.encode_abi("VERSION", [])}
+    answer = client.post(
+        "/rpc", json={"jsonrpc": "2.0", "id": 1, "method": "eth_call", "params": [call, "latest"]}
+    )
+    assert "result" in answer.json(), answer.json()
+    revert = {
+        "to": datasets.address,
+        "data": datasets.contract.encode_abi(
+            "addVersion", ["0x" + "11" * 32, ("0x" + "22" * 32, "0x" + "00" * 32, [])]
+        ),
+    }
+    failed = client.post(
+        "/rpc", json={"jsonrpc": "2.0", "id": 2, "method": "eth_call", "params": [revert, "latest"]}
+    ).json()
+    assert failed["error"]["code"] == 3
+    from ledger.chain.revert import decode_revert
+    from ledger.errors import DepartmentUnknownSignerError
+
+    assert isinstance(
+        decode_revert(bytes.fromhex(failed["error"]["data"][2:])), DepartmentUnknownSignerError
+    )

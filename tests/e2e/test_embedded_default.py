@@ -93,6 +93,18 @@ def test_acknowledged_writes_survive_kill_9_and_restart(tmp_path: Path) -> None:
                 f"{base}/v1/verify", json={"content_hash": content}, headers=governance, timeout=30
             ).json()
             assert verdict["authentic"], verdict
+        # An auditor with only the RPC endpoint and the contract address gets the same answer.
+        import json
+
+        contract = json.loads((data_dir / "deployment.json").read_text())["dataset_registry"]
+        content = acknowledged[0]["resource"]["content_hash"]
+        cli = subprocess.run(
+            [sys.executable, "-m", "api", "verify", "--hash", content,
+             "--rpc", f"{base}/rpc", "--contract", contract, "--json"],
+            capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+        assert cli.returncode == 0, cli.stdout + cli.stderr
+        assert '"authentic": true' in cli.stdout
     assert (data_dir / "governance.token").stat().st_mode & 0o077 == 0
     assert sorted(p.name for p in data_dir.iterdir()) >= [
         "chain",
