@@ -13,6 +13,12 @@ from typing import Any
 from eth_tester.exceptions import TransactionFailed
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
+from web3.exceptions import (
+    ContractCustomError,
+    ContractLogicError,
+    ContractPanicError,
+    Web3RPCError,
+)
 
 from api.deps import RuntimeDep
 from ledger.chain.revert import revert_data_from_message
@@ -62,6 +68,14 @@ def _wire(value: Any) -> Any:
     return value
 
 
+def _reverted(request_id: Any, data: str) -> dict[str, Any]:
+    return {
+        "jsonrpc": "2.0",
+        "id": request_id,
+        "error": {"code": 3, "message": "execution reverted", "data": data},
+    }
+
+
 def _answer(runtime: RuntimeDep, call: Any) -> dict[str, Any]:
     if not isinstance(call, dict) or call.get("jsonrpc") != "2.0" or "method" not in call:
         return _error(call.get("id") if isinstance(call, dict) else None, -32600, "invalid request")
@@ -78,13 +92,14 @@ def _answer(runtime: RuntimeDep, call: Any) -> dict[str, Any]:
         # Through web3's request pipeline, so parameters are normalised for any backend.
         result = runtime.chain.w3.manager.request_blocking(method, params)
         response = {"jsonrpc": "2.0", "result": result}
-    except TransactionFailed as exc:  # a revert: code 3 with the raw data, as nodes answer
+    except TransactionFailed as exc:  # in-process revert: code 3 with the raw data, as nodes do
         raw = revert_data_from_message(str(exc.args[0]) if exc.args else "") or b""
-        return {
-            "jsonrpc": "2.0",
-            "id": request_id,
-            "error": {"code": 3, "message": "execution reverted", "data": "0x" + raw.hex()},
-        }
+        return _reverted(request_id, "0x" + raw.hex())
+    except (ContractCustomError, ContractLogicError, ContractPanicError) as exc:  # a node's revert
+        return _reverted(request_id, exc.data if isinstance(exc.data, str) else "0x")
+    except Web3RPCError as exc:  # the node's own error object, passed through unchanged
+        error = (exc.rpc_response or {}).get("error") or {"code": -32000, "message": str(exc)}
+        return {"jsonrpc": "2.0", "id": request_id, "error": error}
     except Exception as exc:  # answer like a node: a JSON-RPC error, never an HTTP 500
         return _error(request_id, -32000, f"{type(exc).__name__}: {exc}")
     if "result" in response:
