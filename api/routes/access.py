@@ -10,20 +10,15 @@ from fastapi.responses import JSONResponse
 from api.auth import Principal
 from api.deps import IdempotencyKey, PrincipalDep, RuntimeDep, SessionDep
 from api.idempotency import replay, request_fingerprint
-from api.routes.common import accepted
+from api.routes.common import accepted, text_commitment
 from api.routes.datasets import _bytes, _path_id, _signature
 from api.schemas import Accepted, AccessAnswer, AccessApproval, AccessCancel, AccessRequestCreate
 from ledger.actions import submit_department_action
 from ledger.chain.types import AccessRequestRecord, RequestStatus
 from ledger.errors import ConflictError, ForbiddenError, InvalidInputError, ResourceNotFoundError
-from ledger.hashing import sha256_bytes
 from ledger.runtime import Runtime
 
 router = APIRouter(tags=["access"])
-
-
-def _commitment(text: str) -> bytes:
-    return bytes(sha256_bytes(text.encode())) if text else bytes(32)
 
 
 def _visible_request(
@@ -69,7 +64,7 @@ async def request_access(
         )
     salt = _bytes(body.salt) if body.salt else os.urandom(32)
     request_id = runtime.ledger.access.request_id_of(department_id, salt)
-    purpose_hash = _commitment(body.purpose)
+    purpose_hash = text_commitment(body.purpose)
     resource = {
         "request_id": "0x" + request_id.hex(),
         "dataset_id": dataset_hex,
@@ -203,7 +198,7 @@ async def deny(
     idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
     """The owner refuses a pending request, with a reason (its hash goes on chain)."""
-    reason = _commitment(body.reason)
+    reason = text_commitment(body.reason)
     return await _answer(
         request, runtime, session, principal, idempotency_key,
         request_id=request_id, as_owner=True, expected=RequestStatus.PENDING,
@@ -244,7 +239,7 @@ async def revoke(
     idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
     """The owner ends an approved grant before its expiry. A grant's id is its request's id."""
-    reason = _commitment(body.reason)
+    reason = text_commitment(body.reason)
     return await _answer(
         request, runtime, session, principal, idempotency_key,
         request_id=request_id, as_owner=True, expected=RequestStatus.APPROVED,

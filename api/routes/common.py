@@ -50,5 +50,11 @@ def store_metadata(session: Session, document: dict[str, Any]) -> bytes:
     return bytes(digest)
 
 
+def text_commitment(text: str) -> bytes:
+    """SHA-256 of a free-text reason or purpose, as committed on chain (zero when empty): the
+    text itself stays off chain, its hash proves what was said."""
+    return bytes(sha256_bytes(text.encode())) if text else bytes(32)
+
+
 def load_json(text: str) -> Any:
     return json.loads(text)

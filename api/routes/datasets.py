@@ -14,7 +14,7 @@ from sqlmodel import col, select
 
 from api.deps import IdempotencyKey, PrincipalDep, RuntimeDep, SessionDep
 from api.idempotency import replay, request_fingerprint
-from api.routes.common import accepted, store_metadata
+from api.routes.common import accepted, store_metadata, text_commitment
 from api.schemas import (
     CLASSIFICATIONS,
     Accepted,
@@ -28,7 +28,6 @@ from api.uploads import hash_upload
 from ledger.actions import ClientSignature, submit_department_action
 from ledger.chain.types import Classification, NewVersion, VersionRef
 from ledger.errors import ConflictError, ForbiddenError, InvalidInputError, ResourceNotFoundError
-from ledger.hashing import sha256_bytes
 from ledger.relayer import Operation, OperationStatus
 from ledger.runtime import Runtime
 
@@ -307,7 +306,7 @@ async def withdraw_dataset(
     if (previous := replay(session, principal, idempotency_key, fingerprint)) is not None:
         return previous
     _owned_dataset(runtime, session, department_id, dataset_hex)
-    reason_hash = bytes(sha256_bytes(body.reason.encode())) if body.reason else bytes(32)
+    reason_hash = text_commitment(body.reason)
     op = submit_department_action(
         session,
         runtime,

@@ -10,7 +10,7 @@ from api.auth import issue_token, revoke_token
 from api.deps import IdempotencyKey, PrincipalDep, RuntimeDep, SessionDep
 from api.idempotency import replay, request_fingerprint
 from api.models import PrincipalKind
-from api.routes.common import accepted
+from api.routes.common import accepted, text_commitment
 from api.schemas import (
     Accepted,
     DepartmentCreate,
@@ -21,7 +21,6 @@ from api.schemas import (
 )
 from ledger.chain.types import DepartmentStatus
 from ledger.errors import ConflictError, KeystoreExistsError, ResourceNotFoundError
-from ledger.hashing import sha256_bytes
 from ledger.relayer import Operation, OperationStatus, enqueue
 
 router = APIRouter(tags=["departments"])
@@ -155,7 +154,7 @@ async def suspend_department(
     principal: PrincipalDep,
     idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
-    reason_hash = bytes(sha256_bytes(body.reason.encode())) if body.reason else bytes(32)
+    reason_hash = text_commitment(body.reason)
     return await _governance_call(
         request,
         runtime,
