@@ -4,7 +4,9 @@ Every answer carries chain coordinates (tx hash, block number and hash, log inde
 re-checked against any node; verification verdicts come from the chain itself (``/v1/verify``).
 Visibility is token-scoped: governance and auditors see everything; a department sees its own
 datasets, public and internal ones of others, and restricted or confidential ones only while
-it holds a live grant.
+it holds a live grant. A grant must appear in the index *and* be live on the chain right now:
+the index alone may lag a revocation, and a revocation takes effect on reads the moment it is
+mined, not when the indexer catches up.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import base64
 import json
 import time
+from collections.abc import Sequence
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
@@ -29,6 +32,7 @@ from ledger.index.models import (
     IndexVersion,
     IndexVersionParent,
 )
+from ledger.runtime import Runtime
 
 router = APIRouter(tags=["read"])
 
@@ -52,7 +56,9 @@ def _uncursor(text: str | None) -> dict[str, Any] | None:
         raise InvalidInputError(f"cursor is not one this service issued: {exc}") from exc
 
 
-def _can_see(session: Session, principal: Principal, dataset: IndexDataset) -> bool:
+def _can_see(
+    session: Session, runtime: Runtime, principal: Principal, dataset: IndexDataset
+) -> bool:
     if principal.kind in (PrincipalKind.GOVERNANCE, PrincipalKind.AUDITOR):
         return True
     if dataset.owner == principal.department_id or dataset.classification in OPEN_CLASSIFICATIONS:
@@ -64,7 +70,12 @@ def _can_see(session: Session, principal: Principal, dataset: IndexDataset) -> b
             IndexAccessRequest.status == "approved",
         )
     ).first()
-    return grant is not None and (grant.expires_at or 0) > time.time()
+    if grant is None or (grant.expires_at or 0) <= time.time():
+        return False
+    assert principal.department_id is not None
+    return runtime.ledger.access.has_access(
+        bytes.fromhex(dataset.dataset_id[2:]), principal.department_id
+    )
 
 
 def _coordinates(row: Any, prefix: str = "created") -> dict[str, Any]:
@@ -95,9 +106,11 @@ def _dataset_public(session: Session, runtime: Any, row: IndexDataset) -> dict[s
     }
 
 
-def _visible_dataset(session: Session, principal: Principal, dataset_id: str) -> IndexDataset:
+def _visible_dataset(
+    session: Session, runtime: Runtime, principal: Principal, dataset_id: str
+) -> IndexDataset:
     row = session.get(IndexDataset, _path_id(dataset_id))
-    if row is None or not _can_see(session, principal, row):
+    if row is None or not _can_see(session, runtime, principal, row):
         raise ResourceNotFoundError(f"no dataset {dataset_id} visible to this token")
     return row
 
@@ -137,38 +150,55 @@ def list_datasets(
     limit: Limit = 50,
 ) -> dict[str, Any]:
     after = _uncursor(cursor)
-    query = select(IndexDataset)
+    base = select(IndexDataset)
     if owner is not None:
-        query = query.where(IndexDataset.owner == owner)
-    if after is not None:
-        block, log, dataset = int(after["b"]), int(after["l"]), str(after["d"])
-        query = query.where(
-            or_(
-                col(IndexDataset.created_block_number) < block,
-                (col(IndexDataset.created_block_number) == block)
-                & (col(IndexDataset.created_log_index) < log),
-                (col(IndexDataset.created_block_number) == block)
-                & (col(IndexDataset.created_log_index) == log)
-                & (col(IndexDataset.dataset_id) < dataset),
-            )
-        )
-    query = query.order_by(
-        col(IndexDataset.created_block_number).desc(),
-        col(IndexDataset.created_log_index).desc(),
-        col(IndexDataset.dataset_id).desc(),
-    )
+        base = base.where(IndexDataset.owner == owner)
     items: list[dict[str, Any]] = []
     last: IndexDataset | None = None
-    # Visibility filtering happens after the query, so read in pages until the page is full.
-    for row in session.exec(query.limit(limit * 4 + 50)).all():
-        last = row
-        if _can_see(session, principal, row):
-            items.append(_dataset_public(session, runtime, row))
-            if len(items) == limit:
-                break
+    exhausted = False
+    chunk: Sequence[IndexDataset] = ()
+    # Visibility is decided per row, so scan the keyset in chunks until the page is full or the
+    # rows run out; a chunk of invisible rows never ends a listing early.
+    while len(items) < limit and not exhausted:
+        position = (
+            (last.created_block_number, last.created_log_index, last.dataset_id)
+            if last is not None
+            else (int(after["b"]), int(after["l"]), str(after["d"]))
+            if after is not None
+            else None
+        )
+        query = base
+        if position is not None:
+            block, log, dataset = position
+            query = query.where(
+                or_(
+                    col(IndexDataset.created_block_number) < block,
+                    (col(IndexDataset.created_block_number) == block)
+                    & (col(IndexDataset.created_log_index) < log),
+                    (col(IndexDataset.created_block_number) == block)
+                    & (col(IndexDataset.created_log_index) == log)
+                    & (col(IndexDataset.dataset_id) < dataset),
+                )
+            )
+        chunk = session.exec(
+            query.order_by(
+                col(IndexDataset.created_block_number).desc(),
+                col(IndexDataset.created_log_index).desc(),
+                col(IndexDataset.dataset_id).desc(),
+            ).limit(limit * 2)
+        ).all()
+        exhausted = len(chunk) < limit * 2
+        for row in chunk:
+            last = row
+            if _can_see(session, runtime, principal, row):
+                items.append(_dataset_public(session, runtime, row))
+                if len(items) == limit:
+                    break
+    # A full page ends where a chunk ended with nothing after it: no cursor to an empty page.
+    more = len(items) == limit and not (exhausted and chunk and last is chunk[-1])
     next_cursor = (
         _cursor({"b": last.created_block_number, "l": last.created_log_index, "d": last.dataset_id})
-        if last is not None and len(items) == limit
+        if last is not None and more
         else None
     )
     return {
@@ -182,7 +212,7 @@ def list_datasets(
 def get_dataset(
     dataset_id: str, runtime: RuntimeDep, session: SessionDep, principal: PrincipalDep
 ) -> dict[str, Any]:
-    row = _visible_dataset(session, principal, dataset_id)
+    row = _visible_dataset(session, runtime, principal, dataset_id)
     versions = session.exec(
         select(IndexVersion)
         .where(IndexVersion.dataset_id == row.dataset_id)
@@ -196,9 +226,13 @@ def get_dataset(
 
 @router.get("/v1/datasets/{dataset_id}/versions/{number}", summary="One version of a dataset")
 def get_version(
-    dataset_id: str, number: int, session: SessionDep, principal: PrincipalDep
+    dataset_id: str,
+    number: int,
+    runtime: RuntimeDep,
+    session: SessionDep,
+    principal: PrincipalDep,
 ) -> dict[str, Any]:
-    row = _visible_dataset(session, principal, dataset_id)
+    row = _visible_dataset(session, runtime, principal, dataset_id)
     version = session.get(IndexVersion, (row.dataset_id, number))
     if version is None:
         raise ResourceNotFoundError(f"dataset {row.dataset_id} has no version {number}")
@@ -208,6 +242,7 @@ def get_version(
 @router.get("/v1/datasets/{dataset_id}/lineage", summary="Ancestors and descendants, depth-bounded")
 def get_lineage(
     dataset_id: str,
+    runtime: RuntimeDep,
     session: SessionDep,
     principal: PrincipalDep,
     version: int | None = None,
@@ -215,7 +250,7 @@ def get_lineage(
 ) -> dict[str, Any]:
     """Edges between versions, walking parents (ancestors) and children (descendants) up to
     ``depth`` steps from the dataset's versions (or one ``version``)."""
-    row = _visible_dataset(session, principal, dataset_id)
+    row = _visible_dataset(session, runtime, principal, dataset_id)
     start = (
         {(row.dataset_id, version)}
         if version

@@ -123,3 +123,70 @@ def test_the_audit_trail_is_filtered_and_paginated(
     assert (
         client.get("/v1/audit/events", params={"cursor": "!!"}, headers=auditor).status_code == 422
     )
+
+
+def test_a_revoked_grant_hides_the_dataset_before_the_indexer_sees_the_revocation(
+    client: TestClient, ledger_state: dict[str, Any], runtime: Runtime, relay: Callable[[], None]
+) -> None:
+    headers, restricted = ledger_state["headers"], ledger_state["restricted"]
+    asked = client.post(
+        f"/v1/datasets/{restricted}/access-requests",
+        json={"purpose": "linkage", "duration_seconds": 86400},
+        headers=headers["b"],
+    )
+    relay()
+    request_id = asked.json()["resource"]["request_id"]
+    expires = runtime.chain.w3.eth.get_block("latest")["timestamp"] + 3600
+    client.post(
+        f"/v1/access-requests/{request_id}/approve",
+        json={"expires_at": expires},
+        headers=headers["a"],
+    )
+    relay()
+    runtime.indexer.sync()
+    assert client.get(f"/v1/datasets/{restricted}", headers=headers["b"]).status_code == 200
+
+    client.post(f"/v1/grants/{request_id}/revoke", json={"reason": "done"}, headers=headers["a"])
+    relay()  # mined, but the indexer has not run: the index still says "approved"
+    assert client.get(f"/v1/datasets/{restricted}", headers=headers["b"]).status_code == 404
+    listed = {
+        d["dataset_id"] for d in client.get("/v1/datasets", headers=headers["b"]).json()["items"]
+    }
+    assert restricted not in listed
+
+
+def test_listing_pages_past_long_runs_of_datasets_the_token_cannot_see(
+    client: TestClient, ledger_state: dict[str, Any], relay: Callable[[], None], runtime: Runtime
+) -> None:
+    headers = ledger_state["headers"]
+    # More hidden rows than any fixed over-fetch (the old listing read limit * 4 + 50 rows).
+    for _ in range(60):
+        created = client.post(
+            "/v1/datasets",
+            json={
+                "content_hash": "0x" + os.urandom(32).hex(),
+                "classification": "restricted",
+                "metadata": {"title": "hidden"},
+            },
+            headers=headers["a"],
+        )
+        assert created.status_code == 202, created.text
+    while runtime.relayer.tick().sent:
+        pass
+    relay()
+    runtime.indexer.sync()
+    seen: list[str] = []
+    cursor = None
+    for _ in range(10):
+        page = client.get(
+            "/v1/datasets", params={"limit": 1, **({"cursor": cursor} if cursor else {})},
+            headers=headers["b"],
+        ).json()  # fmt: skip
+        seen += [d["dataset_id"] for d in page["items"]]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    # 61 restricted datasets stand between b and the one public dataset it may see.
+    assert seen == [ledger_state["source"]]
+    everything = client.get("/v1/datasets", params={"limit": 500}, headers=headers["a"]).json()
+    assert len(everything["items"]) == 62 and everything["next_cursor"] is None

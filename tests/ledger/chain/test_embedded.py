@@ -217,7 +217,6 @@ def test_a_durable_chain_refuses_to_rewind(tmp_path: Path) -> None:
 _CHILD = """
 import sys
 from pathlib import Path
-from typing import Any
 from eth_account import Account
 from ledger.chain.embedded import EmbeddedChain
 
@@ -237,13 +236,13 @@ while True:
 def test_every_acknowledged_transaction_survives_kill_9(tmp_path: Path) -> None:
     seed = random.randrange(2**32)
     rng = random.Random(seed)
-    EmbeddedChain.open(tmp_path, genesis_accounts=RICH).close()
-    script = tmp_path.parent / "child.py"
+    data_dir, script = tmp_path / "chain", tmp_path / "child.py"
+    EmbeddedChain.open(data_dir, genesis_accounts=RICH).close()
     script.write_text(textwrap.dedent(_CHILD))
     acknowledged: list[tuple[str, int]] = []
     for _round in range(3):  # later rounds start from a chain recovered after a kill
         child = subprocess.Popen(
-            [sys.executable, str(script), str(tmp_path), SENDER.key.hex(), SINK],
+            [sys.executable, str(script), str(data_dir), SENDER.key.hex(), SINK],
             stdout=subprocess.PIPE,
             text=True,
             cwd=REPO,
@@ -263,10 +262,10 @@ def test_every_acknowledged_transaction_survives_kill_9(tmp_path: Path) -> None:
         child.stdout.close()
 
     assert len(acknowledged) > 5, f"seed {seed}: the child acknowledged too little to judge"
-    with sqlite3.connect(tmp_path / DB_FILE_NAME) as db:
+    with sqlite3.connect(data_dir / DB_FILE_NAME) as db:
         assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",), f"seed {seed}"
     db.close()
-    with EmbeddedChain.open(tmp_path) as chain:
+    with EmbeddedChain.open(data_dir) as chain:
         assert chain.w3.eth.block_number >= acknowledged[-1][1], f"seed {seed}"
         for tx_hash, block in acknowledged:
             receipt = chain.w3.eth.get_transaction_receipt(HexBytes(tx_hash))
