@@ -10,6 +10,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColumn
 
 from ledger.errors import LedgerError
@@ -26,7 +27,8 @@ errors = Console(stderr=True)
 
 
 def _fail(exc: LedgerError) -> typer.Exit:
-    errors.print(f"[bold red]error[/] [{exc.code}] {exc.message}")
+    # Escaped: the code in brackets and any text from the chain are data, not rich markup.
+    errors.print(f"[bold red]error[/] {escape(f'[{exc.code}] {exc.message}')}")
     return typer.Exit(code=1)
 
 

@@ -486,7 +486,12 @@ class EmbeddedChain(Chain):
         try:
             store = SQLiteKeyValueStore(data_dir / DB_FILE_NAME, synchronous=synchronous)
         except sqlite3.OperationalError as exc:
-            raise ChainUnavailableError(f"cannot open the chain in {data_dir}: {exc}") from exc
+            reason = (
+                "it is in use by another process (is `provledger serve` running?)"
+                if "locked" in str(exc)
+                else str(exc)
+            )
+            raise ChainUnavailableError(f"cannot open the chain in {data_dir}: {reason}") from exc
         try:
             chain, faucet = _open_or_create(store, genesis_accounts or {})
             tester = _SerialisedTester(_DurableBackend(store, chain, faucet, threading.RLock()))

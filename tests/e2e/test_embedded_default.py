@@ -111,3 +111,72 @@ def test_acknowledged_writes_survive_kill_9_and_restart(tmp_path: Path) -> None:
         "deployment.json",
         "governance.token",
     ]
+
+
+def _index_dump(database: Path) -> dict[str, list[tuple[object, ...]]]:
+    """Every row of every index table, sorted: what ``reindex`` must rebuild exactly."""
+    import sqlite3
+
+    with sqlite3.connect(database) as db:
+        tables = [
+            name
+            for (name,) in db.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE 'index_%'"
+            )
+        ]
+        dump = {t: sorted(db.execute(f'SELECT * FROM "{t}"').fetchall(), key=repr) for t in tables}
+    db.close()
+    return dump
+
+
+def test_reindex_rebuilds_the_same_index_and_refuses_while_the_service_runs(
+    tmp_path: Path,
+) -> None:
+    data_dir, port = tmp_path / "data", free_port()
+    base = f"http://127.0.0.1:{port}"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PROVLEDGER_")}
+    env |= {"PROVLEDGER_DATA_DIR": str(data_dir)}
+
+    def reindex() -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "api", "reindex"],
+            env=env, capture_output=True, text=True, timeout=300,
+        )  # fmt: skip
+
+    with serve(data_dir, port):
+        governance = {
+            "Authorization": f"Bearer {(data_dir / 'governance.token').read_text().strip()}"
+        }
+        enrolled = httpx2.post(
+            f"{base}/v1/departments",
+            json={"department_id": 7, "name": "Transport"},
+            headers=governance,
+            timeout=30,
+        ).json()
+        department = {"Authorization": f"Bearer {enrolled['token']}"}
+        datasets = []
+        for n in range(3):
+            accepted = httpx2.post(
+                f"{base}/v1/datasets",
+                json={"content_hash": "0x" + os.urandom(32).hex(), "metadata": {"title": f"{n}"}},
+                headers=department,
+                timeout=30,
+            ).json()
+            datasets.append(accepted["resource"]["dataset_id"])
+        deadline = time.monotonic() + 90
+        for dataset in datasets:  # confirmed and indexed
+            while (
+                httpx2.get(f"{base}/v1/datasets/{dataset}", headers=department).status_code != 200
+            ):
+                assert time.monotonic() < deadline, "the indexer never caught up"
+                time.sleep(0.2)
+
+        busy = reindex()  # the chain and database belong to the running service
+        assert busy.returncode != 0
+        assert "[chain-unavailable]" in busy.stderr and "in use" in busy.stderr, busy.stderr
+
+    before = _index_dump(data_dir / "provledger.db")
+    assert any(rows for rows in before.values())
+    rebuilt = reindex()
+    assert rebuilt.returncode == 0, rebuilt.stdout + rebuilt.stderr
+    assert _index_dump(data_dir / "provledger.db") == before
