@@ -103,7 +103,9 @@ class Terminal:
         # Built per invocation: the consoles follow whatever sys.stdout/stderr are right now.
         self.data = Console(soft_wrap=True, highlight=False)
         interactive = sys.stdout.isatty() and not self.as_json
-        self.status = self.data if interactive else Console(stderr=True, highlight=False)
+        self.status = (
+            self.data if interactive else Console(stderr=True, highlight=False, soft_wrap=True)
+        )
 
     def emit(self, payload: Any, human: Callable[[], None]) -> None:
         """``payload`` as JSON with ``--json``, else whatever ``human`` prints."""
