@@ -129,6 +129,7 @@ class Terminal:
         raise typer.Exit(int(exit_code))
 
     def fail_client(self, exc: ClientError) -> NoReturn:
+        """Exit for a client error, with the status that says what kind of failure it was."""
         if isinstance(exc, ApiError):
             refused = 400 <= exc.status < 500
             code = ExitCode.REFUSED if refused else ExitCode.UNAVAILABLE

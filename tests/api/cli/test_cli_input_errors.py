@@ -230,3 +230,21 @@ def test_access_to_an_unknown_request_is_not_found(
     assert result.exit_code == EXIT_REFUSED
     assert f"error: not-found: no access request {NOT_REGISTERED} visible" in result.stderr
     unchanged()
+
+
+def test_an_id_cannot_smuggle_in_another_route(
+    provledger: Invoke,
+    health: Department,
+    data_file: Path,
+    outbox_size: Callable[[], int],
+) -> None:
+    registered = provledger("register", str(data_file), "--json", token=health.token)
+    assert registered.exit_code == 0, registered.output
+    dataset = json.loads(registered.stdout)["resource"]["dataset_id"]
+    before = outbox_size()
+    # Pasted as a request id, this would otherwise be POST /v1/datasets/<dataset>/withdraw.
+    smuggled = f"../datasets/{dataset}/withdraw?"
+    result = provledger("access", "cancel", smuggled, token=health.token)
+    assert result.exit_code == EXIT_REFUSED
+    assert "error: not-found:" in result.stderr
+    assert outbox_size() == before  # no withdrawal, nor anything else, was accepted

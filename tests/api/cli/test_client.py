@@ -63,6 +63,20 @@ def test_problem_documents_become_api_errors_with_status_code_and_detail(
     assert (caught.value.status, caught.value.code) == (401, "unauthenticated")
 
 
+def test_the_package_exports_exactly_its_public_names() -> None:
+    import api.client
+
+    assert sorted(api.client.__all__) == [
+        "ApiError",
+        "ClientError",
+        "OperationTimeoutError",
+        "Parent",
+        "ProvledgerClient",
+        "ServiceUnreachableError",
+    ]
+    assert all(hasattr(api.client, name) for name in api.client.__all__)
+
+
 def test_an_error_page_that_is_not_a_problem_keeps_its_status() -> None:
     # A proxy in front of the service answers in its own format; the real service never does.
     page = httpx2.MockTransport(lambda _: httpx2.Response(502, text="<h1>Bad gateway</h1>"))

@@ -1,102 +1,27 @@
-"""A typed client for the provledger v1 HTTP API: what ``provledger dept|register|access…`` use.
-
-Every write carries an ``Idempotency-Key`` generated once per call and reused by the client's
-own retries, so a request whose answer was lost in transit is replayed by the service instead
-of being done twice. Errors are translated at this boundary: a problem+json answer becomes an
-:class:`ApiError` (status, code, detail), an unreachable service a
-:class:`ServiceUnreachableError`; nothing from ``httpx2`` escapes.
-"""
+"""The typed v1 API: one method per route the command line needs, and waiting for writes."""
 
 from __future__ import annotations
 
-import io
-import json
 import time
-import uuid
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import AbstractContextManager, contextmanager
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
-import httpx2
+from api.client._errors import OperationTimeoutError
+from api.client._http import Http, file_upload
 
 if TYPE_CHECKING:
-    from api.schemas import Accepted, DepartmentEnrolled, OperationPublic, TokenIssued
+    import httpx2
 
-__all__ = [
-    "ApiError",
-    "ClientError",
-    "OperationTimeoutError",
-    "Parent",
-    "ProvledgerClient",
-    "ServiceUnreachableError",
-]
+    from api.schemas import Accepted, DepartmentEnrolled, OperationPublic, TokenIssued
 
 #: A parent version: (dataset id as 0x-hex, version number).
 Parent = tuple[str, int]
 
 #: Operation states after which nothing changes any more.
 SETTLED = frozenset({"confirmed", "failed"})
-
-
-class ClientError(Exception):
-    """Base of everything the client raises: a machine-readable ``code`` and a human ``detail``."""
-
-    def __init__(self, code: str, detail: str) -> None:
-        super().__init__(f"{code}: {detail}")
-        self.code = code
-        self.detail = detail
-
-
-class ApiError(ClientError):
-    """The service answered with an error (problem+json, RFC 9457)."""
-
-    def __init__(self, status: int, code: str, detail: str, problem: Mapping[str, Any]) -> None:
-        super().__init__(code, detail)
-        self.status = status
-        self.problem = dict(problem)
-
-
-class ServiceUnreachableError(ClientError, ConnectionError):
-    """No answer from the service (refused, reset, timed out) after the client's retries."""
-
-
-class OperationTimeoutError(ClientError, TimeoutError):
-    """An operation was still not confirmed or failed when the wait ran out."""
-
-    def __init__(self, operation: OperationPublic, waited: float) -> None:
-        super().__init__(
-            "timeout",
-            f"operation {operation.id} is still {operation.status} after {waited:.0f}s",
-        )
-        self.operation = operation
-
-
-class _ReportingFile(io.FileIO):
-    """A file whose reads report how far the upload has got."""
-
-    def __init__(self, path: Path, on_progress: Callable[[int], None] | None) -> None:
-        super().__init__(path, "rb")
-        self._on_progress = on_progress
-
-    def read(self, size: int | None = -1) -> bytes:
-        chunk = super().read(size)
-        if self._on_progress is not None:
-            self._on_progress(self.tell())
-        return chunk or b""
-
-
-def _problem(response: httpx2.Response) -> ApiError:
-    try:
-        body = response.json()
-    except ValueError:
-        body = None
-    if isinstance(body, dict) and isinstance(body.get("code"), str):
-        return ApiError(response.status_code, body["code"], str(body.get("detail", "")), body)
-    # Not one of ours (a proxy's error page, say): keep the status and the start of the text.
-    text = response.text.strip()[:300] or response.reason_phrase
-    return ApiError(response.status_code, f"http-{response.status_code}", text, {})
 
 
 # The answers are parsed into api.schemas models, imported on first use: building those models
@@ -127,6 +52,11 @@ def _operation(answer: Any) -> OperationPublic:
     return OperationPublic.model_validate(answer)
 
 
+def _seg(value: str) -> str:
+    """An id as one path segment: whatever was typed, it cannot reach another route."""
+    return quote(value, safe="")
+
+
 def _parents(parents: Sequence[Parent]) -> list[dict[str, Any]]:
     return [{"dataset_id": dataset_id, "version": version} for dataset_id, version in parents]
 
@@ -149,15 +79,17 @@ class ProvledgerClient:
         retries: int = 2,
         backoff: float = 0.25,
     ) -> None:
-        headers = {"Authorization": f"Bearer {token}"} if token else {}
-        self.base_url = base_url.rstrip("/")
-        self.retries = retries
-        self.backoff = backoff
-        self._http = httpx2.Client(
-            base_url=self.base_url, headers=headers, timeout=timeout, transport=transport
+        self._http = Http(
+            base_url,
+            token,
+            transport=transport,
+            timeout=timeout,
+            retries=retries,
+            backoff=backoff,
         )
 
     def close(self) -> None:
+        """Close the connections (the context manager does it on exit)."""
         self._http.close()
 
     def __enter__(self) -> ProvledgerClient:
@@ -171,62 +103,13 @@ class ProvledgerClient:
     ) -> None:
         self.close()
 
-    # --- transport ------------------------------------------------------------------------
-
-    def _send(
-        self,
-        method: str,
-        path: str,
-        *,
-        json_body: Mapping[str, Any] | None = None,
-        params: Mapping[str, Any] | None = None,
-        upload: Callable[[], AbstractContextManager[dict[str, Any]]] | None = None,
-        idempotency_key: str | None = None,
-    ) -> Any:
-        """One request (retried when unanswered); the decoded JSON body of a 2xx answer.
-
-        ``upload`` makes the multipart arguments afresh for each attempt, so a retried upload
-        streams the file again from its start."""
-        headers = {"Idempotency-Key": idempotency_key} if idempotency_key else {}
-        query = {k: v for k, v in (params or {}).items() if v is not None}
-        for attempt in range(self.retries + 1):
-            try:
-                if upload is None:
-                    response = self._http.request(
-                        method, path, json=json_body, params=query, headers=headers
-                    )
-                else:
-                    with upload() as form:
-                        response = self._http.request(method, path, headers=headers, **form)
-            except httpx2.TransportError as exc:
-                if attempt == self.retries:
-                    reason = str(exc) or type(exc).__name__
-                    raise ServiceUnreachableError(
-                        "unreachable", f"no answer from {self.base_url}: {reason}"
-                    ) from exc
-                time.sleep(self.backoff * 2**attempt)
-                continue
-            if response.is_success:
-                return response.json()
-            raise _problem(response)
-        raise AssertionError("unreachable: the loop returns or raises")  # pragma: no cover
-
-    def _write(
-        self,
-        path: str,
-        body: Mapping[str, Any] | None = None,
-        *,
-        idempotency_key: str | None = None,
-        upload: Callable[[], AbstractContextManager[dict[str, Any]]] | None = None,
-    ) -> Any:
-        key = idempotency_key or str(uuid.uuid4())
-        return self._send("POST", path, json_body=body, upload=upload, idempotency_key=key)
+    # --- writes naming content ------------------------------------------------------------
 
     def _write_content(
         self,
         path: str,
         content: str | Path,
-        fields: dict[str, Any],
+        fields: Mapping[str, Any],
         *,
         idempotency_key: str | None,
         on_upload_progress: Callable[[int], None] | None,
@@ -234,24 +117,12 @@ class ProvledgerClient:
         """A JSON write naming ``content`` by hash (str), or a multipart upload of a file (Path)
         whose other parts are ``fields``, objects as JSON text."""
         if isinstance(content, str):
-            answer = self._write(
+            answer = self._http.post(
                 path, {"content_hash": content, **fields}, idempotency_key=idempotency_key
             )
             return _accepted(answer)
-        form = {
-            name: value if isinstance(value, str) else json.dumps(value)
-            for name, value in fields.items()
-        }
-
-        @contextmanager
-        def upload() -> Iterator[dict[str, Any]]:
-            with _ReportingFile(content, on_upload_progress) as handle:
-                yield {
-                    "files": {"file": (content.name, handle, "application/octet-stream")},
-                    "data": form,
-                }
-
-        answer = self._write(path, idempotency_key=idempotency_key, upload=upload)
+        upload = file_upload(content, fields, on_upload_progress)
+        answer = self._http.post(path, idempotency_key=idempotency_key, upload=upload)
         return _accepted(answer)
 
     # --- governance -----------------------------------------------------------------------
@@ -268,13 +139,14 @@ class ProvledgerClient:
         body: dict[str, Any] = {"department_id": department_id, "name": name}
         if signer_address is not None:
             body["signer_address"] = signer_address
-        answer = self._write("/v1/departments", body, idempotency_key=idempotency_key)
+        answer = self._http.post("/v1/departments", body, idempotency_key=idempotency_key)
         return _enrolled(answer)
 
     def suspend_department(
         self, department_id: int, *, reason: str = "", idempotency_key: str | None = None
     ) -> Accepted:
-        answer = self._write(
+        """Suspend a department (governance): its actions are refused until reactivated."""
+        answer = self._http.post(
             f"/v1/departments/{department_id}/suspend",
             {"reason": reason},
             idempotency_key=idempotency_key,
@@ -284,23 +156,28 @@ class ProvledgerClient:
     def reactivate_department(
         self, department_id: int, *, idempotency_key: str | None = None
     ) -> Accepted:
-        answer = self._write(
+        """Reactivate a suspended department (governance)."""
+        answer = self._http.post(
             f"/v1/departments/{department_id}/reactivate", idempotency_key=idempotency_key
         )
         return _accepted(answer)
 
     def issue_department_token(self, department_id: int, *, label: str = "") -> TokenIssued:
-        answer = self._write(f"/v1/departments/{department_id}/tokens", {"label": label})
+        """Another token for a department (governance); the secret is shown once."""
+        answer = self._http.post(f"/v1/departments/{department_id}/tokens", {"label": label})
         return _token(answer)
 
     def issue_auditor_token(self, *, label: str = "") -> TokenIssued:
-        return _token(self._write("/v1/auditors", {"label": label}))
+        """A token that reads and verifies only (governance); the secret is shown once."""
+        return _token(self._http.post("/v1/auditors", {"label": label}))
 
     def revoke_token(self, token_id: str) -> dict[str, Any]:
-        return dict(self._write(f"/v1/tokens/{token_id}/revoke"))
+        """Revoke a token by its id (governance); it is refused from now on."""
+        return dict(self._http.post(f"/v1/tokens/{_seg(token_id)}/revoke"))
 
     def department_nonces(self, department_id: int) -> dict[str, Any]:
-        return dict(self._send("GET", f"/v1/departments/{department_id}/nonces"))
+        """The nonces a department's own next signatures must carry, per contract."""
+        return dict(self._http.send("GET", f"/v1/departments/{department_id}/nonces"))
 
     # --- datasets -------------------------------------------------------------------------
 
@@ -355,7 +232,7 @@ class ProvledgerClient:
         :meth:`create_dataset`."""
         fields = {"metadata": {"note": note, "tags": list(tags)}, "parents": _parents(parents)}
         return self._write_content(
-            f"/v1/datasets/{dataset_id}/versions",
+            f"/v1/datasets/{_seg(dataset_id)}/versions",
             content,
             fields,
             idempotency_key=idempotency_key,
@@ -365,8 +242,9 @@ class ProvledgerClient:
     def withdraw_dataset(
         self, dataset_id: str, *, reason: str = "", idempotency_key: str | None = None
     ) -> Accepted:
-        answer = self._write(
-            f"/v1/datasets/{dataset_id}/withdraw",
+        """Withdraw one of the caller's datasets (an event; its history stays)."""
+        answer = self._http.post(
+            f"/v1/datasets/{_seg(dataset_id)}/withdraw",
             {"reason": reason},
             idempotency_key=idempotency_key,
         )
@@ -377,13 +255,15 @@ class ProvledgerClient:
     ) -> dict[str, Any]:
         """One page: ``items``, ``next_cursor`` (None on the last page), ``indexed_block``."""
         params = {"owner": owner, "cursor": cursor, "limit": limit}
-        return dict(self._send("GET", "/v1/datasets", params=params))
+        return dict(self._http.send("GET", "/v1/datasets", params=params))
 
     def get_dataset(self, dataset_id: str) -> dict[str, Any]:
-        return dict(self._send("GET", f"/v1/datasets/{dataset_id}"))
+        """A dataset with its versions, as the index shows it."""
+        return dict(self._http.send("GET", f"/v1/datasets/{_seg(dataset_id)}"))
 
     def get_version(self, dataset_id: str, version: int) -> dict[str, Any]:
-        return dict(self._send("GET", f"/v1/datasets/{dataset_id}/versions/{version}"))
+        """One version of a dataset."""
+        return dict(self._http.send("GET", f"/v1/datasets/{_seg(dataset_id)}/versions/{version}"))
 
     def audit_events(
         self,
@@ -402,7 +282,7 @@ class ProvledgerClient:
             "cursor": cursor,
             "limit": limit,
         }
-        return dict(self._send("GET", "/v1/audit/events", params=params))
+        return dict(self._http.send("GET", "/v1/audit/events", params=params))
 
     # --- access ---------------------------------------------------------------------------
 
@@ -416,16 +296,19 @@ class ProvledgerClient:
     ) -> Accepted:
         """Ask the owner for access; ``resource["request_id"]`` names the request."""
         body = {"purpose": purpose, "duration_seconds": duration_seconds}
-        answer = self._write(
-            f"/v1/datasets/{dataset_id}/access-requests", body, idempotency_key=idempotency_key
+        answer = self._http.post(
+            f"/v1/datasets/{_seg(dataset_id)}/access-requests",
+            body,
+            idempotency_key=idempotency_key,
         )
         return _accepted(answer)
 
     def approve_access(
         self, request_id: str, *, expires_at: int, idempotency_key: str | None = None
     ) -> Accepted:
-        answer = self._write(
-            f"/v1/access-requests/{request_id}/approve",
+        """Grant a pending request on one of the caller's datasets until ``expires_at``."""
+        answer = self._http.post(
+            f"/v1/access-requests/{_seg(request_id)}/approve",
             {"expires_at": expires_at},
             idempotency_key=idempotency_key,
         )
@@ -434,8 +317,9 @@ class ProvledgerClient:
     def deny_access(
         self, request_id: str, *, reason: str = "", idempotency_key: str | None = None
     ) -> Accepted:
-        answer = self._write(
-            f"/v1/access-requests/{request_id}/deny",
+        """Refuse a pending request on one of the caller's datasets."""
+        answer = self._http.post(
+            f"/v1/access-requests/{_seg(request_id)}/deny",
             {"reason": reason},
             idempotency_key=idempotency_key,
         )
@@ -444,8 +328,9 @@ class ProvledgerClient:
     def cancel_access_request(
         self, request_id: str, *, idempotency_key: str | None = None
     ) -> Accepted:
-        answer = self._write(
-            f"/v1/access-requests/{request_id}/cancel", {}, idempotency_key=idempotency_key
+        """Withdraw the caller's own pending request."""
+        answer = self._http.post(
+            f"/v1/access-requests/{_seg(request_id)}/cancel", {}, idempotency_key=idempotency_key
         )
         return _accepted(answer)
 
@@ -453,8 +338,10 @@ class ProvledgerClient:
         self, request_id: str, *, reason: str = "", idempotency_key: str | None = None
     ) -> Accepted:
         """End an approved grant (a grant's id is its request's id)."""
-        answer = self._write(
-            f"/v1/grants/{request_id}/revoke", {"reason": reason}, idempotency_key=idempotency_key
+        answer = self._http.post(
+            f"/v1/grants/{_seg(request_id)}/revoke",
+            {"reason": reason},
+            idempotency_key=idempotency_key,
         )
         return _accepted(answer)
 
@@ -463,12 +350,15 @@ class ProvledgerClient:
     ) -> dict[str, Any]:
         """The contract's answer (``has_access``) with the block it was asked at."""
         params = {"department": department_id, "block": block}
-        return dict(self._send("GET", f"/v1/datasets/{dataset_id}/access", params=params))
+        return dict(
+            self._http.send("GET", f"/v1/datasets/{_seg(dataset_id)}/access", params=params)
+        )
 
     # --- operations -----------------------------------------------------------------------
 
     def get_operation(self, operation_id: str) -> OperationPublic:
-        return _operation(self._send("GET", f"/v1/operations/{operation_id}"))
+        """Where a write stands now."""
+        return _operation(self._http.send("GET", f"/v1/operations/{_seg(operation_id)}"))
 
     def wait_for_operation(
         self,
