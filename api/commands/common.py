@@ -145,6 +145,18 @@ class Terminal:
         self.fail(exc.code, exc.detail, ExitCode.UNAVAILABLE)
 
 
+def _saved_governance_token(terminal: Terminal) -> str | None:
+    from pydantic import ValidationError
+
+    try:
+        path = governance_token_file()
+        return path.read_text().strip() if path.exists() else None
+    except ValidationError as exc:
+        terminal.fail("configuration-error", f"PROVLEDGER_* settings: {exc}", ExitCode.USAGE)
+    except OSError as exc:
+        terminal.fail("no-token", f"cannot read the governance token: {exc}", ExitCode.USAGE)
+
+
 @contextmanager
 def connect(
     url: str, token: str | None, *, as_json: bool, governance: bool = False
@@ -154,9 +166,7 @@ def connect(
     Governance commands without a token read the one ``provledger serve`` wrote."""
     terminal = Terminal(as_json)
     if token is None and governance:
-        path = governance_token_file()
-        if path.exists():
-            token = path.read_text().strip()
+        token = _saved_governance_token(terminal)
     if not token:
         where = " or run next to the service's data directory" if governance else ""
         terminal.fail("no-token", f"give --token or set PROVLEDGER_TOKEN{where}", ExitCode.USAGE)

@@ -248,3 +248,16 @@ def test_an_id_cannot_smuggle_in_another_route(
     assert result.exit_code == EXIT_REFUSED
     assert "error: not-found:" in result.stderr
     assert outbox_size() == before  # no withdrawal, nor anything else, was accepted
+
+
+def test_a_governance_token_that_cannot_be_read_or_found_is_named(
+    provledger: Invoke, tmp_path: Path, unchanged: Callable[[], None]
+) -> None:
+    (tmp_path / "governance.token").mkdir()
+    unreadable = provledger("dept", "token", "1", token=None, PROVLEDGER_DATA_DIR=str(tmp_path))
+    assert unreadable.exit_code == EXIT_USAGE
+    assert "error: no-token: cannot read the governance token:" in unreadable.stderr
+    misconfigured = provledger("dept", "token", "1", token=None, PROVLEDGER_PORT="eighty")
+    assert misconfigured.exit_code == EXIT_USAGE
+    assert "error: configuration-error: PROVLEDGER_* settings:" in misconfigured.stderr
+    unchanged()
