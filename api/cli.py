@@ -11,6 +11,7 @@ from typing import Annotated, Any
 
 import typer
 
+from api.commands import add_client_commands
 from ledger.cli import _fail, app, console
 from ledger.errors import LedgerError
 
@@ -84,5 +85,7 @@ def deploy_command(
     record.write_text(ledger.deployment.to_json() + "\n")
     console.print(f"deployed on chain {chain.chain_id} from {account.address}; record in {record}")
 
+
+add_client_commands(app)
 
 __all__ = ["app"]

@@ -1,0 +1,386 @@
+"""The typed v1 API: one method per route the command line needs, and waiting for writes."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
+
+from api.client._errors import OperationTimeoutError
+from api.client._http import Http, file_upload
+
+if TYPE_CHECKING:
+    import httpx2
+
+    from api.schemas import Accepted, DepartmentEnrolled, OperationPublic, TokenIssued
+
+#: A parent version: (dataset id as 0x-hex, version number).
+Parent = tuple[str, int]
+
+#: Operation states after which nothing changes any more.
+SETTLED = frozenset({"confirmed", "failed"})
+
+
+# The answers are parsed into api.schemas models, imported on first use: building those models
+# takes a third of a second, which every `provledger` command would otherwise pay at start-up.
+
+
+def _accepted(answer: Any) -> Accepted:
+    from api.schemas import Accepted
+
+    return Accepted.model_validate(answer)
+
+
+def _enrolled(answer: Any) -> DepartmentEnrolled:
+    from api.schemas import DepartmentEnrolled
+
+    return DepartmentEnrolled.model_validate(answer)
+
+
+def _token(answer: Any) -> TokenIssued:
+    from api.schemas import TokenIssued
+
+    return TokenIssued.model_validate(answer)
+
+
+def _operation(answer: Any) -> OperationPublic:
+    from api.schemas import OperationPublic
+
+    return OperationPublic.model_validate(answer)
+
+
+def _seg(value: str) -> str:
+    """An id as one path segment: whatever was typed, it cannot reach another route."""
+    return quote(value, safe="")
+
+
+def _parents(parents: Sequence[Parent]) -> list[dict[str, Any]]:
+    return [{"dataset_id": dataset_id, "version": version} for dataset_id, version in parents]
+
+
+class ProvledgerClient:
+    """The v1 API at ``base_url``, authenticated with a bearer ``token``.
+
+    ``transport`` is injected for tests and proxies (an ``httpx2`` transport). Requests that get
+    no answer are retried ``retries`` times with exponential backoff; writes keep their
+    Idempotency-Key across those retries. Use as a context manager, or call :meth:`close`.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        token: str | None,
+        *,
+        transport: httpx2.BaseTransport | None = None,
+        timeout: float = 30.0,
+        retries: int = 2,
+        backoff: float = 0.25,
+    ) -> None:
+        self._http = Http(
+            base_url,
+            token,
+            transport=transport,
+            timeout=timeout,
+            retries=retries,
+            backoff=backoff,
+        )
+
+    def close(self) -> None:
+        """Close the connections (the context manager does it on exit)."""
+        self._http.close()
+
+    def __enter__(self) -> ProvledgerClient:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # --- writes naming content ------------------------------------------------------------
+
+    def _write_content(
+        self,
+        path: str,
+        content: str | Path,
+        fields: Mapping[str, Any],
+        *,
+        idempotency_key: str | None,
+        on_upload_progress: Callable[[int], None] | None,
+    ) -> Accepted:
+        """A JSON write naming ``content`` by hash (str), or a multipart upload of a file (Path)
+        whose other parts are ``fields``, objects as JSON text."""
+        if isinstance(content, str):
+            answer = self._http.post(
+                path, {"content_hash": content, **fields}, idempotency_key=idempotency_key
+            )
+            return _accepted(answer)
+        upload = file_upload(content, fields, on_upload_progress)
+        answer = self._http.post(path, idempotency_key=idempotency_key, upload=upload)
+        return _accepted(answer)
+
+    # --- governance -----------------------------------------------------------------------
+
+    def enrol_department(
+        self,
+        department_id: int,
+        name: str,
+        *,
+        signer_address: str | None = None,
+        idempotency_key: str | None = None,
+    ) -> DepartmentEnrolled:
+        """Enrol a department (governance). The answer holds its first token, shown once."""
+        body: dict[str, Any] = {"department_id": department_id, "name": name}
+        if signer_address is not None:
+            body["signer_address"] = signer_address
+        answer = self._http.post("/v1/departments", body, idempotency_key=idempotency_key)
+        return _enrolled(answer)
+
+    def suspend_department(
+        self, department_id: int, *, reason: str = "", idempotency_key: str | None = None
+    ) -> Accepted:
+        """Suspend a department (governance): its actions are refused until reactivated."""
+        answer = self._http.post(
+            f"/v1/departments/{department_id}/suspend",
+            {"reason": reason},
+            idempotency_key=idempotency_key,
+        )
+        return _accepted(answer)
+
+    def reactivate_department(
+        self, department_id: int, *, idempotency_key: str | None = None
+    ) -> Accepted:
+        """Reactivate a suspended department (governance)."""
+        answer = self._http.post(
+            f"/v1/departments/{department_id}/reactivate", idempotency_key=idempotency_key
+        )
+        return _accepted(answer)
+
+    def issue_department_token(self, department_id: int, *, label: str = "") -> TokenIssued:
+        """Another token for a department (governance); the secret is shown once."""
+        answer = self._http.post(f"/v1/departments/{department_id}/tokens", {"label": label})
+        return _token(answer)
+
+    def issue_auditor_token(self, *, label: str = "") -> TokenIssued:
+        """A token that reads and verifies only (governance); the secret is shown once."""
+        return _token(self._http.post("/v1/auditors", {"label": label}))
+
+    def revoke_token(self, token_id: str) -> dict[str, Any]:
+        """Revoke a token by its id (governance); it is refused from now on."""
+        return dict(self._http.post(f"/v1/tokens/{_seg(token_id)}/revoke"))
+
+    def department_nonces(self, department_id: int) -> dict[str, Any]:
+        """The nonces a department's own next signatures must carry, per contract."""
+        return dict(self._http.send("GET", f"/v1/departments/{department_id}/nonces"))
+
+    # --- datasets -------------------------------------------------------------------------
+
+    def create_dataset(
+        self,
+        content: str | Path,
+        *,
+        title: str,
+        description: str = "",
+        classification: str = "internal",
+        licence: str = "",
+        source_system: str = "",
+        tags: Sequence[str] = (),
+        parents: Sequence[Parent] = (),
+        idempotency_key: str | None = None,
+        on_upload_progress: Callable[[int], None] | None = None,
+    ) -> Accepted:
+        """Register a dataset and its first version. ``content`` is the 0x-hex SHA-256 of the
+        bytes (they stay with the caller) or a file to upload (the service hashes it)."""
+        metadata = {
+            "title": title,
+            "description": description,
+            "licence": licence,
+            "source_system": source_system,
+            "tags": list(tags),
+        }
+        fields = {
+            "classification": classification,
+            "metadata": metadata,
+            "parents": _parents(parents),
+        }
+        return self._write_content(
+            "/v1/datasets",
+            content,
+            fields,
+            idempotency_key=idempotency_key,
+            on_upload_progress=on_upload_progress,
+        )
+
+    def add_version(
+        self,
+        dataset_id: str,
+        content: str | Path,
+        *,
+        note: str = "",
+        tags: Sequence[str] = (),
+        parents: Sequence[Parent] = (),
+        idempotency_key: str | None = None,
+        on_upload_progress: Callable[[int], None] | None = None,
+    ) -> Accepted:
+        """Append a version to one of the caller's datasets; ``content`` as for
+        :meth:`create_dataset`."""
+        fields = {"metadata": {"note": note, "tags": list(tags)}, "parents": _parents(parents)}
+        return self._write_content(
+            f"/v1/datasets/{_seg(dataset_id)}/versions",
+            content,
+            fields,
+            idempotency_key=idempotency_key,
+            on_upload_progress=on_upload_progress,
+        )
+
+    def withdraw_dataset(
+        self, dataset_id: str, *, reason: str = "", idempotency_key: str | None = None
+    ) -> Accepted:
+        """Withdraw one of the caller's datasets (an event; its history stays)."""
+        answer = self._http.post(
+            f"/v1/datasets/{_seg(dataset_id)}/withdraw",
+            {"reason": reason},
+            idempotency_key=idempotency_key,
+        )
+        return _accepted(answer)
+
+    def list_datasets(
+        self, *, owner: int | None = None, cursor: str | None = None, limit: int = 50
+    ) -> dict[str, Any]:
+        """One page: ``items``, ``next_cursor`` (None on the last page), ``indexed_block``."""
+        params = {"owner": owner, "cursor": cursor, "limit": limit}
+        return dict(self._http.send("GET", "/v1/datasets", params=params))
+
+    def get_dataset(self, dataset_id: str) -> dict[str, Any]:
+        """A dataset with its versions, as the index shows it."""
+        return dict(self._http.send("GET", f"/v1/datasets/{_seg(dataset_id)}"))
+
+    def get_version(self, dataset_id: str, version: int) -> dict[str, Any]:
+        """One version of a dataset."""
+        return dict(self._http.send("GET", f"/v1/datasets/{_seg(dataset_id)}/versions/{version}"))
+
+    def audit_events(
+        self,
+        *,
+        dataset: str | None = None,
+        department: int | None = None,
+        kind: str | None = None,
+        cursor: str | None = None,
+        limit: int = 100,
+    ) -> dict[str, Any]:
+        """One page of the event history, oldest first."""
+        params = {
+            "dataset": dataset,
+            "department": department,
+            "kind": kind,
+            "cursor": cursor,
+            "limit": limit,
+        }
+        return dict(self._http.send("GET", "/v1/audit/events", params=params))
+
+    # --- access ---------------------------------------------------------------------------
+
+    def request_access(
+        self,
+        dataset_id: str,
+        *,
+        purpose: str,
+        duration_seconds: int,
+        idempotency_key: str | None = None,
+    ) -> Accepted:
+        """Ask the owner for access; ``resource["request_id"]`` names the request."""
+        body = {"purpose": purpose, "duration_seconds": duration_seconds}
+        answer = self._http.post(
+            f"/v1/datasets/{_seg(dataset_id)}/access-requests",
+            body,
+            idempotency_key=idempotency_key,
+        )
+        return _accepted(answer)
+
+    def approve_access(
+        self, request_id: str, *, expires_at: int, idempotency_key: str | None = None
+    ) -> Accepted:
+        """Grant a pending request on one of the caller's datasets until ``expires_at``."""
+        answer = self._http.post(
+            f"/v1/access-requests/{_seg(request_id)}/approve",
+            {"expires_at": expires_at},
+            idempotency_key=idempotency_key,
+        )
+        return _accepted(answer)
+
+    def deny_access(
+        self, request_id: str, *, reason: str = "", idempotency_key: str | None = None
+    ) -> Accepted:
+        """Refuse a pending request on one of the caller's datasets."""
+        answer = self._http.post(
+            f"/v1/access-requests/{_seg(request_id)}/deny",
+            {"reason": reason},
+            idempotency_key=idempotency_key,
+        )
+        return _accepted(answer)
+
+    def cancel_access_request(
+        self, request_id: str, *, idempotency_key: str | None = None
+    ) -> Accepted:
+        """Withdraw the caller's own pending request."""
+        answer = self._http.post(
+            f"/v1/access-requests/{_seg(request_id)}/cancel", {}, idempotency_key=idempotency_key
+        )
+        return _accepted(answer)
+
+    def revoke_access(
+        self, request_id: str, *, reason: str = "", idempotency_key: str | None = None
+    ) -> Accepted:
+        """End an approved grant (a grant's id is its request's id)."""
+        answer = self._http.post(
+            f"/v1/grants/{_seg(request_id)}/revoke",
+            {"reason": reason},
+            idempotency_key=idempotency_key,
+        )
+        return _accepted(answer)
+
+    def has_access(
+        self, dataset_id: str, department_id: int, *, block: int | None = None
+    ) -> dict[str, Any]:
+        """The contract's answer (``has_access``) with the block it was asked at."""
+        params = {"department": department_id, "block": block}
+        return dict(
+            self._http.send("GET", f"/v1/datasets/{_seg(dataset_id)}/access", params=params)
+        )
+
+    # --- operations -----------------------------------------------------------------------
+
+    def get_operation(self, operation_id: str) -> OperationPublic:
+        """Where a write stands now."""
+        return _operation(self._http.send("GET", f"/v1/operations/{_seg(operation_id)}"))
+
+    def wait_for_operation(
+        self,
+        operation_id: str,
+        *,
+        timeout: float = 120.0,
+        on_update: Callable[[OperationPublic], None] | None = None,
+        max_interval: float = 1.0,
+    ) -> OperationPublic:
+        """Poll until the operation is ``confirmed`` or ``failed`` and return it (a failure is
+        an answer, not an exception: ``error`` says why). Polls quickly at first, then back off
+        to ``max_interval``. Raises :class:`OperationTimeoutError` after ``timeout`` seconds."""
+        started = time.monotonic()
+        interval = 0.05
+        while True:
+            operation = self.get_operation(operation_id)
+            if on_update is not None:
+                on_update(operation)
+            if operation.status in SETTLED:
+                return operation
+            waited = time.monotonic() - started
+            if waited >= timeout:
+                raise OperationTimeoutError(operation, waited)
+            time.sleep(min(interval, timeout - waited))
+            interval = min(interval * 1.5, max_interval)

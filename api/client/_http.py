@@ -1,0 +1,129 @@
+"""Requests to the service: bearer token, retries, Idempotency-Keys, streamed uploads."""
+
+from __future__ import annotations
+
+import io
+import json
+import time
+import uuid
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import AbstractContextManager, contextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx2
+
+from api.client._errors import ServiceUnreachableError, problem_from
+
+#: Makes the multipart arguments of one attempt (see :meth:`Http.send`).
+Upload = Callable[[], AbstractContextManager[dict[str, Any]]]
+
+
+class ReportingFile(io.FileIO):
+    """A file whose reads report how far the upload has got."""
+
+    def __init__(self, path: Path, on_progress: Callable[[int], None] | None) -> None:
+        super().__init__(path, "rb")
+        self._on_progress = on_progress
+
+    def read(self, size: int | None = -1) -> bytes:
+        chunk = super().read(size)
+        if self._on_progress is not None:
+            self._on_progress(self.tell())
+        return chunk or b""
+
+
+def file_upload(
+    path: Path, fields: Mapping[str, Any], on_progress: Callable[[int], None] | None
+) -> Upload:
+    """A multipart upload of ``path`` as the ``file`` part, ``fields`` as the other parts
+    (objects as JSON text); the file is opened afresh, from its start, for each attempt."""
+    form = {name: v if isinstance(v, str) else json.dumps(v) for name, v in fields.items()}
+
+    @contextmanager
+    def attempt() -> Iterator[dict[str, Any]]:
+        with ReportingFile(path, on_progress) as handle:
+            yield {
+                "files": {"file": (path.name, handle, "application/octet-stream")},
+                "data": form,
+            }
+
+    return attempt
+
+
+class Http:
+    """An ``httpx2`` client for one service: answers as decoded JSON, errors as
+    :mod:`api.client._errors`. Requests that get no answer are retried ``retries`` times with
+    exponential backoff."""
+
+    def __init__(
+        self,
+        base_url: str,
+        token: str | None,
+        *,
+        transport: httpx2.BaseTransport | None,
+        timeout: float,
+        retries: int,
+        backoff: float,
+    ) -> None:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        self.base_url = base_url.rstrip("/")
+        self.retries = retries
+        self.backoff = backoff
+        self._client = httpx2.Client(
+            base_url=self.base_url, headers=headers, timeout=timeout, transport=transport
+        )
+
+    def close(self) -> None:
+        """Close the connections."""
+        self._client.close()
+
+    def send(
+        self,
+        method: str,
+        path: str,
+        *,
+        json_body: Mapping[str, Any] | None = None,
+        params: Mapping[str, Any] | None = None,
+        upload: Upload | None = None,
+        idempotency_key: str | None = None,
+    ) -> Any:
+        """One request (retried when unanswered); the decoded JSON body of a 2xx answer.
+
+        ``upload`` makes the multipart arguments afresh for each attempt, so a retried upload
+        streams the file again from its start."""
+        headers = {"Idempotency-Key": idempotency_key} if idempotency_key else {}
+        query = {k: v for k, v in (params or {}).items() if v is not None}
+        for attempt in range(self.retries + 1):
+            try:
+                if upload is None:
+                    response = self._client.request(
+                        method, path, json=json_body, params=query, headers=headers
+                    )
+                else:
+                    with upload() as form:
+                        response = self._client.request(method, path, headers=headers, **form)
+            except httpx2.TransportError as exc:
+                if attempt == self.retries:
+                    reason = str(exc) or type(exc).__name__
+                    raise ServiceUnreachableError(
+                        "unreachable", f"no answer from {self.base_url}: {reason}"
+                    ) from exc
+                time.sleep(self.backoff * 2**attempt)
+                continue
+            if response.is_success:
+                return response.json()
+            raise problem_from(response)
+        raise AssertionError("unreachable: the loop returns or raises")  # pragma: no cover
+
+    def post(
+        self,
+        path: str,
+        body: Mapping[str, Any] | None = None,
+        *,
+        idempotency_key: str | None = None,
+        upload: Upload | None = None,
+    ) -> Any:
+        """A write: sent with ``idempotency_key``, or with a new one kept across retries."""
+        key = idempotency_key or str(uuid.uuid4())
+        return self.send("POST", path, json_body=body, upload=upload, idempotency_key=key)

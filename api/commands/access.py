@@ -1,0 +1,196 @@
+"""Access between departments at a terminal: ``provledger access …``.
+
+request → approve (until an expiry) / deny → revoke, or cancel by the requester; ``check``
+asks the contract itself whether a department may read a dataset now (exit 0 yes, 1 no).
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from api.commands.common import (
+    DEFAULT_URL,
+    ExitCode,
+    JsonOption,
+    TimeoutOption,
+    TokenOption,
+    UrlOption,
+    WaitOption,
+    connect,
+    finish,
+    report_write,
+    settle,
+)
+
+if TYPE_CHECKING:
+    from api.schemas import OperationPublic
+
+
+access_app = typer.Typer(
+    name="access",
+    help="Request, approve, deny, cancel, revoke and check access to datasets.",
+    no_args_is_help=True,
+)
+
+RequestArg = Annotated[
+    str, typer.Argument(help="The access request's id (a grant's id is its request's id).")
+]
+ReasonOption = Annotated[str, typer.Option(help="Why (its hash goes on chain).")]
+
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+_DURATION = re.compile(r"(\d{1,12})([smhdw]?)")
+
+
+def parse_duration(text: str, *, option: str) -> int:
+    """Seconds in ``3600``, ``90s``, ``15m``, ``12h``, ``30d`` or ``2w``."""
+    match = _DURATION.fullmatch(text.strip())
+    seconds = int(match[1]) * _UNITS[match[2] or "s"] if match else 0
+    if seconds < 1:
+        raise typer.BadParameter(
+            f"{text[:40]!r} is not a duration like 3600, 90m, 12h, 30d or 2w", param_hint=option
+        )
+    return seconds
+
+
+@access_app.command("request")
+def request_access(
+    dataset_id: Annotated[str, typer.Argument(help="The dataset (0x id).")],
+    purpose: Annotated[str, typer.Option(help="What the data is for (its hash goes on chain).")],
+    duration: Annotated[
+        str, typer.Option(help="How long access is wanted: 3600, 90m, 12h, 30d, 2w.")
+    ],
+    url: UrlOption = DEFAULT_URL,
+    token: TokenOption = None,
+    as_json: JsonOption = False,
+    wait: WaitOption = True,
+    timeout: TimeoutOption = 120.0,
+) -> None:
+    """Ask the dataset's owner for access; prints the request id to give them."""
+    seconds = parse_duration(duration, option="--duration")
+    with connect(url, token, as_json=as_json) as (client, terminal):
+        accepted = client.request_access(dataset_id, purpose=purpose, duration_seconds=seconds)
+        request_id = accepted.resource["request_id"]
+
+        def human(operation: OperationPublic | None) -> None:
+            terminal.say(f"access request {request_id}")
+            what = f"  for {seconds}s to {dataset_id}"
+            report_write(terminal, what, operation, accepted.operation_id)
+
+        settle(
+            client,
+            terminal,
+            accepted.model_dump(mode="json"),
+            wait=wait,
+            timeout=timeout,
+            human=human,
+        )
+
+
+@access_app.command("approve")
+def approve(
+    request_id: RequestArg,
+    expires_in: Annotated[
+        str | None,
+        typer.Option(help="Grant for this long from now (at most the requested duration)."),
+    ] = None,
+    expires_at: Annotated[
+        int | None, typer.Option(min=1, help="Grant until this Unix time instead.")
+    ] = None,
+    url: UrlOption = DEFAULT_URL,
+    token: TokenOption = None,
+    as_json: JsonOption = False,
+    wait: WaitOption = True,
+    timeout: TimeoutOption = 120.0,
+) -> None:
+    """Grant a pending request for one of your datasets, until an expiry."""
+    if (expires_in is None) == (expires_at is None):
+        raise typer.BadParameter("give --expires-in or --expires-at, one of the two")
+    if expires_in is not None:
+        expires_at = int(time.time()) + parse_duration(expires_in, option="--expires-in")
+    assert expires_at is not None
+    with connect(url, token, as_json=as_json) as (client, terminal):
+        accepted = client.approve_access(request_id, expires_at=expires_at)
+        what = f"grant of {request_id} until {expires_at}"
+        finish(client, terminal, accepted, what, wait=wait, timeout=timeout)
+
+
+@access_app.command("deny")
+def deny(
+    request_id: RequestArg,
+    reason: ReasonOption = "",
+    url: UrlOption = DEFAULT_URL,
+    token: TokenOption = None,
+    as_json: JsonOption = False,
+    wait: WaitOption = True,
+    timeout: TimeoutOption = 120.0,
+) -> None:
+    """Refuse a pending request for one of your datasets."""
+    with connect(url, token, as_json=as_json) as (client, terminal):
+        accepted = client.deny_access(request_id, reason=reason)
+        finish(client, terminal, accepted, f"denial of {request_id}", wait=wait, timeout=timeout)
+
+
+@access_app.command("cancel")
+def cancel(
+    request_id: RequestArg,
+    url: UrlOption = DEFAULT_URL,
+    token: TokenOption = None,
+    as_json: JsonOption = False,
+    wait: WaitOption = True,
+    timeout: TimeoutOption = 120.0,
+) -> None:
+    """Withdraw your own pending request."""
+    with connect(url, token, as_json=as_json) as (client, terminal):
+        accepted = client.cancel_access_request(request_id)
+        what = f"cancellation of {request_id}"
+        finish(client, terminal, accepted, what, wait=wait, timeout=timeout)
+
+
+@access_app.command("revoke")
+def revoke(
+    request_id: RequestArg,
+    reason: ReasonOption = "",
+    url: UrlOption = DEFAULT_URL,
+    token: TokenOption = None,
+    as_json: JsonOption = False,
+    wait: WaitOption = True,
+    timeout: TimeoutOption = 120.0,
+) -> None:
+    """End a grant on one of your datasets before its expiry."""
+    with connect(url, token, as_json=as_json) as (client, terminal):
+        accepted = client.revoke_access(request_id, reason=reason)
+        what = f"revocation of {request_id}"
+        finish(client, terminal, accepted, what, wait=wait, timeout=timeout)
+
+
+@access_app.command("check")
+def check(
+    dataset_id: Annotated[str, typer.Argument(help="The dataset (0x id).")],
+    department: Annotated[int, typer.Option(min=1, help="The department asking to read.")],
+    block: Annotated[
+        int | None, typer.Option(min=0, help="Ask as of this block (default: the latest).")
+    ] = None,
+    url: UrlOption = DEFAULT_URL,
+    token: TokenOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Whether a department may read a dataset, per the contract. Exit 0 yes, 1 no."""
+    with connect(url, token, as_json=as_json) as (client, terminal):
+        answer = client.has_access(dataset_id, department, block=block)
+    allowed = bool(answer["has_access"])
+
+    def human() -> None:
+        chain = answer["chain"]
+        verdict = "[bold green]yes[/]" if allowed else "[bold red]no[/]"
+        terminal.say(
+            f"{verdict}: department {department} "
+            f"{'may' if allowed else 'may not'} read {answer['dataset_id']} "
+            f"(chain {chain['chain_id']}, block {chain['block_number']} {chain['block_hash']})"
+        )
+
+    terminal.emit(answer, human)
+    raise typer.Exit(int(ExitCode.OK if allowed else ExitCode.NO))

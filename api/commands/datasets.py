@@ -1,0 +1,278 @@
+"""Departments' datasets at a terminal: ``provledger register FILE`` and ``datasets …``.
+
+``register`` hashes the file here and sends only the hash: the bytes never leave the
+department. ``--upload`` sends the file instead, for the service to hash as it streams.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, Literal
+
+import typer
+from rich.markup import escape
+
+from api.client import Parent
+from api.commands.common import (
+    DEFAULT_URL,
+    JsonOption,
+    Terminal,
+    TimeoutOption,
+    TokenOption,
+    UrlOption,
+    WaitOption,
+    byte_progress,
+    connect,
+    finish,
+    hash_locally,
+    report_write,
+    settle,
+)
+from ledger.errors import InvalidDigestError
+from ledger.hashing import Digest
+
+if TYPE_CHECKING:
+    from api.schemas import Accepted, OperationPublic
+
+
+#: The classifications the API accepts, spelled here so that start-up need not build the API's
+#: schemas (a test holds this equal to ``api.schemas.Classification``).
+Classification = Literal["public", "internal", "restricted", "confidential"]
+
+datasets_app = typer.Typer(
+    name="datasets", help="List, show and withdraw datasets.", no_args_is_help=True
+)
+
+DatasetArg = Annotated[str, typer.Argument(help="The dataset id (0x + 64 hex digits).")]
+
+
+def parse_parent(text: str) -> Parent:
+    """``DATASET:VERSION`` (as ``datasets show`` prints parents) → (dataset id, version)."""
+    dataset, _, version = text.rpartition(":")
+    try:
+        Digest.from_hex(dataset)
+        number = int(version)
+    except (InvalidDigestError, ValueError) as exc:
+        raise typer.BadParameter(
+            f"{text[:100]!r} is not DATASET:VERSION (0x + 64 hex digits, a colon, a number)",
+            param_hint="--parent",
+        ) from exc
+    if number < 1:
+        raise typer.BadParameter(f"versions count from 1, got {number}", param_hint="--parent")
+    return dataset.lower(), number
+
+
+def _checked_source(file: Path | None, content_hash: str | None, *, upload: bool) -> str | None:
+    """Refuse a FILE and --hash together (or neither); return the hash in its one spelling."""
+    if (file is None) == (content_hash is None):
+        raise typer.BadParameter("give a FILE or --hash, one of the two")
+    if content_hash is None:
+        return None
+    if upload:
+        raise typer.BadParameter("--upload needs a FILE, not --hash")
+    try:
+        return Digest.from_hex(content_hash).hex()
+    except InvalidDigestError as exc:
+        raise typer.BadParameter(exc.message, param_hint="--hash") from exc
+
+
+def _refuse_dataset_options(given: dict[str, str | None]) -> None:
+    named = [name for name, value in given.items() if value]
+    if named:
+        raise typer.BadParameter(
+            f"{', '.join(named)} describe a new dataset; a version takes --note and --tag"
+        )
+
+
+def register_command(
+    file: Annotated[
+        Path | None,
+        typer.Argument(exists=True, dir_okay=False, readable=True, help="The file to register."),
+    ] = None,
+    content_hash: Annotated[
+        str | None,
+        typer.Option("--hash", help="Register a 0x-hex SHA-256 computed elsewhere instead."),
+    ] = None,
+    dataset: Annotated[
+        str | None,
+        typer.Option(help="Append a version to this dataset (0x id) instead of creating one."),
+    ] = None,
+    title: Annotated[
+        str | None, typer.Option(help="New dataset's title (default: the file's name).")
+    ] = None,
+    description: Annotated[str, typer.Option(help="New dataset's description.")] = "",
+    classification: Annotated[
+        Classification | None,
+        typer.Option(help="New dataset's classification (default internal).", show_default=False),
+    ] = None,
+    licence: Annotated[str, typer.Option(help="New dataset's licence.")] = "",
+    source_system: Annotated[str, typer.Option(help="The system the data comes from.")] = "",
+    tag: Annotated[list[str] | None, typer.Option(help="A tag (repeat for more).")] = None,
+    note: Annotated[str, typer.Option(help="A note on the new version (with --dataset).")] = "",
+    parent: Annotated[
+        list[str] | None,
+        typer.Option(help="A version this one derives from, DATASET:VERSION (repeatable)."),
+    ] = None,
+    upload: Annotated[
+        bool, typer.Option("--upload", help="Send the file itself; the service hashes it.")
+    ] = False,
+    url: UrlOption = DEFAULT_URL,
+    token: TokenOption = None,
+    as_json: JsonOption = False,
+    wait: WaitOption = True,
+    timeout: TimeoutOption = 120.0,
+) -> None:
+    """Register a file's content hash as a new dataset, or as a new version of one (--dataset).
+
+    By default the file is hashed here and only its SHA-256 is sent."""
+    given_hash = _checked_source(file, content_hash, upload=upload)
+    parents = [parse_parent(text) for text in parent or ()]
+    tags = tag or []
+    if dataset is not None:
+        _refuse_dataset_options(
+            {"--title": title, "--classification": classification, "--licence": licence,
+             "--description": description, "--source-system": source_system}
+        )  # fmt: skip
+    elif note:
+        raise typer.BadParameter("--note is for a new version (with --dataset)")
+    elif title is None and file is None:
+        raise typer.BadParameter("--title is needed with --hash (there is no file name)")
+    with connect(url, token, as_json=as_json) as (client, terminal):
+        content: str | Path
+        if given_hash is not None:
+            content = given_hash
+        else:
+            assert file is not None
+            content = file if upload else hash_locally(terminal, file).hex()
+        sending = content.stat().st_size if isinstance(content, Path) else 0
+        with byte_progress(terminal, f"uploading {file}", sending) as report:
+            if dataset is None:
+                accepted = client.create_dataset(
+                    content,
+                    title=title or (file.name if file else ""),
+                    description=description,
+                    classification=classification or "internal",
+                    licence=licence,
+                    source_system=source_system,
+                    tags=tags,
+                    parents=parents,
+                    on_upload_progress=report,
+                )
+            else:
+                accepted = client.add_version(
+                    dataset, content, note=note, tags=tags, parents=parents,
+                    on_upload_progress=report,
+                )  # fmt: skip
+        settle(
+            client,
+            terminal,
+            accepted.model_dump(mode="json"),
+            wait=wait,
+            timeout=timeout,
+            human=lambda op: _registered(terminal, accepted, op, uploaded=upload),
+        )
+
+
+def _registered(
+    terminal: Terminal, accepted: Accepted, operation: OperationPublic | None, *, uploaded: bool
+) -> None:
+    resource = accepted.resource
+    version = resource.get("version") or (operation.result.get("version") if operation else None)
+    what = f"version {version}" if version else "a new version"
+    how = "uploaded and hashed by the service" if uploaded else "hash only; the file stayed here"
+    terminal.say(f"dataset {resource['dataset_id']} {what}")
+    terminal.say(f"  content sha256:{resource['content_hash'][2:]} ({how})")
+    report_write(terminal, "  registration", operation, accepted.operation_id)
+
+
+@datasets_app.command("list")
+def list_datasets(
+    owner: Annotated[int | None, typer.Option(help="Only this department's datasets.")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=500, help="At most this many.")] = 50,
+    cursor: Annotated[
+        str | None, typer.Option(help="Continue where a previous page ended.")
+    ] = None,
+    url: UrlOption = DEFAULT_URL,
+    token: TokenOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Datasets this token may see, newest first (one page)."""
+    with connect(url, token, as_json=as_json) as (client, terminal):
+        page = client.list_datasets(owner=owner, cursor=cursor, limit=limit)
+
+        def human() -> None:
+            for item in page["items"]:
+                title = (item.get("metadata") or {}).get("title", "")
+                terminal.say(
+                    f"{item['dataset_id']}  dept {item['owner']}  {item['classification']}  "
+                    f"{item['status']}  v{item['version_count']}  {escape(title)}"
+                )
+            if not page["items"]:
+                terminal.status.print("no datasets visible to this token")
+            if page["next_cursor"]:
+                terminal.status.print(f"more: --cursor {page['next_cursor']}")
+
+        terminal.emit(page, human)
+
+
+@datasets_app.command("show")
+def show_dataset(
+    dataset_id: DatasetArg,
+    version: Annotated[int | None, typer.Option(min=1, help="Show only this version.")] = None,
+    url: UrlOption = DEFAULT_URL,
+    token: TokenOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """A dataset with its versions (content hashes, parents, chain coordinates)."""
+    with connect(url, token, as_json=as_json) as (client, terminal):
+        if version is not None:
+            answer = client.get_version(dataset_id, version)
+            terminal.emit(answer, lambda: _show_version(terminal, answer))
+            return
+        answer = client.get_dataset(dataset_id)
+
+        def human() -> None:
+            metadata = answer.get("metadata") or {}
+            terminal.say(f"dataset {answer['dataset_id']}: {escape(metadata.get('title', ''))}")
+            terminal.say(
+                f"  owner dept {answer['owner']}, {answer['classification']}, {answer['status']}, "
+                f"{answer['version_count']} version(s), chain {answer['chain_id']}"
+            )
+            for key in ("description", "licence", "source_system"):
+                if metadata.get(key):
+                    terminal.say(f"  {key.replace('_', ' ')}: {escape(str(metadata[key]))}")
+            if metadata.get("tags"):
+                terminal.say(f"  tags: {escape(', '.join(metadata['tags']))}")
+            for item in answer["versions"]:
+                _show_version(terminal, item)
+
+        terminal.emit(answer, human)
+
+
+def _show_version(terminal: Terminal, item: dict[str, Any]) -> None:
+    chain = item["chain"]
+    parents = ", ".join(f"{p['dataset_id']}:{p['version']}" for p in item["parents"]) or "none"
+    terminal.say(f"  v{item['version']} sha256:{item['content_hash'][2:]}")
+    terminal.say(f"     parents {parents}")
+    terminal.say(f"     tx {chain['tx_hash']} block {chain['block_number']}")
+    note = (item.get("metadata") or {}).get("note")
+    if note:
+        terminal.say(f"     note: {escape(note)}")
+
+
+@datasets_app.command("withdraw")
+def withdraw(
+    dataset_id: DatasetArg,
+    reason: Annotated[str, typer.Option(help="Why (its hash goes on chain).")] = "",
+    url: UrlOption = DEFAULT_URL,
+    token: TokenOption = None,
+    as_json: JsonOption = False,
+    wait: WaitOption = True,
+    timeout: TimeoutOption = 120.0,
+) -> None:
+    """Withdraw one of your datasets: an event on chain; its history stays verifiable."""
+    with connect(url, token, as_json=as_json) as (client, terminal):
+        accepted = client.withdraw_dataset(dataset_id, reason=reason)
+
+        what = f"withdrawal of {dataset_id}"
+        finish(client, terminal, accepted, what, wait=wait, timeout=timeout)

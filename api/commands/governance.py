@@ -1,0 +1,186 @@
+"""Governance at a terminal: ``provledger dept …``, ``auditor token``, ``token revoke``.
+
+Without ``--token`` these use the governance token ``provledger serve`` wrote in its data
+directory (``PROVLEDGER_DATA_DIR``, default ``./.provledger``).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.markup import escape
+
+from api.commands.common import (
+    DEFAULT_URL,
+    JsonOption,
+    Terminal,
+    TimeoutOption,
+    TokenOption,
+    UrlOption,
+    WaitOption,
+    connect,
+    finish,
+    report_write,
+    settle,
+)
+
+if TYPE_CHECKING:
+    from api.schemas import OperationPublic, TokenIssued
+
+
+dept_app = typer.Typer(
+    name="dept",
+    help="Enrol, suspend and reactivate departments; issue their tokens (governance).",
+    no_args_is_help=True,
+)
+auditor_app = typer.Typer(
+    name="auditor", help="Auditor tokens: read and verify only (governance).", no_args_is_help=True
+)
+token_app = typer.Typer(name="token", help="Revoke a token by its id (governance).")
+
+DepartmentArg = Annotated[int, typer.Argument(min=1, help="The department's stable id.")]
+LabelOption = Annotated[str, typer.Option(help="A note on who holds the token.")]
+
+
+def _show_token(terminal: Terminal, issued: TokenIssued) -> None:
+    terminal.emit(
+        issued.model_dump(mode="json"),
+        lambda: terminal.say(
+            f"token {issued.token_id} ({issued.kind}"
+            + (f", department {issued.department_id}" if issued.department_id else "")
+            + f"), shown once, store it:\n{issued.token}"
+        ),
+    )
+
+
+@dept_app.command("enrol")
+def enrol(
+    department_id: DepartmentArg,
+    name: Annotated[str, typer.Argument(help="The department's name, as recorded on chain.")],
+    signer: Annotated[
+        str | None,
+        typer.Option(
+            help="0x-address of a key the department holds itself; omit for a key the "
+            "service keeps for it (encrypted)."
+        ),
+    ] = None,
+    url: UrlOption = DEFAULT_URL,
+    token: TokenOption = None,
+    as_json: JsonOption = False,
+    wait: WaitOption = True,
+    timeout: TimeoutOption = 120.0,
+) -> None:
+    """Enrol a department and print its first token (shown once)."""
+    with connect(url, token, as_json=as_json, governance=True) as (client, terminal):
+        enrolled = client.enrol_department(department_id, name, signer_address=signer)
+
+        def human(operation: OperationPublic | None) -> None:
+            custody = "a key the service keeps" if enrolled.custodial else "its own key"
+            terminal.say(
+                f"department {enrolled.department_id} ({escape(enrolled.name)}) signs with "
+                f"{enrolled.address} ({custody})"
+            )
+            report_write(terminal, "enrolment", operation, enrolled.operation_id)
+            terminal.say(f"token {enrolled.token_id}, shown once, store it:\n{enrolled.token}")
+
+        settle(
+            client,
+            terminal,
+            enrolled.model_dump(mode="json"),
+            wait=wait,
+            timeout=timeout,
+            human=human,
+        )
+
+
+@dept_app.command("suspend")
+def suspend(
+    department_id: DepartmentArg,
+    reason: Annotated[str, typer.Option(help="Why (its hash goes on chain).")] = "",
+    url: UrlOption = DEFAULT_URL,
+    token: TokenOption = None,
+    as_json: JsonOption = False,
+    wait: WaitOption = True,
+    timeout: TimeoutOption = 120.0,
+) -> None:
+    """Suspend a department: its signatures stop being accepted until reactivated."""
+    with connect(url, token, as_json=as_json, governance=True) as (client, terminal):
+        accepted = client.suspend_department(department_id, reason=reason)
+        what = f"suspension of department {department_id}"
+        finish(client, terminal, accepted, what, wait=wait, timeout=timeout)
+
+
+@dept_app.command("reactivate")
+def reactivate(
+    department_id: DepartmentArg,
+    url: UrlOption = DEFAULT_URL,
+    token: TokenOption = None,
+    as_json: JsonOption = False,
+    wait: WaitOption = True,
+    timeout: TimeoutOption = 120.0,
+) -> None:
+    """Reactivate a suspended department."""
+    with connect(url, token, as_json=as_json, governance=True) as (client, terminal):
+        accepted = client.reactivate_department(department_id)
+        what = f"reactivation of department {department_id}"
+        finish(client, terminal, accepted, what, wait=wait, timeout=timeout)
+
+
+@dept_app.command("token")
+def department_token(
+    department_id: DepartmentArg,
+    label: LabelOption = "",
+    url: UrlOption = DEFAULT_URL,
+    token: TokenOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Issue another token for a department (shown once)."""
+    with connect(url, token, as_json=as_json, governance=True) as (client, terminal):
+        _show_token(terminal, client.issue_department_token(department_id, label=label))
+
+
+@dept_app.command("nonces")
+def nonces(
+    department_id: DepartmentArg,
+    url: UrlOption = DEFAULT_URL,
+    token: TokenOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """The nonce each contract expects on the department's next own signature."""
+    with connect(url, token, as_json=as_json, governance=True) as (client, terminal):
+        answer = client.department_nonces(department_id)
+
+        def human() -> None:
+            terminal.say(f"department {department_id} on chain {answer['chain_id']}:")
+            for name, entry in sorted(answer["nonces"].items()):
+                terminal.say(f"  {name} {entry['contract']} next nonce {entry['next_nonce']}")
+
+        terminal.emit(answer, human)
+
+
+@auditor_app.command("token")
+def auditor_token(
+    label: LabelOption = "",
+    url: UrlOption = DEFAULT_URL,
+    token: TokenOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Issue an auditor token (shown once)."""
+    with connect(url, token, as_json=as_json, governance=True) as (client, terminal):
+        _show_token(terminal, client.issue_auditor_token(label=label))
+
+
+@token_app.command("revoke")
+def revoke_token(
+    token_id: Annotated[str, typer.Argument(help="The token's public id (tok_…).")],
+    url: UrlOption = DEFAULT_URL,
+    token: TokenOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Revoke a token at once; requests carrying it are refused from now on."""
+    with connect(url, token, as_json=as_json, governance=True) as (client, terminal):
+        answer = client.revoke_token(token_id)
+        terminal.emit(
+            answer, lambda: terminal.say(f"token {token_id} revoked at {answer['revoked_at']}")
+        )

@@ -1,0 +1,106 @@
+"""Following writes at a terminal: ``provledger ops show|wait`` and ``provledger audit``."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.markup import escape
+
+from api.commands.common import (
+    DEFAULT_URL,
+    ExitCode,
+    JsonOption,
+    Terminal,
+    TimeoutOption,
+    TokenOption,
+    UrlOption,
+    connect,
+    describe,
+    watch,
+)
+
+if TYPE_CHECKING:
+    from api.schemas import OperationPublic
+
+
+ops_app = typer.Typer(
+    name="ops", help="Where a write stands: pending → submitted → confirmed.", no_args_is_help=True
+)
+
+OperationArg = Annotated[str, typer.Argument(help="The operation id (op_…) a write answered.")]
+
+
+def _show(terminal: Terminal, operation: OperationPublic) -> None:
+    def human() -> None:
+        terminal.say(escape(describe(operation)))
+        if operation.error is not None:
+            terminal.say(f"  error {operation.error.code}: {escape(operation.error.message)}")
+        if operation.result:
+            terminal.say(f"  result {escape(str(operation.result))}")
+
+    terminal.emit(operation.model_dump(mode="json"), human)
+
+
+@ops_app.command("show")
+def show(
+    operation_id: OperationArg,
+    url: UrlOption = DEFAULT_URL,
+    token: TokenOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """An operation as it stands now."""
+    with connect(url, token, as_json=as_json) as (client, terminal):
+        _show(terminal, client.get_operation(operation_id))
+
+
+@ops_app.command("wait")
+def wait(
+    operation_id: OperationArg,
+    url: UrlOption = DEFAULT_URL,
+    token: TokenOption = None,
+    as_json: JsonOption = False,
+    timeout: TimeoutOption = 120.0,
+) -> None:
+    """Wait until an operation is confirmed (exit 0) or failed (exit 5)."""
+    with connect(url, token, as_json=as_json) as (client, terminal):
+        operation = watch(client, terminal, operation_id, timeout)
+    _show(terminal, operation)
+    if operation.status == "failed":
+        raise typer.Exit(int(ExitCode.FAILED))
+
+
+def audit_command(
+    dataset: Annotated[str | None, typer.Option(help="Only events about this dataset.")] = None,
+    department: Annotated[
+        int | None, typer.Option(help="Only events naming this department (governance).")
+    ] = None,
+    kind: Annotated[
+        str | None, typer.Option(help="Only this event, e.g. AccessRequested, VersionAdded.")
+    ] = None,
+    limit: Annotated[int, typer.Option(min=1, max=500, help="At most this many.")] = 100,
+    cursor: Annotated[
+        str | None, typer.Option(help="Continue where a previous page ended.")
+    ] = None,
+    url: UrlOption = DEFAULT_URL,
+    token: TokenOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """The ledger's event history, oldest first (a department sees its own trail)."""
+    with connect(url, token, as_json=as_json) as (client, terminal):
+        page = client.audit_events(
+            dataset=dataset, department=department, kind=kind, cursor=cursor, limit=limit
+        )
+
+        def human() -> None:
+            for item in page["items"]:
+                chain = item["chain"]
+                args = " ".join(f"{key}={value}" for key, value in sorted(item["args"].items()))
+                terminal.say(
+                    f"block {chain['block_number']} {item['event']} {escape(args)} "
+                    f"tx {chain['tx_hash']}"
+                )
+            if page["next_cursor"]:
+                terminal.status.print(f"more: --cursor {page['next_cursor']}")
+
+        terminal.emit(page, human)
