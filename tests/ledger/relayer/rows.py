@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
+import pytest
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from eth_utils import keccak
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
+from ledger.chain.backend import Chain
 from ledger.chain.deploy import Ledger
 from ledger.chain.types import Classification, NewVersion
 from ledger.relayer import Operation, Relayer, enqueue, next_signature_nonce
@@ -117,3 +121,18 @@ def ops(engine: Engine) -> list[Operation]:
 def drain(relayer: Relayer, ticks: int = 5) -> None:
     for _ in range(ticks):
         relayer.tick()
+
+
+@contextmanager
+def one_block(chain: Chain) -> Iterator[None]:
+    """Everything sent inside is mined together, in one block, on leaving (as on a chain that
+    mines on an interval rather than per transaction). Anvil only: eth-tester validates each
+    pending transaction against the latest block, so it refuses a sender's second one."""
+    if chain.is_in_process:
+        pytest.skip("needs a node that mines on demand; run with --chain=anvil")
+    chain._rpc("evm_setAutomine", [False])
+    try:
+        yield
+    finally:
+        chain._rpc("evm_mine", [])
+        chain._rpc("evm_setAutomine", [True])

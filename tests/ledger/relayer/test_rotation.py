@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
+from ledger.chain.backend import Chain
 from ledger.chain.deploy import Ledger
 from ledger.relayer import OperationStatus, Relayer, enqueue, next_signer, queued_key_claim
 from tests.ledger.relayer.rows import (
@@ -21,6 +22,7 @@ from tests.ledger.relayer.rows import (
     enqueue_add_version,
     enqueue_rotation,
     new_key,
+    one_block,
     ops,
 )
 
@@ -171,3 +173,24 @@ def test_a_clients_signature_by_a_key_rotated_away_ahead_of_it_fails_with_the_co
     assert action.error_code == "SignatureWrongSigner"
     assert f"recovers to {actors.dept_a.address}" in (action.error_message or "")
     assert ledger.datasets.dataset(dataset_id).version_count == 1
+
+
+def test_an_action_mined_in_the_same_block_as_a_rotation_behind_it_keeps_the_old_key(
+    relayer: Relayer, engine: Engine, ledger: Ledger, actors: Any, chain: Chain
+) -> None:
+    new = new_key("same-block")
+    dataset_id = create_dataset(ledger, actors, "same-block")
+    with Session(engine) as session:
+        enqueue_add_version(session, ledger, actors, dataset_id)
+        enqueue_rotation(session, DEPT_A, new.address)
+        session.commit()
+
+    with one_block(chain):
+        relayer.tick()
+    drain(relayer)
+
+    action, rotation = ops(engine)
+    assert [action.status, rotation.status] == [OperationStatus.CONFIRMED] * 2
+    assert action.block_number == rotation.block_number
+    # The verifier takes the key in force at the action's log, not at the end of its block.
+    assert attribution(ledger, action) == (actors.dept_a.address, actors.dept_a.address)
