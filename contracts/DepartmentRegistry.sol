@@ -22,9 +22,10 @@ contract DepartmentRegistry is IDepartmentRegistry, AccessControlDefaultAdminRul
     bytes32 public constant PAUSER_ROLE = keccak256("PAUSER_ROLE");
     /// @notice Longest department name, in bytes.
     uint256 public constant MAX_NAME_LENGTH = 128;
-    /// @notice Largest department id, 2**63 - 1: ids must also fit the signed 64-bit integers of
-    /// SQL indexes (PostgreSQL has no unsigned BIGINT).
-    uint64 public constant MAX_DEPARTMENT_ID = type(uint64).max >> 1;
+    // Largest department id, 2**63 - 1: ids must also fit the signed 64-bit integers of SQL
+    // indexes (PostgreSQL has no unsigned BIGINT). Private: a public getter would add a selector
+    // to the dispatcher and 22 gas to every department check the other contracts make.
+    uint64 private constant MAX_DEPARTMENT_ID = type(uint64).max >> 1;
 
     mapping(uint64 departmentId => Department record) private _departments;
     // Every key ever enrolled maps to its department, forever; see `_claimSigner`.
