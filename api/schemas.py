@@ -19,7 +19,11 @@ Hex65 = Annotated[
 ]
 Address = Annotated[str, StringConstraints(pattern=r"^0x[0-9a-fA-F]{40}$")]
 Uint64 = Annotated[int, Field(ge=0, lt=2**64)]
-DepartmentId = Annotated[int, Field(ge=1, lt=2**64, description="Stable department id, from 1")]
+#: On chain a uint64, capped by the contract at 2**63 - 1 so it fits signed 64-bit SQL columns.
+MAX_DEPARTMENT_ID = 2**63 - 1
+DepartmentId = Annotated[
+    int, Field(ge=1, le=MAX_DEPARTMENT_ID, description="Stable department id, 1 to 2**63 - 1")
+]
 Classification = Literal["public", "internal", "restricted", "confidential"]
 CLASSIFICATIONS: tuple[str, ...] = ("public", "internal", "restricted", "confidential")
 
@@ -62,7 +66,9 @@ class DepartmentEnrolled(BaseModel):
 
 class KeyRotation(Strict):
     signer_address: Address | None = Field(
-        None, description="New key held by the department; omit for a new custodial key."
+        None,
+        description="New key held by the department, never used by any department before; "
+        "omit (or send no body) for a new custodial key.",
     )
 
 

@@ -44,10 +44,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-try:
-    import ledger  # noqa: F401
-except ImportError:  # run from a checkout without `pip install -e .`
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+# Measure the contracts of the checkout this script is in, even when another checkout is the
+# one installed in the virtualenv (worktrees share one).
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from eth_abi.abi import encode as abi_encode
 from eth_account import Account

@@ -22,6 +22,10 @@ contract DepartmentRegistry is IDepartmentRegistry, AccessControlDefaultAdminRul
     bytes32 public constant PAUSER_ROLE = keccak256("PAUSER_ROLE");
     /// @notice Longest department name, in bytes.
     uint256 public constant MAX_NAME_LENGTH = 128;
+    // Largest department id, 2**63 - 1: ids must also fit the signed 64-bit integers of SQL
+    // indexes (PostgreSQL has no unsigned BIGINT). Private: a public getter would add a selector
+    // to the dispatcher and 22 gas to every department check the other contracts make.
+    uint64 private constant MAX_DEPARTMENT_ID = type(uint64).max >> 1;
 
     mapping(uint64 departmentId => Department record) private _departments;
     // Every key ever enrolled maps to its department, forever; see `_claimSigner`.
@@ -39,7 +43,7 @@ contract DepartmentRegistry is IDepartmentRegistry, AccessControlDefaultAdminRul
         external
         onlyRole(GOVERNOR_ROLE)
     {
-        if (departmentId == 0) revert DepartmentInvalidId(departmentId);
+        if (departmentId == 0 || departmentId > MAX_DEPARTMENT_ID) revert DepartmentInvalidId(departmentId);
         if (_departments[departmentId].status != DepartmentStatus.None) revert DepartmentAlreadyEnrolled(departmentId);
         uint256 nameLength = bytes(name).length;
         if (nameLength == 0 || nameLength > MAX_NAME_LENGTH) revert DepartmentInvalidName();

@@ -2,9 +2,12 @@
 
 Both the HTTP service and the CLI turn a department's intent into an outbox row here. Either
 the service signs with the department's custodial key (nonce chosen past everything queued),
-or the caller brings the department's own EIP-712 signature, which is checked against the
-department's current key on chain before it is accepted, so a bad signature is refused at once
-instead of failing later.
+or the caller brings the department's own EIP-712 signature, which is checked before it is
+accepted, so a bad signature is refused at once instead of failing later.
+
+Either way the signature must be by the key the department will have when the action executes:
+the outbox is mined in order, so that is the new key of a rotation queued ahead of the action,
+or else the key on chain (:func:`~ledger.relayer.next_signer`).
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from sqlmodel import Session
 from ledger.chain.clients.base import SignedActionsClient
 from ledger.chain.types import Authorization
 from ledger.errors import ForbiddenError, InvalidInputError, InvalidSignatureError
-from ledger.relayer import Operation, enqueue, next_signature_nonce
+from ledger.relayer import Operation, enqueue, next_signature_nonce, next_signer
 from ledger.runtime import Runtime
 
 #: How long a custodial signature stays valid; the relayer re-signs if it ever gets close.
@@ -49,8 +52,9 @@ def submit_department_action(
     signature: ClientSignature | None = None,
 ) -> Operation:
     """Queue ``function`` (a ``…BySig`` call) for ``department_id``; not committed."""
+    signer = next_signer(session, runtime.ledger.departments, department_id)
     if signature is None:
-        key = runtime.department_key(department_id)
+        key = runtime.department_key(department_id, signer)
         if key is None:
             raise ForbiddenError(
                 f"department {department_id} holds its own key: send its EIP-712 signature"
@@ -74,19 +78,18 @@ def submit_department_action(
             nonce=signature.nonce,
             deadline=signature.deadline,
         )
-        expected = runtime.ledger.departments.department(department_id).signer
         try:
             recovered = action.recover(signature.signature)
         except Exception as exc:  # eth-keys raises several kinds for garbage signatures
             raise InvalidSignatureError(
                 {}, message=f"the signature does not recover to any key: {exc}"
             ) from exc
-        if recovered != expected:
+        if recovered.lower() != signer.lower():
             raise InvalidSignatureError(
-                {"recovered": recovered, "expected": expected},
+                {"recovered": recovered, "expected": signer},
                 message=f"the signature is by {recovered}, not department {department_id}'s key "
-                f"{expected} (check chain id {runtime.chain.chain_id}, contract {client.address}, "
-                "nonce and fields)",
+                f"{signer} (check chain id {runtime.chain.chain_id}, contract {client.address}, "
+                "nonce and fields; a key rotation queued ahead of this action counts)",
             )
         auth = Authorization(
             department_id=department_id,
@@ -106,5 +109,6 @@ def submit_department_action(
         action_fields=fields,
         signature_nonce=auth.nonce,
         custodial=custodial,
+        signer=signer,
         result=result,
     )

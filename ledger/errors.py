@@ -273,7 +273,7 @@ class ExpectedPauseError(ConflictError):
 
 class DepartmentInvalidIdError(ContractInputError):
     solidity_name = "DepartmentInvalidId"
-    template = "department id {departmentId} is invalid: ids start at 1"
+    template = "department id {departmentId} is out of range: ids run from 1 to 2**63 - 1"
 
 
 class DepartmentInvalidNameError(ContractInputError):

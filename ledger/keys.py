@@ -4,6 +4,10 @@ Each department's key lives in its own Ethereum keystore v3 file (the format of 
 eth-account), ``<directory>/department-<id>.json``, encrypted under a passphrase with scrypt by
 default. Plaintext keys exist only in memory, inside the account :meth:`Keystore.unlock`
 returns; they are never written to disk or put in error messages.
+
+A rotated-away key is archived, never deleted: ``<directory>/archive/department-<id>.retired-
+<n>.json`` (``n`` counts from 1). Actions queued before a rotation are still signed with it, and
+old signatures stay explainable.
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ Kdf = Literal["scrypt", "pbkdf2"]
 """Key derivation functions keystore v3 defines."""
 
 _FILENAME = re.compile(r"department-(0|[1-9][0-9]*)\.json")
+_ARCHIVE = "archive"
 
 
 class Keystore:
@@ -105,23 +110,67 @@ class Keystore:
             raise InvalidInputError("not a valid secp256k1 private key") from None
         return self._store(department_id, account, passphrase)
 
+    def rotate(self, department_id: int, passphrase: str) -> ChecksumAddress:
+        """Archive *department_id*'s key if it has one, generate a fresh one in its place and
+        return the new address.
+
+        The old key is archived before the new one replaces it, so a crash in between leaves
+        the old key current (and a spare archived copy), never no key at all.
+        """
+        _check_passphrase(passphrase)
+        if self.path(department_id).exists():
+            self._archive(department_id)
+        return self._store(department_id, Account.create(), passphrase, replace=True)
+
+    def retire(self, department_id: int) -> Path:
+        """Move *department_id*'s key to the archive (the department now holds its own key);
+        return where it went.
+
+        Raises :class:`~ledger.errors.KeystoreNotFoundError` if there is no current key.
+        """
+        archived = self._archive(department_id)
+        self.path(department_id).unlink()
+        _fsync_directory(self._directory)
+        return archived
+
+    def retired_paths(self, department_id: int) -> list[Path]:
+        """The archived keystores of *department_id*, oldest first."""
+        self.path(department_id)  # validates the id
+        pattern = re.compile(rf"department-{department_id}\.retired-([1-9][0-9]*)\.json")
+        archive = self._directory / _ARCHIVE
+        if not archive.is_dir():
+            return []
+        numbered = {}
+        for entry in archive.iterdir():
+            if (match := pattern.fullmatch(entry.name)) is not None:
+                numbered[int(match[1])] = entry
+        return [numbered[n] for n in sorted(numbered)]
+
     def address(self, department_id: int) -> ChecksumAddress:
         """Return the address of *department_id*'s key without decrypting it.
 
         This reads the keystore's unauthenticated ``address`` field; :meth:`unlock` checks it
         against the decrypted key.
         """
-        _, address = self._read(department_id)
+        _, address = self._read(department_id, self.path(department_id))
         return address
 
-    def unlock(self, department_id: int, passphrase: str) -> LocalAccount:
+    def unlock(
+        self, department_id: int, passphrase: str, *, address: str | None = None
+    ) -> LocalAccount:
         """Decrypt *department_id*'s key and return it as a signing account.
 
-        Raises :class:`~ledger.errors.KeystoreNotFoundError` if there is no keystore and
+        With *address*, the department's key with that address, current or archived: a key
+        rotated away still signs what was queued before its rotation.
+
+        Raises :class:`~ledger.errors.KeystoreNotFoundError` if there is no such keystore and
         :class:`~ledger.errors.KeystoreDecryptionError` if the passphrase is wrong or the file
         is corrupt.
         """
-        keyfile, address = self._read(department_id)
+        if address is None:
+            keyfile, address = self._read(department_id, self.path(department_id))
+        else:
+            keyfile, address = self._find(department_id, address)
         try:
             private_key = Account.decrypt(keyfile, passphrase)
         except (ValueError, KeyError, TypeError, NotImplementedError):
@@ -151,23 +200,66 @@ class Keystore:
         if self.path(department_id).exists():
             raise KeystoreExistsError(f"department {department_id} has a keystore already")
 
-    def _store(self, department_id: int, account: LocalAccount, passphrase: str) -> ChecksumAddress:
-        if not isinstance(passphrase, str) or not passphrase:
-            raise InvalidInputError("passphrase must be a non-empty str")
+    def _store(
+        self,
+        department_id: int,
+        account: LocalAccount,
+        passphrase: str,
+        *,
+        replace: bool = False,
+    ) -> ChecksumAddress:
+        _check_passphrase(passphrase)
         keyfile = Account.encrypt(
             account.key, passphrase, kdf=self._kdf, iterations=self._iterations
         )
         self._make_directory()
         try:
-            _write_new_file(self.path(department_id), json.dumps(keyfile).encode())
+            _write_file(self.path(department_id), json.dumps(keyfile).encode(), replace=replace)
         except FileExistsError:
             raise KeystoreExistsError(
                 f"department {department_id} has a keystore already"
             ) from None
         return account.address
 
-    def _read(self, department_id: int) -> tuple[dict[str, Any], ChecksumAddress]:
-        path = self.path(department_id)
+    def _archive(self, department_id: int) -> Path:
+        """Hard-link the current keystore into the archive under the next free number."""
+        current = self.path(department_id)
+        archive = self._directory / _ARCHIVE
+        try:
+            archive.mkdir(mode=0o700)
+            archive.chmod(0o700)  # mkdir's mode is filtered through the umask
+        except FileExistsError:
+            pass
+        number = len(self.retired_paths(department_id)) + 1
+        while True:
+            target = archive / f"department-{department_id}.retired-{number}.json"
+            try:
+                # A link shares the file, mode 0600 included, and fails if the name is taken.
+                os.link(current, target)
+            except FileExistsError:
+                number += 1
+                continue
+            except FileNotFoundError:
+                raise KeystoreNotFoundError(
+                    f"no keystore for department {department_id} in {self._directory}"
+                ) from None
+            break
+        _fsync_directory(archive)
+        return target
+
+    def _find(self, department_id: int, address: str) -> tuple[dict[str, Any], ChecksumAddress]:
+        """The keystore of *department_id* (current or archived) whose address is *address*."""
+        wanted = address.lower()
+        current = self.path(department_id)
+        for path in ([current] if current.exists() else []) + self.retired_paths(department_id):
+            keyfile, found = self._read(department_id, path)
+            if found.lower() == wanted:
+                return keyfile, found
+        raise KeystoreNotFoundError(
+            f"no keystore of department {department_id} holds the key {address}"
+        )
+
+    def _read(self, department_id: int, path: Path) -> tuple[dict[str, Any], ChecksumAddress]:
         try:
             text = path.read_bytes()
         except FileNotFoundError:
@@ -194,12 +286,19 @@ class Keystore:
         self._directory.chmod(0o700)
 
 
-def _write_new_file(path: Path, data: bytes) -> None:
-    """Write *path* atomically with mode 0o600; raise FileExistsError if it exists.
+def _check_passphrase(passphrase: object) -> None:
+    if not isinstance(passphrase, str) or not passphrase:
+        raise InvalidInputError("passphrase must be a non-empty str")
+
+
+def _write_file(path: Path, data: bytes, *, replace: bool) -> None:
+    """Write *path* atomically with mode 0o600; unless *replace*, raise FileExistsError if it
+    exists.
 
     The data goes to a temporary file first, so a crash never leaves a truncated keystore.
-    It is published with ``os.link`` rather than ``os.replace`` because linking fails if the
-    target exists, while replacing would silently clobber a key created concurrently.
+    A new key is published with ``os.link`` rather than ``os.replace`` because linking fails if
+    the target exists, while replacing would silently clobber a key created concurrently; a
+    rotation replaces on purpose, once the old key is archived.
     """
     # mkstemp creates the file with mode 0o600, before any byte is written.
     fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
@@ -208,7 +307,10 @@ def _write_new_file(path: Path, data: bytes) -> None:
             stream.write(data)
             stream.flush()
             os.fsync(stream.fileno())
-        os.link(temporary, path)
+        if replace:
+            os.replace(temporary, path)
+        else:
+            os.link(temporary, path)
     finally:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(temporary)

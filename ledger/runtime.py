@@ -60,7 +60,7 @@ class Runtime:
     indexer: Indexer
     _threads: list[threading.Thread] = field(default_factory=list)
     _stop: threading.Event = field(default_factory=threading.Event)
-    _unlocked: dict[int, LocalAccount] = field(default_factory=dict)
+    _unlocked: dict[tuple[int, str], LocalAccount] = field(default_factory=dict)
 
     @classmethod
     def assemble(
@@ -120,14 +120,20 @@ class Runtime:
 
     # --- custody ----------------------------------------------------------------------------
 
-    def department_key(self, department_id: int) -> LocalAccount | None:
-        """The custodial key of ``department_id``, or None if the department holds its own."""
-        if department_id not in self._unlocked:
-            try:
-                self._unlocked[department_id] = self.keystore.unlock(department_id, self.passphrase)
-            except KeystoreNotFoundError:
-                return None
-        return self._unlocked[department_id]
+    def department_key(self, department_id: int, address: str | None = None) -> LocalAccount | None:
+        """The custodial key of ``department_id`` (with ``address``, that key even if rotated
+        away), or None if the service does not hold it: the department holds its own."""
+        try:
+            if address is None:
+                address = self.keystore.address(department_id)
+            slot = (department_id, address.lower())
+            if slot not in self._unlocked:
+                self._unlocked[slot] = self.keystore.unlock(
+                    department_id, self.passphrase, address=address
+                )
+        except KeystoreNotFoundError:
+            return None
+        return self._unlocked[slot]
 
     # --- background workers -----------------------------------------------------------------
 

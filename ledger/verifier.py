@@ -150,7 +150,7 @@ class Verifier:
         department_id = int(event.args["department"])
         tx = self.w3.eth.get_transaction(HexBytes(event.tx_hash))
         block = self.w3.eth.get_block(event.block_number)
-        key = self.department_key_at(department_id, event.block_number)
+        key = self.department_key_at(department_id, event.block_number, event.log_index)
         authorised_by, signer, signature, typed_data = self._authoriser(tx, event)
         record = self.datasets.dataset(bytes(event.args["datasetId"]))
         return Registration(
@@ -225,8 +225,14 @@ class Verifier:
             document,
         )
 
-    def department_key_at(self, department_id: int, block_number: int) -> str:
-        """The department's signing key in force at ``block_number``, from registry events."""
+    def department_key_at(
+        self, department_id: int, block_number: int, log_index: int | None = None
+    ) -> str:
+        """The department's signing key in force at ``block_number``, from registry events.
+
+        With ``log_index``, the key in force just before that log of the block: a rotation
+        mined later in the same block does not reach back to the actions ahead of it.
+        """
         registry = self.departments
         topic = "0x" + abi_encode(["uint64"], [department_id]).hex()
         logs = self.w3.eth.get_logs(
@@ -237,10 +243,13 @@ class Verifier:
                 "topics": [None, topic],
             }
         )
+        until = (block_number, log_index if log_index is not None else float("inf"))
         key = ""
         for event in sorted(
             registry.decode_events(logs), key=lambda e: (e.block_number, e.log_index)
         ):
+            if (event.block_number, event.log_index) > until:
+                break
             if event.name == "DepartmentEnrolled":
                 key = str(event.args["signer"])
             elif event.name == "DepartmentKeyRotated":

@@ -1,8 +1,11 @@
-"""Governance: enrol, suspend and reactivate departments; issue and revoke tokens."""
+"""Governance: enrol, rotate keys of, suspend and reactivate departments; issue and revoke
+tokens."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Request
 from fastapi.responses import JSONResponse
 from sqlmodel import col, select
 
@@ -12,18 +15,28 @@ from api.idempotency import replay, request_fingerprint
 from api.models import PrincipalKind
 from api.routes.common import accepted, text_commitment
 from api.schemas import (
+    MAX_DEPARTMENT_ID,
     Accepted,
     DepartmentCreate,
     DepartmentEnrolled,
+    KeyRotation,
     Suspension,
     TokenIssue,
     TokenIssued,
 )
 from ledger.chain.types import DepartmentStatus
-from ledger.errors import ConflictError, KeystoreExistsError, ResourceNotFoundError
-from ledger.relayer import Operation, OperationStatus, enqueue
+from ledger.errors import (
+    ConflictError,
+    DepartmentSignerUnavailableError,
+    KeystoreExistsError,
+    ResourceNotFoundError,
+)
+from ledger.relayer import Operation, OperationStatus, enqueue, queued_key_claim
+from ledger.runtime import Runtime
 
 router = APIRouter(tags=["departments"])
+
+DepartmentIdPath = Annotated[int, Path(ge=1, le=MAX_DEPARTMENT_ID)]
 
 
 def _queued_enrolment(session: SessionDep, department_id: int) -> Operation | None:
@@ -101,6 +114,21 @@ async def enrol_department(
     )
 
 
+async def _governance_start(
+    request: Request, session: SessionDep, principal: PrincipalDep, idempotency_key: str | None
+) -> tuple[str, JSONResponse | None]:
+    """Refuse non-governance callers; the request's fingerprint and, for a retry, the first
+    outcome to replay."""
+    principal.require(PrincipalKind.GOVERNANCE)
+    fingerprint = request_fingerprint("POST", request.url.path, await request.body())
+    return fingerprint, replay(session, principal, idempotency_key, fingerprint)
+
+
+def _require_enrolled(runtime: Runtime, department_id: int) -> None:
+    if runtime.ledger.departments.department(department_id).status == DepartmentStatus.NONE:
+        raise ResourceNotFoundError(f"no department {department_id} is enrolled")
+
+
 async def _governance_call(
     request: Request,
     runtime: RuntimeDep,
@@ -113,12 +141,10 @@ async def _governance_call(
     function: str,
     args: list[object],
 ) -> JSONResponse:
-    principal.require(PrincipalKind.GOVERNANCE)
-    fingerprint = request_fingerprint("POST", request.url.path, await request.body())
-    if (previous := replay(session, principal, idempotency_key, fingerprint)) is not None:
+    fingerprint, previous = await _governance_start(request, session, principal, idempotency_key)
+    if previous is not None:
         return previous
-    if runtime.ledger.departments.department(department_id).status == DepartmentStatus.NONE:
-        raise ResourceNotFoundError(f"no department {department_id} is enrolled")
+    _require_enrolled(runtime, department_id)
     op = enqueue(
         session,
         kind=kind,
@@ -140,13 +166,77 @@ async def _governance_call(
 
 
 @router.post(
+    "/v1/departments/{department_id}/rotate-key",
+    status_code=202,
+    response_model=Accepted,
+    summary="Rotate a department's signing key (governance)",
+)
+async def rotate_department_key(
+    department_id: DepartmentIdPath,
+    request: Request,
+    runtime: RuntimeDep,
+    session: SessionDep,
+    principal: PrincipalDep,
+    idempotency_key: IdempotencyKey = None,
+    body: KeyRotation | None = None,
+) -> JSONResponse:
+    """Give the department a new signing key; its id, datasets and history stay.
+
+    Without ``signer_address`` the service generates a new custodial key; with it the
+    department holds its own key from then on. The old custodial key is archived, never
+    deleted: actions queued before the rotation are still signed with it (the outbox is mined
+    in order), and old signatures stay explainable. A suspended department may be rotated, as
+    the contract allows. A key any department ever used, or one a queued enrolment or rotation
+    claims, is refused with 409 ``DepartmentSignerUnavailable``.
+    """
+    fingerprint, previous = await _governance_start(request, session, principal, idempotency_key)
+    if previous is not None:
+        return previous
+    _require_enrolled(runtime, department_id)
+    own_key = body.signer_address if body is not None else None
+    if own_key is None:
+        address = runtime.keystore.rotate(department_id, runtime.passphrase)
+    else:
+        address = runtime.chain.w3.to_checksum_address(own_key)
+        if queued_key_claim(session, address) is not None:
+            raise DepartmentSignerUnavailableError(
+                {"signer": address},
+                message=f"key {address} is claimed by a queued enrolment or rotation",
+            )
+    op = enqueue(
+        session,
+        kind="departments.rotate_key",
+        contract="DepartmentRegistry",
+        function="rotateDepartmentKey",
+        args=[department_id, address],
+        department_id=department_id,
+        result={"department_id": department_id, "address": address},
+    )
+    if own_key is not None:
+        # The contract's own verdict now (a key used before → DepartmentSignerUnavailable),
+        # before the custodial key is archived; nothing queued can make a used key free again.
+        runtime.relayer.dry_run(op)
+        if runtime.keystore.path(department_id).exists():
+            runtime.keystore.retire(department_id)
+    return accepted(
+        request,
+        session,
+        principal,
+        op,
+        idempotency_key=idempotency_key,
+        fingerprint=fingerprint,
+        resource={"department_id": department_id, "address": address, "custodial": own_key is None},
+    )
+
+
+@router.post(
     "/v1/departments/{department_id}/suspend",
     status_code=202,
     response_model=Accepted,
     summary="Suspend a department (governance)",
 )
 async def suspend_department(
-    department_id: int,
+    department_id: DepartmentIdPath,
     body: Suspension,
     request: Request,
     runtime: RuntimeDep,
@@ -175,7 +265,7 @@ async def suspend_department(
     summary="Reactivate a suspended department (governance)",
 )
 async def reactivate_department(
-    department_id: int,
+    department_id: DepartmentIdPath,
     request: Request,
     runtime: RuntimeDep,
     session: SessionDep,
@@ -202,7 +292,7 @@ async def reactivate_department(
     summary="Issue another token for a department (governance)",
 )
 def issue_department_token(
-    department_id: int,
+    department_id: DepartmentIdPath,
     body: TokenIssue,
     runtime: RuntimeDep,
     session: SessionDep,
@@ -246,7 +336,10 @@ def revoke(token_id: str, session: SessionDep, principal: PrincipalDep) -> dict[
 
 @router.get("/v1/departments/{department_id}/nonces", summary="Nonces for self-signed actions")
 def department_nonces(
-    department_id: int, runtime: RuntimeDep, session: SessionDep, principal: PrincipalDep
+    department_id: DepartmentIdPath,
+    runtime: RuntimeDep,
+    session: SessionDep,
+    principal: PrincipalDep,
 ) -> dict[str, object]:
     """The nonce the department's next signature must carry, per contract, counting what the
     service has queued. Departments that hold their own key sign with these."""

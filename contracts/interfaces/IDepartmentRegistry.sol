@@ -38,7 +38,7 @@ interface IDepartmentRegistry {
     /// @notice Emitted when governance lifts a suspension.
     event DepartmentReactivated(uint64 indexed departmentId);
 
-    /// @notice The id is zero; department ids start at 1.
+    /// @notice The id is zero or above 2**63 - 1; department ids run from 1 to 2**63 - 1.
     error DepartmentInvalidId(uint64 departmentId);
     /// @notice A department with this id is enrolled already.
     error DepartmentAlreadyEnrolled(uint64 departmentId);
@@ -55,7 +55,8 @@ interface IDepartmentRegistry {
     /// @notice The department name is empty or longer than 128 bytes.
     error DepartmentInvalidName();
 
-    /// @notice Enrols a new department. Governance only. Works while paused.
+    /// @notice Enrols a new department under an id from 1 to 2**63 - 1. Governance only. Works
+    /// while paused.
     function enrolDepartment(uint64 departmentId, string calldata name, address signer) external;
 
     /// @notice Replaces a department's signing key; signatures by the old key stop being valid.

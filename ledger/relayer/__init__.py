@@ -1,7 +1,7 @@
 """The write path: a durable outbox in SQL and the relayer that takes it to the chain."""
 
 from ledger.relayer.models import Operation, OperationStatus
-from ledger.relayer.outbox import enqueue, next_signature_nonce
+from ledger.relayer.outbox import enqueue, next_signature_nonce, next_signer, queued_key_claim
 from ledger.relayer.relayer import Relayer, StaleSignatureError, TickReport
 
 __all__ = [
@@ -12,4 +12,6 @@ __all__ = [
     "TickReport",
     "enqueue",
     "next_signature_nonce",
+    "next_signer",
+    "queued_key_claim",
 ]

@@ -46,6 +46,9 @@ class Operation(SQLModel, table=True):
     department_id: int | None = Field(default=None, sa_column=Column(BigInteger, index=True))
     signature_nonce: int | None = Field(default=None, sa_column=Column(BigInteger))
     custodial: bool = False
+    # The key the department signature is by (checksummed), for by-signature calls: the relayer
+    # re-signs a custodial action whose key is not the one the department will have by then.
+    signer: str | None = None
     action_type: str | None = None  # EIP-712 primary type, for by-signature calls
     action_fields: str | None = Field(default=None, sa_column=Column(Text))  # its fields, sans auth
     status: str = Field(default=OperationStatus.PENDING, index=True)

@@ -6,10 +6,14 @@ import json
 from typing import Any
 
 from sqlmodel import Session, col, select
+from sqlmodel.sql.expression import SelectOfScalar
 
 from ledger.chain.abi_json import function_inputs, to_json
 from ledger.chain.clients.base import SignedActionsClient
+from ledger.chain.clients.departments import DepartmentRegistryClient
 from ledger.relayer.models import Operation, OperationStatus
+
+_IN_FLIGHT = (OperationStatus.PENDING, OperationStatus.SUBMITTED)
 
 
 def next_signature_nonce(session: Session, client: SignedActionsClient, department_id: int) -> int:
@@ -18,13 +22,54 @@ def next_signature_nonce(session: Session, client: SignedActionsClient, departme
     on_chain = client.department_nonce(department_id)
     queued = session.exec(
         select(Operation.signature_nonce).where(
-            col(Operation.status).in_([OperationStatus.PENDING, OperationStatus.SUBMITTED]),
+            col(Operation.status).in_(_IN_FLIGHT),
             Operation.contract == client.artifact_name,
             Operation.department_id == department_id,
             col(Operation.signature_nonce).is_not(None),
         )
     ).all()
     return max([on_chain, *(n + 1 for n in queued if n is not None and n >= on_chain)])
+
+
+def next_signer(
+    session: Session,
+    departments: DepartmentRegistryClient,
+    department_id: int,
+    *,
+    before_seq: int | None = None,
+) -> str:
+    """The key that will speak for ``department_id`` when an action queued now executes (or the
+    action at ``before_seq``): the key of the last enrolment or rotation queued ahead of it, else
+    the key on chain. The outbox is mined in queue order, so that is the key its signature must
+    be by.
+    """
+    query = _key_claims().where(Operation.department_id == department_id)
+    if before_seq is not None:
+        query = query.where(col(Operation.seq) < before_seq)
+    claim = session.exec(query.order_by(col(Operation.seq).desc())).first()
+    if claim is not None:
+        return _claimed_key(claim)
+    return departments.department(department_id).signer
+
+
+def queued_key_claim(session: Session, address: str) -> Operation | None:
+    """A queued enrolment or rotation that will claim ``address`` as a department key."""
+    wanted = address.lower()
+    claims = session.exec(_key_claims()).all()
+    return next((op for op in claims if _claimed_key(op).lower() == wanted), None)
+
+
+def _key_claims() -> SelectOfScalar[Operation]:
+    """Queued calls that give a department a key; the key is their last argument."""
+    return select(Operation).where(
+        Operation.contract == "DepartmentRegistry",
+        col(Operation.function).in_(["enrolDepartment", "rotateDepartmentKey"]),
+        col(Operation.status).in_(_IN_FLIGHT),
+    )
+
+
+def _claimed_key(op: Operation) -> str:
+    return str(op.call_args()[-1])
 
 
 def enqueue(
@@ -39,6 +84,7 @@ def enqueue(
     action_fields: dict[str, Any] | None = None,
     signature_nonce: int | None = None,
     custodial: bool = False,
+    signer: str | None = None,
     result: dict[str, Any] | None = None,
 ) -> Operation:
     """Add a contract call to the outbox. Not committed: the caller commits it together with
@@ -53,6 +99,7 @@ def enqueue(
         action_fields=json.dumps(_jsonable(action_fields)) if action_fields is not None else None,
         signature_nonce=signature_nonce,
         custodial=custodial,
+        signer=signer,
         result=json.dumps(_jsonable(result or {})),
     )
     session.add(op)

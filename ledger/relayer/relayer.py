@@ -13,6 +13,10 @@ Guarantees, and how:
   the department's actions still in flight; a custodial signature that no longer fits (an
   earlier action failed and freed its nonce) is re-signed, a client's is failed with
   ``stale-signature-nonce`` so the client can sign again.
+* **Rotations take effect in queue order.** A custodial action is signed (and re-signed) by
+  the key the department will have when it executes: the key of the last rotation queued
+  ahead of it, or the key on chain. A client's signature by a key rotated away ahead of it
+  fails with the contract's ``SignatureWrongSigner``.
 * **Reverts are named.** A call that would revert is failed before sending, with the decoded
   contract error (code and message); one that reverts once mined is failed the same way.
 """
@@ -37,6 +41,7 @@ from ledger.chain.clients.base import ContractClient, SignedActionsClient
 from ledger.chain.deploy import Ledger
 from ledger.errors import ChainUnavailableError, ContractRevertError, LedgerError
 from ledger.relayer.models import Operation, OperationStatus
+from ledger.relayer.outbox import next_signer
 
 log = logging.getLogger(__name__)
 
@@ -44,8 +49,9 @@ log = logging.getLogger(__name__)
 _DEADLINE_MARGIN = 300
 _CUSTODIAL_TTL = 24 * 3600
 
-#: department id → its custodial key, or None when the department signs for itself.
-KeyProvider = Callable[[int], LocalAccount | None]
+#: (department id, key address) → that custodial key, current or rotated away, or None when
+#: the service does not hold it (the department signs for itself).
+KeyProvider = Callable[[int, str], LocalAccount | None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,6 +147,14 @@ class Relayer:
                 sent += 1
         return sent, failed
 
+    def dry_run(self, op: Operation) -> None:
+        """Run ``op``'s call against the latest state without sending it.
+
+        Raises the contract's decoded error if it would revert now, so a write can be refused
+        at once. Only meaningful when nothing queued ahead of ``op`` changes the outcome.
+        """
+        self._estimate(self._function(op))
+
     def _estimate(self, function: Any) -> int:
         # Runs the call: a revert surfaces here, decoded, before anything is signed or sent.
         return int(self.chain.call(lambda: function.estimate_gas({"from": self.account.address})))
@@ -166,11 +180,23 @@ class Relayer:
         args = op.call_args()
         department_id, _nonce, deadline, _signature = args[-1]
         now = self.chain.block_time()
-        if op.signature_nonce == expected and deadline > now + _DEADLINE_MARGIN:
+        signer = (
+            next_signer(session, self.ledger.departments, op.department_id, before_seq=op.seq)
+            if op.custodial
+            else None
+        )
+        signed_by_signer = signer is None or signer.lower() == (op.signer or "").lower()
+        if (
+            op.signature_nonce == expected
+            and deadline > now + _DEADLINE_MARGIN
+            and signed_by_signer
+        ):
             return
-        key = self.keys(op.department_id) if op.custodial else None
+        key = self.keys(op.department_id, signer) if signer is not None else None
         if key is None and op.signature_nonce == expected:
-            return  # the department's own signature: the contract decides if it expired
+            # The department's own signature (or a key the service no longer holds): the
+            # contract decides if it expired or is by the wrong key.
+            return
         if key is None:
             raise StaleSignatureError(
                 f"the signature carries nonce {op.signature_nonce}, the contract expects "
@@ -189,6 +215,7 @@ class Relayer:
         args[-1] = [department_id, expected, deadline, "0x" + action.sign(key).hex()]
         op.args = json.dumps(args)
         op.signature_nonce = expected
+        op.signer = key.address
 
     def _function(self, op: Operation) -> Any:
         client = self._clients[op.contract]

@@ -6,8 +6,10 @@ from collections.abc import Callable
 from typing import Any
 
 from fastapi.testclient import TestClient
+from sqlmodel import Session
 
 from ledger.chain.types import DepartmentStatus
+from ledger.index.models import IndexDepartment
 from ledger.runtime import Runtime
 
 
@@ -101,6 +103,8 @@ def test_malformed_enrolments_are_refused_with_the_field_named(
 ) -> None:
     cases = [
         ({"department_id": 0, "name": "X"}, "department_id"),
+        ({"department_id": 2**63, "name": "X"}, "department_id"),
+        ({"department_id": 2**64, "name": "X"}, "department_id"),
         ({"department_id": 16, "name": ""}, "name"),
         ({"department_id": 16, "name": "é" * 65}, "name"),
         ({"department_id": 16, "name": "X", "colour": "red"}, "colour"),
@@ -114,6 +118,28 @@ def test_malformed_enrolments_are_refused_with_the_field_named(
         assert problem["code"] == "invalid-request"
         assert field in problem["detail"]
     assert client.get("/v1/departments/16/nonces", headers=governance).status_code == 200
+
+
+def test_the_largest_department_id_is_enrolled_and_indexed_like_any_other(
+    client: TestClient, governance: dict[str, str], runtime: Runtime, relay: Callable[[], None]
+) -> None:
+    largest = 2**63 - 1  # the contract's MAX_DEPARTMENT_ID; fits a signed 64-bit SQL column
+
+    body = enrol(client, governance, largest, "Department of Edge Cases")
+    relay()
+
+    runtime.indexer.sync()
+
+    operation = client.get(f"/v1/operations/{body['operation_id']}", headers=governance).json()
+    assert operation["status"] == "confirmed"
+    assert runtime.ledger.departments.department(largest).signer == body["address"]
+    with Session(runtime.engine) as session:
+        indexed = session.get(IndexDepartment, largest)
+    assert indexed is not None and indexed.department_id == largest
+    nonces = client.get(f"/v1/departments/{largest}/nonces", headers=governance)
+    assert nonces.status_code == 200 and nonces.json()["department_id"] == largest
+    too_large = client.get(f"/v1/departments/{2**63}/nonces", headers=governance)
+    assert too_large.status_code == 422 and too_large.json()["code"] == "invalid-request"
 
 
 def test_a_revoked_token_stops_working(client: TestClient, governance: dict[str, str]) -> None:

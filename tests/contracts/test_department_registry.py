@@ -359,6 +359,30 @@ def test_department_id_zero_is_refused(ledger, actors, chain):
     assert ledger.departments.department_of(signer.address) == 0
 
 
+def test_the_largest_department_id_is_two_to_the_63_minus_one(ledger, actors, chain):
+    # SQL indexes hold ids in signed 64-bit integers: the contract keeps ids within them.
+    largest = 2**63 - 1
+    signer = new_key(chain, "largest-id")
+
+    ledger.departments.enrol_department(largest, "Last", signer.address, sender=actors.governance)
+
+    assert ledger.departments.department_of(signer.address) == largest
+    assert ledger.departments.department(largest).status is DepartmentStatus.ACTIVE
+
+
+@pytest.mark.parametrize("department_id", [2**63, 2**64 - 1])
+def test_department_ids_from_two_to_the_63_are_refused(ledger, actors, chain, department_id):
+    signer = new_key(chain, "too-large-id")
+    with pytest.raises(DepartmentInvalidIdError) as exc:
+        ledger.departments.enrol_department(
+            department_id, "Overflow", signer.address, sender=actors.governance
+        )
+    assert exc.value.args_by_name == {"departmentId": department_id}
+    assert "2**63 - 1" in exc.value.message
+    assert ledger.departments.department(department_id).status is DepartmentStatus.NONE
+    assert ledger.departments.department_of(signer.address) == 0
+
+
 def test_an_id_cannot_be_enrolled_twice(ledger, actors, chain):
     signer = new_key(chain, "duplicate-id")
     with pytest.raises(DepartmentAlreadyEnrolledError) as exc:

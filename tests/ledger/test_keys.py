@@ -245,6 +245,90 @@ def test_tampered_address_field_is_caught_on_unlock(keystore: Keystore) -> None:
         keystore.unlock(7, "passphrase")  # ...but unlocking checks it
 
 
+# --- rotation and the archive --------------------------------------------------------------
+
+
+def test_rotation_archives_the_old_key_which_still_unlocks_by_its_address(
+    keystore: Keystore,
+) -> None:
+    old = keystore.create(5, "passphrase")
+
+    new = keystore.rotate(5, "passphrase")
+
+    assert new != old
+    assert keystore.address(5) == new
+    assert keystore.unlock(5, "passphrase").address == new
+    [archived] = keystore.retired_paths(5)
+    assert archived == keystore.directory / "archive" / "department-5.retired-1.json"
+    assert mode_of(archived) == 0o600 and mode_of(archived.parent) == 0o700
+    assert Account.from_key(Account.decrypt(archived.read_text(), "passphrase")).address == old
+    assert keystore.unlock(5, "passphrase", address=old).address == old
+    assert keystore.unlock(5, "passphrase", address=new.lower()).address == new
+
+
+def test_every_rotation_keeps_every_earlier_key(keystore: Keystore) -> None:
+    addresses = [keystore.create(6, "passphrase")]
+    for _ in range(3):
+        addresses.append(keystore.rotate(6, "passphrase"))
+
+    retired = keystore.retired_paths(6)
+
+    assert [p.name for p in retired] == [f"department-6.retired-{n}.json" for n in (1, 2, 3)]
+    for address in addresses:
+        assert keystore.unlock(6, "passphrase", address=address).address == address
+    assert keystore.list_departments() == [6]  # the archive is not a department
+
+
+def test_rotation_never_overwrites_an_archived_key(keystore: Keystore) -> None:
+    keystore.create(8, "passphrase")
+    first = keystore.rotate(8, "passphrase")
+    # A crash, a copy restored by hand: number 2 is taken although only one is counted.
+    (keystore.directory / "archive" / "department-8.retired-1.json").rename(
+        keystore.directory / "archive" / "department-8.retired-2.json"
+    )
+
+    keystore.rotate(8, "passphrase")
+
+    names = sorted(p.name for p in keystore.retired_paths(8))
+    assert names == ["department-8.retired-2.json", "department-8.retired-3.json"]
+    assert keystore.unlock(8, "passphrase", address=first).address == first
+
+
+def test_a_department_without_a_key_gets_one_by_rotation(keystore: Keystore) -> None:
+    address = keystore.rotate(9, "passphrase")
+    assert keystore.address(9) == address and keystore.retired_paths(9) == []
+
+
+def test_retiring_a_key_archives_it_and_leaves_no_current_key(keystore: Keystore) -> None:
+    old = keystore.create(11, "passphrase")
+
+    archived = keystore.retire(11)
+
+    assert keystore.retired_paths(11) == [archived]
+    with pytest.raises(KeystoreNotFoundError):
+        keystore.unlock(11, "passphrase")
+    assert keystore.unlock(11, "passphrase", address=old).address == old
+    assert keystore.list_departments() == []
+    with pytest.raises(KeystoreNotFoundError):
+        keystore.retire(11)
+
+
+def test_a_key_the_department_never_had_is_not_found(keystore: Keystore) -> None:
+    keystore.create(12, "passphrase")
+    keystore.create(13, "passphrase")
+    with pytest.raises(KeystoreNotFoundError, match="department 12"):
+        keystore.unlock(12, "passphrase", address=keystore.address(13))
+    with pytest.raises(KeystoreNotFoundError):
+        keystore.unlock(14, "passphrase", address=KNOWN_ADDRESS)
+
+
+def test_rotation_refuses_a_bad_passphrase_before_touching_the_files(keystore: Keystore) -> None:
+    old = keystore.create(15, "passphrase")
+    with pytest.raises(InvalidInputError):
+        keystore.rotate(15, "")
+    assert keystore.address(15) == old and keystore.retired_paths(15) == []
+
+
 # --- listing -------------------------------------------------------------------------------
 
 

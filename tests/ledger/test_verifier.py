@@ -17,7 +17,9 @@ from ledger.verifier import Verifier, check_bundle, write_bundle
 DEPT_A, DEPT_B = 1, 2
 
 
-def _register_by_sig(ledger: Ledger, actors: Any, content: bytes, deadline: int) -> bytes:
+def _register_by_sig(
+    ledger: Ledger, actors: Any, content: bytes, deadline: int, *, signer: Any = None
+) -> bytes:
     salt = os.urandom(32)
     first = NewVersion(content, os.urandom(32))
     metadata = bytes(32)
@@ -26,7 +28,7 @@ def _register_by_sig(ledger: Ledger, actors: Any, content: bytes, deadline: int)
         Classification.PUBLIC,
         metadata,
         first,
-        signer=actors.dept_a,
+        signer=signer or actors.dept_a,
         department_id=DEPT_A,
         deadline=deadline,
     )
@@ -85,16 +87,20 @@ def test_a_registration_stays_attributed_to_the_key_of_its_time_after_rotation(
 ) -> None:
     from eth_account import Account
 
-    content = os.urandom(32)
-    _register_by_sig(ledger, actors, content, deadline)
-    ledger.departments.rotate_department_key(
-        DEPT_A, Account.create().address, sender=actors.governance
-    )
+    old, new = actors.dept_a, Account.create()
+    before = os.urandom(32)
+    _register_by_sig(ledger, actors, before, deadline)
+    ledger.departments.rotate_department_key(DEPT_A, new.address, sender=actors.governance)
+    after = os.urandom(32)
+    _register_by_sig(ledger, actors, after, deadline, signer=new)
+    verifier = Verifier.for_ledger(ledger)
 
-    [registration] = Verifier.for_ledger(ledger).verify(content).registrations
+    [earlier] = verifier.verify(before).registrations
+    [later] = verifier.verify(after).registrations
 
-    assert registration.department_key == actors.dept_a.address
-    assert registration.authentic
+    assert earlier.signer == earlier.department_key == old.address and earlier.authentic
+    assert later.signer == later.department_key == new.address and later.authentic
+    assert later.department_id == earlier.department_id == DEPT_A
 
 
 def test_a_node_withholding_a_version_log_is_caught_by_the_history_head(

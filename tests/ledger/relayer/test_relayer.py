@@ -3,90 +3,23 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, select
+from sqlmodel import Session
 
 from ledger.chain.backend import Chain
 from ledger.chain.deploy import Ledger
-from ledger.chain.types import Classification, NewVersion
-from ledger.db import create_tables, make_engine
-from ledger.relayer import Operation, OperationStatus, Relayer, enqueue, next_signature_nonce
-
-DEPT_A, DEPT_B = 1, 2
-
-
-@pytest.fixture
-def engine(tmp_path: Path) -> Iterator[Engine]:
-    engine = make_engine(f"sqlite:///{tmp_path / 'outbox.db'}")
-    create_tables(engine)
-    yield engine
-    engine.dispose()
-
-
-@pytest.fixture
-def relayer(ledger: Ledger, engine: Engine, actors: Any) -> Relayer:
-    keys = {DEPT_A: actors.dept_a, DEPT_B: actors.dept_b}
-    return Relayer(ledger=ledger, engine=engine, account=actors.governance, keys=keys.get)
-
-
-def _create_dataset(ledger: Ledger, actors: Any, label: str) -> bytes:
-    salt = label.encode().ljust(32, b"\0")
-    ledger.datasets.create_dataset(
-        salt,
-        Classification.PUBLIC,
-        os.urandom(32),
-        NewVersion(os.urandom(32)),
-        sender=actors.dept_a,
-    )
-    return ledger.datasets.dataset_id_of(DEPT_A, salt)
-
-
-def _enqueue_add_version(
-    session: Session, ledger: Ledger, actors: Any, dataset_id: bytes, *, nonce: int | None = None
-) -> Operation:
-    version = NewVersion(os.urandom(32), os.urandom(32))
-    nonce = next_signature_nonce(session, ledger.datasets, DEPT_A) if nonce is None else nonce
-    deadline = ledger.chain.block_time() + 3600
-    auth = ledger.datasets.sign_add_version(
-        dataset_id,
-        version,
-        signer=actors.dept_a,
-        department_id=DEPT_A,
-        deadline=deadline,
-        nonce=nonce,
-    )
-    return enqueue(
-        session,
-        kind="datasets.add_version",
-        contract="DatasetRegistry",
-        function="addVersionBySig",
-        args=[dataset_id, version.as_abi(), auth.as_abi()],
-        department_id=DEPT_A,
-        action_type="AddVersion",
-        action_fields={
-            "datasetId": dataset_id,
-            "contentHash": version.content_hash,
-            "metadataHash": version.metadata_hash,
-            "parents": [],
-        },
-        signature_nonce=nonce,
-        custodial=True,
-    )
-
-
-def _ops(engine: Engine) -> list[Operation]:
-    with Session(engine) as session:
-        return list(session.exec(select(Operation).order_by(Operation.seq)).all())
-
-
-def _drain(relayer: Relayer, ticks: int = 5) -> None:
-    for _ in range(ticks):
-        relayer.tick()
+from ledger.relayer import OperationStatus, Relayer, enqueue
+from tests.ledger.relayer.rows import (
+    DEPT_A,
+    create_dataset,
+    custody,
+    drain,
+    enqueue_add_version,
+    ops,
+)
 
 
 def test_a_governance_write_is_sent_mined_and_confirmed_with_chain_coordinates(
@@ -107,7 +40,7 @@ def test_a_governance_write_is_sent_mined_and_confirmed_with_chain_coordinates(
     report = relayer.tick()
 
     assert report.sent == 1 and report.confirmed == 1
-    [op] = _ops(engine)
+    [op] = ops(engine)
     assert op.status == OperationStatus.CONFIRMED
     assert op.tx_hash is not None and op.block_hash is not None and op.gas_used
     block = ledger.chain.w3.eth.get_block(op.block_number or 0)
@@ -118,14 +51,14 @@ def test_a_governance_write_is_sent_mined_and_confirmed_with_chain_coordinates(
 def test_a_signed_version_is_relayed_and_its_number_recorded(
     relayer: Relayer, engine: Engine, ledger: Ledger, actors: Any
 ) -> None:
-    dataset_id = _create_dataset(ledger, actors, "relayed")
+    dataset_id = create_dataset(ledger, actors, "relayed")
     with Session(engine) as session:
-        _enqueue_add_version(session, ledger, actors, dataset_id)
+        enqueue_add_version(session, ledger, actors, dataset_id)
         session.commit()
 
-    _drain(relayer)
+    drain(relayer)
 
-    [op] = _ops(engine)
+    [op] = ops(engine)
     assert op.status == OperationStatus.CONFIRMED
     assert op.result_data()["version"] == 2
     assert ledger.datasets.dataset(dataset_id).version_count == 2
@@ -135,12 +68,12 @@ def test_a_call_that_would_revert_fails_before_sending_with_the_contract_error(
     relayer: Relayer, engine: Engine, ledger: Ledger, actors: Any
 ) -> None:
     with Session(engine) as session:
-        _enqueue_add_version(session, ledger, actors, os.urandom(32))
+        enqueue_add_version(session, ledger, actors, os.urandom(32))
         session.commit()
 
     report = relayer.tick()
 
-    [op] = _ops(engine)
+    [op] = ops(engine)
     assert report.failed == 1 and report.sent == 0
     assert op.status == OperationStatus.FAILED
     assert op.error_code == "DatasetUnknown"
@@ -151,38 +84,38 @@ def test_a_call_that_would_revert_fails_before_sending_with_the_contract_error(
 def test_a_failed_action_frees_its_nonce_and_custodial_signatures_after_it_are_redone(
     relayer: Relayer, engine: Engine, ledger: Ledger, actors: Any
 ) -> None:
-    dataset_id = _create_dataset(ledger, actors, "gap")
+    dataset_id = create_dataset(ledger, actors, "gap")
     with Session(engine) as session:
-        _enqueue_add_version(session, ledger, actors, os.urandom(32))  # will fail: unknown dataset
-        _enqueue_add_version(session, ledger, actors, dataset_id)
-        _enqueue_add_version(session, ledger, actors, dataset_id)
+        enqueue_add_version(session, ledger, actors, os.urandom(32))  # will fail: unknown dataset
+        enqueue_add_version(session, ledger, actors, dataset_id)
+        enqueue_add_version(session, ledger, actors, dataset_id)
         session.commit()
-    assert [op.signature_nonce for op in _ops(engine)] == [0, 1, 2]
+    assert [op.signature_nonce for op in ops(engine)] == [0, 1, 2]
 
-    _drain(relayer)
+    drain(relayer)
 
-    statuses = [op.status for op in _ops(engine)]
+    statuses = [op.status for op in ops(engine)]
     assert statuses == [
         OperationStatus.FAILED,
         OperationStatus.CONFIRMED,
         OperationStatus.CONFIRMED,
     ]
-    assert [op.signature_nonce for op in _ops(engine)] == [0, 0, 1]
+    assert [op.signature_nonce for op in ops(engine)] == [0, 0, 1]
     assert ledger.datasets.dataset(dataset_id).version_count == 3
 
 
 def test_a_clients_signature_with_a_stale_nonce_fails_with_a_clear_reason(
     relayer: Relayer, engine: Engine, ledger: Ledger, actors: Any
 ) -> None:
-    dataset_id = _create_dataset(ledger, actors, "stale")
+    dataset_id = create_dataset(ledger, actors, "stale")
     with Session(engine) as session:
-        op = _enqueue_add_version(session, ledger, actors, dataset_id, nonce=5)
+        op = enqueue_add_version(session, ledger, actors, dataset_id, nonce=5)
         op.custodial = False
         session.commit()
 
     relayer.tick()
 
-    [op] = _ops(engine)
+    [op] = ops(engine)
     assert op.status == OperationStatus.FAILED
     assert op.error_code == "stale-signature-nonce"
     assert "expects 0" in (op.error_message or "")
@@ -191,21 +124,21 @@ def test_a_clients_signature_with_a_stale_nonce_fails_with_a_clear_reason(
 def test_a_transaction_recorded_but_never_broadcast_is_sent_by_the_next_tick(
     relayer: Relayer, engine: Engine, ledger: Ledger, actors: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    dataset_id = _create_dataset(ledger, actors, "crash")
+    dataset_id = create_dataset(ledger, actors, "crash")
     with Session(engine) as session:
-        _enqueue_add_version(session, ledger, actors, dataset_id)
+        enqueue_add_version(session, ledger, actors, dataset_id)
         session.commit()
     # The process "dies" between committing the signed transaction and broadcasting it.
     monkeypatch.setattr(relayer, "_broadcast", lambda op: None)
     relayer.tick()
-    assert _ops(engine)[0].status == OperationStatus.SUBMITTED
+    assert ops(engine)[0].status == OperationStatus.SUBMITTED
     monkeypatch.undo()
 
     report = relayer.tick()
 
     assert report.resent == 1
-    _drain(relayer)
-    assert _ops(engine)[0].status == OperationStatus.CONFIRMED
+    drain(relayer)
+    assert ops(engine)[0].status == OperationStatus.CONFIRMED
     assert ledger.datasets.dataset(dataset_id).version_count == 2
 
 
@@ -216,44 +149,44 @@ def test_an_operation_is_confirmed_only_k_blocks_deep(
         ledger=ledger,
         engine=engine,
         account=actors.governance,
-        keys=lambda _: None,
+        keys=custody({}),
         confirmations=3,
     )
-    dataset_id = _create_dataset(ledger, actors, "deep")
+    dataset_id = create_dataset(ledger, actors, "deep")
     with Session(engine) as session:
-        _enqueue_add_version(session, ledger, actors, dataset_id).custodial = True
+        enqueue_add_version(session, ledger, actors, dataset_id).custodial = True
         session.commit()
-    relayer.keys = {DEPT_A: actors.dept_a}.get
+    relayer.keys = custody({DEPT_A: [actors.dept_a]})
 
     relayer.tick()
-    assert _ops(engine)[0].status == OperationStatus.SUBMITTED
+    assert ops(engine)[0].status == OperationStatus.SUBMITTED
     chain.advance_time(1)
     relayer.tick()
-    assert _ops(engine)[0].status == OperationStatus.SUBMITTED
+    assert ops(engine)[0].status == OperationStatus.SUBMITTED
     chain.advance_time(1)
     relayer.tick()
-    assert _ops(engine)[0].status == OperationStatus.CONFIRMED
+    assert ops(engine)[0].status == OperationStatus.CONFIRMED
 
 
 def test_a_mined_transaction_whose_block_vanishes_is_sent_again(
     relayer: Relayer, engine: Engine, ledger: Ledger, actors: Any, chain: Chain
 ) -> None:
     relayer.confirmations = 2
-    dataset_id = _create_dataset(ledger, actors, "reorg")
+    dataset_id = create_dataset(ledger, actors, "reorg")
     with Session(engine) as session:
-        _enqueue_add_version(session, ledger, actors, dataset_id)
+        enqueue_add_version(session, ledger, actors, dataset_id)
         session.commit()
     before = chain.snapshot()
     relayer.tick()
-    first_block = _ops(engine)[0].block_number
+    first_block = ops(engine)[0].block_number
     assert first_block is not None and ledger.datasets.dataset(dataset_id).version_count == 2
 
     chain.revert(before)  # the block holding our transaction is gone
     assert ledger.datasets.dataset(dataset_id).version_count == 1
-    _drain(relayer)
+    drain(relayer)
     chain.advance_time(1)
-    _drain(relayer)
+    drain(relayer)
 
-    [op] = _ops(engine)
+    [op] = ops(engine)
     assert op.status == OperationStatus.CONFIRMED
     assert ledger.datasets.dataset(dataset_id).version_count == 2
