@@ -133,8 +133,16 @@ class Relayer:
                     gas = self._estimate(function)
                 except ChainUnavailableError:
                     raise  # try again next tick; the row stays pending
-                except LedgerError as exc:  # a named refusal: the call can never succeed as is
-                    self._fail(op, exc)
+                except LedgerError as exc:
+                    if self._sent_ahead_unmined(session, op):
+                        # The call ran against the latest block, but a transaction ahead of it
+                        # (its department's previous signature nonce, an enrolment, a key
+                        # rotation) is sent and not mined yet, e.g. lost in a crash and about to
+                        # be sent again. Judge the call once that state is in place; stop here
+                        # so nothing behind it overtakes it.
+                        log.info("relayer: %s waits for the transactions ahead: %s", op.id, exc)
+                        break
+                    self._fail(op, exc)  # a named refusal: the call can never succeed as is
                 except Exception as exc:  # malformed row: fail it rather than retry forever
                     self._fail_foreign(op, exc)
                 if op.status == OperationStatus.FAILED:
@@ -146,6 +154,15 @@ class Relayer:
                 self._broadcast(op)
                 sent += 1
         return sent, failed
+
+    def _sent_ahead_unmined(self, session: Session, op: Operation) -> bool:
+        """Whether a transaction queued ahead of ``op`` is sent but has no receipt yet."""
+        ahead = session.exec(
+            select(Operation).where(
+                Operation.status == OperationStatus.SUBMITTED, col(Operation.seq) < op.seq
+            )
+        ).all()
+        return any(self._receipt(sent) is None for sent in ahead)
 
     def dry_run(self, op: Operation) -> None:
         """Run ``op``'s call against the latest state without sending it.

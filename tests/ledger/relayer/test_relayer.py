@@ -190,3 +190,27 @@ def test_a_mined_transaction_whose_block_vanishes_is_sent_again(
     [op] = ops(engine)
     assert op.status == OperationStatus.CONFIRMED
     assert ledger.datasets.dataset(dataset_id).version_count == 2
+
+
+def test_an_action_behind_a_sent_but_unmined_one_waits_for_it_instead_of_failing(
+    relayer: Relayer, engine: Engine, ledger: Ledger, actors: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The kill -9 case: the first action's transaction was recorded but never reached the
+    chain, so the second's signature nonce runs ahead of the contract's until it is re-sent."""
+    dataset_id = create_dataset(ledger, actors, "ahead")
+    with Session(engine) as session:
+        enqueue_add_version(session, ledger, actors, dataset_id)
+        session.commit()
+    monkeypatch.setattr(relayer, "_broadcast", lambda op: None)
+    relayer.tick()  # recorded, "crashed" before the broadcast
+    monkeypatch.undo()
+    with Session(engine) as session:
+        enqueue_add_version(session, ledger, actors, dataset_id)  # signature nonce 1
+        session.commit()
+
+    report = relayer.tick()
+
+    assert report.failed == 0 and report.resent == 1
+    drain(relayer)
+    assert [op.status for op in ops(engine)] == [OperationStatus.CONFIRMED] * 2
+    assert ledger.datasets.dataset(dataset_id).version_count == 3
