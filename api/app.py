@@ -12,7 +12,17 @@ from sqlmodel import Session, select
 from api import errors
 from api.auth import issue_token
 from api.models import ApiToken, PrincipalKind
-from api.routes import access, datasets, departments, health, operations, reads, rpc, verify
+from api.routes import (
+    access,
+    access_reads,
+    datasets,
+    departments,
+    health,
+    operations,
+    reads,
+    rpc,
+    verify,
+)
 from ledger.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -66,6 +76,16 @@ def create_app(runtime: Runtime, *, start_workers: bool = True) -> FastAPI:
     )
     app.state.runtime = runtime
     errors.install(app)
-    for module in (health, departments, datasets, reads, access, operations, verify, rpc):
+    for module in (
+        health,
+        departments,
+        datasets,
+        reads,
+        access,
+        access_reads,
+        operations,
+        verify,
+        rpc,
+    ):
         app.include_router(module.router)
     return app

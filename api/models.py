@@ -57,3 +57,14 @@ class MetadataDocument(SQLModel, table=True):
     sha256: str = Field(primary_key=True)  # 0x-hex
     canonical_json: str = Field(sa_column=Column(Text, nullable=False))
     created_at: datetime = Field(default_factory=_now)
+
+
+class TextDocument(SQLModel, table=True):
+    """A free-text purpose or reason, stored by its SHA-256: the chain holds only the hash, the
+    parties read the words here (and can check them against the chain)."""
+
+    __tablename__ = "api_text_documents"
+
+    sha256: str = Field(primary_key=True)  # 0x-hex
+    text: str = Field(sa_column=Column(Text, nullable=False))
+    created_at: datetime = Field(default_factory=_now)

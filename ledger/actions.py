@@ -19,9 +19,20 @@ from typing import Any
 from sqlmodel import Session
 
 from ledger.chain.clients.base import SignedActionsClient
-from ledger.chain.types import Authorization
-from ledger.errors import ForbiddenError, InvalidInputError, InvalidSignatureError
-from ledger.relayer import Operation, enqueue, next_signature_nonce, next_signer
+from ledger.chain.types import Authorization, DepartmentStatus
+from ledger.errors import (
+    DepartmentInactiveError,
+    ForbiddenError,
+    InvalidInputError,
+    InvalidSignatureError,
+)
+from ledger.relayer import (
+    Operation,
+    enqueue,
+    next_department_status,
+    next_signature_nonce,
+    next_signer,
+)
 from ledger.runtime import Runtime
 
 #: How long a custodial signature stays valid; the relayer re-signs if it ever gets close.
@@ -51,7 +62,16 @@ def submit_department_action(
     result: dict[str, Any] | None = None,
     signature: ClientSignature | None = None,
 ) -> Operation:
-    """Queue ``function`` (a ``…BySig`` call) for ``department_id``; not committed."""
+    """Queue ``function`` (a ``…BySig`` call) for ``department_id``; not committed.
+
+    Refused at once with :class:`DepartmentInactiveError` when the department will be suspended
+    at the action's turn: the contract would refuse it anyway, after the caller was told 202.
+    """
+    if (
+        next_department_status(session, runtime.ledger.departments, department_id)
+        == DepartmentStatus.SUSPENDED
+    ):
+        raise DepartmentInactiveError({"departmentId": department_id})
     signer = next_signer(session, runtime.ledger.departments, department_id)
     if signature is None:
         key = runtime.department_key(department_id, signer)

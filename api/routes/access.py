@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
@@ -64,7 +65,7 @@ async def request_access(
         )
     salt = _bytes(body.salt) if body.salt else os.urandom(32)
     request_id = runtime.ledger.access.request_id_of(department_id, salt)
-    purpose_hash = text_commitment(body.purpose)
+    purpose_hash = text_commitment(session, body.purpose)
     resource = {
         "request_id": "0x" + request_id.hex(),
         "dataset_id": dataset_hex,
@@ -122,6 +123,7 @@ async def _answer(
     extra_args: list[object],
     kind: str,
     signature: object,
+    validate: Callable[[AccessRequestRecord], None] | None = None,
 ) -> JSONResponse:
     department_id = principal.acting_department()
     fingerprint = request_fingerprint("POST", request.url.path, await request.body())
@@ -139,6 +141,8 @@ async def _answer(
             {"requestId": request_id, "status": status},
             message=f"request {request_id} is {status}, expected {expected.name.lower()}",
         )
+    if validate is not None:
+        validate(record)
     rid = _bytes(_path_id(request_id))
     op = submit_department_action(
         session,
@@ -175,15 +179,26 @@ async def approve(
     idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
     """The owner grants access until ``expires_at`` (at most the requested duration)."""
-    now = runtime.chain.block_time()
-    if body.expires_at <= now:
-        raise InvalidInputError(f"expires_at {body.expires_at} is not after the chain's time {now}")
+
+    def check_expiry(record: AccessRequestRecord) -> None:
+        now = runtime.chain.block_time()
+        if body.expires_at <= now:
+            raise InvalidInputError(
+                f"expires_at {body.expires_at} is not after the chain's time {now}"
+            )
+        # The contract measures the duration from the approval's block, a little after now.
+        if body.expires_at > now + record.requested_duration:
+            raise InvalidInputError(
+                f"expires_at {body.expires_at} is beyond the requested duration: at most "
+                f"{now + record.requested_duration} (now {now} + {record.requested_duration} s)"
+            )
+
     return await _answer(
         request, runtime, session, principal, idempotency_key,
         request_id=request_id, as_owner=True, expected=RequestStatus.PENDING,
         action_type="ApproveAccess", fields={"expiresAt": body.expires_at},
         function="approveAccessBySig", extra_args=[body.expires_at], kind="access.approve",
-        signature=body.signature,
+        signature=body.signature, validate=check_expiry,
     )  # fmt: skip
 
 
@@ -198,7 +213,7 @@ async def deny(
     idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
     """The owner refuses a pending request, with a reason (its hash goes on chain)."""
-    reason = text_commitment(body.reason)
+    reason = text_commitment(session, body.reason)
     return await _answer(
         request, runtime, session, principal, idempotency_key,
         request_id=request_id, as_owner=True, expected=RequestStatus.PENDING,
@@ -239,7 +254,7 @@ async def revoke(
     idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
     """The owner ends an approved grant before its expiry. A grant's id is its request's id."""
-    reason = text_commitment(body.reason)
+    reason = text_commitment(session, body.reason)
     return await _answer(
         request, runtime, session, principal, idempotency_key,
         request_id=request_id, as_owner=True, expected=RequestStatus.APPROVED,

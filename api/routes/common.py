@@ -11,7 +11,7 @@ from sqlmodel import Session
 
 from api.auth import Principal
 from api.idempotency import remember
-from api.models import MetadataDocument
+from api.models import MetadataDocument, TextDocument
 from ledger.hashing import canonical_json, sha256_bytes
 from ledger.relayer import Operation
 
@@ -50,10 +50,24 @@ def store_metadata(session: Session, document: dict[str, Any]) -> bytes:
     return bytes(digest)
 
 
-def text_commitment(text: str) -> bytes:
+def text_commitment(session: Session, text: str) -> bytes:
     """SHA-256 of a free-text reason or purpose, as committed on chain (zero when empty): the
-    text itself stays off chain, its hash proves what was said."""
-    return bytes(sha256_bytes(text.encode())) if text else bytes(32)
+    text itself stays off chain, kept here for the parties to read; its hash proves what was
+    said."""
+    if not text:
+        return bytes(32)
+    digest = bytes(sha256_bytes(text.encode()))
+    if session.get(TextDocument, "0x" + digest.hex()) is None:
+        session.add(TextDocument(sha256="0x" + digest.hex(), text=text))
+    return digest
+
+
+def stored_text(session: Session, commitment: str | None) -> str | None:
+    """The text behind a commitment, if this service kept it."""
+    if commitment is None or int(commitment, 16) == 0:
+        return None
+    document = session.get(TextDocument, commitment)
+    return document.text if document is not None else None
 
 
 def load_json(text: str) -> Any:

@@ -306,7 +306,7 @@ async def withdraw_dataset(
     if (previous := replay(session, principal, idempotency_key, fingerprint)) is not None:
         return previous
     _owned_dataset(runtime, session, department_id, dataset_hex)
-    reason_hash = text_commitment(body.reason)
+    reason_hash = text_commitment(session, body.reason)
     op = submit_department_action(
         session,
         runtime,

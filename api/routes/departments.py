@@ -244,7 +244,7 @@ async def suspend_department(
     principal: PrincipalDep,
     idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
-    reason_hash = text_commitment(body.reason)
+    reason_hash = text_commitment(session, body.reason)
     return await _governance_call(
         request,
         runtime,

@@ -1,7 +1,13 @@
 """The write path: a durable outbox in SQL and the relayer that takes it to the chain."""
 
 from ledger.relayer.models import Operation, OperationStatus
-from ledger.relayer.outbox import enqueue, next_signature_nonce, next_signer, queued_key_claim
+from ledger.relayer.outbox import (
+    enqueue,
+    next_department_status,
+    next_signature_nonce,
+    next_signer,
+    queued_key_claim,
+)
 from ledger.relayer.relayer import Relayer, StaleSignatureError, TickReport
 
 __all__ = [
@@ -11,6 +17,7 @@ __all__ = [
     "StaleSignatureError",
     "TickReport",
     "enqueue",
+    "next_department_status",
     "next_signature_nonce",
     "next_signer",
     "queued_key_claim",

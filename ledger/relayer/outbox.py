@@ -11,6 +11,7 @@ from sqlmodel.sql.expression import SelectOfScalar
 from ledger.chain.abi_json import function_inputs, to_json
 from ledger.chain.clients.base import SignedActionsClient
 from ledger.chain.clients.departments import DepartmentRegistryClient
+from ledger.chain.types import DepartmentStatus
 from ledger.relayer.models import Operation, OperationStatus
 
 _IN_FLIGHT = (OperationStatus.PENDING, OperationStatus.SUBMITTED)
@@ -50,6 +51,33 @@ def next_signer(
     if claim is not None:
         return _claimed_key(claim)
     return departments.department(department_id).signer
+
+
+def next_department_status(
+    session: Session, departments: DepartmentRegistryClient, department_id: int
+) -> DepartmentStatus:
+    """The status ``department_id`` will have when an action queued now executes: set by the
+    last enrolment, suspension or reactivation queued ahead of it, else the status on chain."""
+    last = session.exec(
+        select(Operation.function)
+        .where(
+            Operation.contract == "DepartmentRegistry",
+            Operation.department_id == department_id,
+            col(Operation.function).in_(list(_STATUS_AFTER)),
+            col(Operation.status).in_(_IN_FLIGHT),
+        )
+        .order_by(col(Operation.seq).desc())
+    ).first()
+    if last is not None:
+        return _STATUS_AFTER[last]
+    return departments.department(department_id).status
+
+
+_STATUS_AFTER = {
+    "enrolDepartment": DepartmentStatus.ACTIVE,
+    "reactivateDepartment": DepartmentStatus.ACTIVE,
+    "suspendDepartment": DepartmentStatus.SUSPENDED,
+}
 
 
 def queued_key_claim(session: Session, address: str) -> Operation | None:

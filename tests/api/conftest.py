@@ -1,16 +1,20 @@
-"""An API over the shared test chain: real contracts, real relayer, SQLite in a temp dir.
+"""An API over the shared test chain: real contracts, real relayer, and a real database: a
+SQLite file in a temp dir, and again PostgreSQL when ``PROVLEDGER_TEST_DATABASE_URL`` names one
+(CI starts one; without it those runs are skipped).
 
 Workers are not started; tests call ``relay()`` to move the outbox forward deterministically.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlmodel import SQLModel
 
 from api.app import GOVERNANCE_TOKEN_FILE, create_app
 from ledger.chain.deploy import Ledger
@@ -18,12 +22,33 @@ from ledger.config import Settings
 from ledger.db import make_engine
 from ledger.runtime import Runtime
 
+DATABASE_URL_ENV = "PROVLEDGER_TEST_DATABASE_URL"
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh, empty database for one test: a SQLite file, or the PostgreSQL database named by
+    the environment with every table dropped before and after."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'api.db'}"
+        return
+    url = os.environ.get(DATABASE_URL_ENV)
+    if not url:
+        pytest.skip(f"{DATABASE_URL_ENV} is not set: no PostgreSQL database to run against")
+    engine = make_engine(url)
+    SQLModel.metadata.drop_all(engine)  # an interrupted run may have left tables behind
+    engine.dispose()
+    yield url
+    engine = make_engine(url)
+    SQLModel.metadata.drop_all(engine)
+    engine.dispose()
+
 
 @pytest.fixture
-def runtime(ledger: Ledger, actors: Any, tmp_path: Path) -> Iterator[Runtime]:
+def runtime(ledger: Ledger, actors: Any, tmp_path: Path, database_url: str) -> Iterator[Runtime]:
     settings = Settings(
         data_dir=tmp_path / "data",
-        database_url=f"sqlite:///{tmp_path / 'api.db'}",
+        database_url=database_url,
         keystore_scrypt_n=2**4,  # cheap for tests; real keystores keep eth-account's default
     )
     runtime = Runtime.assemble(

@@ -181,3 +181,67 @@ def test_asking_for_ones_own_data_or_unknown_data_is_refused(
     )
     assert own.status_code == 422
     assert unknown.status_code == 404
+
+
+def test_an_expiry_beyond_the_requested_duration_is_refused_before_anything_is_queued(
+    client: TestClient, world: dict[str, Any], runtime: Runtime, relay: Callable[[], None]
+) -> None:
+    request_id = ask(client, world, days=7)
+    relay()
+    too_late = runtime.chain.block_time() + 8 * DAY
+    response = client.post(
+        f"/v1/access-requests/{request_id}/approve",
+        json={"expires_at": too_late},
+        headers=world["headers"]["a"],
+    )
+    assert response.status_code == 422, response.text
+    assert response.json()["code"] == "invalid-input"
+    assert "requested duration" in response.json()["detail"]
+    listed = client.get(f"/v1/access-requests/{request_id}", headers=world["headers"]["a"])
+    assert listed.json()["status"] == "pending"
+
+
+def test_owners_see_incoming_requests_with_their_purpose_and_requesters_their_own(
+    client: TestClient, world: dict[str, Any], runtime: Runtime, relay: Callable[[], None]
+) -> None:
+    headers = world["headers"]
+    first, second = ask(client, world), ask(client, world, who="c")
+    relay()
+    client.post(
+        f"/v1/access-requests/{second}/deny",
+        json={"reason": "no legal basis"},
+        headers=headers["a"],
+    )
+    relay()
+    runtime.indexer.sync()
+
+    def ids(who: str, **params: Any) -> list[str]:
+        response = client.get("/v1/access-requests", params=params, headers=headers[who])
+        assert response.status_code == 200, response.text
+        return [r["request_id"] for r in response.json()["items"]]
+
+    assert ids("a", role="incoming") == [second, first]  # newest first
+    assert ids("a", role="outgoing") == []
+    assert ids("b") == [first] and ids("c") == [second]
+    assert ids("a", status="denied") == [second]
+    incoming = client.get("/v1/access-requests", headers=headers["a"]).json()["items"]
+    assert incoming[1]["purpose"] == "fraud analytics" and incoming[1]["requester"] == 32
+    assert incoming[0]["deny_reason"] == "no legal basis"
+
+    page = client.get("/v1/access-requests", params={"limit": 1}, headers=headers["a"]).json()
+    rest = client.get(
+        "/v1/access-requests", params={"cursor": page["next_cursor"]}, headers=headers["a"]
+    ).json()
+    assert [r["request_id"] for r in page["items"] + rest["items"]] == [second, first]
+    assert rest["next_cursor"] is None
+
+    one = client.get(f"/v1/access-requests/{first}", headers=headers["b"]).json()
+    assert one["status"] == "pending" and one["owner"] == 31 and one["indexed"] is True
+    assert client.get(f"/v1/access-requests/{first}", headers=headers["c"]).status_code == 404
+    assert client.get(f"/v1/access-requests/0x{'00' * 32}", headers=headers["a"]).status_code == 404
+    assert (
+        client.get(
+            "/v1/access-requests", params={"role": "sideways"}, headers=headers["a"]
+        ).status_code
+        == 422
+    )

@@ -296,3 +296,28 @@ def test_operations_of_another_department_are_invisible(
     response = client.get(f"/v1/operations/{accepted['operation_id']}", headers=departments["b"])
     assert response.status_code == 404
     assert client.get("/v1/operations/op_nope", headers=departments["a"]).status_code == 404
+
+
+def test_a_suspended_department_is_refused_at_once_not_after_a_202(
+    client: TestClient, governance: dict[str, str], relay: Callable[[], None]
+) -> None:
+    enrolled = client.post(
+        "/v1/departments", json={"department_id": 77, "name": "to suspend"}, headers=governance
+    ).json()
+    department = {"Authorization": f"Bearer {enrolled['token']}"}
+    relay()
+    body = {"content_hash": "0x" + os.urandom(32).hex(), "metadata": {"title": "t"}}
+    # Queued but not yet mined: the registration would run after the suspension, so it is refused.
+    client.post("/v1/departments/77/suspend", json={"reason": "audit"}, headers=governance)
+    refused = client.post("/v1/datasets", json=body, headers=department)
+    assert refused.status_code == 403, refused.text
+    assert refused.json()["error"] == "DepartmentInactive"
+    relay()
+    assert client.post("/v1/datasets", json=body, headers=department).status_code == 403
+    # A reactivation queued ahead is enough: the registration will run after it.
+    client.post("/v1/departments/77/reactivate", json={}, headers=governance)
+    accepted = client.post("/v1/datasets", json=body, headers=department)
+    assert accepted.status_code == 202, accepted.text
+    relay()
+    operation = client.get(f"/v1/operations/{accepted.json()['operation_id']}", headers=department)
+    assert operation.json()["status"] == "confirmed"

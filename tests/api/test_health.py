@@ -22,8 +22,12 @@ def test_readyz_reports_the_chain_and_the_database(client: TestClient, runtime: 
 
 
 def test_readyz_is_503_when_the_database_is_gone(client: TestClient, runtime: Runtime) -> None:
-    runtime.engine = make_engine("sqlite:////nonexistent/dir/provledger.db")
-    response = client.get("/readyz")
+    working, runtime.engine = runtime.engine, make_engine("sqlite:////nonexistent/dir/pl.db")
+    try:
+        response = client.get("/readyz")
+    finally:
+        runtime.engine.dispose()
+        runtime.engine = working  # the fixture closes the real one's connections
     assert response.status_code == 503
     assert response.json()["checks"]["database"]["ok"] is False
 

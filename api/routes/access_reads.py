@@ -1,0 +1,160 @@
+"""Reading access requests: one from the chain, lists from the index.
+
+An owner has to see the requests for its datasets (and their purpose) to answer them, and a
+requester has to follow its own. A department sees the requests it made and those made for its
+datasets; governance and auditors see all of them.
+"""
+
+from __future__ import annotations
+
+import enum
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+from sqlmodel import Session, col, or_, select
+
+from api.auth import Principal
+from api.deps import PrincipalDep, RuntimeDep, SessionDep
+from api.models import PrincipalKind
+from api.routes.common import stored_text
+from api.routes.datasets import _bytes, _path_id
+from api.routes.reads import _coordinates, _cursor, _uncursor
+from ledger.chain.types import RequestStatus
+from ledger.errors import ResourceNotFoundError
+from ledger.index.models import IndexAccessRequest, IndexDataset
+
+router = APIRouter(tags=["access"])
+
+
+class Role(enum.StrEnum):
+    """Which side of a request the calling department is on."""
+
+    INCOMING = "incoming"  # made for one of its datasets: it answers them
+    OUTGOING = "outgoing"  # made by it
+
+
+class RequestStatusName(enum.StrEnum):
+    PENDING = "pending"
+    APPROVED = "approved"
+    DENIED = "denied"
+    CANCELLED = "cancelled"
+    REVOKED = "revoked"
+    SUPERSEDED = "superseded"
+
+
+def _sees_everything(principal: Principal) -> bool:
+    return principal.kind in (PrincipalKind.GOVERNANCE, PrincipalKind.AUDITOR)
+
+
+def _request_public(session: Session, row: IndexAccessRequest, owner: int) -> dict[str, Any]:
+    return {
+        "request_id": row.request_id,
+        "dataset_id": row.dataset_id,
+        "owner": owner,
+        "requester": row.requester,
+        "status": row.status,
+        "requested_duration": row.requested_duration,
+        "expires_at": row.expires_at,
+        "purpose_hash": row.purpose_hash,
+        "purpose": stored_text(session, row.purpose_hash),
+        "deny_reason_hash": row.deny_reason_hash,
+        "deny_reason": stored_text(session, row.deny_reason_hash),
+        "revoke_reason_hash": row.revoke_reason_hash,
+        "revoke_reason": stored_text(session, row.revoke_reason_hash),
+        "superseded_by": row.superseded_by,
+        "requested": _coordinates(row, "created"),
+        "updated": _coordinates(row, "updated"),
+    }
+
+
+@router.get("/v1/access-requests", summary="Access requests visible to this token, newest first")
+def list_access_requests(
+    runtime: RuntimeDep,
+    session: SessionDep,
+    principal: PrincipalDep,
+    role: Role | None = None,
+    status: RequestStatusName | None = None,
+    dataset: str | None = None,
+    cursor: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+) -> dict[str, Any]:
+    """From the index (``indexed_block`` says how far it has read). ``role`` narrows a
+    department's view to requests for its datasets (``incoming``) or by it (``outgoing``)."""
+    query = select(IndexAccessRequest, IndexDataset.owner).join(
+        IndexDataset, col(IndexDataset.dataset_id) == col(IndexAccessRequest.dataset_id)
+    )
+    if not _sees_everything(principal):
+        me = principal.acting_department()
+        if role is Role.INCOMING:
+            query = query.where(IndexDataset.owner == me)
+        elif role is Role.OUTGOING:
+            query = query.where(IndexAccessRequest.requester == me)
+        else:
+            query = query.where(or_(IndexDataset.owner == me, IndexAccessRequest.requester == me))
+    if status is not None:
+        query = query.where(IndexAccessRequest.status == status.value)
+    if dataset is not None:
+        query = query.where(IndexAccessRequest.dataset_id == _path_id(dataset))
+    if (after := _uncursor(cursor)) is not None:
+        block, log = int(after["b"]), int(after["l"])
+        query = query.where(
+            or_(
+                col(IndexAccessRequest.created_block_number) < block,
+                (col(IndexAccessRequest.created_block_number) == block)
+                & (col(IndexAccessRequest.created_log_index) < log),
+            )
+        )
+    rows = session.exec(
+        query.order_by(
+            col(IndexAccessRequest.created_block_number).desc(),
+            col(IndexAccessRequest.created_log_index).desc(),
+        ).limit(limit + 1)
+    ).all()
+    page = rows[:limit]
+    next_cursor = None
+    if len(rows) > limit:
+        last = page[-1][0]
+        next_cursor = _cursor({"b": last.created_block_number, "l": last.created_log_index})
+    return {
+        "items": [_request_public(session, row, owner) for row, owner in page],
+        "next_cursor": next_cursor,
+        "indexed_block": runtime.indexer.last_indexed_block(),
+    }
+
+
+@router.get("/v1/access-requests/{request_id}", summary="One access request, as the chain has it")
+def get_access_request(
+    request_id: str, runtime: RuntimeDep, session: SessionDep, principal: PrincipalDep
+) -> dict[str, Any]:
+    """Status, expiry and duration come from the contract at the latest block; the purpose and
+    reasons (their text, when this service kept it) and chain coordinates from the index."""
+    request_hex = _path_id(request_id)
+    record = runtime.ledger.access.access_request(_bytes(request_hex))
+    owner = (
+        runtime.ledger.datasets.dataset(record.dataset_id).owner
+        if record.status != RequestStatus.NONE
+        else None
+    )
+    visible = record.status != RequestStatus.NONE and (
+        _sees_everything(principal) or principal.department_id in (record.requester, owner)
+    )
+    if not visible:
+        raise ResourceNotFoundError(f"no access request {request_hex} visible to this token")
+    assert owner is not None
+    indexed = session.get(IndexAccessRequest, request_hex)
+    body: dict[str, Any] = _request_public(session, indexed, owner) if indexed else {}
+    return {
+        **body,
+        "request_id": request_hex,
+        "dataset_id": "0x" + record.dataset_id.hex(),
+        "owner": owner,
+        "requester": record.requester,
+        "status": record.status.name.lower(),
+        "requested_duration": record.requested_duration,
+        "expires_at": record.expires_at or None,
+        "chain": {
+            "chain_id": runtime.chain.chain_id,
+            "contract": runtime.ledger.access.address,
+        },
+        "indexed": indexed is not None,
+    }
