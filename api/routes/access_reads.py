@@ -16,9 +16,10 @@ from sqlmodel import Session, col, or_, select
 from api.auth import Principal
 from api.deps import PrincipalDep, RuntimeDep, SessionDep
 from api.models import PrincipalKind
+from api.pagination import keyset_page
 from api.routes.common import stored_text
 from api.routes.datasets import _bytes, _path_id
-from api.routes.reads import _coordinates, _cursor, _uncursor
+from api.routes.reads import _coordinates
 from ledger.chain.types import RequestStatus
 from ledger.errors import ResourceNotFoundError
 from ledger.index.models import IndexAccessRequest, IndexDataset
@@ -80,7 +81,7 @@ def list_access_requests(
 ) -> dict[str, Any]:
     """From the index (``indexed_block`` says how far it has read). ``role`` narrows a
     department's view to requests for its datasets (``incoming``) or by it (``outgoing``)."""
-    query = select(IndexAccessRequest, IndexDataset.owner).join(
+    query = select(IndexAccessRequest).join(
         IndexDataset, col(IndexDataset.dataset_id) == col(IndexAccessRequest.dataset_id)
     )
     if not _sees_everything(principal):
@@ -95,28 +96,27 @@ def list_access_requests(
         query = query.where(IndexAccessRequest.status == status.value)
     if dataset is not None:
         query = query.where(IndexAccessRequest.dataset_id == _path_id(dataset))
-    if (after := _uncursor(cursor)) is not None:
-        block, log = int(after["b"]), int(after["l"])
-        query = query.where(
-            or_(
-                col(IndexAccessRequest.created_block_number) < block,
-                (col(IndexAccessRequest.created_block_number) == block)
-                & (col(IndexAccessRequest.created_log_index) < log),
+    rows, next_cursor = keyset_page(
+        session,
+        query,
+        key=[
+            col(IndexAccessRequest.created_block_number),
+            col(IndexAccessRequest.created_log_index),
+        ],
+        key_of=lambda r: (r.created_block_number, r.created_log_index),
+        cursor=cursor,
+        limit=limit,
+        descending=True,
+    )
+    owners = dict(
+        session.exec(
+            select(IndexDataset.dataset_id, IndexDataset.owner).where(
+                col(IndexDataset.dataset_id).in_({r.dataset_id for r in rows})
             )
-        )
-    rows = session.exec(
-        query.order_by(
-            col(IndexAccessRequest.created_block_number).desc(),
-            col(IndexAccessRequest.created_log_index).desc(),
-        ).limit(limit + 1)
-    ).all()
-    page = rows[:limit]
-    next_cursor = None
-    if len(rows) > limit:
-        last = page[-1][0]
-        next_cursor = _cursor({"b": last.created_block_number, "l": last.created_log_index})
+        ).all()
+    )
     return {
-        "items": [_request_public(session, row, owner) for row, owner in page],
+        "items": [_request_public(session, row, owners[row.dataset_id]) for row in rows],
         "next_cursor": next_cursor,
         "indexed_block": runtime.indexer.last_indexed_block(),
     }

@@ -11,20 +11,19 @@ mined, not when the indexer catches up.
 
 from __future__ import annotations
 
-import base64
 import json
 import time
-from collections.abc import Sequence
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
-from sqlmodel import Session, col, or_, select
+from sqlmodel import Session, col, select
 
 from api.auth import Principal
 from api.deps import PrincipalDep, RuntimeDep, SessionDep
 from api.models import MetadataDocument, PrincipalKind
+from api.pagination import keyset_page
 from api.routes.datasets import _path_id
-from ledger.errors import InvalidInputError, ResourceNotFoundError
+from ledger.errors import ResourceNotFoundError
 from ledger.index.models import (
     IndexAccessRequest,
     IndexDataset,
@@ -38,22 +37,6 @@ router = APIRouter(tags=["read"])
 
 OPEN_CLASSIFICATIONS = ("public", "internal")
 Limit = Annotated[int, Query(ge=1, le=500)]
-
-
-def _cursor(value: dict[str, Any]) -> str:
-    return base64.urlsafe_b64encode(json.dumps(value).encode()).decode()
-
-
-def _uncursor(text: str | None) -> dict[str, Any] | None:
-    if not text:
-        return None
-    try:
-        value = json.loads(base64.urlsafe_b64decode(text.encode()))
-        if not isinstance(value, dict):
-            raise ValueError("not an object")
-        return value
-    except ValueError as exc:
-        raise InvalidInputError(f"cursor is not one this service issued: {exc}") from exc
 
 
 def _can_see(
@@ -149,58 +132,24 @@ def list_datasets(
     cursor: str | None = None,
     limit: Limit = 50,
 ) -> dict[str, Any]:
-    after = _uncursor(cursor)
-    base = select(IndexDataset)
+    query = select(IndexDataset)
     if owner is not None:
-        base = base.where(IndexDataset.owner == owner)
-    items: list[dict[str, Any]] = []
-    last: IndexDataset | None = None
-    exhausted = False
-    chunk: Sequence[IndexDataset] = ()
-    # Visibility is decided per row, so scan the keyset in chunks until the page is full or the
-    # rows run out; a chunk of invisible rows never ends a listing early.
-    while len(items) < limit and not exhausted:
-        position = (
-            (last.created_block_number, last.created_log_index, last.dataset_id)
-            if last is not None
-            else (int(after["b"]), int(after["l"]), str(after["d"]))
-            if after is not None
-            else None
-        )
-        query = base
-        if position is not None:
-            block, log, dataset = position
-            query = query.where(
-                or_(
-                    col(IndexDataset.created_block_number) < block,
-                    (col(IndexDataset.created_block_number) == block)
-                    & (col(IndexDataset.created_log_index) < log),
-                    (col(IndexDataset.created_block_number) == block)
-                    & (col(IndexDataset.created_log_index) == log)
-                    & (col(IndexDataset.dataset_id) < dataset),
-                )
-            )
-        chunk = session.exec(
-            query.order_by(
-                col(IndexDataset.created_block_number).desc(),
-                col(IndexDataset.created_log_index).desc(),
-                col(IndexDataset.dataset_id).desc(),
-            ).limit(limit * 2)
-        ).all()
-        exhausted = len(chunk) < limit * 2
-        for row in chunk:
-            last = row
-            if _can_see(session, runtime, principal, row):
-                items.append(_dataset_public(session, runtime, row))
-                if len(items) == limit:
-                    break
-    # A full page ends where a chunk ended with nothing after it: no cursor to an empty page.
-    more = len(items) == limit and not (exhausted and chunk and last is chunk[-1])
-    next_cursor = (
-        _cursor({"b": last.created_block_number, "l": last.created_log_index, "d": last.dataset_id})
-        if last is not None and more
-        else None
+        query = query.where(IndexDataset.owner == owner)
+    rows, next_cursor = keyset_page(
+        session,
+        query,
+        key=[
+            col(IndexDataset.created_block_number),
+            col(IndexDataset.created_log_index),
+            col(IndexDataset.dataset_id),
+        ],
+        key_of=lambda r: (r.created_block_number, r.created_log_index, r.dataset_id),
+        cursor=cursor,
+        limit=limit,
+        descending=True,
+        keep=lambda r: _can_see(session, runtime, principal, r),
     )
+    items = [_dataset_public(session, runtime, row) for row in rows]
     return {
         "items": items,
         "next_cursor": next_cursor,
@@ -336,16 +285,6 @@ def audit_events(
         query = query.where(col(IndexEvent.block_number) >= from_block)
     if to_block is not None:
         query = query.where(col(IndexEvent.block_number) <= to_block)
-    after = _uncursor(cursor)
-    if after is not None:
-        block, log = int(after["b"]), int(after["l"])
-        query = query.where(
-            or_(
-                col(IndexEvent.block_number) > block,
-                (col(IndexEvent.block_number) == block) & (col(IndexEvent.log_index) > log),
-            )
-        )
-    query = query.order_by(col(IndexEvent.block_number), col(IndexEvent.log_index))
     wanted_dataset = _path_id(dataset) if dataset else None
     owned: set[str] = set()
     if department is not None:
@@ -354,38 +293,38 @@ def audit_events(
                 select(IndexDataset.dataset_id).where(IndexDataset.owner == department)
             ).all()
         )
-    items: list[dict[str, Any]] = []
-    last: IndexEvent | None = None
-    for event in session.exec(query.limit(limit * 10 + 100)).all():
-        last = event
-        args = event.args
-        if wanted_dataset and args.get("datasetId") != wanted_dataset:
-            continue
-        if department is not None and not _names_department(args, department, owned):
-            continue
-        items.append(
-            {
-                "event": event.event,
-                "contract": event.contract,
-                "args": args,
-                "chain": {
-                    "chain_id": runtime.chain.chain_id,
-                    "address": event.address,
-                    "tx_hash": event.tx_hash,
-                    "block_number": event.block_number,
-                    "block_hash": event.block_hash,
-                    "log_index": event.log_index,
-                    "block_time": event.block_time,
-                },
-            }
-        )
-        if len(items) == limit:
-            break
-    next_cursor = (
-        _cursor({"b": last.block_number, "l": last.log_index})
-        if last is not None and len(items) == limit
-        else None
+
+    def wanted(event: IndexEvent) -> bool:
+        if wanted_dataset and event.args.get("datasetId") != wanted_dataset:
+            return False
+        return department is None or _names_department(event.args, department, owned)
+
+    events, next_cursor = keyset_page(
+        session,
+        query,
+        key=[col(IndexEvent.block_number), col(IndexEvent.log_index)],
+        key_of=lambda e: (e.block_number, e.log_index),
+        cursor=cursor,
+        limit=limit,
+        keep=wanted,
     )
+    items = [
+        {
+            "event": event.event,
+            "contract": event.contract,
+            "args": event.args,
+            "chain": {
+                "chain_id": runtime.chain.chain_id,
+                "address": event.address,
+                "tx_hash": event.tx_hash,
+                "block_number": event.block_number,
+                "block_hash": event.block_hash,
+                "log_index": event.log_index,
+                "block_time": event.block_time,
+            },
+        }
+        for event in events
+    ]
     return {
         "items": items,
         "next_cursor": next_cursor,

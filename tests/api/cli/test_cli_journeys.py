@@ -170,7 +170,10 @@ def test_access_is_requested_approved_checked_and_revoked(
 
 
 def test_a_write_the_chain_refuses_exits_failed_with_the_contract_error(
-    provledger: Invoke, enrol: Callable[[str], Department], tmp_path: Path
+    provledger: Invoke,
+    enrol: Callable[[str], Department],
+    paused_workers: Callable[[], AbstractContextManager[None]],
+    tmp_path: Path,
 ) -> None:
     health, transport = enrol("Health"), enrol("Transport")
     path = tmp_path / "x.csv"
@@ -181,15 +184,21 @@ def test_a_write_the_chain_refuses_exits_failed_with_the_contract_error(
                    token=transport.token)
     )["resource"]["request_id"]  # fmt: skip
 
-    # Longer than requested: the service accepts the write, the contract refuses it.
-    result = provledger("access", "approve", request_id, "--expires-in", "30d", "--json",
-                        token=health.token)  # fmt: skip
+    # Two approvals accepted while the request is still pending on chain: the second one
+    # reaches the contract after the first and is refused there.
+    with paused_workers():
+        for _ in range(2):
+            queued = provledger("access", "approve", request_id, "--expires-in", "30m",
+                                "--no-wait", "--json", token=health.token)  # fmt: skip
+            assert queued.exit_code == 0, queued.output
+    second = json.loads(queued.stdout)["operation_id"]
+    result = provledger("ops", "wait", second, token=health.token)
     assert result.exit_code == EXIT_FAILED, result.output
-    error = json.loads(result.stdout)["error"]
-    assert error["operation"]["status"] == "failed"
-    assert error["code"] == "AccessInvalidExpiry"  # the contract's own error, by name
-    assert f"access.approve {error['operation']['id']}: failed" in result.stderr
-    assert "error: AccessInvalidExpiry: expiry " in result.stderr
+    assert f"access.approve {second}: failed" in result.output
+    assert "error AccessInvalidStatus: " in result.stdout  # the contract's own error, by name
+    shown = provledger("ops", "show", second, "--json", token=health.token)
+    operation = json.loads(shown.stdout)
+    assert operation["status"] == "failed" and operation["error"]["code"] == "AccessInvalidStatus"
 
 
 def test_no_wait_returns_the_operation_and_ops_follows_it(
@@ -252,10 +261,8 @@ def test_governance_suspends_reactivates_and_manages_tokens(
     path = tmp_path / "during-suspension.csv"
     path.write_bytes(os.urandom(64))
     while_suspended = provledger("register", str(path), token=health.token)
-    assert while_suspended.exit_code == EXIT_FAILED  # accepted, then refused by the chain
-    assert f"error: DepartmentInactive: department {health.id} is suspended" in (
-        while_suspended.stderr
-    )
+    assert while_suspended.exit_code == EXIT_REFUSED  # refused at once, not after a 202
+    assert f"error: unauthorized: department {health.id} is suspended" in (while_suspended.stderr)
     reactivated = provledger("dept", "reactivate", str(health.id), token=governance)
     assert reactivated.exit_code == 0, reactivated.output
     assert provledger("register", str(path), token=health.token).exit_code == 0
