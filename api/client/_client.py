@@ -345,6 +345,30 @@ class ProvledgerClient:
         )
         return _accepted(answer)
 
+    def list_access_requests(
+        self,
+        *,
+        role: str | None = None,
+        status: str | None = None,
+        dataset: str | None = None,
+        cursor: str | None = None,
+        limit: int = 50,
+    ) -> dict[str, Any]:
+        """One page of requests, newest first: ``role`` ``incoming`` (for the caller's datasets)
+        or ``outgoing`` (by the caller); ``items``, ``next_cursor``, ``indexed_block``."""
+        params = {
+            "role": role,
+            "status": status,
+            "dataset": dataset,
+            "cursor": cursor,
+            "limit": limit,
+        }
+        return dict(self._http.send("GET", "/v1/access-requests", params=params))
+
+    def get_access_request(self, request_id: str) -> dict[str, Any]:
+        """One request as the chain has it, with its purpose when the service kept it."""
+        return dict(self._http.send("GET", f"/v1/access-requests/{_seg(request_id)}"))
+
     def has_access(
         self, dataset_id: str, department_id: int, *, block: int | None = None
     ) -> dict[str, Any]:

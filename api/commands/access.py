@@ -11,6 +11,7 @@ import time
 from typing import TYPE_CHECKING, Annotated
 
 import typer
+from rich.markup import escape
 
 from api.commands.common import (
     DEFAULT_URL,
@@ -41,6 +42,7 @@ RequestArg = Annotated[
 ]
 ReasonOption = Annotated[str, typer.Option(help="Why (its hash goes on chain).")]
 
+_CLOCK_MARGIN = 60
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 _DURATION = re.compile(r"(\d{1,12})([smhdw]?)")
 
@@ -106,13 +108,17 @@ def approve(
     wait: WaitOption = True,
     timeout: TimeoutOption = 120.0,
 ) -> None:
-    """Grant a pending request for one of your datasets, until an expiry."""
-    if (expires_in is None) == (expires_at is None):
-        raise typer.BadParameter("give --expires-in or --expires-at, one of the two")
+    """Grant a pending request for one of your datasets, until an expiry (by default for all
+    of the requested duration)."""
+    if expires_in is not None and expires_at is not None:
+        raise typer.BadParameter("give --expires-in or --expires-at, not both")
     if expires_in is not None:
         expires_at = int(time.time()) + parse_duration(expires_in, option="--expires-in")
-    assert expires_at is not None
     with connect(url, token, as_json=as_json) as (client, terminal):
+        if expires_at is None:
+            asked = client.get_access_request(request_id)
+            # A minute short of the limit: the chain's clock may run a little behind ours.
+            expires_at = int(time.time()) + int(asked["requested_duration"]) - _CLOCK_MARGIN
         accepted = client.approve_access(request_id, expires_at=expires_at)
         what = f"grant of {request_id} until {expires_at}"
         finish(client, terminal, accepted, what, wait=wait, timeout=timeout)
@@ -194,3 +200,65 @@ def check(
 
     terminal.emit(answer, human)
     raise typer.Exit(int(ExitCode.OK if allowed else ExitCode.NO))
+
+
+@access_app.command("list")
+def list_requests(
+    role: Annotated[
+        str | None,
+        typer.Option(help="incoming (for your datasets, to answer) or outgoing (yours)."),
+    ] = None,
+    status: Annotated[
+        str | None,
+        typer.Option(help="pending, approved, denied, cancelled, revoked or superseded."),
+    ] = None,
+    dataset: Annotated[str | None, typer.Option(help="Only requests for this dataset.")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=500, help="At most this many.")] = 50,
+    cursor: Annotated[str | None, typer.Option(help="Continue where a page ended.")] = None,
+    url: UrlOption = DEFAULT_URL,
+    token: TokenOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Access requests you made or that were made for your datasets, newest first."""
+    with connect(url, token, as_json=as_json) as (client, terminal):
+        page = client.list_access_requests(
+            role=role, status=status, dataset=dataset, cursor=cursor, limit=limit
+        )
+
+        def human() -> None:
+            for item in page["items"]:
+                terminal.say(
+                    f"{item['request_id']} {item['status']} dataset {item['dataset_id']} "
+                    f"by {item['requester']} for {item['requested_duration']}s"
+                )
+                if item.get("purpose"):
+                    terminal.say(f"  purpose: {escape(item['purpose'])}")
+            if page["next_cursor"]:
+                terminal.status.print(f"more: --cursor {page['next_cursor']}")
+
+        terminal.emit(page, human)
+
+
+@access_app.command("show")
+def show_request(
+    request_id: RequestArg,
+    url: UrlOption = DEFAULT_URL,
+    token: TokenOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """One access request as the chain has it now."""
+    with connect(url, token, as_json=as_json) as (client, terminal):
+        item = client.get_access_request(request_id)
+
+        def human() -> None:
+            terminal.say(
+                f"{item['request_id']} {item['status']} dataset {item['dataset_id']} "
+                f"(owner {item['owner']}) by {item['requester']} "
+                f"for {item['requested_duration']}s"
+            )
+            if item.get("expires_at"):
+                terminal.say(f"  expires at {item['expires_at']}")
+            if item.get("purpose"):
+                terminal.say(f"  purpose: {escape(item['purpose'])}")
+
+        terminal.emit(item, human)

@@ -169,6 +169,41 @@ def test_access_is_requested_approved_checked_and_revoked(
     assert hidden.exit_code == EXIT_REFUSED and "error: not-found:" in hidden.stderr
 
 
+def test_an_owner_lists_incoming_requests_reads_the_purpose_and_grants_the_full_duration(
+    provledger: Invoke, enrol: Callable[[str], Department], tmp_path: Path
+) -> None:
+    health, transport = enrol("Health"), enrol("Transport")
+    path = tmp_path / "incoming.csv"
+    path.write_bytes(os.urandom(64))
+    dataset = _register(provledger, health, path)["resource"]["dataset_id"]
+    request_id = _json(
+        provledger("access", "request", dataset, "--purpose", "crash statistics",
+                   "--duration", "2d", "--json", token=transport.token)
+    )["resource"]["request_id"]  # fmt: skip
+
+    def incoming() -> list[dict[str, Any]]:
+        listed = provledger("access", "list", "--role", "incoming", "--dataset", dataset,
+                            "--json", token=health.token)  # fmt: skip
+        items: list[dict[str, Any]] = _json(listed)["items"]
+        return items if items else []
+
+    (item,) = _eventually(incoming)  # once the indexer has read it
+    assert item["request_id"] == request_id and item["purpose"] == "crash statistics"
+    assert item["requester"] == transport.id
+    human = provledger("access", "list", "--role", "incoming", "--dataset", dataset,
+                       token=health.token)  # fmt: skip
+    assert "purpose: crash statistics" in human.stdout
+
+    granted = provledger("access", "approve", request_id, token=health.token)  # no expiry given
+    assert granted.exit_code == 0, granted.output
+    shown = _json(provledger("access", "show", request_id, "--json", token=transport.token))
+    assert shown["status"] == "approved"
+    assert 2 * 86400 - 600 < shown["expires_at"] - time.time() <= 2 * 86400
+    outgoing = _json(provledger("access", "list", "--role", "outgoing", "--json",
+                                token=health.token))  # fmt: skip
+    assert all(r["request_id"] != request_id for r in outgoing["items"])
+
+
 def test_a_write_the_chain_refuses_exits_failed_with_the_contract_error(
     provledger: Invoke,
     enrol: Callable[[str], Department],
