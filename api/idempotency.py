@@ -1,5 +1,10 @@
 """Idempotency-Key: a retried write returns its first outcome, a reused key with another body
-is refused. The record is committed in the same transaction as the write it describes."""
+is refused. The record is committed in the same transaction as the write it describes.
+
+A bearer token secret in an answer is never stored (tokens live only as hashes): a replay of
+a write that issued one revokes that token, issues its successor and answers with it, so the
+caller ends up with exactly one live token, the one it holds.
+"""
 
 from __future__ import annotations
 
@@ -10,9 +15,9 @@ from typing import Any
 from fastapi.responses import JSONResponse
 from sqlmodel import Session, select
 
-from api.auth import Principal
-from api.models import IdempotencyRecord
-from ledger.errors import IdempotencyConflictError
+from api.auth import Principal, issue_token, revoke_token
+from api.models import ApiToken, IdempotencyRecord, PrincipalKind
+from ledger.errors import ConflictError, IdempotencyConflictError
 
 
 def request_fingerprint(method: str, path: str, body: bytes) -> str:
@@ -36,11 +41,34 @@ def replay(
         raise IdempotencyConflictError(
             f"Idempotency-Key {key!r} was used for a different request; use a new key"
         )
-    return JSONResponse(
-        json.loads(record.body),
-        status_code=record.status_code,
-        headers={"Idempotent-Replayed": "true"},
+    body = json.loads(record.body)
+    if body.get(_SECRET) == _REDACTED:
+        body = _reissue(session, record, body)
+    replayed = {"Idempotent-Replayed": "true"}
+    return JSONResponse(body, status_code=record.status_code, headers=replayed)
+
+
+_SECRET = "token"
+_REDACTED = "<redacted>"
+
+
+def _reissue(session: Session, record: IdempotencyRecord, body: dict[str, Any]) -> dict[str, Any]:
+    """The first answer's token replaced by a fresh one; the first is revoked."""
+    first = session.get(ApiToken, body["token_id"])
+    if first is None or first.revoked_at is not None:
+        raise ConflictError(
+            {"tokenId": body["token_id"]},
+            message=f"the token this request issued ({body['token_id']}) has been revoked since; "
+            "ask governance for a new one",
+        )
+    revoke_token(session, first.id)
+    token_id, secret = issue_token(
+        session, PrincipalKind(first.kind), department_id=first.department_id, label=first.label
     )
+    record.body = json.dumps({**body, "token_id": token_id})
+    session.add(record)
+    session.commit()
+    return {**body, "token_id": token_id, _SECRET: secret}
 
 
 def remember(
@@ -60,6 +88,6 @@ def remember(
             key=key,
             request_sha256=fingerprint,
             status_code=status_code,
-            body=json.dumps(body),
+            body=json.dumps({**body, _SECRET: _REDACTED} if body.get(_SECRET) else body),
         )
     )

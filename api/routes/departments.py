@@ -7,11 +7,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Request
 from fastapi.responses import JSONResponse
-from sqlmodel import col, select
+from sqlmodel import Session, col, select
 
-from api.auth import issue_token, revoke_token
+from api.auth import Principal, issue_token, revoke_token
 from api.deps import IdempotencyKey, PrincipalDep, RuntimeDep, SessionDep
-from api.idempotency import replay, request_fingerprint
+from api.idempotency import remember, replay, request_fingerprint
 from api.models import PrincipalKind
 from api.routes.common import accepted, text_commitment
 from api.schemas import (
@@ -294,21 +294,26 @@ async def reactivate_department(
 def issue_department_token(
     department_id: DepartmentIdPath,
     body: TokenIssue,
+    request: Request,
     runtime: RuntimeDep,
     session: SessionDep,
     principal: PrincipalDep,
-) -> TokenIssued:
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
     principal.require(PrincipalKind.GOVERNANCE)
+    fingerprint = request_fingerprint("POST", request.url.path, body.model_dump_json().encode())
+    if (previous := replay(session, principal, idempotency_key, fingerprint)) is not None:
+        return previous
     known = runtime.ledger.departments.department(department_id).status != DepartmentStatus.NONE
     if not known and _queued_enrolment(session, department_id) is None:
         raise ResourceNotFoundError(f"no department {department_id}")
     token_id, token = issue_token(
         session, PrincipalKind.DEPARTMENT, department_id=department_id, label=body.label
     )
-    session.commit()
-    return TokenIssued(
+    issued = TokenIssued(
         token_id=token_id, token=token, kind="department", department_id=department_id
     )
+    return _token_issued(session, principal, idempotency_key, fingerprint, issued)
 
 
 @router.post(
@@ -318,12 +323,33 @@ def issue_department_token(
     summary="Issue an auditor token: read and verify only (governance)",
 )
 def issue_auditor_token(
-    body: TokenIssue, session: SessionDep, principal: PrincipalDep
-) -> TokenIssued:
+    body: TokenIssue,
+    request: Request,
+    session: SessionDep,
+    principal: PrincipalDep,
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
     principal.require(PrincipalKind.GOVERNANCE)
+    fingerprint = request_fingerprint("POST", request.url.path, body.model_dump_json().encode())
+    if (previous := replay(session, principal, idempotency_key, fingerprint)) is not None:
+        return previous
     token_id, token = issue_token(session, PrincipalKind.AUDITOR, label=body.label)
+    issued = TokenIssued(token_id=token_id, token=token, kind="auditor", department_id=None)
+    return _token_issued(session, principal, idempotency_key, fingerprint, issued)
+
+
+def _token_issued(
+    session: Session,
+    principal: Principal,
+    idempotency_key: str | None,
+    fingerprint: str,
+    issued: TokenIssued,
+) -> JSONResponse:
+    """Commit the new token with its idempotency record (which never holds the secret)."""
+    payload = issued.model_dump(mode="json")
+    remember(session, principal, idempotency_key, fingerprint, 201, payload)
     session.commit()
-    return TokenIssued(token_id=token_id, token=token, kind="auditor", department_id=None)
+    return JSONResponse(payload, status_code=201)
 
 
 @router.post("/v1/tokens/{token_id}/revoke", summary="Revoke a token (governance)")

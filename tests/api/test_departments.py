@@ -6,8 +6,9 @@ from collections.abc import Callable
 from typing import Any
 
 from fastapi.testclient import TestClient
-from sqlmodel import Session
+from sqlmodel import Session, select
 
+from api.models import IdempotencyRecord
 from ledger.chain.types import DepartmentStatus
 from ledger.index.models import IndexDepartment
 from ledger.runtime import Runtime
@@ -161,9 +162,46 @@ def test_a_retried_enrolment_with_the_same_idempotency_key_returns_the_first_out
     first = client.post("/v1/departments", json=body, headers=headers)
     second = client.post("/v1/departments", json=body, headers=headers)
     assert first.status_code == second.status_code == 202
-    assert first.json() == second.json()
     assert second.headers["idempotent-replayed"] == "true"
+    # The same enrolment and operation; the token is re-issued (secrets are never stored).
+    same = ("operation_id", "address", "department_id")
+    assert {k: first.json()[k] for k in same} == {k: second.json()[k] for k in same}
 
     different = client.post("/v1/departments", json={**body, "name": "Other"}, headers=headers)
     assert different.status_code == 409
     assert different.json()["code"] == "idempotency-conflict"
+
+
+def _live_token(client: TestClient, token: str) -> bool:
+    response = client.get("/v1/datasets", headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code in (200, 401), response.text
+    return response.status_code == 200
+
+
+def test_a_replayed_token_issue_leaves_exactly_one_live_token_and_stores_no_secret(
+    client: TestClient, governance: dict[str, str], runtime: Runtime
+) -> None:
+    enrolled = enrol(client, governance, 19, "Met Office")
+    for path in ("/v1/departments/19/tokens", "/v1/auditors"):
+        headers = {**governance, "Idempotency-Key": f"issue {path}"}
+        first = client.post(path, json={"label": "laptop"}, headers=headers)
+        again = client.post(path, json={"label": "laptop"}, headers=headers)
+        assert first.status_code == again.status_code == 201, again.text
+        assert again.headers["idempotent-replayed"] == "true"
+        assert first.json()["token_id"] != again.json()["token_id"]
+        assert not _live_token(client, first.json()["token"])  # the lost answer's token
+        assert _live_token(client, again.json()["token"])
+        third = client.post(path, json={"label": "laptop"}, headers=headers)
+        assert _live_token(client, third.json()["token"])
+        assert not _live_token(client, again.json()["token"])
+
+        # Once governance revokes it, a replay cannot bring it back.
+        client.post(f"/v1/tokens/{third.json()['token_id']}/revoke", headers=governance)
+        refused = client.post(path, json={"label": "laptop"}, headers=headers)
+        assert refused.status_code == 409 and refused.json()["code"] == "conflict"
+        assert "revoked" in refused.json()["detail"]
+
+    with Session(runtime.engine) as session:
+        stored = session.exec(select(IdempotencyRecord)).all()
+    assert stored and not any("plk_" in record.body for record in stored)
+    assert _live_token(client, enrolled["token"])
