@@ -16,6 +16,7 @@ from api.routes import (
     access,
     access_reads,
     datasets,
+    department_reads,
     departments,
     health,
     operations,
@@ -79,6 +80,7 @@ def create_app(runtime: Runtime, *, start_workers: bool = True) -> FastAPI:
     for module in (
         health,
         departments,
+        department_reads,
         datasets,
         reads,
         access,

@@ -205,3 +205,35 @@ def test_a_replayed_token_issue_leaves_exactly_one_live_token_and_stores_no_secr
         stored = session.exec(select(IdempotencyRecord)).all()
     assert stored and not any("plk_" in record.body for record in stored)
     assert _live_token(client, enrolled["token"])
+
+
+def test_any_token_lists_departments_and_reads_one_with_its_key_history(
+    client: TestClient, governance: dict[str, str], runtime: Runtime, relay: Callable[[], None]
+) -> None:
+    first = enrol(client, governance, 21, "Home Office")
+    enrol(client, governance, 22, "Cabinet Office")
+    relay()
+    client.post("/v1/departments/21/rotate-key", json={}, headers=governance)
+    relay()
+    runtime.indexer.sync()
+    as_22 = {"Authorization": f"Bearer {enrol(client, governance, 23, 'Treasury')['token']}"}
+
+    listed, cursor = [], None
+    for _ in range(10):
+        page = client.get(
+            "/v1/departments", params={"limit": 2, "cursor": cursor or ""}, headers=as_22
+        ).json()
+        listed += [d["department_id"] for d in page["items"]]
+        if (cursor := page["next_cursor"]) is None:
+            break
+    assert listed == sorted(listed) and len(set(listed)) == len(listed)
+    assert {21, 22} <= set(listed) and 23 not in listed  # 23 is not mined yet
+    one = client.get("/v1/departments/21", headers=as_22).json()
+    assert one["name"] == "Home Office" and one["status"] == "active"
+    assert [k["signer"] for k in one["keys"]][0] == first["address"]
+    assert len(one["keys"]) == 2 and one["keys"][1]["signer"] == one["signer"]
+    assert one["keys"][0]["valid_until_block"] is not None
+    assert client.get("/v1/departments/99", headers=as_22).status_code == 404
+    assert (
+        client.get("/v1/departments", headers={"Authorization": "Bearer nope"}).status_code == 401
+    )

@@ -46,6 +46,10 @@ def test_every_route_is_documented_in_openapi(client: TestClient) -> None:
         "/v1/datasets",
         "/v1/datasets/{dataset_id}/versions",
         "/v1/operations/{operation_id}",
+        "/v1/departments/{department_id}",
+        "/v1/departments/{department_id}/rotate-key",
+        "/v1/access-requests",
+        "/v1/access-requests/{request_id}",
         "/readyz",
     ):
         assert path in paths
