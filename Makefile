@@ -26,16 +26,22 @@ run: setup
 demo: setup
 	$(BIN)/provledger demo
 
+# Suites that talk to the shared test chain, run again on a real anvil node. The second pass
+# leaves out PostgreSQL (the first pass covered it) and tests/api/cli (its server runs its own
+# embedded chain whatever --chain says).
+ANVIL_SUITES := tests/contracts tests/ledger/chain tests/ledger/relayer tests/ledger/index \
+	tests/ledger/test_verifier.py tests/api --ignore=tests/api/cli
+
 # The whole suite on the in-process chain, then the chain suites again on a real anvil node.
 test: setup
 	$(BIN)/pytest -q
-	$(BIN)/pytest -q --chain=anvil tests/contracts tests/ledger/chain tests/ledger/relayer tests/ledger/index tests/ledger/test_verifier.py tests/api
+	env -u PROVLEDGER_TEST_DATABASE_URL $(BIN)/pytest -q --chain=anvil $(ANVIL_SUITES)
 
 test-fast: setup
 	$(BIN)/pytest -q -x
 
 test-anvil: setup
-	$(BIN)/pytest -q --chain=anvil tests/contracts tests/ledger/chain tests/ledger/relayer tests/ledger/index tests/ledger/test_verifier.py tests/api
+	$(BIN)/pytest -q --chain=anvil $(ANVIL_SUITES)
 
 lint: setup
 	$(BIN)/ruff check ledger api tests bench
