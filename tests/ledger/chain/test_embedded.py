@@ -96,7 +96,7 @@ def test_the_store_reads_its_buffer_first_and_writes_only_on_flush(tmp_path: Pat
 
 
 def test_a_data_directory_cannot_be_opened_twice(tmp_path: Path) -> None:
-    with EmbeddedChain.open(tmp_path), pytest.raises(ChainUnavailableError, match="locked"):
+    with EmbeddedChain.open(tmp_path), pytest.raises(ChainUnavailableError, match="in use"):
         EmbeddedChain.open(tmp_path)
 
 
