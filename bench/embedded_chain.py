@@ -57,6 +57,7 @@ from typing import Any, cast
 # This checkout's packages, not an installed copy (python puts bench/, not the root, on the path).
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+import rlp  # type: ignore[import-untyped]
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from eth_utils.crypto import keccak
@@ -119,6 +120,27 @@ def _tables(db_file: Path) -> dict[str, int]:
     return {name: int(size) for name, size in sorted(rows, key=lambda r: -r[1])}
 
 
+def _kv_kinds(db_file: Path) -> dict[str, int]:
+    """Key + value bytes of py-evm's key-value table by kind (read-only; chain closed): which
+    part of the chain the disk goes to. Trie nodes are told apart by their RLP shape."""
+    sizes: dict[str, int] = {}
+    with sqlite3.connect(f"file:{db_file}?mode=ro", uri=True) as db:
+        for key, value in db.execute("SELECT k, v FROM kv"):
+            if len(key) != 32:
+                kind = "lookup " + key.split(b":")[0].decode(errors="replace")
+            else:
+                try:
+                    items = len(rlp.decode(value, strict=False))
+                except (rlp.DecodingError, TypeError):
+                    items = -1
+                kind = {17: "trie branch node", 2: "trie leaf/extension node"}.get(
+                    items, "block header" if items >= 15 else "code or other"
+                )
+            sizes[kind] = sizes.get(kind, 0) + len(key) + len(value)
+    db.close()
+    return dict(sorted(sizes.items(), key=lambda kv: -kv[1]))
+
+
 def run_one(
     kind: str, records: int, max_seconds: float, index_seconds: float, synchronous: str
 ) -> dict[str, Any]:
@@ -144,6 +166,7 @@ def run_one(
         result["disk_bytes_per_record"] = round(grown / result["records"])
         if kind == "embedded":
             result["sqlite_bytes_by_table"] = _tables(workdir / "chain.sqlite3")
+            result["kv_payload_bytes_by_kind"] = _kv_kinds(workdir / "chain.sqlite3")
             t0 = time.perf_counter()
             with EmbeddedChain.open(workdir) as reopened:
                 assert reopened.w3.eth.block_number == head
@@ -326,6 +349,7 @@ def _print(result: dict[str, Any]) -> None:
         "disk_bytes_after_close",
         "files_after_close",
         "sqlite_bytes_by_table",
+        "kv_payload_bytes_by_kind",
         "anvil_tmp_growth_bytes",
         "python_peak_rss_mib",
         "node_peak_rss_mib",
