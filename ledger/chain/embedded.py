@@ -39,6 +39,7 @@ from eth.chains.base import MiningChain
 from eth.db.atomic import AtomicDB
 from eth.db.cache import CacheDB
 from eth.estimators.gas import binary_gas_search_intrinsic_tolerance
+from eth.exceptions import HeaderNotFound
 from eth.exceptions import TransactionNotFound as EVMTransactionNotFound
 from eth.typing import AccountState
 from eth.vm.forks.prague import PragueVM
@@ -50,7 +51,8 @@ from eth_tester.backends.pyevm.serializers import (
     serialize_transaction,
     serialize_transaction_receipt,
 )
-from eth_tester.exceptions import TransactionNotFound
+from eth_tester.exceptions import BlockNotFound, TransactionNotFound
+from eth_tester.exceptions import ValidationError as FilterValidationError
 from eth_typing import BlockNumber, ChecksumAddress, Hash32
 from eth_utils.address import to_canonical_address
 from eth_utils.exceptions import ValidationError
@@ -274,9 +276,17 @@ class _SerialisedTester(EthereumTester):  # type: ignore[misc]  # eth-tester is 
         self.backend: _DurableBackend
 
     def get_logs(
-        self, from_block: Any = None, to_block: Any = None, address: Any = None, topics: Any = None
+        self,
+        from_block: Any = None,
+        to_block: Any = None,
+        address: Any = None,
+        topics: Any = None,
+        block_hash: Any = None,
     ) -> tuple[Any, ...]:
         """Logs matching the filter, read from the log table in the shape eth-tester gives.
+
+        ``block_hash`` (JSON-RPC's ``blockHash``, EIP-234) asks for the logs of one canonical
+        block instead of a range; an unknown or non-canonical hash raises ``BlockNotFound``.
 
         Upstream decodes every block and receipt of the range (milliseconds a block: minutes
         over a 100,000-block chain). Semantics differ from upstream's where upstream's are not
@@ -287,6 +297,10 @@ class _SerialisedTester(EthereumTester):  # type: ignore[misc]  # eth-tester is 
         """
         if isinstance(address, list | tuple) and not address:
             address = None  # upstream refuses an empty list; nodes take it as "any address"
+        if block_hash is not None:
+            if from_block is not None or to_block is not None:
+                raise FilterValidationError("blockHash excludes fromBlock and toBlock")
+            from_block = to_block = self._canonical_number(block_hash)
         self.validator.validate_inbound_filter_params(
             from_block=from_block, to_block=to_block, address=address, topics=topics
         )
@@ -304,6 +318,18 @@ class _SerialisedTester(EthereumTester):  # type: ignore[misc]  # eth-tester is 
             {**self.normalizer.normalize_outbound_log_entry(e), "removed": False} for e in entries
         )
 
+    def _canonical_number(self, block_hash: Any) -> int:
+        self.validator.validate_inbound_block_hash(block_hash)
+        raw = Hash32(self.normalizer.normalize_inbound_block_hash(block_hash))
+        chaindb = self.backend.chain.chaindb
+        try:
+            number = chaindb.get_block_header_by_hash(raw).block_number
+            if chaindb.get_canonical_block_hash(number) == raw:
+                return int(number)
+        except HeaderNotFound:
+            pass
+        raise BlockNotFound(f"no canonical block {block_hash}")
+
     @staticmethod
     def _block_number(block: Any, head: int) -> int:
         if isinstance(block, int):
@@ -317,6 +343,14 @@ for _name, _member in list(vars(EthereumTester).items()):
         setattr(_SerialisedTester, _name, _serialised(getattr(_SerialisedTester, _name)))
 
 
+def _get_logs(tester: _SerialisedTester, params: Any) -> tuple[Any, ...]:
+    """``eth_getLogs``: web3's request formatting leaves a filter's ``blockHash`` key as is."""
+    query = dict(params[0])
+    if "blockHash" in query:
+        query["block_hash"] = query.pop("blockHash")
+    return tester.get_logs(**query)
+
+
 class _SerialisedProvider(EthereumTesterProvider):
     """web3's in-process provider, one request at a time, reporting the embedded chain id."""
 
@@ -324,6 +358,7 @@ class _SerialisedProvider(EthereumTesterProvider):
         endpoints = {namespace: dict(methods) for namespace, methods in API_ENDPOINTS.items()}
         endpoints["eth"]["chainId"] = static_return(EMBEDDED_CHAIN_ID)  # upstream: a constant
         endpoints["net"]["version"] = static_return(str(EMBEDDED_CHAIN_ID))
+        endpoints["eth"]["getLogs"] = _get_logs  # upstream drops a filter's blockHash
         super().__init__(tester, api_endpoints=endpoints)
         self._lock: threading.RLock = tester.lock
         self._store = tester.backend._store

@@ -21,7 +21,7 @@ import pytest
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from eth_tester import EthereumTester
-from eth_tester.exceptions import ValidationError
+from eth_tester.exceptions import BlockNotFound, ValidationError
 from eth_tester.utils.filters import check_if_log_matches
 from eth_utils.crypto import keccak
 from hexbytes import HexBytes
@@ -246,6 +246,21 @@ def test_json_rpc_callers_get_the_same_logs_with_hex_parameters(logs_chain: _Fix
         assert (two["blockNumber"], two["logIndex"]) == (want["block_number"], want["log_index"])
         assert HexBytes(two["topics"][0]) == TOPIC_POOL[0]
         assert HexBytes(two["transactionHash"]) == HexBytes(want["transaction_hash"])
+
+
+def test_a_block_hash_filter_gets_that_blocks_logs(logs_chain: _Fixture) -> None:
+    w3, tester = logs_chain.chain.w3, logs_chain.tester
+    two_logs = next(log for log in logs_chain.everything if log["log_index"] == 1)
+    number, block_hash = two_logs["block_number"], two_logs["block_hash"]
+    expected = _expected(logs_chain, {"from_block": number, "to_block": number})
+    assert len(expected) == 2
+    assert list(tester.get_logs(block_hash=block_hash)) == expected
+    raw = w3.manager.request_blocking("eth_getLogs", [{"blockHash": block_hash}])
+    assert [(log["blockNumber"], log["logIndex"]) for log in raw] == [(number, 0), (number, 1)]
+    with pytest.raises(BlockNotFound):
+        tester.get_logs(block_hash="0x" + "00" * 32)
+    with pytest.raises(ValidationError, match="blockHash excludes"):
+        tester.get_logs(block_hash=block_hash, from_block=0)
 
 
 def test_a_malformed_filter_is_refused(logs_chain: _Fixture) -> None:
