@@ -12,6 +12,10 @@ returns the hash. So a transaction whose hash (or receipt) a caller has seen is 
 crash (``kill -9``, power loss with ``synchronous=FULL``) loses at most the block being mined,
 which nobody was told about. SQLite's WAL makes each commit all-or-nothing.
 
+Logs: the same commit writes each block's logs into a table of the same file
+(:mod:`ledger.chain.embedded_logs`), and ``eth_getLogs`` is answered from it, so log queries stay
+fast however long the chain grows and never disagree with the blocks on disk.
+
 Threads: one re-entrant lock serialises every JSON-RPC request and every direct eth-tester call
 the :class:`Chain` makes (funding, time travel, snapshots), so relayer, indexer and request
 handlers may share one instance. py-evm itself is not thread-safe.
@@ -28,28 +32,27 @@ import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Final, Literal, cast
+from typing import Any, Final, cast
 
-import rlp  # type: ignore[import-untyped]  # pyrlp ships no type information
 from eth.abc import BlockAPI, BlockHeaderAPI, SignedTransactionAPI, StateAPI
 from eth.chains.base import MiningChain
 from eth.db.atomic import AtomicDB
-from eth.db.backends.base import BaseDB
 from eth.db.cache import CacheDB
 from eth.estimators.gas import binary_gas_search_intrinsic_tolerance
+from eth.exceptions import HeaderNotFound
 from eth.exceptions import TransactionNotFound as EVMTransactionNotFound
 from eth.typing import AccountState
 from eth.vm.forks.prague import PragueVM
 from eth.vm.forks.prague.state import PragueTransactionExecutor
 from eth.vm.spoof import SpoofTransaction
-from eth_bloom.bloom import BloomFilter
 from eth_keys.datatypes import PrivateKey
 from eth_tester import EthereumTester, PyEVMBackend
 from eth_tester.backends.pyevm.serializers import (
     serialize_transaction,
     serialize_transaction_receipt,
 )
-from eth_tester.exceptions import TransactionNotFound
+from eth_tester.exceptions import BlockNotFound, TransactionNotFound
+from eth_tester.exceptions import ValidationError as FilterValidationError
 from eth_typing import BlockNumber, ChecksumAddress, Hash32
 from eth_utils.address import to_canonical_address
 from eth_utils.exceptions import ValidationError
@@ -58,7 +61,9 @@ from web3.providers.eth_tester.defaults import API_ENDPOINTS, static_return
 from web3.types import RPCEndpoint, RPCResponse
 
 from ledger.chain.backend import Chain
-from ledger.errors import ChainError, ChainMismatchError, ChainUnavailableError
+from ledger.chain.embedded_logs import LogTable
+from ledger.chain.embedded_store import SQLiteKeyValueStore, Synchronous
+from ledger.errors import ChainMismatchError, ChainUnavailableError
 
 #: Chain id of every embedded chain: "prov" in ASCII. Not 1337/31337, so an EIP-712 signature
 #: made for a throwaway dev node (whose domain binds its chain id) never verifies here.
@@ -71,122 +76,17 @@ FAUCET_BALANCE: Final = 10**27
 DB_FILE_NAME: Final = "chain.sqlite3"
 
 # Our own keys in the key-value store. py-evm's keys are 32-byte hashes or b"v1:..." schema
-# keys, so these cannot collide. Both are written in the genesis commit: the chain-id key's
-# presence means "genesis is complete".
+# keys, so these cannot collide. All are written in the genesis commit: the chain-id key's
+# presence means "genesis is complete". The log table holds the logs of blocks 1 up to the
+# logs-through block; a chain written before the table existed lacks the key.
 _CHAIN_ID_KEY: Final = b"provledger:chain-id"
 _FAUCET_KEY: Final = b"provledger:faucet-key"
+_LOGS_THROUGH_KEY: Final = b"provledger:logs-through"
+#: Blocks whose logs are gathered into one commit when a chain catches its log table up.
+_CATCH_UP_BLOCKS: Final = 1_000
 
-Synchronous = Literal["FULL", "NORMAL"]
 #: Genesis balances: address (hex, checksummed or not) -> wei.
 GenesisAccounts = Mapping[ChecksumAddress, int] | Mapping[str, int]
-
-
-class SQLiteKeyValueStore(BaseDB):
-    """py-evm's key-value store over one SQLite file, committed once per :meth:`flush`.
-
-    Writes go to an in-memory buffer that reads consult first; :meth:`flush` writes the buffer
-    in one transaction. The file is opened in WAL mode with an exclusive lock held until
-    :meth:`close`, so a second process cannot open the same chain and fork it.
-
-    ``synchronous="FULL"`` (the default) fsyncs the WAL at every commit, so a commit survives
-    power loss; ``"NORMAL"`` skips that fsync and survives only process crashes (``kill -9``),
-    because a committed WAL frame is then still in the OS page cache. Not thread-safe: the
-    embedded chain's lock serialises every use.
-    """
-
-    def __init__(self, path: Path, *, synchronous: Synchronous = "FULL", cache_mib: int = 64):
-        # timeout=0: the only contender for the lock is another process opening the same chain,
-        # and it should be told at once rather than after SQLite's default 5 s of retries.
-        self._db = sqlite3.connect(path, timeout=0, isolation_level=None, check_same_thread=False)
-        self._pending: dict[bytes, bytes | None] = {}  # None marks a delete
-        self._failed: BaseException | None = None
-        self.closed = False
-        try:
-            # Exclusive before WAL: then SQLite keeps the WAL index in heap memory (no -shm file)
-            # and the lock, taken by the first write below, is held until close.
-            self._db.execute("PRAGMA locking_mode=EXCLUSIVE")
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute(f"PRAGMA synchronous={synchronous}")
-            self._db.execute(f"PRAGMA cache_size=-{cache_mib * 1024}")
-            self._db.execute("PRAGMA journal_size_limit=67108864")  # truncate a grown WAL
-            self._db.execute(
-                "CREATE TABLE IF NOT EXISTS kv (k BLOB PRIMARY KEY, v BLOB NOT NULL) WITHOUT ROWID"
-            )
-            self._db.execute("BEGIN IMMEDIATE")  # takes the exclusive lock now, not at block 1
-            self._db.execute("COMMIT")
-        except sqlite3.Error:
-            self._db.close()
-            raise
-
-    def __getitem__(self, key: bytes) -> bytes:
-        self._check()
-        if key in self._pending:
-            value = self._pending[key]
-            if value is None:
-                raise KeyError(key)
-            return value
-        row = self._db.execute("SELECT v FROM kv WHERE k = ?", (key,)).fetchone()
-        if row is None:
-            raise KeyError(key)
-        return cast(bytes, row[0])
-
-    def __setitem__(self, key: bytes, value: bytes) -> None:
-        self._check()
-        self._pending[key] = value
-
-    def __delitem__(self, key: bytes) -> None:
-        if not self._exists(key):
-            raise KeyError(key)
-        self._pending[key] = None
-
-    def _exists(self, key: bytes) -> bool:
-        try:
-            self[key]
-        except KeyError:
-            return False
-        return True
-
-    def flush(self) -> None:
-        """Commit every buffered write in one SQLite transaction (nothing, if none)."""
-        self._check()
-        if not self._pending:
-            return
-        try:
-            self._db.execute("BEGIN")
-            self._db.executemany(
-                "INSERT OR REPLACE INTO kv (k, v) VALUES (?, ?)",
-                [(k, v) for k, v in self._pending.items() if v is not None],
-            )
-            self._db.executemany(
-                "DELETE FROM kv WHERE k = ?", [(k,) for k, v in self._pending.items() if v is None]
-            )
-            self._db.execute("COMMIT")
-        except BaseException as exc:
-            # The in-memory chain is now ahead of the disk. Carrying on would let a block whose
-            # sender saw an error become durable later, so refuse all use until re-opened.
-            self._failed = exc
-            if self._db.in_transaction:
-                self._db.execute("ROLLBACK")
-            raise
-        self._pending.clear()
-
-    def close(self, *, flush: bool = True) -> None:
-        """Flush (unless told not to), then close the file; SQLite checkpoints and removes
-        the WAL."""
-        if self.closed:
-            return
-        try:
-            if flush and self._failed is None:
-                self.flush()
-        finally:
-            self._db.close()
-            self.closed = True
-
-    def _check(self) -> None:
-        if self.closed:
-            raise ChainUnavailableError("the embedded chain is closed")
-        if self._failed is not None:
-            raise ChainError(f"the chain database failed to commit; re-open it: {self._failed}")
 
 
 def estimate_gas(state: StateAPI, transaction: SignedTransactionAPI) -> int:
@@ -251,7 +151,8 @@ def _serialised(method: Callable[..., Any]) -> Callable[..., Any]:
 
 
 class _DurableBackend(PyEVMBackend):  # type: ignore[misc]  # eth-tester is untyped
-    """``PyEVMBackend`` over a chain we built, flushing the store after every mined block."""
+    """``PyEVMBackend`` over a chain we built, committing the store, and the block's logs into
+    the log table, after every mined block."""
 
     def __init__(
         self,
@@ -264,6 +165,7 @@ class _DurableBackend(PyEVMBackend):  # type: ignore[misc]  # eth-tester is unty
         self.chain = chain
         self.account_keys = (faucet,)
         self.lock = lock
+        self.logs = LogTable(store)
         self._store = store
 
     def reset_to_genesis(self, *args: Any, **kwargs: Any) -> None:
@@ -274,8 +176,30 @@ class _DurableBackend(PyEVMBackend):  # type: ignore[misc]  # eth-tester is unty
 
     def mine_blocks(self, num_blocks: int = 1, coinbase: bytes = b"\0" * 20) -> tuple[bytes, ...]:
         hashes = cast(tuple[bytes, ...], super().mine_blocks(num_blocks, coinbase))
-        self._store.flush()  # before the send that mined it returns: acknowledged = durable
+        self.commit()  # before the send that mined it returns: acknowledged = durable
         return hashes
+
+    def commit(self, *, max_blocks: int | None = None) -> bool:
+        """Commit the buffered writes with the logs of the canonical blocks the log table lacks
+        (at most ``max_blocks`` of them); whether the table now reaches the head.
+
+        Every mined block passes through here, so the table lacks blocks only on a chain
+        written before it existed; :meth:`EmbeddedChain.open` catches those up.
+        """
+        try:
+            through = int.from_bytes(self._store[_LOGS_THROUGH_KEY], "big")
+        except KeyError:
+            through = 0  # genesis has no logs
+        head = int(self.chain.get_canonical_head().block_number)
+        last = head if max_blocks is None else min(head, through + max_blocks)
+        rows: list[tuple[Any, ...]] = []
+        for number in range(through + 1, last + 1):
+            block = self.chain.get_canonical_block_by_number(BlockNumber(number))
+            rows += LogTable.rows_of(block, self.chain.chaindb)
+        if last > through or through == 0:
+            self._store[_LOGS_THROUGH_KEY] = last.to_bytes(8, "big")
+        self._store.flush([LogTable.write(rows)])
+        return last == head
 
     # Transactions enter the pending block here. Its timestamp was fixed when the previous block
     # was mined, possibly long ago; move it to now, before the EVM reads it, never backwards.
@@ -352,41 +276,59 @@ class _SerialisedTester(EthereumTester):  # type: ignore[misc]  # eth-tester is 
         self.backend: _DurableBackend
 
     def get_logs(
-        self, from_block: Any = None, to_block: Any = None, address: Any = None, topics: Any = None
+        self,
+        from_block: Any = None,
+        to_block: Any = None,
+        address: Any = None,
+        topics: Any = None,
+        block_hash: Any = None,
     ) -> tuple[Any, ...]:
-        """eth-tester's ``get_logs``, reading only blocks whose header bloom can match.
+        """Logs matching the filter, read from the log table in the shape eth-tester gives.
 
-        Upstream decodes every block and receipt of the range (~2 ms a block: minutes over a
-        100,000-block chain); reading a header's bloom costs ~50 microseconds.
+        ``block_hash`` (JSON-RPC's ``blockHash``, EIP-234) asks for the logs of one canonical
+        block instead of a range; an unknown or non-canonical hash raises ``BlockNotFound``.
+
+        Upstream decodes every block and receipt of the range (milliseconds a block: minutes
+        over a 100,000-block chain). Semantics differ from upstream's where upstream's are not
+        JSON-RPC's: "earliest" is block 0 (upstream matches only pending logs with it), a range
+        past the head ends at the head (upstream fails), and an empty address list or topic
+        alternative list matches anything (upstream: nothing), as on geth and anvil; and each
+        log carries ``removed: false``, as a node's do.
         """
+        if isinstance(address, list | tuple) and not address:
+            address = None  # upstream refuses an empty list; nodes take it as "any address"
+        if block_hash is not None:
+            if from_block is not None or to_block is not None:
+                raise FilterValidationError("blockHash excludes fromBlock and toBlock")
+            from_block = to_block = self._canonical_number(block_hash)
         self.validator.validate_inbound_filter_params(
             from_block=from_block, to_block=to_block, address=address, topics=topics
         )
         _, _, addresses, topic_specs = self.normalizer.normalize_inbound_filter_params(
             from_block=from_block, to_block=to_block, address=address, topics=topics
         )
-        # A block can match only if, for every constrained field, one of its values is in the
-        # bloom. (Blooms have false positives, never false negatives; upstream then filters.)
-        clauses = [addresses] if addresses else []
-        clauses += [spec for spec in topic_specs or () if spec is not None]
-        masks = [
-            [int(BloomFilter.from_iterable([v])) for v in (c if isinstance(c, tuple) else (c,))]
-            for c in clauses
-            if not (isinstance(c, tuple) and None in c)
-        ]
-        head = self.backend.chain.header.block_number - 1  # the pending block is not mined
+        head = int(self.backend.chain.get_canonical_head().block_number)
         first = self._block_number(from_block, head)
         last = min(self._block_number(to_block, head), head)
+        if first > last:
+            return ()
+        entries = self.backend.logs.query(first, last, addresses, topic_specs)
+        # "removed": nodes send it with every log; this chain never reorgs, so always false.
+        return tuple(
+            {**self.normalizer.normalize_outbound_log_entry(e), "removed": False} for e in entries
+        )
+
+    def _canonical_number(self, block_hash: Any) -> int:
+        self.validator.validate_inbound_block_hash(block_hash)
+        raw = Hash32(self.normalizer.normalize_inbound_block_hash(block_hash))
         chaindb = self.backend.chain.chaindb
-        logs: list[Any] = []
-        for number in range(first, last + 1):
-            # Only the bloom, header field 6 in every fork's layout: decoding the whole header
-            # (py-evm tries each fork's shape) takes four times as long.
-            header_rlp = chaindb.db[chaindb.get_canonical_block_hash(BlockNumber(number))]
-            bloom = int.from_bytes(rlp.decode(header_rlp)[6], "big")
-            if all(any(bloom & m == m for m in clause) for clause in masks):
-                logs.extend(super().get_logs(number, number, address, topics))
-        return tuple(logs)
+        try:
+            number = chaindb.get_block_header_by_hash(raw).block_number
+            if chaindb.get_canonical_block_hash(number) == raw:
+                return int(number)
+        except HeaderNotFound:
+            pass
+        raise BlockNotFound(f"no canonical block {block_hash}")
 
     @staticmethod
     def _block_number(block: Any, head: int) -> int:
@@ -401,6 +343,14 @@ for _name, _member in list(vars(EthereumTester).items()):
         setattr(_SerialisedTester, _name, _serialised(getattr(_SerialisedTester, _name)))
 
 
+def _get_logs(tester: _SerialisedTester, params: Any) -> tuple[Any, ...]:
+    """``eth_getLogs``: web3's request formatting leaves a filter's ``blockHash`` key as is."""
+    query = dict(params[0])
+    if "blockHash" in query:
+        query["block_hash"] = query.pop("blockHash")
+    return tester.get_logs(**query)
+
+
 class _SerialisedProvider(EthereumTesterProvider):
     """web3's in-process provider, one request at a time, reporting the embedded chain id."""
 
@@ -408,6 +358,7 @@ class _SerialisedProvider(EthereumTesterProvider):
         endpoints = {namespace: dict(methods) for namespace, methods in API_ENDPOINTS.items()}
         endpoints["eth"]["chainId"] = static_return(EMBEDDED_CHAIN_ID)  # upstream: a constant
         endpoints["net"]["version"] = static_return(str(EMBEDDED_CHAIN_ID))
+        endpoints["eth"]["getLogs"] = _get_logs  # upstream drops a filter's blockHash
         super().__init__(tester, api_endpoints=endpoints)
         self._lock: threading.RLock = tester.lock
         self._store = tester.backend._store
@@ -448,6 +399,7 @@ def _open_or_create(
     chain = cast(_EmbeddedPosChain, _EmbeddedPosChain.from_genesis(base_db, params, state))
     store[_CHAIN_ID_KEY] = EMBEDDED_CHAIN_ID.to_bytes(8, "big")
     store[_FAUCET_KEY] = faucet.to_bytes()
+    store[_LOGS_THROUGH_KEY] = (0).to_bytes(8, "big")
     store.flush()  # genesis, faucet and the chain-id marker in one commit
     return chain, faucet
 
@@ -494,7 +446,10 @@ class EmbeddedChain(Chain):
             raise ChainUnavailableError(f"cannot open the chain in {data_dir}: {reason}") from exc
         try:
             chain, faucet = _open_or_create(store, genesis_accounts or {})
-            tester = _SerialisedTester(_DurableBackend(store, chain, faucet, threading.RLock()))
+            backend = _DurableBackend(store, chain, faucet, threading.RLock())
+            while not backend.commit(max_blocks=_CATCH_UP_BLOCKS):
+                pass  # a chain from before the log table: fill it, a commit per chunk
+            tester = _SerialisedTester(backend)
             return cls(Web3(_SerialisedProvider(tester)), tester=tester, store=store)
         except BaseException:
             store.close(flush=False)  # a half-written genesis lacks its marker: redone next time
@@ -515,3 +470,15 @@ class EmbeddedChain(Chain):
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+
+__all__ = [
+    "DB_FILE_NAME",
+    "EMBEDDED_CHAIN_ID",
+    "FAUCET_BALANCE",
+    "EmbeddedChain",
+    "GenesisAccounts",
+    "SQLiteKeyValueStore",
+    "Synchronous",
+    "estimate_gas",
+]

@@ -166,7 +166,7 @@ def test_contracts_behave_as_on_any_chain_gas_estimates_and_errors_included(
             ledger.datasets.add_version_by_sig(dataset_id, version, auth=auth, sender=relayer)
 
 
-def test_get_logs_skips_blocks_by_bloom_yet_answers_as_eth_tester_does(tmp_path: Path) -> None:
+def test_get_logs_answers_for_contract_events_as_eth_tester_does(tmp_path: Path) -> None:
     with EmbeddedChain.open(tmp_path, genesis_accounts=RICH) as chain:
         ledger = Ledger.deploy(chain, GOV)
         ledger.departments.enrol_department(1, "Department of Health", DEPT.address, sender=GOV)
@@ -196,7 +196,10 @@ def test_get_logs_skips_blocks_by_bloom_yet_answers_as_eth_tester_does(tmp_path:
         ]
         tester = chain._tester
         for query in queries:
-            assert tester.get_logs(**query) == EthereumTester.get_logs(tester, **query), query
+            ours = [
+                {k: v for k, v in log.items() if k != "removed"} for log in tester.get_logs(**query)
+            ]
+            assert ours == list(EthereumTester.get_logs(tester, **query)), query
         assert len(tester.get_logs(from_block=0, topics=[None, None, content])) == 1
         # "earliest" is block 0 (eth-tester's own get_logs matches only pending logs with it).
         everything = tester.get_logs(from_block=0, address=datasets)
