@@ -230,7 +230,7 @@ def test_any_token_lists_departments_and_reads_one_with_its_key_history(
     assert {21, 22} <= set(listed) and 23 not in listed  # 23 is not mined yet
     one = client.get("/v1/departments/21", headers=as_22).json()
     assert one["name"] == "Home Office" and one["status"] == "active"
-    assert [k["signer"] for k in one["keys"]][0] == first["address"]
+    assert one["keys"][0]["signer"] == first["address"]
     assert len(one["keys"]) == 2 and one["keys"][1]["signer"] == one["signer"]
     assert one["keys"][0]["valid_until_block"] is not None
     assert client.get("/v1/departments/99", headers=as_22).status_code == 404
