@@ -7,7 +7,6 @@ asks the contract itself whether a department may read a dataset now (exit 0 yes
 from __future__ import annotations
 
 import re
-import time
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -112,13 +111,14 @@ def approve(
     of the requested duration)."""
     if expires_in is not None and expires_at is not None:
         raise typer.BadParameter("give --expires-in or --expires-at, not both")
-    if expires_in is not None:
-        expires_at = int(time.time()) + parse_duration(expires_in, option="--expires-in")
+    lasting = parse_duration(expires_in, option="--expires-in") if expires_in else None
     with connect(url, token, as_json=as_json) as (client, terminal):
         if expires_at is None:
+            # Counted from the chain's clock, which the contract checks the expiry against.
             asked = client.get_access_request(request_id)
-            # A minute short of the limit: the chain's clock may run a little behind ours.
-            expires_at = int(time.time()) + int(asked["requested_duration"]) - _CLOCK_MARGIN
+            now = int(asked["chain"]["block_time"])
+            # A minute short of the limit: the approval is mined a little after now.
+            expires_at = now + (lasting or int(asked["requested_duration"]) - _CLOCK_MARGIN)
         accepted = client.approve_access(request_id, expires_at=expires_at)
         what = f"grant of {request_id} until {expires_at}"
         finish(client, terminal, accepted, what, wait=wait, timeout=timeout)

@@ -155,6 +155,8 @@ def get_access_request(
         "chain": {
             "chain_id": runtime.chain.chain_id,
             "contract": runtime.ledger.access.address,
+            # Expiries are in chain time, which need not match the caller's clock.
+            "block_time": runtime.chain.block_time(),
         },
         "indexed": indexed is not None,
     }
