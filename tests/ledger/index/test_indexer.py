@@ -690,24 +690,21 @@ def test_a_reorg_that_orphans_no_event_keeps_the_projections(
     )
 
 
-class _RacingEth:
-    """A node's ``eth`` namespace whose first log query races a reorg: ``race`` replaces the
-    chain's newest blocks just before or just after the logs are read."""
+class _RacingLogs:
+    """The indexer's log query, whose first call races a reorg: ``race`` replaces the chain's
+    newest blocks just before or just after the logs are read."""
 
-    def __init__(self, eth: Any, race: Any, when: str) -> None:
-        self._eth, self._race, self._when, self.raced = eth, race, when, False
+    def __init__(self, fetch: Any, race: Any, when: str) -> None:
+        self._fetch, self._race, self._when, self.raced = fetch, race, when, False
 
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._eth, name)
-
-    def get_logs(self, params: dict[str, Any]) -> Any:
+    def __call__(self, start: int, end: int) -> Any:
         if self.raced:
-            return self._eth.get_logs(params)
+            return self._fetch(start, end)
         self.raced = True
         if self._when == "before":
             self._race()
-            return self._eth.get_logs(params)
-        logs = self._eth.get_logs(params)
+            return self._fetch(start, end)
+        logs = self._fetch(start, end)
         self._race()
         return logs
 
@@ -736,8 +733,8 @@ def test_a_reorg_while_a_range_is_read_is_retried_not_half_indexed(
         chain.revert(snapshot)
         create_dataset(ledger, actors.dept_b, DEPT_B, "fresh")
 
-    racing = _RacingEth(chain.w3.eth, reorg, when)
-    monkeypatch.setattr(indexer, "_w3", _W3With(chain.w3, racing))
+    racing = _RacingLogs(indexer._fetch_logs, reorg, when)
+    monkeypatch.setattr(indexer, "_fetch_logs", racing)
 
     report = indexer.sync()
 
@@ -960,31 +957,18 @@ def test_an_index_of_another_deployment_is_refused(
         Indexer(ledger=Ledger(ledger.chain, elsewhere), engine=engine).sync()
 
 
-class _W3With:
-    """A Web3 object with another ``eth`` namespace; everything else is the real one's."""
+class _CappedLogs:
+    """The indexer's log query on a node that refuses queries over more than ``cap`` blocks,
+    as public RPC providers do."""
 
-    def __init__(self, w3: Any, eth: Any) -> None:
-        self._w3, self.eth = w3, eth
+    def __init__(self, fetch: Any, cap: int) -> None:
+        self._fetch, self.cap, self.refused = fetch, cap, 0
 
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._w3, name)
-
-
-class _CappedEth:
-    """A node's ``eth`` namespace that refuses log queries over more than ``cap`` blocks, as
-    public RPC providers do."""
-
-    def __init__(self, eth: Any, cap: int) -> None:
-        self._eth, self.cap, self.refused = eth, cap, 0
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._eth, name)
-
-    def get_logs(self, params: dict[str, Any]) -> Any:
-        if params["toBlock"] - params["fromBlock"] + 1 > self.cap:
+    def __call__(self, start: int, end: int) -> Any:
+        if end - start + 1 > self.cap:
             self.refused += 1
             raise ValueError("query exceeds max block range")
-        return self._eth.get_logs(params)
+        return self._fetch(start, end)
 
 
 def test_a_refused_log_query_is_retried_over_a_smaller_range(
@@ -996,8 +980,8 @@ def test_a_refused_log_query_is_retried_over_a_smaller_range(
     tmp_path: Path,
 ) -> None:
     a_lot_happens(ledger, actors)
-    capped = _CappedEth(ledger.chain.w3.eth, cap=4)
-    monkeypatch.setattr(indexer, "_w3", _W3With(ledger.chain.w3, capped))
+    capped = _CappedLogs(indexer._fetch_logs, cap=4)
+    monkeypatch.setattr(indexer, "_fetch_logs", capped)
 
     indexer.sync()
 
