@@ -353,6 +353,10 @@ class Relayer:
         resent = 0
         for op in sorted(lost, key=lambda o: o.tx_nonce or 0):
             if (op.tx_nonce or 0) < chain_nonce:
+                if self._receipt(op) is not None:
+                    # Mined between the receipt lookup and the nonce read: not lost at all
+                    # (re-sending it would fail, e.g. DatasetAlreadyExists). Tracked next tick.
+                    continue
                 # The nonce was consumed by another transaction: send this one anew.
                 op.status = OperationStatus.PENDING
                 op.tx_hash = op.raw_tx = None

@@ -214,3 +214,33 @@ def test_an_action_behind_a_sent_but_unmined_one_waits_for_it_instead_of_failing
     drain(relayer)
     assert [op.status for op in ops(engine)] == [OperationStatus.CONFIRMED] * 2
     assert ledger.datasets.dataset(dataset_id).version_count == 3
+
+
+def test_a_transaction_mined_just_after_its_receipt_was_looked_up_is_not_sent_again(
+    relayer: Relayer, engine: Engine, ledger: Ledger, actors: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Seen on anvil: the receipt lookup missed a transaction that the nonce read just after
+    counted as mined, and the relayer re-queued it as if another transaction took its nonce."""
+    dataset_id = create_dataset(ledger, actors, "race")
+    with Session(engine) as session:
+        enqueue_add_version(session, ledger, actors, dataset_id)
+        session.commit()
+    monkeypatch.setattr(relayer, "_track_submitted", lambda: (0, 0, 0))
+    relayer.tick()  # sent and mined, not yet tracked
+    monkeypatch.undo()
+    real_receipt, missed = relayer._receipt, []
+
+    def first_lookup_misses(op: Any) -> Any:
+        if not missed:
+            missed.append(op.id)
+            return None
+        return real_receipt(op)
+
+    monkeypatch.setattr(relayer, "_receipt", first_lookup_misses)
+    report = relayer.tick()
+
+    assert missed and report.failed == 0 and report.resent == 0
+    drain(relayer)
+    (op,) = ops(engine)
+    assert op.status == OperationStatus.CONFIRMED and op.attempts == 1
+    assert ledger.datasets.dataset(dataset_id).version_count == 2
