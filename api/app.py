@@ -15,6 +15,7 @@ from api.models import ApiToken, PrincipalKind
 from api.routes import (
     access,
     access_reads,
+    batched,
     datasets,
     department_reads,
     departments,
@@ -81,6 +82,7 @@ def create_app(runtime: Runtime, *, start_workers: bool = True) -> FastAPI:
         health,
         departments,
         department_reads,
+        batched,
         datasets,
         reads,
         access,

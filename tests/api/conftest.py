@@ -82,3 +82,20 @@ def relay(runtime: Runtime) -> Callable[[], None]:
             runtime.relayer.tick()
 
     return run
+
+
+@pytest.fixture
+def departments(
+    client: TestClient, governance: dict[str, str], relay: Callable[[], None]
+) -> dict[str, dict[str, str]]:
+    """Two enrolled departments with custodial keys: their auth headers by name."""
+    headers = {}
+    for department_id, name in ((21, "a"), (22, "b")):
+        response = client.post(
+            "/v1/departments",
+            json={"department_id": department_id, "name": name},
+            headers=governance,
+        )
+        headers[name] = {"Authorization": f"Bearer {response.json()['token']}"}
+    relay()
+    return headers
