@@ -18,8 +18,9 @@ from typing import Any
 from sqlalchemy import func, insert
 from sqlmodel import Session, col, select
 
-from ledger.anchoring.models import QueuedRecord, RecordStatus
+from ledger.anchoring.models import AnchorBatch, QueuedRecord, RecordStatus
 from ledger.anchoring.records import BatchRecord, RecordKind
+from ledger.merkle import InclusionProof
 from ledger.relayer.models import new_operation_id
 
 _LIVE = (RecordStatus.QUEUED, RecordStatus.BATCHED)
@@ -131,3 +132,52 @@ def queue_records(
     if rows:
         session.execute(insert(QueuedRecord), rows)
     return [str(row["id"]) for row in rows]
+
+
+@dataclass(frozen=True, slots=True)
+class AnchoredCandidate:
+    """A batched record of some bytes whose batch was sent: what to prove against the chain."""
+
+    record: BatchRecord
+    proof: InclusionProof
+    root: bytes
+    withdrawn: bool
+
+
+def anchored_candidates(session: Session, content_hash: str) -> list[AnchoredCandidate]:
+    """This service's batched records of ``content_hash`` (0x-hex) that sit in a sent batch.
+
+    Candidates only: the verifier proves each against the chain before anyone is told of it.
+    """
+    rows = session.exec(
+        select(QueuedRecord, AnchorBatch)
+        .join(AnchorBatch, col(AnchorBatch.root) == col(QueuedRecord.batch_root))
+        .where(
+            QueuedRecord.content_hash == content_hash.lower(),
+            QueuedRecord.status == RecordStatus.BATCHED,
+        )
+        .order_by(col(QueuedRecord.seq))
+    ).all()
+    withdrawn = set(
+        session.exec(
+            select(QueuedRecord.dataset_id).where(
+                col(QueuedRecord.dataset_id).in_([row.dataset_id for row, _ in rows]),
+                QueuedRecord.kind == RecordKind.WITHDRAW.name.lower(),
+                QueuedRecord.status == RecordStatus.BATCHED,
+            )
+        ).all()
+    )
+    found = []
+    for row, batch in rows:
+        proof = row.inclusion_proof(batch.size)
+        if proof is None:
+            continue
+        found.append(
+            AnchoredCandidate(
+                record=row.batch_record(),
+                proof=proof,
+                root=bytes.fromhex(batch.root[2:]),
+                withdrawn=row.dataset_id in withdrawn,
+            )
+        )
+    return found

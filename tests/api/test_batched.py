@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Callable
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 
 from ledger.anchoring.models import QueuedRecord
+from ledger.errors import InvalidProofError
 from ledger.merkle import record_leaf_hash, root_from_inclusion_proof
 from ledger.runtime import Runtime
+from ledger.verifier import Verifier, check_bundle
 
 
 def _hex() -> str:
@@ -175,3 +179,48 @@ def test_the_stored_record_is_exactly_what_the_client_was_told(
     assert "0x" + record.dataset_id.hex() == told["dataset_id"]
     assert "0x" + record.content_hash.hex() == sent["content_hash"]
     assert record.department_id == 21 and record.version == 1
+
+
+def test_an_auditor_verifies_a_batched_record_and_its_bundle_checks_against_the_chain(
+    client: TestClient,
+    departments: dict[str, dict[str, str]],
+    governance: dict[str, str],
+    runtime: Runtime,
+    relay: Callable[[], None],
+) -> None:
+    content = _hex()
+    body = {"records": [_new(), _new(content_hash=content), _new()]}
+    accepted = client.post("/v1/datasets/batch", json=body, headers=departments["a"]).json()
+    pending = client.post("/v1/verify", json={"content_hash": content}, headers=governance)
+    assert pending.json()["matched"] is False  # not anchored yet: the chain does not vouch
+
+    _flush_and_relay(runtime, relay)
+    response = client.post("/v1/verify", json={"content_hash": content}, headers=governance)
+    assert response.status_code == 200, response.text
+    verdict = response.json()
+    assert verdict["matched"] and verdict["authentic"]
+    (registration,) = verdict["registrations"]
+    assert registration["dataset_id"] == accepted["records"][1]["dataset_id"]
+    assert registration["department_id"] == 21
+    assert registration["authorised_by"] == "signature"
+    assert registration["signer"].lower() == registration["department_key"].lower()
+    assert registration["contract"] == runtime.ledger.deployment.anchor_registry
+    assert registration["anchor"]["leaf_index"] == 1 and registration["anchor"]["tree_size"] == 3
+
+    bundle = json.dumps(verdict)
+    verifier = Verifier.for_ledger(runtime.ledger)
+    assert check_bundle(bundle, verifier=verifier).authentic
+    # With only the dataset registry's address, as `provledger verify --bundle --contract`.
+    bare = Verifier.at(runtime.chain, runtime.ledger.deployment.dataset_registry)
+    assert check_bundle(bundle, verifier=bare).authentic
+
+    forged = json.loads(bundle)
+    lineage = [{"dataset_id": _hex(), "version": 1}]  # a lineage it never declared
+    forged["registrations"][0]["anchor"]["record"]["parents"] = lineage
+    forged["registrations"][0]["parents"] = lineage
+    with pytest.raises(InvalidProofError, match="root"):
+        check_bundle(json.dumps(forged))
+    moved = json.loads(bundle)
+    moved["registrations"][0]["anchor"]["leaf_index"] = 0
+    with pytest.raises(InvalidProofError):
+        check_bundle(json.dumps(moved), verifier=verifier)
