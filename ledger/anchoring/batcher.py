@@ -27,7 +27,7 @@ from sqlmodel import Session, col, select
 
 from ledger.anchoring.models import AnchorBatch, QueuedRecord, RecordStatus
 from ledger.anchoring.records import FORMAT_COMMITMENT, build_batch
-from ledger.errors import ChainUnavailableError, LedgerError
+from ledger.errors import ChainUnavailableError, ContractRevertError, LedgerError
 from ledger.relayer.models import Operation, OperationStatus
 
 if TYPE_CHECKING:
@@ -150,8 +150,9 @@ class Batcher:
                 raise
             except LedgerError as exc:
                 # Suspended, or its key is no longer held: no anchor can be signed for these.
+                code = exc.error_name if isinstance(exc, ContractRevertError) else exc.code
                 for row in rows:
-                    _fail(row, exc.code, exc.message)
+                    _fail(row, code, exc.message)
                     session.add(row)
                 session.commit()
                 log.warning("batcher: department %s cannot anchor: %s", department_id, exc)

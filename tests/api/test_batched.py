@@ -224,3 +224,39 @@ def test_an_auditor_verifies_a_batched_record_and_its_bundle_checks_against_the_
     moved["registrations"][0]["anchor"]["leaf_index"] = 0
     with pytest.raises(InvalidProofError):
         check_bundle(json.dumps(moved), verifier=verifier)
+
+
+def test_a_batch_flushes_when_full_or_old_and_not_before(
+    client: TestClient, departments: dict[str, dict[str, str]], runtime: Runtime
+) -> None:
+    batcher = runtime.batcher
+    batcher.max_records, batcher.max_age = 2, 3600.0
+    body = {"records": [_new(), _new(), _new()]}
+    client.post("/v1/datasets/batch", json=body, headers=departments["a"])
+    report = batcher.tick()
+    assert (report.batches, report.records) == (1, 2)  # full: flushed at once
+    assert batcher.tick().batches == 0  # the third is neither full nor old
+    batcher.max_age = 0.0
+    assert batcher.tick().records == 1
+
+
+def test_records_of_a_department_suspended_before_its_batch_fail_with_the_reason(
+    client: TestClient,
+    departments: dict[str, dict[str, str]],
+    governance: dict[str, str],
+    runtime: Runtime,
+    relay: Callable[[], None],
+) -> None:
+    a = departments["a"]
+    accepted = client.post("/v1/datasets/batch", json={"records": [_new()]}, headers=a).json()
+    suspended = client.post(
+        "/v1/departments/21/suspend", json={"reason": "audit"}, headers=governance
+    )
+    assert suspended.status_code == 202, suspended.text
+    _flush_and_relay(runtime, relay)
+    op = _operation(client, a, accepted["records"][0]["operation_id"])
+    assert op["status"] == "failed"
+    assert op["error"]["code"] == "DepartmentInactive"
+    # And nothing new is accepted for it meanwhile.
+    refused = client.post("/v1/datasets/batch", json={"records": [_new()]}, headers=a)
+    assert refused.status_code == 403, refused.text
