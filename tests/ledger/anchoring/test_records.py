@@ -59,7 +59,7 @@ def test_the_encoding_is_the_documented_fixed_width_layout() -> None:
     )
     assert record.encode() == expected
     assert record.digest() == hashlib.sha256(expected).digest()
-    assert FORMAT_COMMITMENT == hashlib.sha256(b"provledger.batch-record/1").digest()
+    assert hashlib.sha256(b"provledger.batch-record/1").digest() == FORMAT_COMMITMENT
 
 
 @pytest.mark.parametrize(
