@@ -9,6 +9,7 @@ confirmations (files).
 
 from __future__ import annotations
 
+import json
 import time
 from collections import deque
 from collections.abc import Sequence
@@ -57,26 +58,69 @@ def register_directory(
         }
         for path, digest in zip(files, _hash_all(terminal, files), strict=True)
     ]
+    labels = [str(path.relative_to(folder)) for path in files]
+    send_records(
+        client, terminal, labels, records, source=str(folder), chunk=chunk, wait=wait,
+        timeout=timeout,
+    )  # fmt: skip
+
+
+def register_manifest(
+    client: ProvledgerClient,
+    terminal: Terminal,
+    manifest: Path,
+    *,
+    chunk: int,
+    wait: bool,
+    timeout: float,
+) -> None:
+    """Register the records a manifest lists: JSON lines (or one JSON array) of objects shaped
+    as ``POST /v1/datasets/batch`` records, for bytes hashed elsewhere."""
+    text = manifest.read_text()
+    try:
+        if text.lstrip().startswith("["):
+            records = json.loads(text)
+        else:
+            records = [json.loads(line) for line in text.splitlines() if line.strip()]
+    except ValueError as exc:
+        terminal.fail("invalid-manifest", f"{manifest}: not JSON lines: {exc}", ExitCode.USAGE)
+    if not records or not all(isinstance(r, dict) for r in records):
+        terminal.fail("invalid-manifest", f"{manifest}: expected JSON objects, one per record",
+                      ExitCode.USAGE)  # fmt: skip
+    labels = [f"{manifest.name}:{number}" for number in range(1, len(records) + 1)]
+    send_records(client, terminal, labels, records, source=str(manifest), chunk=chunk,
+                 wait=wait, timeout=timeout)  # fmt: skip
+
+
+def send_records(
+    client: ProvledgerClient,
+    terminal: Terminal,
+    labels: list[str],
+    records: list[dict[str, Any]],
+    *,
+    source: str,
+    chunk: int,
+    wait: bool,
+    timeout: float,
+) -> None:
+    """Send ``records`` in requests of ``chunk``, wait for them, report one row each."""
     accepted: list[dict[str, Any]] = []
     for start in range(0, len(records), chunk):
         answer = client.register_batch(records[start : start + chunk])
         accepted.extend(answer["records"])
-    rows = [
-        {"path": str(path.relative_to(folder)), **entry}
-        for path, entry in zip(files, accepted, strict=True)
-    ]
+    rows = [{"path": label, **entry} for label, entry in zip(labels, accepted, strict=True)]
     statuses = (
         _wait_all(client, terminal, [r["operation_id"] for r in rows], timeout) if wait else {}
     )
     for row in rows:
         row["status"] = statuses.get(row["operation_id"], "pending")
     failed = [r for r in rows if r["status"] == "failed"]
-    payload = {"directory": str(folder), "count": len(rows), "records": rows}
+    payload = {"source": source, "count": len(rows), "records": rows}
 
     def human() -> None:
         for row in rows:
-            terminal.say(f"{row['status']:9} {row['dataset_id']} {row['path']}")
-        terminal.say(f"{len(rows)} files registered in batches from {folder}")
+            terminal.say(f"{row['status']:9} {row['dataset_id']} v{row['version']} {row['path']}")
+        terminal.say(f"{len(rows)} records registered in batches from {source}")
 
     if failed:
         terminal.fail(
@@ -85,7 +129,7 @@ def register_directory(
             ExitCode.FAILED,
             records=rows,
         )
-    pending = [r for r in rows if r["status"] not in ("confirmed",)]
+    pending = [r for r in rows if r["status"] != "confirmed"]
     if wait and pending:
         terminal.fail(
             "timeout",

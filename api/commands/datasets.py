@@ -13,7 +13,7 @@ import typer
 from rich.markup import escape
 
 from api.client import Parent
-from api.commands.bulk import DEFAULT_CHUNK, register_directory
+from api.commands.bulk import DEFAULT_CHUNK, register_directory, register_manifest
 from api.commands.common import (
     DEFAULT_URL,
     JsonOption,
@@ -129,6 +129,14 @@ def register_command(
             "anchor for many; always for a folder). Fixed for the dataset's life."
         ),
     ] = "chain",
+    manifest: Annotated[
+        Path | None,
+        typer.Option(
+            exists=True,
+            dir_okay=False,
+            help="JSON lines of POST /v1/datasets/batch records (hashes computed elsewhere).",
+        ),
+    ] = None,
     chunk: Annotated[
         int, typer.Option(min=1, max=10_000, help="Records per request for a folder.")
     ] = DEFAULT_CHUNK,
@@ -141,6 +149,12 @@ def register_command(
     """Register a file's content hash as a new dataset, or as a new version of one (--dataset).
 
     By default the file is hashed here and only its SHA-256 is sent."""
+    if manifest is not None:
+        if file is not None or content_hash or dataset or parent or upload:
+            raise typer.BadParameter("--manifest takes no FILE, --hash, --dataset or --parent")
+        with connect(url, token, as_json=as_json) as (client, terminal):
+            register_manifest(client, terminal, manifest, chunk=chunk, wait=wait, timeout=timeout)
+        return
     if file is not None and file.is_dir():
         if upload or content_hash or dataset or parent or note or title:
             raise typer.BadParameter(

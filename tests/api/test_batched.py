@@ -9,10 +9,13 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import Table
+from sqlalchemy import select as select_table
 from sqlmodel import Session, select
 
 from ledger.anchoring.models import QueuedRecord
 from ledger.errors import InvalidProofError
+from ledger.index.models import ANCHORS, DATASETS, VERSION_PARENTS, VERSIONS
 from ledger.merkle import record_leaf_hash, root_from_inclusion_proof
 from ledger.runtime import Runtime
 from ledger.verifier import Verifier, check_bundle
@@ -260,3 +263,44 @@ def test_records_of_a_department_suspended_before_its_batch_fail_with_the_reason
     # And nothing new is accepted for it meanwhile.
     refused = client.post("/v1/datasets/batch", json={"records": [_new()]}, headers=a)
     assert refused.status_code == 403, refused.text
+
+
+def test_a_reindex_rebuilds_batched_datasets_identically(
+    client: TestClient,
+    departments: dict[str, dict[str, str]],
+    runtime: Runtime,
+    relay: Callable[[], None],
+) -> None:
+    a = departments["a"]
+    first = client.post("/v1/datasets/batch", json={"records": [_new(), _new()]}, headers=a)
+    dataset_id = first.json()["records"][0]["dataset_id"]
+    parent = {"dataset_id": dataset_id, "version": 1}
+    client.post(
+        "/v1/datasets/batch",
+        json={"records": [{"content_hash": _hex(), "dataset_id": dataset_id, "parents": [parent]}]},
+        headers=a,
+    )
+    _flush_and_relay(runtime, relay)
+    withdrawn = client.post(f"/v1/datasets/{dataset_id}/withdraw", json={"reason": "x"}, headers=a)
+    assert withdrawn.status_code == 202, withdrawn.text
+    _flush_and_relay(runtime, relay)
+
+    def index() -> dict[str, list[dict[str, Any]]]:
+        with runtime.engine.connect() as conn:
+            return {
+                table.name: [dict(r) for r in conn.execute(select_all(table)).mappings()]
+                for table in (DATASETS, VERSIONS, VERSION_PARENTS, ANCHORS)
+            }
+
+    before = index()
+    assert {d["dataset_id"]: d["status"] for d in before["index_datasets"]}[dataset_id] == (
+        "withdrawn"
+    )
+    assert len([v for v in before["index_versions"] if v["anchor_root"]]) == 3
+    assert before["index_version_parents"][0]["parent_dataset_id"] == dataset_id
+    runtime.indexer.reindex()
+    assert index() == before
+
+
+def select_all(table: Table) -> Any:
+    return select_table(table).order_by(*table.primary_key.columns)

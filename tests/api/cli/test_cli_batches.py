@@ -73,3 +73,39 @@ def test_folder_mistakes_are_refused_before_anything_is_sent(
     (empty / "a.csv").write_bytes(b"x")
     mixed = provledger("register", str(empty), "--upload", token=owner.token)
     assert mixed.exit_code == EXIT_USAGE
+
+
+def test_a_manifest_registers_hashes_computed_elsewhere_with_versions_and_lineage(
+    provledger: Invoke, enrol: Callable[[str], Department], tmp_path: Path
+) -> None:
+    owner = enrol("Environment")
+    salt = "0x" + os.urandom(32).hex()
+    first = {"content_hash": "0x" + os.urandom(32).hex(), "metadata": {"title": "air"},
+             "salt": salt}  # fmt: skip
+    created = provledger("register", "--manifest", _write(tmp_path / "a.jsonl", [first]),
+                         "--json", token=owner.token)  # fmt: skip
+    assert created.exit_code == 0, created.output
+    dataset = json.loads(created.stdout)["records"][0]["dataset_id"]
+    second = [
+        {"content_hash": "0x" + os.urandom(32).hex(), "dataset_id": dataset,
+         "metadata": {"note": "recalibrated"}, "parents": [{"dataset_id": dataset, "version": 1}]},
+    ]  # fmt: skip
+    appended = provledger("register", "--manifest", _write(tmp_path / "b.jsonl", second),
+                          "--json", token=owner.token)  # fmt: skip
+    assert appended.exit_code == 0, appended.output
+    (row,) = json.loads(appended.stdout)["records"]
+    assert (row["dataset_id"], row["version"], row["status"]) == (dataset, 2, "confirmed")
+
+    garbage = tmp_path / "bad.jsonl"
+    garbage.write_text("{not json\n")
+    refused = provledger("register", "--manifest", str(garbage), token=owner.token)
+    assert refused.exit_code == EXIT_USAGE and "invalid-manifest" in refused.stderr
+    unknown = provledger("register", "--manifest", _write(tmp_path / "c.jsonl",
+                         [{"content_hash": "0x" + "ab" * 32, "dataset_id": "0x" + "cd" * 32}]),
+                         token=owner.token)  # fmt: skip
+    assert unknown.exit_code == EXIT_REFUSED, unknown.output
+
+
+def _write(path: Path, records: list[dict[str, object]]) -> str:
+    path.write_text("".join(json.dumps(r) + "\n" for r in records))
+    return str(path)
