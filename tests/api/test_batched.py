@@ -85,6 +85,10 @@ def test_a_bulk_registration_is_anchored_as_one_root_with_a_proof_per_record(
     shown = client.get(f"/v1/datasets/{dataset_id}", headers=a)
     assert shown.status_code == 200, shown.text
     assert shown.json()["owner"] == 21
+    assert shown.json()["anchoring"] == "batch"
+    version = client.get(f"/v1/datasets/{dataset_id}/versions/1", headers=a).json()
+    assert version["anchor"]["leaf_index"] == 2
+    assert version["anchor"]["root"] == roots.pop()
 
 
 def test_versions_and_lineage_follow_on_within_one_request_and_across_requests(
