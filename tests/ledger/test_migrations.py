@@ -106,3 +106,16 @@ def test_a_database_from_before_migrations_is_adopted_with_its_rows(engine: Engi
     assert {"anchor_queued_records", "anchor_batches", "api_text_documents"} <= set(
         inspect(engine).get_table_names()
     )
+
+
+def test_a_development_database_with_the_batch_tables_is_adopted_at_their_revision(
+    engine: Engine,
+) -> None:
+    v0001_baseline.tables().create_all(engine)
+    batch_tables = [
+        SQLModel.metadata.tables[n] for n in ("anchor_queued_records", "anchor_batches")
+    ]
+    SQLModel.metadata.create_all(engine, tables=batch_tables)
+    upgrade(engine)
+    assert current_revision(engine) == HEAD
+    assert _differences(engine) == []
