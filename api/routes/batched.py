@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
@@ -241,6 +242,17 @@ async def register_batch(
     except ValidationError as exc:
         raise RequestValidationError(exc.errors()) from exc
     fingerprint = request_fingerprint("POST", request.url.path, raw)
+    # The checks wait on the node and the database: off the event loop, which keeps reading
+    # other requests meanwhile.
+    return await run_in_threadpool(
+        _register, session, runtime, principal, department_id, body, idempotency_key, fingerprint
+    )
+
+
+def _register(
+    session: Session, runtime: Runtime, principal: Principal, department_id: int,
+    body: BatchRegistration, idempotency_key: str | None, fingerprint: str,
+) -> JSONResponse:  # fmt: skip
     if (previous := replay(session, principal, idempotency_key, fingerprint)) is not None:
         return previous
     builder = RecordBuilder(session, runtime, department_id)

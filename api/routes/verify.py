@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import logging
+import threading
+from collections import OrderedDict
 from typing import Any
 
 from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
+from hexbytes import HexBytes
 from pydantic import ValidationError
 from sqlmodel import Session
 
@@ -16,6 +20,7 @@ from api.uploads import hash_upload
 from ledger.anchoring.queue import anchored_candidates
 from ledger.errors import InvalidProofError
 from ledger.hashing import Digest
+from ledger.runtime import Runtime
 from ledger.verifier import Verifier
 
 router = APIRouter(tags=["verify"])
@@ -58,6 +63,60 @@ async def verify(request: Request, runtime: RuntimeDep, principal: PrincipalDep)
     else:
         upload = await hash_upload(request, max_bytes=runtime.settings.max_upload_bytes)
         digest, size = upload.digest, upload.size
+    cache: VerdictCache = _cache(request)
+    answer = await run_in_threadpool(_verdict, runtime, cache, digest)
+    return {**answer, "size": size}
+
+
+class VerdictCache:
+    """Verdicts by (content hash, head block hash), the last ``capacity`` of them.
+
+    A verdict is a function of the chain at one block, and a block hash fixes the whole chain
+    up to it, so a verdict cached under the current head's hash is exactly what a fresh one
+    would say. Every request still reads the head from the node; a new block or a reorg changes
+    the key. Only a verdict during whose making the head did not move is kept.
+    """
+
+    def __init__(self, capacity: int = 4096) -> None:
+        self.capacity = capacity
+        self._entries: OrderedDict[tuple[str, str], dict[str, Any]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[str, str]) -> dict[str, Any] | None:
+        with self._lock:
+            found = self._entries.get(key)
+            if found is not None:
+                self._entries.move_to_end(key)
+            return found
+
+    def put(self, key: tuple[str, str], answer: dict[str, Any]) -> None:
+        with self._lock:
+            self._entries[key] = answer
+            self._entries.move_to_end(key)
+            while len(self._entries) > self.capacity:
+                self._entries.popitem(last=False)
+
+
+def _cache(request: Request) -> VerdictCache:
+    state = request.app.state
+    if not hasattr(state, "verdict_cache"):
+        state.verdict_cache = VerdictCache()
+    cache: VerdictCache = state.verdict_cache
+    return cache
+
+
+def _head(runtime: Runtime) -> tuple[int, str]:
+    block = runtime.chain.call(lambda: runtime.chain.w3.eth.get_block("latest"))
+    return int(block["number"]), HexBytes(block["hash"]).to_0x_hex()
+
+
+def _verdict(runtime: Runtime, cache: VerdictCache, digest: Digest) -> dict[str, Any]:
+    """The verdict for ``digest`` at the chain's head (on a worker thread: it waits on the node
+    for most of its time, and the event loop keeps serving meanwhile)."""
+    number, head = _head(runtime)
+    key = (digest.hex(), head)
+    if (cached := cache.get(key)) is not None:
+        return cached
     verifier = Verifier.for_ledger(runtime.ledger)
     verdict = verifier.verify(digest)
     with Session(runtime.engine) as session:
@@ -79,7 +138,7 @@ async def verify(request: Request, runtime: RuntimeDep, principal: PrincipalDep)
     verdict.registrations.sort(
         key=lambda r: (r.block_number, r.log_index, (r.anchor or {}).get("leaf_index", 0))
     )
-    answer = verdict.to_dict()
-    answer["size"] = size
-    answer["verified_at_block"] = runtime.chain.w3.eth.block_number
+    answer = {**verdict.to_dict(), "verified_at_block": number}
+    if _head(runtime)[1] == head:
+        cache.put(key, answer)
     return answer
