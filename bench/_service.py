@@ -12,6 +12,7 @@ import os
 import subprocess
 import sys
 import time
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
@@ -104,6 +105,21 @@ def confirm(client: httpx2.Client, op_id: str, poll: float, timeout: float = 300
             raise RuntimeError(f"operation failed: {op}")
         time.sleep(poll)
     raise RuntimeError(f"operation {op_id} not confirmed within {timeout} s")
+
+
+def settle(client: httpx2.Client, op_ids: list[str], poll: float, timeout: float) -> Counter[str]:
+    """Wait until every operation is confirmed or failed (in turn: they settle roughly in
+    order); how many ended in each status ("pending"/"submitted" for those left at timeout)."""
+    deadline = time.monotonic() + timeout
+    statuses: Counter[str] = Counter()
+    for op_id in op_ids:
+        while True:
+            status = client.get(f"/v1/operations/{op_id}").json()["status"]
+            if status in ("confirmed", "failed") or time.monotonic() > deadline:
+                statuses[status] += 1
+                break
+            time.sleep(poll)
+    return statuses
 
 
 def enrol_department(base: str, data_dir: Path, department_id: int = 1, poll: float = 0.02) -> str:

@@ -50,7 +50,7 @@ from typing import Any
 
 import httpx2
 from _load import LoadResult, http_request, multipart, run_load, summary
-from _service import REPO, confirm, enrol_department, percentiles, prepare_anvil, serve
+from _service import REPO, confirm, enrol_department, percentiles, prepare_anvil, serve, settle
 
 from ledger.hashing import sha256_bytes
 
@@ -151,26 +151,22 @@ def _check_answers(target: Target, service: bool) -> None:
 
 
 def _confirmations(target: Target, result: LoadResult, args: argparse.Namespace) -> dict[str, Any]:
-    """Wait for every acknowledged registration to be confirmed; confirmed/s from the start."""
+    """Wait for every acknowledged registration to settle; confirmed/s from the first request."""
     op_ids = [json.loads(body)["operation_id"] for body in result.bodies if b"operation_id" in body]
     started = time.perf_counter() - result.seconds
-    deadline = time.perf_counter() + max(60.0, args.max_seconds)
-    done = 0
     with httpx2.Client(base_url=target.base, timeout=60) as client:
         client.headers["Authorization"] = f"Bearer {target.token}"
-        # Operations confirm roughly in order: wait for each in turn, most are then done.
-        while done < len(op_ids) and time.perf_counter() < deadline:
-            op = client.get(f"/v1/operations/{op_ids[done]}").json()
-            if op["status"] == "confirmed":
-                done += 1
-            elif op["status"] == "failed":
-                raise RuntimeError(f"operation failed: {op}")
-            else:
-                time.sleep(args.poll_ms / 1000)
+        statuses = settle(client, op_ids, args.poll_ms / 1000, max(60.0, args.max_seconds))
     seconds = time.perf_counter() - started
+    done = statuses["confirmed"]
     return {
         "acknowledged": len(op_ids),
         "confirmed": done,
+        **(
+            {"not_confirmed": dict(statuses - Counter(confirmed=done))}
+            if done < len(op_ids)
+            else {}
+        ),
         "confirmed_seconds": round(seconds, 2),
         "confirmed_per_s": round(done / seconds, 1) if seconds else 0.0,
     }
@@ -356,7 +352,7 @@ def _print(result: dict[str, Any]) -> None:
                 extra = f"  ({pair['service_over_baseline']})"
             if "confirmed_per_s" in r:
                 extra += f"  confirmed {r['confirmed']}/{r['acknowledged']}: "
-                extra += f"{r['confirmed_per_s']}/s"
+                extra += f"{r['confirmed_per_s']}/s {r.get('not_confirmed', '')}"
             if set(r["statuses"]) - {"200", "202"}:
                 extra += f"  statuses {r['statuses']} {r.get('first_error', '')}"
             print(

@@ -45,7 +45,7 @@ from typing import Any
 
 import httpx2
 from _load import http_request, run_load, summary
-from _service import confirm, enrol_department, percentiles, prepare_anvil, serve
+from _service import enrol_department, percentiles, prepare_anvil, serve, settle
 from eth_utils.crypto import keccak
 from indexer import Encoder, Rpc
 
@@ -176,13 +176,14 @@ def measure(
             keep_bodies=name == "register_ack",
         )
         out[name] = summary(result, percentiles)
-        if name == "register_ack" and result.bodies:
+        if name == "register_ack":
             # The relayer drains before the next size is laid down with automine off.
-            last = json.loads(result.bodies[-1])["operation_id"]
+            op_ids = [json.loads(body)["operation_id"] for body in result.bodies]
             with httpx2.Client(base_url=base, timeout=60) as client:
                 client.headers["Authorization"] = f"Bearer {token}"
-                confirm(client, last, 0.05, timeout=args.max_seconds + 60)
-                grower.datasets += result.requests
+                statuses = settle(client, op_ids, 0.05, timeout=args.max_seconds + 60)
+            out[name]["operations"] = dict(statuses)
+            grower.datasets += statuses["confirmed"]
     latencies = []
     for i in range(min(args.requests, 200)):
         t0 = time.perf_counter()
@@ -271,6 +272,7 @@ def _print(result: dict[str, Any]) -> None:
             print(
                 f"{name:<22}{level['datasets']:>10,}{rate:>9}{p['p50']:>8}{p['p95']:>8}"
                 f"{p['p99']:>8}  {level['p50_over_first'].get(name, '')}"
+                f"  {r.get('operations', '')}"
             )
 
 
