@@ -109,14 +109,18 @@ def confirm(client: httpx2.Client, op_id: str, poll: float, timeout: float = 300
 
 def settle(client: httpx2.Client, op_ids: list[str], poll: float, timeout: float) -> Counter[str]:
     """Wait until every operation is confirmed or failed (in turn: they settle roughly in
-    order); how many ended in each status ("pending"/"submitted" for those left at timeout)."""
+    order); how many ended in each status, failures by error code ("failed: <code>"), and
+    "pending"/"submitted" for those left at ``timeout``."""
     deadline = time.monotonic() + timeout
     statuses: Counter[str] = Counter()
     for op_id in op_ids:
         while True:
-            status = client.get(f"/v1/operations/{op_id}").json()["status"]
-            if status in ("confirmed", "failed") or time.monotonic() > deadline:
-                statuses[status] += 1
+            op = client.get(f"/v1/operations/{op_id}").json()
+            if op["status"] == "failed":
+                statuses[f"failed: {(op.get('error') or {}).get('code')}"] += 1
+                break
+            if op["status"] == "confirmed" or time.monotonic() > deadline:
+                statuses[op["status"]] += 1
                 break
             time.sleep(poll)
     return statuses

@@ -2,7 +2,8 @@
 """API throughput and latency: ``provledger serve`` on anvil under load, next to a baseline.
 
     python bench/api_load.py [--requests N] [--upload-requests N] [--registrations N]
-                             [--concurrency C] [--max-seconds S] [--seed-hashes N]
+                             [--batch-requests N] [--batch-size N] [--concurrency C]
+                             [--max-seconds S] [--seed-hashes N]
                              [--scenarios a,b,…] [--profile DIR] [--json]
 
 Set-up (``bench/_service.py``, shared with ``confirm_latency.py``): anvil on loopback, the
@@ -20,8 +21,9 @@ random file. Then, from ``--concurrency`` keep-alive connections of a lean async
 * ``register_single``: ``POST /v1/datasets`` JSON with a fresh content hash; acknowledged
   (202) per second, then confirmed per second (every operation polled until ``confirmed``;
   measured from the first request to the last confirmation);
-* ``register_batched``: the hook for ``POST /v1/datasets/batch`` (see ``register_batched``);
-  skipped, and said, while the service has no such endpoint.
+* ``register_batched``: ``POST /v1/datasets/batch`` with ``--batch-size`` new datasets per
+  request (batched Merkle anchoring); records acknowledged per second, then confirmed per
+  second (every record's operation polled until it settles, as for ``register_single``).
 
 Baseline, same run, same client and settings: ``bench/trivial_app.py`` (FastAPI endpoints that
 read the body and answer a small JSON object) served by ``api.server.run`` exactly like the
@@ -77,8 +79,11 @@ def _random_hash() -> str:
 class Target:
     """One server under load: its port, a token, and what the scenarios send it."""
 
-    def __init__(self, base: str, token: str, registered: list[str], file_bytes: bytes) -> None:
+    def __init__(
+        self, base: str, token: str, registered: list[str], file_bytes: bytes, batch_size: int
+    ) -> None:
         self.base = base
+        self.batch_size = batch_size
         self.port = int(base.rsplit(":", 1)[1])
         self.token = token
         self.registered = registered
@@ -97,6 +102,18 @@ class Target:
             content_type, body = multipart("file", "bench.bin", self.file_bytes)
             upload = self.request("/v1/verify", body, content_type)
             return lambda i: upload
+        if scenario == "register_batched":
+            return lambda i: self.request(
+                "/v1/datasets/batch",
+                json.dumps(
+                    {
+                        "records": [
+                            {"content_hash": _random_hash(), "metadata": {"title": f"b{i}.{j}"}}
+                            for j in range(self.batch_size)
+                        ]
+                    }
+                ).encode(),
+            )
         if scenario == "register_single":
             return lambda i: self.request(
                 "/v1/datasets",
@@ -123,7 +140,7 @@ def _load(target: Target, scenario: str, count: int, args: argparse.Namespace) -
         requests=count,
         max_seconds=args.max_seconds,
         concurrency=args.concurrency,
-        keep_bodies=scenario == "register_single",
+        keep_bodies=scenario.startswith("register_"),
     )
 
 
@@ -132,6 +149,8 @@ def _count(scenario: str, args: argparse.Namespace) -> int:
         return int(args.upload_requests)
     if scenario == "register_single":
         return int(args.registrations)
+    if scenario == "register_batched":
+        return int(args.batch_requests)
     return int(args.requests)
 
 
@@ -172,17 +191,37 @@ def _confirmations(target: Target, result: LoadResult, args: argparse.Namespace)
     }
 
 
-def register_batched(target: Target, args: argparse.Namespace) -> dict[str, Any]:
-    """HOOK(batched registrations): ``POST /v1/datasets/batch`` (many records per request,
-    anchored as one Merkle batch) is being added on another branch. When it lands, build its
-    request here like ``Target.factory("register_single")`` with ``--batch-size`` records per
-    request, run it through ``_load`` and report records/s acknowledged and confirmed (each
-    record's operation, or the batch's) next to ``register_single``. Until then: skipped."""
-    with httpx2.Client(base_url=target.base, timeout=30) as client:
-        paths = client.get("/openapi.json").json().get("paths", {})
-    if "/v1/datasets/batch" not in paths:
-        return {"skipped": "this service has no POST /v1/datasets/batch yet"}
-    return {"skipped": "POST /v1/datasets/batch exists: wire it in here (see the docstring)"}
+def _batched_records(target: Target, result: LoadResult, args: argparse.Namespace) -> Any:
+    """Records/s of ``register_batched``: acknowledged, then confirmed (every record's
+    operation settled, from the first request to the last confirmation)."""
+    figures: dict[str, Any] = {
+        "batch_size": args.batch_size,
+        "records_acknowledged_per_s": round(result.per_second * args.batch_size, 1),
+    }
+    op_ids = [
+        record["operation_id"]
+        for body in result.bodies
+        if b'"records"' in body
+        for record in json.loads(body)["records"]
+    ]
+    started = time.perf_counter() - result.seconds
+    with httpx2.Client(base_url=target.base, timeout=60) as client:
+        client.headers["Authorization"] = f"Bearer {target.token}"
+        statuses = settle(client, op_ids, args.poll_ms / 1000, max(120.0, args.max_seconds))
+    seconds = time.perf_counter() - started
+    done = statuses["confirmed"]
+    figures |= {
+        "records_acknowledged": len(op_ids),
+        "records_confirmed": done,
+        **(
+            {"not_confirmed": dict(statuses - Counter(confirmed=done))}
+            if done < len(op_ids)
+            else {}
+        ),
+        "records_confirmed_seconds": round(seconds, 2),
+        "records_confirmed_per_s": round(done / seconds, 1) if seconds else 0.0,
+    }
+    return figures
 
 
 def _profile_start(pid: int, out: Path) -> subprocess.Popen[bytes]:
@@ -256,16 +295,9 @@ def run_target(
             command = (str(REPO / "bench" / "trivial_app.py"),)
             base, pid = stack.enter_context(serve(data_dir, {}, command))
             token, registered = "baseline", [_random_hash() for _ in range(args.seed_hashes)]
-        target = Target(base, token, registered, file_bytes)
+        target = Target(base, token, registered, file_bytes, args.batch_size)
         _check_answers(target, kind == "service")
         for scenario in scenarios:
-            if scenario == "register_batched":
-                out[scenario] = (
-                    register_batched(target, args)
-                    if kind == "service"
-                    else {"skipped": "no baseline until the batch endpoint is wired in"}
-                )
-                continue
             spy = None
             if args.profile and kind == "service" and scenario.startswith("verify_hash"):
                 profile_file = Path(args.profile) / f"{scenario}.txt"
@@ -278,6 +310,14 @@ def run_target(
                 figures["profile"] = _profile_stop(spy, profile_file)
             if scenario == "register_single" and kind == "service":
                 figures |= _confirmations(target, result, args)
+            if scenario == "register_batched":
+                figures |= (
+                    _batched_records(target, result, args)
+                    if kind == "service"
+                    else {
+                        "records_acknowledged_per_s": round(result.per_second * args.batch_size, 1)
+                    }
+                )
             out[scenario] = figures
     return out
 
@@ -353,6 +393,11 @@ def _print(result: dict[str, Any]) -> None:
             if "confirmed_per_s" in r:
                 extra += f"  confirmed {r['confirmed']}/{r['acknowledged']}: "
                 extra += f"{r['confirmed_per_s']}/s {r.get('not_confirmed', '')}"
+            if "records_acknowledged_per_s" in r:
+                extra += f"  records/s acknowledged {r['records_acknowledged_per_s']}"
+            if "records_confirmed_per_s" in r:
+                extra += f", confirmed {r['records_confirmed']}/{r['records_acknowledged']}: "
+                extra += f"{r['records_confirmed_per_s']}/s {r.get('not_confirmed', '')}"
             if set(r["statuses"]) - {"200", "202"}:
                 extra += f"  statuses {r['statuses']} {r.get('first_error', '')}"
             print(
@@ -375,6 +420,8 @@ def main() -> int:
     parser.add_argument("--requests", type=int, default=3000, help="per verify-by-hash scenario")
     parser.add_argument("--upload-requests", type=int, default=300, help="1 MiB uploads")
     parser.add_argument("--registrations", type=int, default=1000)
+    parser.add_argument("--batch-requests", type=int, default=30, help="bulk registrations")
+    parser.add_argument("--batch-size", type=int, default=100, help="records per bulk request")
     parser.add_argument("--concurrency", type=int, default=16, help="connections")
     parser.add_argument("--max-seconds", type=float, default=30.0, help="per scenario")
     parser.add_argument("--warmup", type=int, default=50, help="uncounted requests first")
@@ -387,7 +434,8 @@ def main() -> int:
     scenarios = args.scenarios.split(",")
     if unknown := set(scenarios) - set(SCENARIOS):
         parser.error(f"unknown scenarios {sorted(unknown)}")
-    if min(args.requests, args.upload_requests, args.registrations, args.concurrency) < 1:
+    counts = (args.requests, args.upload_requests, args.registrations, args.batch_requests)
+    if min(*counts, args.batch_size, args.concurrency) < 1:
         parser.error("counts and --concurrency must be >= 1")
     if args.seed_hashes < 1:
         parser.error("--seed-hashes must be >= 1")

@@ -36,6 +36,7 @@ async def verify(request: Request) -> dict[str, Any]:
 
 
 @app.post("/v1/datasets")
+@app.post("/v1/datasets/batch")
 async def register(request: Request) -> JSONResponse:
     body = await request.body()
     return JSONResponse({"operation_id": "op_baseline", "size": len(body)}, status_code=202)
