@@ -15,6 +15,7 @@ from api.models import ApiToken, PrincipalKind
 from api.routes import (
     access,
     access_reads,
+    batched,
     datasets,
     department_reads,
     departments,
@@ -82,6 +83,7 @@ def create_app(runtime: Runtime, *, start_workers: bool = True) -> FastAPI:
         health,
         departments,
         department_reads,
+        batched,
         datasets,
         reads,
         access,
