@@ -29,8 +29,8 @@ Baseline, same run, same client and settings: ``bench/trivial_app.py`` (FastAPI 
 read the body and answer a small JSON object) served by ``api.server.run`` exactly like the
 service. Every scenario is bounded by its request count and ``--max-seconds``; the first
 ``--warmup`` requests of each are sent and not counted. ``--profile DIR`` samples the service
-with py-spy (``pip install -e '.[bench]'``) during the two verify-by-hash scenarios and prints
-where its time goes (the collapsed stacks are kept in DIR).
+with py-spy (``pip install -e '.[bench]'``) during the two verify-by-hash scenarios and the
+batched registrations and prints where its time goes (the collapsed stacks are kept in DIR).
 """
 
 from __future__ import annotations
@@ -304,7 +304,8 @@ def run_target(
         _check_answers(target, kind == "service")
         for scenario in scenarios:
             spy = None
-            if args.profile and kind == "service" and scenario.startswith("verify_hash"):
+            profiled = scenario.startswith("verify_hash") or scenario == "register_batched"
+            if args.profile and kind == "service" and profiled:
                 profile_file = Path(args.profile) / f"{scenario}.txt"
                 profile_file.parent.mkdir(parents=True, exist_ok=True)
                 spy = _profile_start(pid, profile_file)
