@@ -83,11 +83,6 @@ def principal_of(session: Session, digest: str) -> Principal:
     return Principal(PrincipalKind(token.kind), token.id, token.department_id)
 
 
-def authenticate(session: Session, authorization: str | None) -> Principal:
-    """The principal of an ``Authorization: Bearer …`` header."""
-    return principal_of(session, token_digest(authorization))
-
-
 # Bumped after every commit that revoked a token in this process: cached principals older than
 # the bump are stale. One counter for the process (not per app) because ``revoke_token`` only
 # has a session; a revocation merely costs every cache one database lookup per token.

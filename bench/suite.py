@@ -25,7 +25,7 @@ QUICK: dict[str, str] = {
     "gas": "gas.py --quiet",
     "hashing": "hashing.py --size 64M --repeats 3 --speed-seconds 1 --max-seconds 120 --no-cold"
     " --quiet",
-    "indexer": "indexer.py --events 10000 --max-seconds 120 --quiet",
+    "indexer": "indexer.py --events 20000 --max-seconds 120 --quiet",
     "embedded_chain": "embedded_chain.py --records 200 --max-seconds 120 --index-seconds 60",
     "confirm_latency": "confirm_latency.py --requests 30 --concurrent-requests 40 --clients 4",
     "api_load": "api_load.py --requests 600 --upload-requests 50 --registrations 200"
