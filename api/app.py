@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from sqlmodel import Session, select
 
 from api import errors
-from api.auth import issue_token
+from api.auth import PrincipalCache, issue_token
 from api.models import ApiToken, PrincipalKind
 from api.routes import (
     access,
@@ -77,6 +77,7 @@ def create_app(runtime: Runtime, *, start_workers: bool = True) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.runtime = runtime
+    app.state.principals = PrincipalCache()
     errors.install(app)
     for module in (
         health,
