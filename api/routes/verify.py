@@ -106,8 +106,18 @@ def _cache(request: Request) -> VerdictCache:
 
 
 def _head(runtime: Runtime) -> tuple[int, str]:
-    block = runtime.chain.call(lambda: runtime.chain.w3.eth.get_block("latest"))
-    return int(block["number"]), HexBytes(block["hash"]).to_0x_hex()
+    """The head's number and hash, asked of the provider directly: web3's block formatting
+    would cost more than the round trip, on every verification."""
+    provider = runtime.chain.w3.provider
+    response = runtime.chain.call(
+        lambda: provider.make_request("eth_getBlockByNumber", ["latest", False])  # type: ignore[arg-type]
+    )
+    block = response["result"]
+    number = block["number"]
+    return (
+        int(number, 16) if isinstance(number, str) else int(number),
+        HexBytes(block["hash"]).to_0x_hex(),
+    )
 
 
 def _verdict(runtime: Runtime, cache: VerdictCache, digest: Digest) -> dict[str, Any]:
@@ -139,6 +149,8 @@ def _verdict(runtime: Runtime, cache: VerdictCache, digest: Digest) -> dict[str,
         key=lambda r: (r.block_number, r.log_index, (r.anchor or {}).get("leaf_index", 0))
     )
     answer = {**verdict.to_dict(), "verified_at_block": number}
-    if _head(runtime)[1] == head:
+    # Registrations are only ever added, so "none" read at any later head was also true at
+    # this one; a verdict that found some is kept only if the head did not move meanwhile.
+    if not verdict.registrations or _head(runtime)[1] == head:
         cache.put(key, answer)
     return answer
