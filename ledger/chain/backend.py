@@ -126,6 +126,14 @@ class Chain:
     def is_in_process(self) -> bool:
         return self._tester is not None
 
+    @property
+    def rpc_url(self) -> str | None:
+        """The node's HTTP JSON-RPC URL, or None for an in-process chain (no HTTP to batch on)."""
+        provider = self.w3.provider
+        if isinstance(provider, HTTPProvider) and provider.endpoint_uri:
+            return str(provider.endpoint_uri)
+        return None
+
     # --- calls and transactions ------------------------------------------------------------
 
     def call(self, fn: Callable[[], T]) -> T:

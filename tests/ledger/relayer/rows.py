@@ -89,6 +89,16 @@ def enqueue_add_version(
     )
 
 
+def queue_versions(engine: Engine, ledger: Ledger, actors: Any, label: str, count: int) -> bytes:
+    """A new dataset of department A and ``count`` custodial versions of it in the outbox."""
+    dataset_id = create_dataset(ledger, actors, label)
+    with Session(engine) as session:
+        for _ in range(count):
+            enqueue_add_version(session, ledger, actors, dataset_id)
+        session.commit()
+    return dataset_id
+
+
 def enqueue_rotation(session: Session, department_id: int, new_signer: str) -> Operation:
     return enqueue(
         session,
