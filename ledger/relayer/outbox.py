@@ -87,6 +87,14 @@ _STATUS_AFTER = {
 }
 
 
+def key_claims(session: Session, department_id: int) -> list[tuple[int, str]]:
+    """The enrolments and rotations of ``department_id`` in flight, in queue order, as
+    (seq, key)."""
+    query = _key_claims().where(Operation.department_id == department_id)
+    claims = session.exec(query.order_by(col(Operation.seq))).all()
+    return [(op.seq or 0, _claimed_key(op)) for op in claims]
+
+
 def queued_key_claim(session: Session, address: str) -> Operation | None:
     """A queued enrolment or rotation that will claim ``address`` as a department key."""
     wanted = address.lower()

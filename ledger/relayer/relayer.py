@@ -46,9 +46,10 @@ from sqlalchemy import func
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from ledger.chain.abi_json import from_json, function_inputs
+from ledger.chain.abi_json import calldata, from_json, function_inputs
 from ledger.chain.clients.base import ContractClient, SignedActionsClient
 from ledger.chain.deploy import Ledger
+from ledger.chain.txsign import CallSigner
 from ledger.errors import (
     ChainUnavailableError,
     ContractRevertError,
@@ -63,6 +64,7 @@ from ledger.relayer.models import Operation, OperationStatus
 from ledger.relayer.signatures import (
     ChainView,
     KeyProvider,
+    QueueView,
     StaleSignatureError,
     prepare_signature,
 )
@@ -115,6 +117,7 @@ class Relayer:
         self.batch = batch
         self.max_in_flight = max_in_flight
         self.transport = Transport(ledger.chain, batch_size=rpc_batch)
+        self._signer = CallSigner(account)
         self._next_nonce: int | None = None
         # Hashes the node accepted in this tick's sends: not mined yet is not lost.
         self._just_sent: set[str] = set()
@@ -175,7 +178,7 @@ class Relayer:
             ).all()
             if not pending:
                 return 0, 0
-            view = ChainView(self.ledger)
+            view, queue = ChainView(self.ledger), QueueView(session)
             nonce = self._account_nonce()
             signed: list[tuple[str, str]] = []
             hashes: list[str] = []
@@ -185,9 +188,10 @@ class Relayer:
                     break  # in queue order: nothing behind it overtakes it either
                 try:
                     if op.action_type is not None and op.department_id is not None:
-                        prepare_signature(session, op, self._signed_client(op), view, self.keys)
-                    function = self._function(op)
-                    gas = self._gas(op, function)
+                        prepare_signature(op, self._signed_client(op), view, queue, self.keys)
+                    args = op.call_args()
+                    data = calldata(op.contract, op.function, args)
+                    gas = self._gas(op, args)
                 except ChainUnavailableError:
                     if not signed and not failed:
                         raise  # try again next tick; the rows stay pending
@@ -206,9 +210,11 @@ class Relayer:
                     self._fail_foreign(op, exc)
                 if op.status == OperationStatus.FAILED:
                     failed += 1
+                    queue.failed(op)
                     session.add(op)
                     continue
-                self._sign(op, function, gas, nonce, view)
+                self._sign(op, data, gas, nonce, view)
+                queue.sent(op)
                 signed.append((op.id, op.raw_tx or ""))
                 hashes.append(op.tx_hash or "")
                 session.add(op)
@@ -227,14 +233,14 @@ class Relayer:
             )
         return self._next_nonce
 
-    def _gas(self, op: Operation, function: Any) -> int:
+    def _gas(self, op: Operation, args: list[Any]) -> int:
         """The operation's bound; estimated instead for a function without one, or when its
         last attempt reverted in a way its replay could not reproduce (``gas_used`` kept)."""
-        bound = gas_limit(op.contract, op.function, op.call_args())
+        bound = gas_limit(op.contract, op.function, args)
         if bound is not None and op.gas_used is None:
             return bound
         # Runs the call: a revert surfaces here, decoded, before anything is signed or sent.
-        estimate = self._estimate(function)
+        estimate = self._estimate(self._function(op))
         # Headroom over the estimate: state can change between estimate and inclusion.
         return min(estimate + estimate // 5 + 10_000, TX_GAS_CAP)
 
@@ -289,21 +295,19 @@ class Relayer:
         inputs = function_inputs(op.contract, op.function)
         return client.contract.functions[op.function](*from_json(op.call_args(), inputs))
 
-    def _sign(self, op: Operation, function: Any, gas: int, nonce: int, view: ChainView) -> None:
-        tx: dict[str, Any] = {
-            "to": self._clients[op.contract].address,
-            "data": function._encode_transaction_data(),
-            "value": 0,
-            "gas": gas,
-            "nonce": nonce,
-            "chainId": self.chain.chain_id,
-            **view.fees(),
-        }
-        signed = self.account.sign_transaction(tx)
+    def _sign(self, op: Operation, data: bytes, gas: int, nonce: int, view: ChainView) -> None:
+        signed = self._signer.sign(
+            chain_id=self.chain.chain_id,
+            nonce=nonce,
+            to=self._clients[op.contract].address,
+            data=data,
+            gas=gas,
+            fees=view.fees(),
+        )
         op.sender = self.account.address
         op.tx_nonce = nonce
-        op.tx_hash = HexBytes(signed.hash).to_0x_hex()
-        op.raw_tx = HexBytes(signed.raw_transaction).to_0x_hex()
+        op.tx_hash = "0x" + signed.hash.hex()
+        op.raw_tx = "0x" + signed.raw.hex()
         op.gas_used = None
         op.status = OperationStatus.SUBMITTED
         op.attempts += 1
@@ -374,7 +378,7 @@ class Relayer:
             {
                 "from": op.sender,
                 "to": self._clients[op.contract].address,
-                "data": self._function(op)._encode_transaction_data(),
+                "data": "0x" + calldata(op.contract, op.function, op.call_args()).hex(),
             },
             receipt["blockNumber"],
             op.tx_hash or "",
@@ -433,11 +437,16 @@ class Relayer:
 
     def _outcome(self, op: Operation, receipt: Any) -> dict[str, Any]:
         """What the confirmed call produced, read from its events (e.g. a version number)."""
-        events = self._clients[op.contract].decode_events(receipt["logs"])
-        for event in events:
-            if event.name == "VersionAdded":
-                return {"version": event.args["version"], "log_index": event.log_index}
-        return {"log_index": events[0].log_index} if events else {}
+        # Named, not decoded: web3's event decoding was a tenth of the relayer's time per record.
+        client = self._clients[op.contract]
+        ours = [(log, client.event_name(log)) for log in receipt["logs"]]
+        ours = [(log, name) for log, name in ours if name is not None]
+        for log, name in ours:
+            if name == "VersionAdded":
+                # The event's first non-indexed field, so the first word of its data.
+                version = int.from_bytes(bytes(log["data"])[:32], "big")
+                return {"version": version, "log_index": log["logIndex"]}
+        return {"log_index": ours[0][0]["logIndex"]} if ours else {}
 
     # --- failure ----------------------------------------------------------------------------
 

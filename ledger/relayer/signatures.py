@@ -13,13 +13,14 @@ from collections.abc import Callable
 from typing import Any
 
 from eth_account.signers.local import LocalAccount
-from sqlmodel import Session, col, select
+from sqlalchemy import func
+from sqlmodel import Session, select
 
 from ledger.chain.clients.base import SignedActionsClient
 from ledger.chain.deploy import Ledger
 from ledger.errors import LedgerError
 from ledger.relayer.models import Operation, OperationStatus
-from ledger.relayer.outbox import queued_signer
+from ledger.relayer.outbox import key_claims
 
 #: A custodial signature this close to its deadline is renewed before sending (seconds).
 _DEADLINE_MARGIN = 300
@@ -73,11 +74,58 @@ class ChainView:
         return self._signers[department_id]
 
 
+class QueueView:
+    """The outbox as signatures see it during one tick: each department's signature nonces in
+    flight and its queued key claims, read once and kept current as the tick signs and fails
+    operations (one query per department per tick, not two per operation)."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self._highest: dict[tuple[str, int], int | None] = {}
+        self._claims: dict[int, list[tuple[int, str]]] = {}
+
+    def highest_in_flight(self, contract: str, department_id: int) -> int | None:
+        """The highest signature nonce among the department's sent, unconfirmed actions on
+        ``contract``, or None."""
+        key = (contract, department_id)
+        if key not in self._highest:
+            self._highest[key] = self.session.exec(
+                select(func.max(Operation.signature_nonce)).where(
+                    Operation.status == OperationStatus.SUBMITTED,
+                    Operation.contract == contract,
+                    Operation.department_id == department_id,
+                )
+            ).one()
+        return self._highest[key]
+
+    def signer_before(self, department_id: int, seq: int | None) -> str | None:
+        """The key claimed by the department's last enrolment or rotation queued ahead of
+        ``seq``, or None (the key on chain)."""
+        if department_id not in self._claims:
+            self._claims[department_id] = key_claims(self.session, department_id)
+        ahead = [key for at, key in self._claims[department_id] if seq is None or at < seq]
+        return ahead[-1] if ahead else None
+
+    def sent(self, op: Operation) -> None:
+        """``op`` is now in flight."""
+        if op.department_id is None or op.signature_nonce is None:
+            return
+        key = (op.contract, op.department_id)
+        if key in self._highest:
+            self._highest[key] = max(self._highest[key] or 0, op.signature_nonce)
+
+    def failed(self, op: Operation) -> None:
+        """``op`` failed before sending: if it claimed a key, that claim is gone."""
+        claims = self._claims.get(op.department_id or 0)
+        if claims is not None:
+            self._claims[op.department_id or 0] = [c for c in claims if c[0] != op.seq]
+
+
 def prepare_signature(
-    session: Session,
     op: Operation,
     client: SignedActionsClient,
     view: ChainView,
+    queue: QueueView,
     keys: KeyProvider,
 ) -> None:
     """Make sure a by-signature call carries the department nonce the contract will expect,
@@ -87,24 +135,17 @@ def prepare_signature(
     signature whose nonce no longer fits.
     """
     assert op.department_id is not None and op.action_type is not None
-    in_flight = session.exec(
-        select(Operation.signature_nonce).where(
-            Operation.status == OperationStatus.SUBMITTED,
-            Operation.contract == op.contract,
-            Operation.department_id == op.department_id,
-            col(Operation.signature_nonce).is_not(None),
-        )
-    ).all()
+    highest = queue.highest_in_flight(op.contract, op.department_id)
     # The contract's nonce counts what is mined; actions sent but not yet mined hold the
     # nonces just above it. Either view alone is wrong on some chain (auto-mining or not).
     on_chain = view.department_nonce(client, op.department_id)
-    expected = max([on_chain, *(n + 1 for n in in_flight if n is not None and n >= on_chain)])
+    expected = on_chain if highest is None or highest < on_chain else highest + 1
     args = op.call_args()
     department_id, _nonce, deadline, _signature = args[-1]
     now = view.block_time
     signer: str | None = None
     if op.custodial:
-        signer = queued_signer(session, op.department_id, before_seq=op.seq)
+        signer = queue.signer_before(op.department_id, op.seq)
         signer = signer if signer is not None else view.signer(op.department_id)
     signed_by_signer = signer is None or signer.lower() == (op.signer or "").lower()
     if op.signature_nonce == expected and deadline > now + _DEADLINE_MARGIN and signed_by_signer:
