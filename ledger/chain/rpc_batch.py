@@ -7,6 +7,7 @@ a size; :class:`BatchRefusedError` says so, and the caller falls back to one req
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -44,6 +45,9 @@ class RpcBatcher:
         self.size = size
         self.timeout = timeout
         self._http = requests.Session()
+        # One connection, one request at a time: the relayer's sender thread and its main
+        # thread may both use this batcher.
+        self._lock = threading.Lock()
 
     def call(self, method: str, params_list: Sequence[list[Any]]) -> list[RpcResult]:
         """``method`` once per entry of ``params_list``; answers in the same order."""
@@ -59,7 +63,8 @@ class RpcBatcher:
             for i, params in enumerate(params_list)
         ]
         try:
-            response = self._http.post(self.url, json=body, timeout=self.timeout)
+            with self._lock:
+                response = self._http.post(self.url, json=body, timeout=self.timeout)
         except (requests.ConnectionError, requests.Timeout) as exc:
             raise ChainUnavailableError(f"the chain is unreachable: {exc}") from exc
         except requests.RequestException as exc:

@@ -36,6 +36,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -116,7 +117,14 @@ class Relayer:
         self.confirmations = confirmations
         self.batch = batch
         self.max_in_flight = max_in_flight
+        self.rpc_batch = rpc_batch
         self.transport = Transport(ledger.chain, batch_size=rpc_batch)
+        # Broadcasts overlap signing only over HTTP: an in-process chain is not thread-safe.
+        self._sender = (
+            ThreadPoolExecutor(max_workers=1, thread_name_prefix="provledger-relayer-send")
+            if ledger.chain.rpc_url is not None
+            else None
+        )
         self._signer = CallSigner(account)
         self._next_nonce: int | None = None
         # Hashes the node accepted in this tick's sends: not mined yet is not lost.
@@ -161,7 +169,9 @@ class Relayer:
     # --- sending ----------------------------------------------------------------------------
 
     def _submit_pending(self) -> tuple[int, int]:
-        with Session(self.engine) as session:
+        handed: list[Future[None]] = []
+        # Not expired on commit: each chunk is committed while the loop goes on with the rows.
+        with Session(self.engine, expire_on_commit=False) as session:
             in_flight = session.exec(
                 select(func.count())
                 .select_from(Operation)
@@ -180,9 +190,8 @@ class Relayer:
                 return 0, 0
             view, queue = ChainView(self.ledger), QueueView(session)
             nonce = self._account_nonce()
-            signed: list[tuple[str, str]] = []
-            hashes: list[str] = []
-            failed = 0
+            ready: list[tuple[str, str, str]] = []  # (op id, raw tx, tx hash), signed, not sent
+            signed = failed = 0
             for op in pending:
                 if self._waits_for_department(session, op):
                     break  # in queue order: nothing behind it overtakes it either
@@ -215,15 +224,35 @@ class Relayer:
                     continue
                 self._sign(op, data, gas, nonce, view)
                 queue.sent(op)
-                signed.append((op.id, op.raw_tx or ""))
-                hashes.append(op.tx_hash or "")
                 session.add(op)
+                ready.append((op.id, op.raw_tx or "", op.tx_hash or ""))
+                signed += 1
                 nonce += 1
-            session.commit()  # recorded before it is sent: a crash after this line loses nothing
-            self._next_nonce = nonce
-        refused = self._broadcast(signed)
-        self._just_sent.update(h for h, r in zip(hashes, refused, strict=True) if not r)
-        return len(signed), failed
+                if len(ready) >= self.rpc_batch:
+                    handed.extend(self._hand_over(session, ready, nonce))
+                    ready = []
+            handed.extend(self._hand_over(session, ready, nonce))
+        for sending in handed:
+            sending.result()  # the tick ends with everything it signed broadcast (or refused)
+        return signed, failed
+
+    def _hand_over(
+        self, session: Session, txs: list[tuple[str, str, str]], next_nonce: int
+    ) -> list[Future[None]]:
+        """Record signed transactions, then broadcast them: over HTTP in the background, so
+        the next chunk is signed while the node takes this one (in order: one sender)."""
+        session.commit()  # recorded before it is sent: a crash after this line loses nothing
+        self._next_nonce = next_nonce
+        if not txs:
+            return []
+        if self._sender is None:
+            self._send(txs)
+            return []
+        return [self._sender.submit(self._send, txs)]
+
+    def _send(self, txs: list[tuple[str, str, str]]) -> None:
+        refused = self._broadcast([(op_id, raw) for op_id, raw, _ in txs])
+        self._just_sent.update(h for (_, _, h), r in zip(txs, refused, strict=True) if not r)
 
     def _account_nonce(self) -> int:
         if self._next_nonce is None:
