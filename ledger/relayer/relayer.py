@@ -105,7 +105,7 @@ class Relayer:
         account: LocalAccount,
         keys: KeyProvider,
         confirmations: int = 1,
-        batch: int = 100,
+        batch: int = 500,
         max_in_flight: int = 1000,
         rpc_batch: int = 100,
     ) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -129,8 +130,14 @@ def ops(engine: Engine) -> list[Operation]:
 
 
 def drain(relayer: Relayer, ticks: int = 5) -> None:
+    """Tick until nothing is pending or sent-unconfirmed, ``ticks`` times at most. A real node
+    may still be mining what a tick sent when the same tick asks for receipts: pause a little
+    between ticks."""
     for _ in range(ticks):
         relayer.tick()
+        if all(op.status in ("confirmed", "failed") for op in ops(relayer.engine)):
+            return
+        time.sleep(0.05)
 
 
 @contextmanager

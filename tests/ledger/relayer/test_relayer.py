@@ -38,8 +38,9 @@ def test_a_governance_write_is_sent_mined_and_confirmed_with_chain_coordinates(
         session.commit()
 
     report = relayer.tick()
+    drain(relayer)
 
-    assert report.sent == 1 and report.confirmed == 1
+    assert report.sent == 1
     [op] = ops(engine)
     assert op.status == OperationStatus.CONFIRMED
     assert op.tx_hash is not None and op.block_hash is not None and op.gas_used
