@@ -436,10 +436,13 @@ class Relayer:
             self.chain.call(lambda: self.chain.w3.eth.get_transaction_count(address, "latest"))
         )
         overtaken = [op for op in lost if (op.tx_nonce or 0) < chain_nonce]
-        for op, receipt in zip(overtaken, self._receipts(overtaken), strict=True):
-            if receipt is not None:
-                # Mined between the receipt lookup and the nonce read: not lost at all
-                # (re-sending it would fail, e.g. DatasetAlreadyExists). Tracked next tick.
+        receipts = self._receipts(overtaken)
+        known = self.transport.known([op.tx_hash or "" for op in overtaken])
+        for op, receipt, seen in zip(overtaken, receipts, known, strict=True):
+            if receipt is not None or seen:
+                # Mined between the receipt lookup and the nonce read, or mined and its
+                # receipt not served yet (anvil counts the nonce first): not lost at all.
+                # Sending it anew would run it twice. Tracked next tick.
                 continue
             # The nonce was consumed by another transaction: send this one anew.
             op.status = OperationStatus.PENDING

@@ -57,6 +57,15 @@ class Transport:
             single=self._receipt_one,
         )
 
+    def known(self, tx_hashes: Sequence[str]) -> list[bool]:
+        """Whether the node knows each transaction at all (mined or waiting in its pool)."""
+        return self._each(
+            "eth_getTransactionByHash",
+            [[h] for h in tx_hashes],
+            batched=self._found,
+            single=self._known_one,
+        )
+
     def block_hashes(self, numbers: Sequence[int]) -> dict[int, str | None]:
         """The canonical hash at each block number (None above the head)."""
         found = self._each(
@@ -104,6 +113,17 @@ class Transport:
                 return None
             raise ChainUnavailableError(f"cannot read receipt of {tx_hash}: {exc}") from exc
 
+    def _known_one(self, tx_hash: str) -> bool:
+        try:
+            self.chain.w3.eth.get_transaction(HexBytes(tx_hash))
+        except TransactionNotFound:
+            return False
+        except Exception as exc:
+            if "not found" in str(exc).lower():
+                return False
+            raise ChainUnavailableError(f"cannot look up {tx_hash}: {exc}") from exc
+        return True
+
     def _block_hash_one(self, number: str) -> str | None:
         try:
             block = self.chain.w3.eth.get_block(int(number, 16))
@@ -118,6 +138,12 @@ class Transport:
         if not answer.ok:
             raise _node_error("eth_getTransactionReceipt", answer)
         return None if answer.result is None else _receipt(answer.result)
+
+    @staticmethod
+    def _found(answer: RpcResult) -> bool:
+        if not answer.ok:
+            raise _node_error("eth_getTransactionByHash", answer)
+        return answer.result is not None
 
     @staticmethod
     def _hash_of_block(answer: RpcResult) -> str | None:
