@@ -366,11 +366,11 @@ def _print(result: dict[str, Any]) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--records", type=int, default=2000, help="records per stage on anvil")
-    parser.add_argument("--naive-records", type=int, default=300)
+    parser.add_argument("--naive-records", type=int, default=100)
     parser.add_argument("--embedded-records", type=int, default=200)
     parser.add_argument("--max-seconds", type=float, default=120.0, help="per stage")
     parser.add_argument("--rpc-batch", type=int, default=100, help="JSON-RPC batch size")
-    parser.add_argument("--tick-batch", type=int, default=100, help="relayer ops per tick")
+    parser.add_argument("--tick-batch", type=int, default=500, help="relayer ops per tick")
     parser.add_argument("--chains", default="anvil,embedded")
     parser.add_argument("--json", action="store_true", help="one JSON object per chain")
     args = parser.parse_args()
