@@ -53,15 +53,12 @@ from ledger.chain.deploy import Ledger
 from ledger.chain.txsign import CallSigner
 from ledger.errors import (
     ChainUnavailableError,
-    ContractRevertError,
-    InvalidAccountNonceError,
     LedgerError,
-    SignatureExpiredError,
-    SignatureWrongSignerError,
     TransactionFailedError,
 )
 from ledger.relayer.gas import TX_GAS_CAP, gas_limit
 from ledger.relayer.models import Operation, OperationStatus
+from ledger.relayer.settle import fail, fail_foreign, fixable, outcome
 from ledger.relayer.signatures import (
     ChainView,
     KeyProvider,
@@ -214,9 +211,9 @@ class Relayer:
                         # so nothing behind it overtakes it.
                         log.info("relayer: %s waits for the transactions ahead: %s", op.id, exc)
                         break
-                    self._fail(op, exc)  # a named refusal: the call can never succeed as is
+                    fail(op, exc)  # a named refusal: the call can never succeed as is
                 except Exception as exc:  # malformed row: fail it rather than retry forever
-                    self._fail_foreign(op, exc)
+                    fail_foreign(op, exc)
                 if op.status == OperationStatus.FAILED:
                     failed += 1
                     queue.failed(op)
@@ -389,7 +386,9 @@ class Relayer:
             for op, receipt in deep:
                 if canonical.get(receipt["blockNumber"]) == op.block_hash:
                     op.status = OperationStatus.CONFIRMED
-                    op.result = json.dumps({**op.result_data(), **self._outcome(op, receipt)})
+                    op.result = json.dumps(
+                        {**op.result_data(), **outcome(self._clients[op.contract], receipt)}
+                    )
                     op.updated_at = now
                     confirmed += 1
             resent = self._recover(lost)
@@ -412,8 +411,8 @@ class Relayer:
             receipt["blockNumber"],
             op.tx_hash or "",
         )
-        if op.attempts >= _MAX_ATTEMPTS or not _fixable(op, error):
-            self._fail(op, error)
+        if op.attempts >= _MAX_ATTEMPTS or not fixable(op, error):
+            fail(op, error)
             return False
         log.info("relayer: %s reverted (%s); queued again", op.id, error.message)
         unexplained = isinstance(error, TransactionFailedError) and not error.data
@@ -467,53 +466,9 @@ class Relayer:
             self._next_nonce = pending_nonce
         return len(again)
 
-    def _outcome(self, op: Operation, receipt: Any) -> dict[str, Any]:
-        """What the confirmed call produced, read from its events (e.g. a version number)."""
-        # Named, not decoded: web3's event decoding was a tenth of the relayer's time per record.
-        client = self._clients[op.contract]
-        ours = [(log, client.event_name(log)) for log in receipt["logs"]]
-        ours = [(log, name) for log, name in ours if name is not None]
-        for log, name in ours:
-            if name == "VersionAdded":
-                # The event's first non-indexed field, so the first word of its data.
-                version = int.from_bytes(bytes(log["data"])[:32], "big")
-                return {"version": version, "log_index": log["logIndex"]}
-        return {"log_index": ours[0][0]["logIndex"]} if ours else {}
-
-    # --- failure ----------------------------------------------------------------------------
-
-    @staticmethod
-    def _fail(op: Operation, error: LedgerError) -> None:
-        op.status = OperationStatus.FAILED
-        op.error_code = (
-            error.code if not isinstance(error, ContractRevertError) else error.error_name
-        )
-        op.error_message = error.message
-        op.updated_at = datetime.now(UTC)
-
-    @staticmethod
-    def _fail_foreign(op: Operation, exc: Exception) -> None:
-        op.status = OperationStatus.FAILED
-        op.error_code = "relayer-error"
-        op.error_message = f"{type(exc).__name__}: {exc}"
-        op.updated_at = datetime.now(UTC)
-
 
 def _claims_key(op: Operation) -> bool:
     return op.contract == "DepartmentRegistry" and op.function in _KEY_CLAIMS
 
 
 _KEY_CLAIMS = frozenset({"enrolDepartment", "rotateDepartmentKey"})
-
-
-def _fixable(op: Operation, error: LedgerError) -> bool:
-    """Whether ``op`` reverted for a reason its next attempt can remove."""
-    if isinstance(error, TransactionFailedError) and not error.data:
-        return True  # out of gas, or state from earlier in its own block: estimate it next time
-    if op.action_type is None:
-        return False
-    if isinstance(error, InvalidAccountNonceError):
-        return True  # an action ahead failed after this one was signed, freeing its nonce
-    # Signed by a key a failed rotation ahead never installed, or too close to its deadline:
-    # a custodial signature is made again, for the key in force.
-    return op.custodial and isinstance(error, SignatureWrongSignerError | SignatureExpiredError)
