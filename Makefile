@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup run demo test test-fast test-anvil lint compile check-artifacts bench-gas bench-relayer clean
+.PHONY: setup run demo test test-fast test-anvil lint compile check-artifacts bench bench-gas bench-relayer clean
 
 setup: $(VENV)/.installed node_modules/.installed
 
@@ -53,6 +53,10 @@ compile: setup
 
 check-artifacts: setup
 	$(BIN)/provledger compile --check
+
+# Every benchmark in a quick bounded mode (a few minutes); full-size commands in bench/RESULTS.md.
+bench: setup
+	$(BIN)/python bench/suite.py
 
 bench-gas: setup
 	$(BIN)/python bench/gas.py

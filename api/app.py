@@ -10,11 +10,12 @@ from fastapi import FastAPI
 from sqlmodel import Session, select
 
 from api import errors
-from api.auth import issue_token
+from api.auth import PrincipalCache, issue_token
 from api.models import ApiToken, PrincipalKind
 from api.routes import (
     access,
     access_reads,
+    batched,
     datasets,
     department_reads,
     departments,
@@ -76,11 +77,13 @@ def create_app(runtime: Runtime, *, start_workers: bool = True) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.runtime = runtime
+    app.state.principals = PrincipalCache()
     errors.install(app)
     for module in (
         health,
         departments,
         department_reads,
+        batched,
         datasets,
         reads,
         access,

@@ -28,9 +28,8 @@ def serve_command(
 ) -> None:
     """Run the HTTP service. With no configuration: the embedded chain and SQLite in the data
     directory, contracts deployed on first start, a governance token written to a file."""
-    import uvicorn
-
     from api.app import GOVERNANCE_TOKEN_FILE, create_app
+    from api.server import run
     from ledger.config import Settings
     from ledger.runtime import Runtime
 
@@ -50,7 +49,7 @@ def serve_command(
     console.print(f"governance token: {settings.data_dir / GOVERNANCE_TOKEN_FILE} (owner-only)")
     console.print(f"API docs: http://{settings.host}:{settings.port}/docs")
     try:
-        uvicorn.run(create_app(runtime), host=settings.host, port=settings.port, log_level="info")
+        run(create_app(runtime), host=settings.host, port=settings.port)
     finally:
         runtime.close()
 

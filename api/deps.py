@@ -6,9 +6,11 @@ from collections.abc import Iterator
 from typing import Annotated
 
 from fastapi import Depends, Header, Request
+from sqlalchemy.engine import Engine
 from sqlmodel import Session
+from starlette.concurrency import run_in_threadpool
 
-from api.auth import Principal, authenticate
+from api.auth import Principal, PrincipalCache, principal_of, revocation_epoch, token_digest
 from ledger.runtime import Runtime
 
 
@@ -28,10 +30,24 @@ def get_session(runtime: RuntimeDep) -> Iterator[Session]:
 SessionDep = Annotated[Session, Depends(get_session)]
 
 
-def get_principal(
-    session: SessionDep, authorization: Annotated[str | None, Header()] = None
+def _load_principal(engine: Engine, digest: str) -> Principal:
+    with Session(engine) as session:
+        return principal_of(session, digest)
+
+
+async def get_principal(
+    request: Request, authorization: Annotated[str | None, Header()] = None
 ) -> Principal:
-    return authenticate(session, authorization)
+    # Async, and without the request's session: a cached principal costs no worker thread and
+    # no database connection (see PrincipalCache for why that is safe).
+    digest = token_digest(authorization)
+    cache: PrincipalCache = request.app.state.principals
+    principal = cache.get(digest)
+    if principal is None:
+        epoch = revocation_epoch()
+        principal = await run_in_threadpool(_load_principal, get_runtime(request).engine, digest)
+        cache.put(digest, principal, epoch)
+    return principal
 
 
 PrincipalDep = Annotated[Principal, Depends(get_principal)]

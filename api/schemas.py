@@ -6,7 +6,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    model_validator,
+)
 
 Hex32 = Annotated[
     str,
@@ -25,6 +32,7 @@ DepartmentId = Annotated[
     int, Field(ge=1, le=MAX_DEPARTMENT_ID, description="Stable department id, 1 to 2**63 - 1")
 ]
 Classification = Literal["public", "internal", "restricted", "confidential"]
+Anchoring = Literal["chain", "batch"]
 CLASSIFICATIONS: tuple[str, ...] = ("public", "internal", "restricted", "confidential")
 
 
@@ -123,6 +131,12 @@ class DatasetCreate(Strict):
     parents: Annotated[list[ParentRef], Field(max_length=64)] = []
     salt: Hex32 | None = Field(None, description="Chosen by the client to know the id in advance.")
     signature: Signature | None = None
+    anchoring: Anchoring = Field(
+        "chain",
+        description="chain: every version is its own transaction and event; batch: versions "
+        "are records of Merkle batches, one signed anchor per batch (for high volume; the "
+        "department's key must be custodial). Fixed for the dataset's life.",
+    )
 
 
 class VersionCreate(Strict):
@@ -156,6 +170,59 @@ class AccessAnswer(Strict):
 
 class AccessCancel(Strict):
     signature: Signature | None = None
+
+
+class BatchEntry(Strict):
+    """One record of a bulk registration: a new batched dataset (omit ``dataset_id``; send the
+    dataset's ``metadata``) or a new version of one (``dataset_id``; ``metadata`` is the
+    version's note and tags)."""
+
+    content_hash: Hex32
+    dataset_id: Hex32 | None = Field(
+        None,
+        description="A batched dataset of the department, or one created earlier in this "
+        "request; omit to create a dataset.",
+    )
+    metadata: dict[str, Any] = Field(
+        default_factory=dict,
+        description="DatasetMetadata when creating a dataset, else VersionMetadata",
+    )
+    classification: Classification = "internal"
+    parents: Annotated[list[ParentRef], Field(max_length=64)] = []
+    salt: Hex32 | None = None
+
+    @model_validator(mode="after")
+    def _metadata_fits(self) -> BatchEntry:
+        if self.dataset_id is None:
+            DatasetMetadata.model_validate(self.metadata)
+        else:
+            VersionMetadata.model_validate(self.metadata)
+            if self.salt is not None or self.classification != "internal":
+                raise ValueError("salt and classification belong to a new dataset only")
+        return self
+
+
+#: Records one bulk request may carry: 10,000 records is ~4 MB of JSON.
+MAX_BATCH_ENTRIES = 10_000
+
+
+class BatchRegistration(Strict):
+    records: Annotated[list[BatchEntry], Field(min_length=1, max_length=MAX_BATCH_ENTRIES)]
+
+
+class BatchRecordAccepted(BaseModel):
+    operation_id: str
+    dataset_id: str
+    version: int
+    content_hash: str
+
+
+class BatchAccepted(BaseModel):
+    """The records were stored, in order; each becomes confirmed with its inclusion proof."""
+
+    count: int
+    status: str
+    records: list[BatchRecordAccepted]
 
 
 class VerifyRequest(Strict):

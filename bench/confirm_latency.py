@@ -27,93 +27,16 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
-# This checkout's packages, not an installed copy (python puts bench/, not the root, on the path).
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
-
-import httpx2  # noqa: E402
-
-from ledger.chain.anvil import AnvilNode, free_port  # noqa: E402
-from ledger.chain.backend import Chain  # noqa: E402
-from ledger.chain.deploy import Ledger  # noqa: E402
-from ledger.config import Settings  # noqa: E402
-from ledger.runtime import service_account  # noqa: E402
-
-
-def _percentiles(values: list[float]) -> dict[str, float]:
-    ordered = sorted(values)
-
-    def at(q: float) -> float:
-        return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000, 1)
-
-    return {"p50": at(0.50), "p95": at(0.95), "p99": at(0.99), "max": at(1.0)}
-
-
-def _prepare_anvil(stack: ExitStack, data_dir: Path) -> dict[str, str]:
-    """Start anvil and deploy the contracts with the service's key; the service's env."""
-    node = stack.enter_context(AnvilNode())
-    settings = Settings(data_dir=data_dir, rpc_url=node.url, chain_id=node.chain_id)
-    account = service_account(settings)  # the keystore the service will unlock
-    chain = Chain.rpc(node.url, expected_chain_id=node.chain_id)
-    chain.w3.provider.make_request("anvil_setBalance", [account.address, hex(10**24)])
-    ledger = Ledger.deploy(chain, account)
-    settings.resolved_deployment_file.write_text(ledger.deployment.to_json() + "\n")
-    return {"PROVLEDGER_RPC_URL": node.url, "PROVLEDGER_CHAIN_ID": str(node.chain_id)}
-
-
-@contextmanager
-def _serve(data_dir: Path, extra_env: dict[str, str]) -> Iterator[tuple[str, int]]:
-    """``python -m api serve`` on a free loopback port, until /readyz answers; (url, pid)."""
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PROVLEDGER_")}
-    env |= {"PROVLEDGER_DATA_DIR": str(data_dir), "PROVLEDGER_PORT": str(port), **extra_env}
-    log_path = data_dir.parent / "serve.log"
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "api", "serve"],
-            cwd=REPO,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        base = f"http://127.0.0.1:{port}"
-        try:
-            deadline = time.monotonic() + 180
-            while True:
-                try:
-                    if httpx2.get(f"{base}/readyz", timeout=2).status_code == 200:
-                        break
-                except httpx2.TransportError:
-                    pass
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"serve did not come up:\n{log_path.read_text()}")
-                time.sleep(0.1)
-            yield base, process.pid
-        finally:
-            process.terminate()
-            process.wait(timeout=60)
-
-
-def _confirm(client: httpx2.Client, op_id: str, poll: float) -> None:
-    deadline = time.monotonic() + 300
-    while time.monotonic() < deadline:
-        op = client.get(f"/v1/operations/{op_id}").json()
-        if op["status"] == "confirmed":
-            return
-        if op["status"] == "failed":
-            raise RuntimeError(f"operation failed: {op}")
-        time.sleep(poll)
-    raise RuntimeError(f"operation {op_id} not confirmed within 300 s")
+import httpx2
+from _service import confirm, enrol_department, percentiles, prepare_anvil, serve, vm_hwm_mib
 
 
 def _register(client: httpx2.Client, poll: float) -> tuple[float, float]:
@@ -126,15 +49,8 @@ def _register(client: httpx2.Client, poll: float) -> tuple[float, float]:
     if response.status_code != 202:
         raise RuntimeError(f"POST /v1/datasets: {response.status_code} {response.text}")
     acknowledged = time.perf_counter() - t0
-    _confirm(client, response.json()["operation_id"], poll)
+    confirm(client, response.json()["operation_id"], poll)
     return acknowledged, time.perf_counter() - t0
-
-
-def _vm_hwm_mib(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
 
 
 def run_chain(kind: str, args: argparse.Namespace) -> dict[str, Any]:
@@ -142,16 +58,9 @@ def run_chain(kind: str, args: argparse.Namespace) -> dict[str, Any]:
     result: dict[str, Any] = {"chain": kind, "poll_ms": args.poll_ms}
     with tempfile.TemporaryDirectory(prefix=f"bench-confirm-{kind}-") as tmp, ExitStack() as stack:
         data_dir = Path(tmp) / "data"
-        extra = _prepare_anvil(stack, data_dir) if kind == "anvil" else {}
-        base, pid = stack.enter_context(_serve(data_dir, extra))
-        governance = (data_dir / "governance.token").read_text().strip()
-        with httpx2.Client(base_url=base, timeout=60) as gov:
-            gov.headers["Authorization"] = f"Bearer {governance}"
-            enrolled = gov.post("/v1/departments", json={"department_id": 1, "name": "Bench"})
-            if enrolled.status_code != 202:
-                raise RuntimeError(f"enrol: {enrolled.status_code} {enrolled.text}")
-            _confirm(gov, enrolled.json()["operation_id"], poll)
-        token = enrolled.json()["token"]
+        extra = prepare_anvil(stack, data_dir)[0] if kind == "anvil" else {}
+        base, pid = stack.enter_context(serve(data_dir, extra))
+        token = enrol_department(base, data_dir, poll=poll)
 
         def client() -> httpx2.Client:
             c = httpx2.Client(base_url=base, timeout=60)
@@ -171,8 +80,8 @@ def run_chain(kind: str, args: argparse.Namespace) -> dict[str, Any]:
         result["sequential"] = {
             "requests": args.requests,
             "confirmed_per_s": round(args.requests / wall, 1),
-            "ack_ms": _percentiles(acks),
-            "confirmed_ms": _percentiles(confirms),
+            "ack_ms": percentiles(acks),
+            "confirmed_ms": percentiles(confirms),
         }
 
         lock, left = threading.Lock(), [args.concurrent_requests]
@@ -209,10 +118,10 @@ def run_chain(kind: str, args: argparse.Namespace) -> dict[str, Any]:
             "clients": args.clients,
             "requests": len(c_confirms),
             "confirmed_per_s": round(len(c_confirms) / wall, 1),
-            "ack_ms": _percentiles(c_acks),
-            "confirmed_ms": _percentiles(c_confirms),
+            "ack_ms": percentiles(c_acks),
+            "confirmed_ms": percentiles(c_confirms),
         }
-        result["serve_peak_rss_mib"] = round(_vm_hwm_mib(pid), 1)
+        result["serve_peak_rss_mib"] = round(vm_hwm_mib(pid), 1)
         result["data_dir_bytes"] = sum(p.stat().st_size for p in data_dir.rglob("*") if p.is_file())
     return result
 

@@ -49,6 +49,19 @@ class Settings(BaseSettings):
     )
     relayer_poll_interval: float = Field(0.2, gt=0, le=60)
     indexer_poll_interval: float = Field(0.5, gt=0, le=60)
+    batch_max_records: int = Field(
+        1_000,
+        ge=1,
+        le=1_000_000,
+        description="Batched anchoring: flush a department's batch at this many records.",
+    )
+    batch_max_age: float = Field(
+        2.0,
+        gt=0,
+        le=3600,
+        description="Batched anchoring: flush a department's batch when its oldest record "
+        "has waited this many seconds.",
+    )
     max_upload_bytes: int = Field(
         10 * 1024**3, ge=1, description="Largest file accepted for hashing."
     )

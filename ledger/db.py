@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
-from sqlmodel import SQLModel, create_engine
+from sqlmodel import create_engine
 
 
 def make_engine(url: str, *, echo: bool = False) -> Engine:
@@ -39,5 +39,8 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 
 def create_tables(engine: Engine) -> None:
-    """Create every table registered on ``SQLModel.metadata`` that does not exist yet."""
-    SQLModel.metadata.create_all(engine)
+    """Bring the service's tables to the current schema (alembic revisions, see
+    :mod:`ledger.migrations`). The index creates its own tables (it is a rebuildable cache)."""
+    from ledger.migrations import upgrade
+
+    upgrade(engine)

@@ -18,6 +18,7 @@ from pathlib import Path
 from eth_account.signers.local import LocalAccount
 from sqlalchemy.engine import Engine
 
+from ledger.anchoring.batcher import Batcher
 from ledger.chain.backend import Chain
 from ledger.chain.deploy import Deployment, Ledger
 from ledger.config import Settings
@@ -58,6 +59,7 @@ class Runtime:
     service_account: LocalAccount
     relayer: Relayer
     indexer: Indexer
+    batcher: Batcher = field(init=False)
     _threads: list[threading.Thread] = field(default_factory=list)
     _stop: threading.Event = field(default_factory=threading.Event)
     _unlocked: dict[tuple[int, str], LocalAccount] = field(default_factory=dict)
@@ -99,6 +101,9 @@ class Runtime:
             keys=runtime.department_key,
             confirmations=settings.confirmations,
         )
+        runtime.batcher = Batcher(
+            runtime, max_records=settings.batch_max_records, max_age=settings.batch_max_age
+        )
         return runtime
 
     @classmethod
@@ -138,11 +143,12 @@ class Runtime:
     # --- background workers -----------------------------------------------------------------
 
     def start_workers(self) -> None:
-        """Start the relayer and the indexer in daemon threads."""
+        """Start the relayer, the indexer and the batcher in daemon threads."""
         self._stop.clear()
         workers = (
             ("provledger-relayer", self.relayer.run, self.settings.relayer_poll_interval),
             ("provledger-indexer", self.indexer.run, self.settings.indexer_poll_interval),
+            ("provledger-batcher", self.batcher.run, self.settings.relayer_poll_interval),
         )
         for name, target, interval in workers:
             thread = threading.Thread(

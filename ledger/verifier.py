@@ -30,12 +30,20 @@ from eth_abi.abi import encode as abi_encode
 from eth_utils.crypto import keccak
 from hexbytes import HexBytes
 
+from ledger.anchoring.records import BatchRecord
+from ledger.anchoring.verify import (
+    anchored_claim,
+    anchored_registration,
+    check_anchored_offline,
+)
 from ledger.chain.backend import Chain
 from ledger.chain.clients import DatasetRegistryClient, DepartmentRegistryClient
+from ledger.chain.clients.anchors import AnchorRegistryClient
 from ledger.chain.deploy import Ledger
 from ledger.chain.types import Event, VersionRef
 from ledger.errors import InvalidProofError
 from ledger.hashing import Digest
+from ledger.merkle import InclusionProof
 
 BUNDLE_FORMAT = "provledger-proof-bundle/1"
 
@@ -63,6 +71,9 @@ class Registration:
     block_hash: str
     block_time: int
     log_index: int
+    # A batched record: root, leaf index, tree size, proof, the record and its digest; the
+    # coordinates above are then those of the anchor (see ledger.anchoring.verify).
+    anchor: dict[str, Any] | None = None
 
     @property
     def authentic(self) -> bool:
@@ -103,12 +114,14 @@ class Verifier:
         chain: Chain,
         datasets: DatasetRegistryClient,
         departments: DepartmentRegistryClient,
+        anchors: AnchorRegistryClient | None = None,
         start_block: int = 0,
     ) -> None:
         self.chain = chain
         self.w3 = chain.w3
         self.datasets = datasets
         self.departments = departments
+        self.anchors = anchors
         self.start_block = start_block
 
     @classmethod
@@ -117,6 +130,7 @@ class Verifier:
             chain=ledger.chain,
             datasets=ledger.datasets,
             departments=ledger.departments,
+            anchors=ledger.anchors,
             start_block=ledger.deployment.start_block,
         )
 
@@ -143,6 +157,32 @@ class Verifier:
                 heads[dataset_hex] = self.history_is_complete(bytes(event.args["datasetId"]))
             registrations.append(self._registration(event, heads[dataset_hex]))
         return Verdict(content_hash="0x" + raw.hex(), registrations=registrations)
+
+    def verify_anchored(
+        self, record: BatchRecord, proof: InclusionProof, root: bytes, *, withdrawn: bool = False
+    ) -> Registration:
+        """A batched record's registration, proven against the anchored root on chain."""
+        return anchored_registration(
+            self, self.anchors_for(None), record, proof, root, withdrawn=withdrawn
+        )
+
+    def anchors_for(self, address: str | None) -> AnchorRegistryClient:
+        """The anchor registry: the ledger's, or the one at ``address`` if it answers to the same
+        department registry (a bundle names it; only then do its roots speak for departments)."""
+        if address is None or (
+            self.anchors is not None and address.lower() == self.anchors.address.lower()
+        ):
+            if self.anchors is None:
+                raise InvalidProofError("no anchor registry is known to check a batched record")
+            return self.anchors
+        anchors = AnchorRegistryClient(self.chain, address)
+        registry = self.chain.call(lambda: anchors.contract.functions.departments().call())
+        if str(registry).lower() != self.departments.address.lower():
+            raise InvalidProofError(
+                f"the anchor registry {address} answers to department registry {registry}, "
+                f"not {self.departments.address}"
+            )
+        return anchors
 
     # --- the parts ----------------------------------------------------------------------------
 
@@ -362,6 +402,8 @@ def check_bundle(
             f"the file hashes to {file_digest.hex()}, the bundle is for {claimed.content_hash}"
         )
     for registration in claimed.registrations:
+        if registration.anchor is not None:
+            check_anchored_offline(registration, claimed.content_hash)
         if registration.authorised_by == "signature":
             recovered = recover_typed_data(registration.typed_data, registration.signature)
             if recovered.lower() != registration.signer.lower():
@@ -370,7 +412,9 @@ def check_bundle(
                     f"the bundle claims {registration.signer}"
                 )
             message = registration.typed_data.get("message", {})
-            if message.get("contentHash", "").lower() != claimed.content_hash.lower():
+            if registration.anchor is None and (
+                message.get("contentHash", "").lower() != claimed.content_hash.lower()
+            ):
                 raise InvalidProofError("the signed action is for another content hash")
         if registration.signer.lower() != registration.department_key.lower():
             raise InvalidProofError(
@@ -382,6 +426,14 @@ def check_bundle(
     fresh = verifier.verify(Digest.from_hex(claimed.content_hash))
     current = {(r.tx_hash, r.log_index): r for r in fresh.registrations}
     for registration in claimed.registrations:
+        if registration.anchor is not None:
+            record, proof, root = anchored_claim(registration)
+            anchors = verifier.anchors_for(registration.contract)
+            proven = anchored_registration(
+                verifier, anchors, record, proof, root, withdrawn=registration.withdrawn
+            )
+            fresh.registrations.append(proven)
+            current[(proven.tx_hash, proven.log_index)] = proven
         now = current.get((registration.tx_hash, registration.log_index))
         if now is None:
             raise InvalidProofError(

@@ -192,6 +192,7 @@ class ProvledgerClient:
         source_system: str = "",
         tags: Sequence[str] = (),
         parents: Sequence[Parent] = (),
+        anchoring: str = "chain",
         idempotency_key: str | None = None,
         on_upload_progress: Callable[[int], None] | None = None,
     ) -> Accepted:
@@ -208,6 +209,7 @@ class ProvledgerClient:
             "classification": classification,
             "metadata": metadata,
             "parents": _parents(parents),
+            **({"anchoring": anchoring} if anchoring != "chain" else {}),
         }
         return self._write_content(
             "/v1/datasets",
@@ -216,6 +218,17 @@ class ProvledgerClient:
             idempotency_key=idempotency_key,
             on_upload_progress=on_upload_progress,
         )
+
+    def register_batch(
+        self, records: Sequence[Mapping[str, Any]], *, idempotency_key: str | None = None
+    ) -> dict[str, Any]:
+        """Queue many records for batched anchoring (``POST /v1/datasets/batch``): each a new
+        dataset (``content_hash``, ``metadata`` with a title…) or a version (``dataset_id``).
+        All are stored or none; the answer lists each record's operation id in order."""
+        answer = self._http.post(
+            "/v1/datasets/batch", {"records": list(records)}, idempotency_key=idempotency_key
+        )
+        return dict(answer)
 
     def add_version(
         self,

@@ -13,6 +13,7 @@ import typer
 from rich.markup import escape
 
 from api.client import Parent
+from api.commands.bulk import DEFAULT_CHUNK, register_directory, register_manifest
 from api.commands.common import (
     DEFAULT_URL,
     JsonOption,
@@ -38,6 +39,7 @@ if TYPE_CHECKING:
 #: The classifications the API accepts, spelled here so that start-up need not build the API's
 #: schemas (a test holds this equal to ``api.schemas.Classification``).
 Classification = Literal["public", "internal", "restricted", "confidential"]
+Anchoring = Literal["chain", "batch"]
 
 datasets_app = typer.Typer(
     name="datasets", help="List, show and withdraw datasets.", no_args_is_help=True
@@ -87,7 +89,11 @@ def _refuse_dataset_options(given: dict[str, str | None]) -> None:
 def register_command(
     file: Annotated[
         Path | None,
-        typer.Argument(exists=True, dir_okay=False, readable=True, help="The file to register."),
+        typer.Argument(
+            exists=True,
+            readable=True,
+            help="The file to register, or a folder: each file in it becomes a batched dataset.",
+        ),
     ] = None,
     content_hash: Annotated[
         str | None,
@@ -116,6 +122,24 @@ def register_command(
     upload: Annotated[
         bool, typer.Option("--upload", help="Send the file itself; the service hashes it.")
     ] = False,
+    anchoring: Annotated[
+        Anchoring,
+        typer.Option(
+            help="chain: its own transaction; batch: a record of a Merkle batch (one signed "
+            "anchor for many; always for a folder). Fixed for the dataset's life."
+        ),
+    ] = "chain",
+    manifest: Annotated[
+        Path | None,
+        typer.Option(
+            exists=True,
+            dir_okay=False,
+            help="JSON lines of POST /v1/datasets/batch records (hashes computed elsewhere).",
+        ),
+    ] = None,
+    chunk: Annotated[
+        int, typer.Option(min=1, max=10_000, help="Records per request for a folder.")
+    ] = DEFAULT_CHUNK,
     url: UrlOption = DEFAULT_URL,
     token: TokenOption = None,
     as_json: JsonOption = False,
@@ -125,6 +149,23 @@ def register_command(
     """Register a file's content hash as a new dataset, or as a new version of one (--dataset).
 
     By default the file is hashed here and only its SHA-256 is sent."""
+    if manifest is not None:
+        if file is not None or content_hash or dataset or parent or upload:
+            raise typer.BadParameter("--manifest takes no FILE, --hash, --dataset or --parent")
+        with connect(url, token, as_json=as_json) as (client, terminal):
+            register_manifest(client, terminal, manifest, chunk=chunk, wait=wait, timeout=timeout)
+        return
+    if file is not None and file.is_dir():
+        if upload or content_hash or dataset or parent or note or title:
+            raise typer.BadParameter(
+                "a folder takes only --classification, --tag, --chunk and the wait options"
+            )
+        with connect(url, token, as_json=as_json) as (client, terminal):
+            register_directory(
+                client, terminal, file, classification=classification or "internal",
+                tags=tag or [], chunk=chunk, wait=wait, timeout=timeout,
+            )  # fmt: skip
+        return
     given_hash = _checked_source(file, content_hash, upload=upload)
     parents = [parse_parent(text) for text in parent or ()]
     tags = tag or []
@@ -156,6 +197,7 @@ def register_command(
                     source_system=source_system,
                     tags=tags,
                     parents=parents,
+                    anchoring=anchoring,
                     on_upload_progress=report,
                 )
             else:

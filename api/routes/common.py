@@ -7,7 +7,8 @@ from typing import Any
 
 from fastapi import Request
 from fastapi.responses import JSONResponse
-from sqlmodel import Session
+from sqlalchemy import insert
+from sqlmodel import Session, col, select
 
 from api.auth import Principal
 from api.idempotency import remember
@@ -48,6 +49,29 @@ def store_metadata(session: Session, document: dict[str, Any]) -> bytes:
     if session.get(MetadataDocument, digest.hex()) is None:
         session.add(MetadataDocument(sha256=digest.hex(), canonical_json=canonical.decode()))
     return bytes(digest)
+
+
+def store_metadata_many(session: Session, documents: list[dict[str, Any]]) -> list[bytes]:
+    """:func:`store_metadata` for many documents: one lookup and one insert for the new ones."""
+    canonical = [canonical_json(document) for document in documents]
+    digests = [sha256_bytes(text).hex() for text in canonical]
+    wanted = list(dict.fromkeys(digests))
+    known: set[str] = set()
+    for start in range(0, len(wanted), 500):
+        known.update(
+            session.exec(
+                select(MetadataDocument.sha256).where(
+                    col(MetadataDocument.sha256).in_(wanted[start : start + 500])
+                )
+            ).all()
+        )
+    new = {d: t for d, t in zip(digests, canonical, strict=True) if d not in known}
+    if new:
+        session.execute(
+            insert(MetadataDocument),
+            [{"sha256": d, "canonical_json": t.decode()} for d, t in new.items()],
+        )
+    return [bytes.fromhex(d[2:]) for d in digests]
 
 
 def text_commitment(session: Session, text: str) -> bytes:

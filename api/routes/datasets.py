@@ -14,6 +14,7 @@ from sqlmodel import col, select
 
 from api.deps import IdempotencyKey, PrincipalDep, RuntimeDep, SessionDep
 from api.idempotency import replay, request_fingerprint
+from api.routes import batched
 from api.routes.common import accepted, store_metadata, text_commitment
 from api.schemas import (
     CLASSIFICATIONS,
@@ -26,6 +27,7 @@ from api.schemas import (
 )
 from api.uploads import hash_upload
 from ledger.actions import ClientSignature, submit_department_action
+from ledger.anchoring.queue import batched_dataset
 from ledger.chain.types import Classification, NewVersion, VersionRef
 from ledger.errors import ConflictError, ForbiddenError, InvalidInputError, ResourceNotFoundError
 from ledger.relayer import Operation, OperationStatus
@@ -165,12 +167,20 @@ async def create_dataset(
         return previous
     if int(body.content_hash, 16) == 0:
         raise InvalidInputError("content_hash must not be zero")
+    if body.anchoring == "batch":
+        return batched.create_one(
+            request, session, runtime, principal, body, idempotency_key, fingerprint
+        )
     parents = _parents(runtime, body.parents)
     salt = _bytes(body.salt) if body.salt else os.urandom(32)
     datasets = runtime.ledger.datasets
     dataset_id = datasets.dataset_id_of(department_id, salt)
     dataset_hex = "0x" + dataset_id.hex()
-    if datasets.dataset(dataset_id).exists or _queued_creation(session, department_id, dataset_hex):
+    if (
+        datasets.dataset(dataset_id).exists
+        or _queued_creation(session, department_id, dataset_hex)
+        or batched_dataset(session, dataset_hex) is not None
+    ):
         raise ConflictError(
             {"datasetId": dataset_hex}, message=f"dataset {dataset_hex} exists already"
         )
@@ -244,9 +254,13 @@ async def add_version(
     fingerprint = request_fingerprint("POST", request.url.path, identity)
     if (previous := replay(session, principal, idempotency_key, fingerprint)) is not None:
         return previous
-    _owned_dataset(runtime, session, department_id, dataset_hex)
     if int(body.content_hash, 16) == 0:
         raise InvalidInputError("content_hash must not be zero")
+    if batched_dataset(session, dataset_hex) is not None:
+        return batched.add_one_version(
+            request, session, runtime, principal, dataset_hex, body, idempotency_key, fingerprint
+        )
+    _owned_dataset(runtime, session, department_id, dataset_hex)
     parents = _parents(runtime, body.parents)
     metadata_hash = store_metadata(session, body.metadata.model_dump())
     version = NewVersion(_bytes(body.content_hash), metadata_hash, parents)
@@ -305,6 +319,10 @@ async def withdraw_dataset(
     fingerprint = request_fingerprint("POST", request.url.path, await request.body())
     if (previous := replay(session, principal, idempotency_key, fingerprint)) is not None:
         return previous
+    if batched_dataset(session, dataset_hex) is not None:
+        return batched.withdraw_one(
+            request, session, runtime, principal, dataset_hex, body, idempotency_key, fingerprint
+        )
     _owned_dataset(runtime, session, department_id, dataset_hex)
     reason_hash = text_commitment(session, body.reason)
     op = submit_department_action(

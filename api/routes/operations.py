@@ -1,17 +1,29 @@
-"""Operations: where an acknowledged write stands, with chain coordinates once known."""
+"""Operations: where an acknowledged write stands, with chain coordinates once known.
+
+A write is either an outbox operation (one contract call) or a batched record, whose status is
+that of the anchor operation of its batch; both answer here under the id the client was given.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
-from sqlmodel import select
+import json
 
+from fastapi import APIRouter
+from sqlmodel import Session, select
+
+from api.auth import Principal
 from api.deps import PrincipalDep, RuntimeDep, SessionDep
 from api.models import PrincipalKind
 from api.schemas import ChainCoordinates, OperationError, OperationPublic
+from ledger.anchoring.models import AnchorBatch, QueuedRecord, RecordStatus
 from ledger.errors import ResourceNotFoundError
-from ledger.relayer import Operation
+from ledger.relayer import Operation, OperationStatus
+from ledger.runtime import Runtime
 
 router = APIRouter(tags=["operations"])
+
+_RECORD_KINDS = {"create": "datasets.create", "version": "datasets.add_version",
+                 "withdraw": "datasets.withdraw"}  # fmt: skip
 
 
 @router.get(
@@ -24,16 +36,23 @@ def get_operation(
     operation_id: str, runtime: RuntimeDep, session: SessionDep, principal: PrincipalDep
 ) -> OperationPublic:
     op = session.exec(select(Operation).where(Operation.id == operation_id)).first()
+    if op is not None and _visible(principal, op.department_id):
+        return _public(runtime, op)
+    if op is None:
+        record = session.exec(select(QueuedRecord).where(QueuedRecord.id == operation_id)).first()
+        if record is not None and _visible(principal, record.department_id):
+            return _record_public(runtime, session, record)
     # Another department's operation is reported exactly like a missing one.
-    visible = op is not None and (
-        principal.kind == PrincipalKind.GOVERNANCE
-        or (
-            principal.kind == PrincipalKind.DEPARTMENT
-            and principal.department_id == op.department_id
-        )
+    raise ResourceNotFoundError(f"no operation {operation_id}")
+
+
+def _visible(principal: Principal, department_id: int | None) -> bool:
+    return principal.kind == PrincipalKind.GOVERNANCE or (
+        principal.kind == PrincipalKind.DEPARTMENT and principal.department_id == department_id
     )
-    if op is None or not visible:
-        raise ResourceNotFoundError(f"no operation {operation_id}")
+
+
+def _public(runtime: Runtime, op: Operation) -> OperationPublic:
     head = runtime.chain.w3.eth.block_number
     confirmations = head - op.block_number + 1 if op.block_number is not None else 0
     contract = runtime.ledger.deployment
@@ -64,4 +83,58 @@ def get_operation(
         else None,
         created_at=op.created_at,
         updated_at=op.updated_at,
+    )
+
+
+def _record_public(runtime: Runtime, session: Session, record: QueuedRecord) -> OperationPublic:
+    """A batched record, seen through its batch's anchor operation."""
+    anchor_op: Operation | None = None
+    batch = session.get(AnchorBatch, record.batch_root) if record.batch_root else None
+    if batch is not None:
+        anchor_op = session.exec(
+            select(Operation).where(Operation.id == batch.operation_id)
+        ).first()
+    base = _public(runtime, anchor_op) if anchor_op is not None else None
+    result = {**record.result_data(), "batch": None}
+    if batch is not None and record.leaf_index is not None:
+        result["batch"] = {
+            "root": batch.root,
+            "size": batch.size,
+            "leaf_index": record.leaf_index,
+            "proof": json.loads(record.proof or "[]"),
+            "anchor_operation_id": batch.operation_id,
+        }
+    error: OperationError | None
+    if record.status == RecordStatus.FAILED:
+        status, error = (
+            OperationStatus.FAILED,
+            OperationError(
+                code=record.error_code or "anchor-failed", message=record.error_message or ""
+            ),
+        )
+    elif base is not None:
+        status, error = OperationStatus(base.status), base.error
+    else:
+        status, error = OperationStatus.PENDING, None
+    return OperationPublic(
+        id=record.id,
+        kind=_RECORD_KINDS.get(record.kind, record.kind),
+        status=status,
+        department_id=record.department_id,
+        confirmations=base.confirmations if base else 0,
+        required_confirmations=runtime.settings.confirmations,
+        chain=base.chain
+        if base
+        else ChainCoordinates(
+            chain_id=runtime.chain.chain_id,
+            contract=runtime.ledger.deployment.anchor_registry,
+            tx_hash=None,
+            block_number=None,
+            block_hash=None,
+        ),
+        gas_used=base.gas_used if base else None,
+        result=result,
+        error=error,
+        created_at=record.created_at,
+        updated_at=max(record.updated_at, base.updated_at) if base else record.updated_at,
     )

@@ -82,8 +82,11 @@ def _dataset_public(session: Session, runtime: Any, row: IndexDataset) -> dict[s
         "metadata_hash": row.metadata_hash,
         "metadata": json.loads(document.canonical_json) if document else None,
         "history_head": row.history_head,
+        "anchoring": row.anchoring,
         "chain_id": runtime.chain.chain_id,
-        "contract": runtime.ledger.datasets.address,
+        "contract": runtime.ledger.datasets.address
+        if row.anchoring == "chain"
+        else runtime.ledger.anchors.address,
         "created": _coordinates(row, "created"),
         "updated": _coordinates(row, "updated"),
     }
@@ -120,6 +123,15 @@ def _version_public(session: Session, row: IndexVersion) -> dict[str, Any]:
         ],
         "history_head": row.history_head,
         "chain": _coordinates(row),
+        # A batched version: the anchored root and its leaf (GET /v1/operations/{id} and
+        # POST /v1/verify give the proof).
+        "anchor": {
+            "root": row.anchor_root,
+            "leaf_index": row.leaf_index,
+            "record_digest": row.record_digest,
+        }
+        if row.anchor_root
+        else None,
     }
 
 

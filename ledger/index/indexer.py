@@ -26,7 +26,7 @@ from functools import partial
 from typing import Any
 
 from hexbytes import HexBytes
-from sqlalchemy import Connection, delete, exists, insert, select, update
+from sqlalchemy import Connection, delete, exists, insert, inspect, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
 from web3.exceptions import BlockNotFound
@@ -161,7 +161,29 @@ class Indexer:
             client.address.lower(): projections.LogDecoder(load_artifact(client.artifact_name).abi)
             for client in clients
         }
-        IndexState.metadata.create_all(engine, tables=list(INDEX_TABLES))
+        self._create_or_upgrade()
+
+    def _create_or_upgrade(self) -> None:
+        """Create the index tables; an index written by an older schema is dropped and rebuilt
+        from the chain by the next sync. The index is a cache of the chain, so this is the whole
+        of its migration story (the outbox and the service's own tables are not touched)."""
+        existing = inspect(self.engine)
+        stale = [
+            table.name
+            for table in INDEX_TABLES
+            if existing.has_table(table.name)
+            and {c["name"] for c in existing.get_columns(table.name)} != set(table.c.keys())
+        ]
+        with self.engine.begin() as conn:
+            if stale:
+                logger.warning(
+                    "indexer: index schema changed (%s): rebuilding it", ", ".join(stale)
+                )
+                IndexState.metadata.drop_all(conn, tables=list(INDEX_TABLES))
+            IndexState.metadata.create_all(conn, tables=list(INDEX_TABLES))
+            # Batched records project from the service's queue (see anchored_records); an index
+            # on its own (tests, a fresh reindex) finds it empty rather than missing.
+            IndexState.metadata.create_all(conn, tables=[projections.QUEUED])
 
     # --- position ------------------------------------------------------------------------------
 

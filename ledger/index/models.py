@@ -168,6 +168,8 @@ class IndexDataset(_CreatedUpdated, table=True):
     classification: str = Field(max_length=16)
     metadata_hash: str = Field(max_length=HASH)
     status: str = Field(max_length=16)  # "active" | "withdrawn"
+    # "chain": created by a DatasetCreated event; "batch": by a record of an anchored batch.
+    anchoring: str = Field(default="chain", max_length=8)
     version_count: int = Field(default=0, sa_type=BigInteger)  # uint32: over INTEGER's range
     history_head: str | None = Field(default=None, max_length=HASH)
     withdrawn_reason_hash: str | None = Field(default=None, max_length=HASH)
@@ -185,8 +187,14 @@ class IndexVersion(_Created, table=True):
     content_hash: str = Field(max_length=HASH, index=True)
     metadata_hash: str = Field(max_length=HASH)
     department_id: int = Field(sa_type=BigInteger, index=True)
-    history_head: str = Field(max_length=HASH)
+    # The dataset's history chain after this version; None for a batched version, whose
+    # integrity rests on its leaf in the anchored root instead.
+    history_head: str | None = Field(default=None, max_length=HASH)
     parent_count: int
+    # Batched versions: the anchored root, the leaf index and the record digest it commits to.
+    anchor_root: str | None = Field(default=None, max_length=HASH, index=True)
+    leaf_index: int | None = Field(default=None, sa_type=BigInteger)
+    record_digest: str | None = Field(default=None, max_length=HASH)
 
 
 class IndexVersionParent(_Created, table=True):

@@ -12,6 +12,7 @@ versions are numbered 1, 2, …), so the handlers trust the event order and do n
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping, Sequence
 from functools import cache
 from typing import Any
@@ -20,6 +21,9 @@ from eth_abi.abi import decode as abi_decode
 from eth_utils.crypto import keccak
 from sqlalchemy import Connection, Table, Update, bindparam, delete, insert, select, tuple_, update
 
+from ledger import merkle
+from ledger.anchoring.models import QueuedRecord
+from ledger.anchoring.records import BatchRecord, RecordKind
 from ledger.chain.types import Classification
 from ledger.errors import InvalidInputError
 from ledger.index.models import (
@@ -35,6 +39,7 @@ from ledger.index.models import (
     VERSIONS,
 )
 
+QUEUED: Table = QueuedRecord.__table__  # type: ignore[attr-defined]
 EventRow = Mapping[Any, Any]  # an index_events row: a dict or a SQLAlchemy RowMapping
 _PAGE = 1_000
 Handler = Callable[[Connection, EventRow], None]
@@ -275,6 +280,94 @@ def _batch_anchored(conn: Connection, event: EventRow) -> None:
         metadata_hash=args["metadataHash"],
         **_created(event),
     )
+    for record in anchored_records(conn, args["root"], args["department"], args["size"]):
+        _batched_record(conn, event, record)
+
+
+def anchored_records(
+    conn: Connection, root: str, department_id: int, size: int
+) -> list[tuple[int, BatchRecord]]:
+    """The records behind an anchored root, in leaf order, as this service queued them.
+
+    Used only if they are exactly the anchored tree: every stored digest recomputed from its
+    record and the root rebuilt from the digests. Any other root (another service's batch, or
+    records this database lost) projects nothing beyond the anchor itself.
+    """
+    rows = conn.execute(
+        select(QUEUED.c.leaf_index, QUEUED.c.record, QUEUED.c.digest)
+        .where(QUEUED.c.batch_root == root.lower(), QUEUED.c.department_id == department_id)
+        .order_by(QUEUED.c.leaf_index)
+    ).all()
+    if len(rows) != size or [row.leaf_index for row in rows] != list(range(size)):
+        return []
+    records = [BatchRecord.from_json(json.loads(row.record)) for row in rows]
+    digests = [record.digest() for record in records]
+    if ["0x" + d.hex() for d in digests] != [row.digest for row in rows]:
+        return []
+    if "0x" + merkle.MerkleTree(digests).root.hex() != root.lower():
+        return []
+    return list(enumerate(records))
+
+
+def _batched_record(conn: Connection, event: EventRow, item: tuple[int, BatchRecord]) -> None:
+    leaf_index, record = item
+    dataset_id = "0x" + record.dataset_id.hex()
+    if record.kind == RecordKind.WITHDRAW:
+        _change(
+            conn,
+            DATASETS,
+            {"dataset_id": dataset_id},
+            event,
+            status="withdrawn",
+            withdrawn_reason_hash="0x" + record.metadata_hash.hex(),
+            withdrawn_at=event["block_time"],
+        )
+        return
+    if record.kind == RecordKind.CREATE:
+        _add(
+            conn,
+            DATASETS,
+            dataset_id=dataset_id,
+            owner=record.department_id,
+            salt="0x" + record.salt.hex(),
+            classification=Classification(record.classification).name.lower(),
+            metadata_hash="0x" + record.dataset_metadata_hash.hex(),
+            status="active",
+            anchoring="batch",
+            version_count=0,
+            **_new(event),
+        )
+    _add(
+        conn,
+        VERSIONS,
+        dataset_id=dataset_id,
+        version=record.version,
+        content_hash="0x" + record.content_hash.hex(),
+        metadata_hash="0x" + record.metadata_hash.hex(),
+        department_id=record.department_id,
+        history_head=None,
+        parent_count=len(record.parents),
+        anchor_root=event["args"]["root"],
+        leaf_index=leaf_index,
+        record_digest="0x" + record.digest().hex(),
+        **_created(event),
+    )
+    if record.parents:
+        conn.execute(
+            insert(VERSION_PARENTS),
+            [
+                {
+                    "dataset_id": dataset_id,
+                    "version": record.version,
+                    "position": position,
+                    "parent_dataset_id": "0x" + parent.hex(),
+                    "parent_version": version,
+                    **_created(event),
+                }
+                for position, (parent, version) in enumerate(record.parents)
+            ],
+        )
+    _change(conn, DATASETS, {"dataset_id": dataset_id}, event, version_count=record.version)
 
 
 #: Events that change a projection. Others (role changes, admin transfers, EIP712DomainChanged)

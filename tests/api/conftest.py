@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import text
 from sqlmodel import SQLModel
 
 from api.app import GOVERNANCE_TOKEN_FILE, create_app
@@ -35,12 +36,16 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
     url = os.environ.get(DATABASE_URL_ENV)
     if not url:
         pytest.skip(f"{DATABASE_URL_ENV} is not set: no PostgreSQL database to run against")
-    engine = make_engine(url)
-    SQLModel.metadata.drop_all(engine)  # an interrupted run may have left tables behind
-    engine.dispose()
+    drop_everything(url)  # an interrupted run may have left tables behind
     yield url
+    drop_everything(url)
+
+
+def drop_everything(url: str) -> None:
     engine = make_engine(url)
     SQLModel.metadata.drop_all(engine)
+    with engine.begin() as conn:
+        conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
     engine.dispose()
 
 
@@ -82,3 +87,20 @@ def relay(runtime: Runtime) -> Callable[[], None]:
             runtime.relayer.tick()
 
     return run
+
+
+@pytest.fixture
+def departments(
+    client: TestClient, governance: dict[str, str], relay: Callable[[], None]
+) -> dict[str, dict[str, str]]:
+    """Two enrolled departments with custodial keys: their auth headers by name."""
+    headers = {}
+    for department_id, name in ((21, "a"), (22, "b")):
+        response = client.post(
+            "/v1/departments",
+            json={"department_id": department_id, "name": name},
+            headers=governance,
+        )
+        headers[name] = {"Authorization": f"Bearer {response.json()['token']}"}
+    relay()
+    return headers

@@ -17,23 +17,6 @@ def _hex(n: int = 32) -> str:
     return "0x" + os.urandom(n).hex()
 
 
-@pytest.fixture
-def departments(
-    client: TestClient, governance: dict[str, str], relay: Callable[[], None]
-) -> dict[str, dict[str, str]]:
-    """Two enrolled departments with custodial keys: their auth headers by name."""
-    headers = {}
-    for department_id, name in ((21, "a"), (22, "b")):
-        response = client.post(
-            "/v1/departments",
-            json={"department_id": department_id, "name": name},
-            headers=governance,
-        )
-        headers[name] = {"Authorization": f"Bearer {response.json()['token']}"}
-    relay()
-    return headers
-
-
 def register(client: TestClient, headers: dict[str, str], **overrides: Any) -> dict[str, Any]:
     body = {"content_hash": _hex(), "metadata": {"title": "Hospital admissions"}, **overrides}
     response = client.post("/v1/datasets", json=body, headers=headers)

@@ -98,3 +98,33 @@ def test_malformed_verification_requests_are_problems(
 
 def test_verification_needs_a_token(client: TestClient) -> None:
     assert client.post("/v1/verify", json={"content_hash": "0x" + "ab" * 32}).status_code == 401
+
+
+def test_a_verdict_is_reused_only_while_the_chain_head_stays_the_same(
+    client: TestClient,
+    registered: dict[str, Any],
+    monkeypatch: pytest.MonkeyPatch,
+    relay: Callable[[], None],
+    governance: dict[str, str],
+) -> None:
+    from ledger.verifier import Verifier
+
+    calls: list[str] = []
+    verify = Verifier.verify
+
+    def counting(self: Verifier, content_hash: Any) -> Any:
+        calls.append(bytes(content_hash).hex())
+        return verify(self, content_hash)
+
+    monkeypatch.setattr(Verifier, "verify", counting)
+    digest = "0x" + hashlib.sha256(registered["data"]).hexdigest()
+    ask = {"json": {"content_hash": digest}, "headers": registered["auditor"]}
+    first, again = client.post("/v1/verify", **ask).json(), client.post("/v1/verify", **ask).json()
+    assert first == again and first["matched"] and len(calls) == 1
+
+    # A new block (any write) is a new chain: the verdict is made afresh, at the new head.
+    client.post("/v1/auditors", json={"label": "another"}, headers=governance)
+    client.post("/v1/departments", json={"department_id": 42, "name": "X"}, headers=governance)
+    relay()
+    later = client.post("/v1/verify", **ask).json()
+    assert len(calls) == 2 and later["verified_at_block"] > first["verified_at_block"]

@@ -43,6 +43,7 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
         relayer_poll_interval=0.02,
         indexer_poll_interval=0.05,
         max_upload_bytes=UPLOAD_LIMIT,
+        batch_max_age=0.2,  # flush batches quickly: tests wait for them
     )
     runtime = Runtime.open(settings)
     port = free_port()

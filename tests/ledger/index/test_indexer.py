@@ -882,7 +882,7 @@ def test_rebuilding_the_projections_from_the_events_changes_nothing(
 
 def test_the_schema_holds_the_largest_values_the_contracts_emit(engine: Engine) -> None:
     # PostgreSQL's INTEGER is 32-bit signed: a uint32 version or a uint64 id must be BIGINT.
-    IndexState.metadata.create_all(engine, tables=list(INDEX_TABLES))
+    IndexState.metadata.create_all(engine, tables=[*INDEX_TABLES, projections.QUEUED])
     biggest_id, biggest_version = 2**63 - 1, 2**32 - 1
     dataset, ones = "0x" + "11" * 32, "0x" + "ff" * 32
     at = {"tx_hash": ones, "block_number": 2**62, "block_hash": ones, "block_time": 2**62}

@@ -1,0 +1,220 @@
+"""The batcher: flushes each department's queued records into one signed, anchored root.
+
+A department's queued records are flushed when there are ``max_records`` of them or the oldest
+has waited ``max_age`` seconds. A flush builds the RFC 6962 tree over the records' digests,
+stores every record's leaf index and inclusion proof, and queues one
+``AnchorRegistry.anchorBatchBySig`` call signed by the department's custodial key, all in one
+database transaction: a crash leaves either the records queued or the whole batch in the outbox.
+From there the relayer takes the batch to the chain like any other write, and a record's status
+is its batch's. If the anchor fails, its records fail with the anchor's error.
+
+One anchor costs the same gas whatever the batch size (the size is one ``uint64`` argument), so
+no transaction nears the per-transaction gas cap (EIP-7825's 16,777,216) at any batch size; the
+size bound is the contract's ``MAX_BATCH_SIZE`` (2^32) and the memory of building the tree.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
+
+from sqlalchemy import func, update
+from sqlmodel import Session, col, select
+
+from ledger.anchoring.models import AnchorBatch, QueuedRecord, RecordStatus
+from ledger.anchoring.records import FORMAT_COMMITMENT, build_batch
+from ledger.errors import ChainUnavailableError, ContractRevertError, LedgerError
+from ledger.relayer.models import Operation, OperationStatus
+
+if TYPE_CHECKING:
+    from ledger.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+#: Largest batch the service builds: the contract allows 2^32, memory and proof size do not.
+MAX_RECORDS_LIMIT = 1_000_000
+
+
+@dataclass(frozen=True, slots=True)
+class FlushReport:
+    batches: int = 0
+    records: int = 0
+    failed: int = 0
+
+
+class Batcher:
+    """Turns queued records into anchor operations; one per department and flush."""
+
+    def __init__(self, runtime: Runtime, *, max_records: int = 1_000, max_age: float = 2.0):
+        if not 1 <= max_records <= MAX_RECORDS_LIMIT:
+            raise ValueError(f"max_records must be in 1..{MAX_RECORDS_LIMIT}, got {max_records}")
+        self.runtime = runtime
+        self.engine = runtime.engine
+        self.max_records = max_records
+        self.max_age = max_age
+
+    def run(self, stop: threading.Event, poll_interval: float = 0.2) -> None:
+        """Tick until ``stop`` is set."""
+        while not stop.is_set():
+            try:
+                report = self.tick()
+                idle = report.batches == 0 and report.failed == 0
+            except ChainUnavailableError as exc:
+                log.warning("batcher: chain unavailable, retrying: %s", exc)
+                idle = True
+            except Exception:  # never let one bad batch kill the loop
+                log.exception("batcher: unexpected error")
+                idle = True
+            if idle:
+                stop.wait(poll_interval)
+
+    def tick(self, *, force: bool = False) -> FlushReport:
+        """Flush every department whose batch is due (all of them with ``force``), then pass
+        failed anchors on to their records."""
+        batches = records = failed = 0
+        for department_id in self._due(force=force):
+            flushed, refused = self.flush(department_id)
+            batches += bool(flushed)
+            records += flushed
+            failed += refused
+        failed += self._settle_failures()
+        return FlushReport(batches=batches, records=records, failed=failed)
+
+    def _due(self, *, force: bool) -> list[int]:
+        cutoff = datetime.now(UTC) - timedelta(seconds=self.max_age)
+        with Session(self.engine) as session:
+            rows = session.exec(
+                select(
+                    QueuedRecord.department_id,
+                    func.count(),
+                    func.min(QueuedRecord.created_at),
+                )
+                .where(QueuedRecord.status == RecordStatus.QUEUED)
+                .group_by(col(QueuedRecord.department_id))
+            ).all()
+        return [
+            department_id
+            for department_id, count, oldest in rows
+            if force or count >= self.max_records or _aware(oldest) <= cutoff
+        ]
+
+    def flush(self, department_id: int) -> tuple[int, int]:
+        """Batch up to ``max_records`` of the department's oldest queued records.
+
+        Returns (records batched, records failed because the department cannot anchor now).
+        """
+        from ledger.actions import submit_department_action  # actions imports the runtime
+
+        with Session(self.engine) as session:
+            rows = session.exec(
+                select(QueuedRecord)
+                .where(
+                    QueuedRecord.department_id == department_id,
+                    QueuedRecord.status == RecordStatus.QUEUED,
+                )
+                .order_by(col(QueuedRecord.seq))
+                .limit(self.max_records)
+            ).all()
+            if not rows:
+                return 0, 0
+            batch = build_batch([bytes.fromhex(row.digest[2:]) for row in rows])
+            anchors = self.runtime.ledger.anchors
+            root_hex = "0x" + batch.root.hex()
+            try:
+                op = submit_department_action(
+                    session,
+                    self.runtime,
+                    department_id=department_id,
+                    client=anchors,
+                    action_type="AnchorBatch",
+                    fields={
+                        "root": batch.root,
+                        "size": batch.size,
+                        "metadataHash": FORMAT_COMMITMENT,
+                    },
+                    function="anchorBatchBySig",
+                    call_args=lambda auth: [
+                        batch.root,
+                        batch.size,
+                        FORMAT_COMMITMENT,
+                        auth.as_abi(),
+                    ],
+                    kind="anchors.batch",
+                    result={"root": root_hex, "size": batch.size},
+                )
+            except ChainUnavailableError:
+                raise
+            except LedgerError as exc:
+                # Suspended, or its key is no longer held: no anchor can be signed for these.
+                code = exc.error_name if isinstance(exc, ContractRevertError) else exc.code
+                for row in rows:
+                    _fail(row, code, exc.message)
+                    session.add(row)
+                session.commit()
+                log.warning("batcher: department %s cannot anchor: %s", department_id, exc)
+                return 0, len(rows)
+            session.add(
+                AnchorBatch(
+                    root=root_hex, department_id=department_id, size=batch.size, operation_id=op.id
+                )
+            )
+            now = datetime.now(UTC)
+            # One executemany by primary key: a flush of 1,000 records is one round trip.
+            session.execute(
+                update(QueuedRecord),
+                [
+                    {
+                        "seq": row.seq,
+                        "status": RecordStatus.BATCHED.value,
+                        "batch_root": root_hex,
+                        "leaf_index": proof.index,
+                        "proof": json.dumps(["0x" + h.hex() for h in proof.hashes]),
+                        "updated_at": now,
+                    }
+                    for row, proof in zip(rows, batch.proofs, strict=True)
+                ],
+            )
+            session.commit()
+            log.info("batcher: %d records of department %s in %s", batch.size, department_id, op.id)
+            return batch.size, 0
+
+    def _settle_failures(self) -> int:
+        """Records whose anchor failed become failed, with the anchor's error."""
+        with Session(self.engine) as session:
+            pairs = session.exec(
+                select(AnchorBatch, Operation)
+                .join(Operation, col(Operation.id) == col(AnchorBatch.operation_id))
+                .where(
+                    col(AnchorBatch.settled).is_(False),
+                    Operation.status == OperationStatus.FAILED,
+                )
+            ).all()
+            failed = 0
+            for batch, op in pairs:
+                rows = session.exec(
+                    select(QueuedRecord).where(QueuedRecord.batch_root == batch.root)
+                ).all()
+                for row in rows:
+                    _fail(row, op.error_code or "anchor-failed", op.error_message or "")
+                    session.add(row)
+                batch.settled = True
+                session.add(batch)
+                failed += len(rows)
+            session.commit()
+        return failed
+
+
+def _fail(row: QueuedRecord, code: str, message: str) -> None:
+    row.status = RecordStatus.FAILED
+    row.error_code = code
+    row.error_message = message
+    row.updated_at = datetime.now(UTC)
+
+
+def _aware(moment: datetime) -> datetime:
+    # SQLite hands datetimes back naive; they were stored in UTC.
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
