@@ -36,6 +36,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -91,7 +92,8 @@ class Relayer:
 
     ``batch`` operations at most are signed and sent per tick, ``max_in_flight`` at most are
     sent and not yet confirmed; over JSON-RPC, requests go in batches of ``rpc_batch``
-    (1 sends them one by one).
+    (1 sends them one by one). A tick waits up to ``receipt_wait`` seconds for the receipts of
+    what it sent.
     """
 
     def __init__(
@@ -105,6 +107,7 @@ class Relayer:
         batch: int = 500,
         max_in_flight: int = 1000,
         rpc_batch: int = 100,
+        receipt_wait: float = 0.25,
     ) -> None:
         self.ledger = ledger
         self.chain = ledger.chain
@@ -114,6 +117,7 @@ class Relayer:
         self.confirmations = confirmations
         self.batch = batch
         self.max_in_flight = max_in_flight
+        self.receipt_wait = receipt_wait
         self.rpc_batch = rpc_batch
         self.transport = Transport(ledger.chain, batch_size=rpc_batch)
         # Broadcasts overlap signing only over HTTP: an in-process chain is not thread-safe.
@@ -361,7 +365,7 @@ class Relayer:
             )
             if not submitted:
                 return 0, 0, 0, 0
-            receipts = self._receipts(submitted)
+            receipts = self._await_just_sent(submitted, self._receipts(submitted))
             # Read after the receipts, so every block they name is at or below it.
             head = int(self.chain.call(lambda: self.chain.w3.eth.block_number))
             lost: list[Operation] = []
@@ -394,6 +398,25 @@ class Relayer:
             resent = self._recover(lost)
             session.commit()
         return confirmed, failed, resent, retried
+
+    def _await_just_sent(self, ops: list[Operation], receipts: list[Any]) -> list[Any]:
+        """Give the node a moment (``receipt_wait`` seconds at most) to mine what this tick
+        sent: a node answers a raw send once it holds the transaction, before it mines it,
+        even when it mines on arrival. Then one tick sends and confirms."""
+        delay, waited = 0.005, 0.0
+        while waited < self.receipt_wait:
+            missing = [
+                i
+                for i, (op, receipt) in enumerate(zip(ops, receipts, strict=True))
+                if receipt is None and op.tx_hash in self._just_sent
+            ]
+            if not missing:
+                break
+            time.sleep(delay)
+            waited, delay = waited + delay, delay * 2
+            for i, receipt in zip(missing, self._receipts([ops[i] for i in missing]), strict=True):
+                receipts[i] = receipt
+        return receipts
 
     def _receipts(self, ops: list[Operation]) -> list[Any]:
         """Each operation's receipt, or None while the chain has none."""
