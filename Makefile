@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup run demo test test-fast test-anvil lint compile check-artifacts bench bench-gas clean
+.PHONY: setup run demo test test-fast test-anvil lint compile check-artifacts bench bench-gas bench-relayer clean
 
 setup: $(VENV)/.installed node_modules/.installed
 
@@ -61,6 +61,10 @@ bench: setup
 bench-gas: setup
 	$(BIN)/python bench/gas.py
 	$(BIN)/python bench/gas.py --chain anvil
+
+# Relayer throughput (outbox to confirmed) against naive, raw and batched sends, fresh chains.
+bench-relayer: setup
+	$(BIN)/python bench/relayer.py
 
 clean:
 	rm -rf $(VENV) node_modules .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -97,6 +97,7 @@ class Chain:
     ):
         self.w3 = w3
         self._tester = tester
+        self._can_trace = True  # until the node refuses debug_traceTransaction
         try:
             self.chain_id: int = w3.eth.chain_id
         except Exception as exc:
@@ -125,6 +126,14 @@ class Chain:
     @property
     def is_in_process(self) -> bool:
         return self._tester is not None
+
+    @property
+    def rpc_url(self) -> str | None:
+        """The node's HTTP JSON-RPC URL, or None for an in-process chain (no HTTP to batch on)."""
+        provider = self.w3.provider
+        if isinstance(provider, HTTPProvider) and provider.endpoint_uri:
+            return str(provider.endpoint_uri)
+        return None
 
     # --- calls and transactions ------------------------------------------------------------
 
@@ -200,6 +209,12 @@ class Chain:
         )
 
     def _replay_failure(self, tx: dict[str, Any], block_number: int, tx_hash: str) -> LedgerError:
+        traced = self._traced_failure(tx_hash)
+        if traced is not None:
+            return traced
+        # Replayed on the state before its block: exact when it is alone in its block (as on
+        # an auto-mining in-process chain), not when transactions ahead of it in the block
+        # changed what it saw.
         call = {k: tx[k] for k in ("from", "to", "data", "value") if k in tx}
         try:
             self.w3.eth.call(cast(TxParams, call), block_identifier=max(block_number - 1, 0))
@@ -207,6 +222,30 @@ class Chain:
             return _translate(exc, tx_hash=tx_hash)
         return TransactionFailedError(
             "the transaction reverted on chain but not on replay", tx_hash=tx_hash
+        )
+
+    def _traced_failure(self, tx_hash: str) -> LedgerError | None:
+        """The failure of a mined transaction as the node traced it (``debug_traceTransaction``
+        with the call tracer: revert data of the very execution), or None when the node does
+        not trace (then it is not asked again)."""
+        if self._tester is not None or not self._can_trace:
+            return None
+        try:
+            response = self.w3.provider.make_request(
+                "debug_traceTransaction",  # type: ignore[arg-type]
+                [tx_hash, {"tracer": "callTracer", "tracerConfig": {"onlyTopCall": True}}],
+            )
+        except Exception:
+            return None  # unreachable now: replay instead, and try tracing again next time
+        trace = response.get("result")
+        if "error" in response or not isinstance(trace, dict) or "error" not in trace:
+            self._can_trace = False
+            return None
+        output = str(trace.get("output") or "0x")
+        if len(output) > 2:
+            return decode_revert(bytes.fromhex(output[2:]), tx_hash=tx_hash)
+        return TransactionFailedError(
+            f"the transaction failed on chain: {trace['error']}", tx_hash=tx_hash
         )
 
     # --- development chains ----------------------------------------------------------------

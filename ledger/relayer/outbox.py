@@ -44,13 +44,20 @@ def next_signer(
     the key on chain. The outbox is mined in queue order, so that is the key its signature must
     be by.
     """
+    queued = queued_signer(session, department_id, before_seq=before_seq)
+    return queued if queued is not None else departments.department(department_id).signer
+
+
+def queued_signer(
+    session: Session, department_id: int, *, before_seq: int | None = None
+) -> str | None:
+    """The key of the last enrolment or rotation of ``department_id`` queued (ahead of
+    ``before_seq``), or None when none is: then the key on chain is the one in force."""
     query = _key_claims().where(Operation.department_id == department_id)
     if before_seq is not None:
         query = query.where(col(Operation.seq) < before_seq)
     claim = session.exec(query.order_by(col(Operation.seq).desc())).first()
-    if claim is not None:
-        return _claimed_key(claim)
-    return departments.department(department_id).signer
+    return _claimed_key(claim) if claim is not None else None
 
 
 def next_department_status(
@@ -78,6 +85,14 @@ _STATUS_AFTER = {
     "reactivateDepartment": DepartmentStatus.ACTIVE,
     "suspendDepartment": DepartmentStatus.SUSPENDED,
 }
+
+
+def key_claims(session: Session, department_id: int) -> list[tuple[int, str]]:
+    """The enrolments and rotations of ``department_id`` in flight, in queue order, as
+    (seq, key)."""
+    query = _key_claims().where(Operation.department_id == department_id)
+    claims = session.exec(query.order_by(col(Operation.seq))).all()
+    return [(op.seq or 0, _claimed_key(op)) for op in claims]
 
 
 def queued_key_claim(session: Session, address: str) -> Operation | None:

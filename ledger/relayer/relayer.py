@@ -6,8 +6,8 @@ Guarantees, and how:
   hash and raw bytes are committed *before* it is broadcast, so after a crash the relayer
   knows every transaction it may have sent and re-broadcasts any the chain does not know.
 * **Nonces are managed locally** for the relayer's account (no ``eth_getTransactionCount`` per
-  send); they are re-synchronised from the chain when it disagrees (node restarted and lost
-  blocks, another process used the key).
+  send), so many transactions are in flight at once; they are re-synchronised from the chain
+  when it disagrees (node restarted and lost blocks, another process used the key).
 * **Department signatures stay valid.** Each by-signature action carries a per-department,
   per-contract nonce. Before sending, the relayer checks it against the contract's nonce plus
   the department's actions still in flight; a custodial signature that no longer fits (an
@@ -17,8 +17,18 @@ Guarantees, and how:
   the key the department will have when it executes: the key of the last rotation queued
   ahead of it, or the key on chain. A client's signature by a key rotated away ahead of it
   fails with the contract's ``SignatureWrongSigner``.
-* **Reverts are named.** A call that would revert is failed before sending, with the decoded
-  contract error (code and message); one that reverts once mined is failed the same way.
+* **Reverts are named.** A revert is found in the receipt (status 0) and replayed to decode
+  the contract's error (code and message); the operation fails with it, and the operations
+  behind it go on. An action that reverted only because one ahead of it failed after it was
+  signed (its nonce freed, a rotation undone) is queued again and re-prepared, as is one whose
+  revert cannot be reproduced (out of gas, or state of its own block); at most
+  ``_MAX_ATTEMPTS`` sends in all.
+
+Throughput: nothing is asked of the node per transaction before sending. Gas limits come from
+per-function bounds (:mod:`ledger.relayer.gas`), fees and the state signatures depend on are
+read once per tick (:class:`~ledger.relayer.signatures.ChainView`), one database commit records
+a whole tick's transactions, and over JSON-RPC the raw sends, receipts and block hashes go in
+batches (:mod:`ledger.relayer.transport`).
 """
 
 from __future__ import annotations
@@ -26,32 +36,45 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from collections.abc import Callable
+import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from eth_account.signers.local import LocalAccount
 from hexbytes import HexBytes
+from sqlalchemy import func
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from ledger.chain.abi_json import from_json, function_inputs
+from ledger.chain.abi_json import calldata, from_json, function_inputs
 from ledger.chain.clients.base import ContractClient, SignedActionsClient
 from ledger.chain.deploy import Ledger
-from ledger.errors import ChainUnavailableError, ContractRevertError, LedgerError
+from ledger.chain.txsign import CallSigner
+from ledger.errors import (
+    ChainUnavailableError,
+    LedgerError,
+    TransactionFailedError,
+)
+from ledger.relayer.gas import TX_GAS_CAP, gas_limit
 from ledger.relayer.models import Operation, OperationStatus
-from ledger.relayer.outbox import next_signer
+from ledger.relayer.settle import fail, fail_foreign, fixable, outcome
+from ledger.relayer.signatures import (
+    ChainView,
+    KeyProvider,
+    QueueView,
+    StaleSignatureError,
+    prepare_signature,
+)
+from ledger.relayer.transport import Transport
+
+__all__ = ["KeyProvider", "Relayer", "StaleSignatureError", "TickReport"]
 
 log = logging.getLogger(__name__)
 
-#: A custodial signature this close to its deadline is renewed before sending (seconds).
-_DEADLINE_MARGIN = 300
-_CUSTODIAL_TTL = 24 * 3600
-
-#: (department id, key address) → that custodial key, current or rotated away, or None when
-#: the service does not hold it (the department signs for itself).
-KeyProvider = Callable[[int, str], LocalAccount | None]
+#: Sends of one operation at most, counting re-sends after a fixable revert.
+_MAX_ATTEMPTS = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,10 +83,18 @@ class TickReport:
     confirmed: int = 0
     failed: int = 0
     resent: int = 0
+    #: Reverted for a reason the next attempt can fix; queued again.
+    retried: int = 0
 
 
 class Relayer:
-    """Submits pending operations from one funded account and tracks them to confirmation."""
+    """Submits pending operations from one funded account and tracks them to confirmation.
+
+    ``batch`` operations at most are signed and sent per tick, ``max_in_flight`` at most are
+    sent and not yet confirmed; over JSON-RPC, requests go in batches of ``rpc_batch``
+    (1 sends them one by one). A tick waits up to ``receipt_wait`` seconds for the receipts of
+    what it sent.
+    """
 
     def __init__(
         self,
@@ -73,7 +104,10 @@ class Relayer:
         account: LocalAccount,
         keys: KeyProvider,
         confirmations: int = 1,
-        batch: int = 64,
+        batch: int = 500,
+        max_in_flight: int = 1000,
+        rpc_batch: int = 100,
+        receipt_wait: float = 0.25,
     ) -> None:
         self.ledger = ledger
         self.chain = ledger.chain
@@ -82,7 +116,20 @@ class Relayer:
         self.keys = keys
         self.confirmations = confirmations
         self.batch = batch
+        self.max_in_flight = max_in_flight
+        self.receipt_wait = receipt_wait
+        self.rpc_batch = rpc_batch
+        self.transport = Transport(ledger.chain, batch_size=rpc_batch)
+        # Broadcasts overlap signing only over HTTP: an in-process chain is not thread-safe.
+        self._sender = (
+            ThreadPoolExecutor(max_workers=1, thread_name_prefix="provledger-relayer-send")
+            if ledger.chain.rpc_url is not None
+            else None
+        )
+        self._signer = CallSigner(account)
         self._next_nonce: int | None = None
+        # Hashes the node accepted in this tick's sends: not mined yet is not lost.
+        self._just_sent: set[str] = set()
         self._clients: dict[str, ContractClient] = {
             "DepartmentRegistry": ledger.departments,
             "DatasetRegistry": ledger.datasets,
@@ -109,30 +156,56 @@ class Relayer:
 
     def tick(self) -> TickReport:
         """Send what is pending, then advance what was sent. Returns what happened."""
+        self._just_sent.clear()
         sent, failed_early = self._submit_pending()
-        confirmed, failed_late, resent = self._track_submitted()
+        confirmed, failed_late, resent, retried = self._track_submitted()
         return TickReport(
-            sent=sent, confirmed=confirmed, failed=failed_early + failed_late, resent=resent
+            sent=sent,
+            confirmed=confirmed,
+            failed=failed_early + failed_late,
+            resent=resent,
+            retried=retried,
         )
 
     # --- sending ----------------------------------------------------------------------------
 
     def _submit_pending(self) -> tuple[int, int]:
-        sent = failed = 0
-        with Session(self.engine) as session:
+        handed: list[Future[None]] = []
+        # Not expired on commit: each chunk is committed while the loop goes on with the rows.
+        with Session(self.engine, expire_on_commit=False) as session:
+            in_flight = session.exec(
+                select(func.count())
+                .select_from(Operation)
+                .where(Operation.status == OperationStatus.SUBMITTED)
+            ).one()
+            room = min(self.batch, self.max_in_flight - in_flight)
+            if room <= 0:
+                return 0, 0
             pending = session.exec(
                 select(Operation)
                 .where(Operation.status == OperationStatus.PENDING)
                 .order_by(col(Operation.seq))
-                .limit(self.batch)
+                .limit(room)
             ).all()
+            if not pending:
+                return 0, 0
+            view, queue = ChainView(self.ledger), QueueView(session)
+            nonce = self._account_nonce()
+            ready: list[tuple[str, str, str]] = []  # (op id, raw tx, tx hash), signed, not sent
+            signed = failed = 0
             for op in pending:
+                if self._waits_for_department(session, op):
+                    break  # in queue order: nothing behind it overtakes it either
                 try:
-                    self._prepare_signature(session, op)
-                    function = self._function(op)
-                    gas = self._estimate(function)
+                    if op.action_type is not None and op.department_id is not None:
+                        prepare_signature(op, self._signed_client(op), view, queue, self.keys)
+                    args = op.call_args()
+                    data = calldata(op.contract, op.function, args)
+                    gas = self._gas(op, args)
                 except ChainUnavailableError:
-                    raise  # try again next tick; the row stays pending
+                    if not signed and not failed:
+                        raise  # try again next tick; the rows stay pending
+                    break  # record and send what is ready; the rest waits for the next tick
                 except LedgerError as exc:
                     if self._sent_ahead_unmined(session, op):
                         # The call ran against the latest block, but a transaction ahead of it
@@ -142,18 +215,85 @@ class Relayer:
                         # so nothing behind it overtakes it.
                         log.info("relayer: %s waits for the transactions ahead: %s", op.id, exc)
                         break
-                    self._fail(op, exc)  # a named refusal: the call can never succeed as is
+                    fail(op, exc)  # a named refusal: the call can never succeed as is
                 except Exception as exc:  # malformed row: fail it rather than retry forever
-                    self._fail_foreign(op, exc)
+                    fail_foreign(op, exc)
                 if op.status == OperationStatus.FAILED:
                     failed += 1
+                    queue.failed(op)
                     session.add(op)
-                    session.commit()
                     continue
-                self._sign_and_record(session, op, function, gas)
-                self._broadcast(op)
-                sent += 1
-        return sent, failed
+                self._sign(op, data, gas, nonce, view)
+                queue.sent(op)
+                session.add(op)
+                ready.append((op.id, op.raw_tx or "", op.tx_hash or ""))
+                signed += 1
+                nonce += 1
+                if len(ready) >= self.rpc_batch:
+                    handed.extend(self._hand_over(session, ready, nonce))
+                    ready = []
+            handed.extend(self._hand_over(session, ready, nonce))
+        for sending in handed:
+            sending.result()  # the tick ends with everything it signed broadcast (or refused)
+        return signed, failed
+
+    def _hand_over(
+        self, session: Session, txs: list[tuple[str, str, str]], next_nonce: int
+    ) -> list[Future[None]]:
+        """Record signed transactions, then broadcast them: over HTTP in the background, so
+        the next chunk is signed while the node takes this one (in order: one sender)."""
+        session.commit()  # recorded before it is sent: a crash after this line loses nothing
+        self._next_nonce = next_nonce
+        if not txs:
+            return []
+        if self._sender is None:
+            self._send(txs)
+            return []
+        return [self._sender.submit(self._send, txs)]
+
+    def _send(self, txs: list[tuple[str, str, str]]) -> None:
+        refused = self._broadcast([(op_id, raw) for op_id, raw, _ in txs])
+        self._just_sent.update(h for (_, _, h), r in zip(txs, refused, strict=True) if not r)
+
+    def _account_nonce(self) -> int:
+        if self._next_nonce is None:
+            address = self.account.address
+            self._next_nonce = int(
+                self.chain.call(lambda: self.chain.w3.eth.get_transaction_count(address, "pending"))
+            )
+        return self._next_nonce
+
+    def _gas(self, op: Operation, args: list[Any]) -> int:
+        """The operation's bound; estimated instead for a function without one, or when its
+        last attempt reverted in a way its replay could not reproduce (``gas_used`` kept)."""
+        bound = gas_limit(op.contract, op.function, args)
+        if bound is not None and op.gas_used is None:
+            return bound
+        # Runs the call: a revert surfaces here, decoded, before anything is signed or sent.
+        estimate = self._estimate(self._function(op))
+        # Headroom over the estimate: state can change between estimate and inclusion.
+        return min(estimate + estimate // 5 + 10_000, TX_GAS_CAP)
+
+    def _waits_for_department(self, session: Session, op: Operation) -> bool:
+        """Whether ``op`` is a key change (enrolment, rotation) of a department whose actions
+        queued ahead of it are sent but not yet mined successfully.
+
+        One of those may still revert and be queued again (its nonce freed by a failure ahead
+        of it); sent again after the key change, it would run under the wrong key. So a key
+        change waits for the department's actions ahead to settle; an action behind a key
+        change needs no such wait: if the change fails, the action is re-signed or fails with
+        the contract's reason, as it would have in queue order.
+        """
+        if not _claims_key(op):
+            return False
+        ahead = session.exec(
+            select(Operation).where(
+                Operation.status == OperationStatus.SUBMITTED,
+                Operation.department_id == op.department_id,
+                col(Operation.seq) < op.seq,
+            )
+        ).all()
+        return any(r is None or r["status"] != 1 for r in self._receipts(list(ahead)))
 
     def _sent_ahead_unmined(self, session: Session, op: Operation) -> bool:
         """Whether a transaction queued ahead of ``op`` is sent but has no receipt yet."""
@@ -162,7 +302,7 @@ class Relayer:
                 Operation.status == OperationStatus.SUBMITTED, col(Operation.seq) < op.seq
             )
         ).all()
-        return any(self._receipt(sent) is None for sent in ahead)
+        return any(r is None for r in self._receipts(list(ahead)))
 
     def dry_run(self, op: Operation) -> None:
         """Run ``op``'s call against the latest state without sending it.
@@ -173,246 +313,185 @@ class Relayer:
         self._estimate(self._function(op))
 
     def _estimate(self, function: Any) -> int:
-        # Runs the call: a revert surfaces here, decoded, before anything is signed or sent.
         return int(self.chain.call(lambda: function.estimate_gas({"from": self.account.address})))
 
-    def _prepare_signature(self, session: Session, op: Operation) -> None:
-        """Make sure a by-signature call carries the department nonce the contract will expect."""
-        if op.action_type is None or op.department_id is None:
-            return
+    def _signed_client(self, op: Operation) -> SignedActionsClient:
         client = self._clients[op.contract]
         assert isinstance(client, SignedActionsClient)
-        in_flight = session.exec(
-            select(Operation.signature_nonce).where(
-                Operation.status == OperationStatus.SUBMITTED,
-                Operation.contract == op.contract,
-                Operation.department_id == op.department_id,
-                col(Operation.signature_nonce).is_not(None),
-            )
-        ).all()
-        # The contract's nonce counts what is mined; actions sent but not yet mined hold the
-        # nonces just above it. Either view alone is wrong on some chain (auto-mining or not).
-        on_chain = client.department_nonce(op.department_id)
-        expected = max([on_chain, *(n + 1 for n in in_flight if n is not None and n >= on_chain)])
-        args = op.call_args()
-        department_id, _nonce, deadline, _signature = args[-1]
-        now = self.chain.block_time()
-        signer = (
-            next_signer(session, self.ledger.departments, op.department_id, before_seq=op.seq)
-            if op.custodial
-            else None
-        )
-        signed_by_signer = signer is None or signer.lower() == (op.signer or "").lower()
-        if (
-            op.signature_nonce == expected
-            and deadline > now + _DEADLINE_MARGIN
-            and signed_by_signer
-        ):
-            return
-        key = self.keys(op.department_id, signer) if signer is not None else None
-        if key is None and op.signature_nonce == expected:
-            # The department's own signature (or a key the service no longer holds): the
-            # contract decides if it expired or is by the wrong key.
-            return
-        if key is None:
-            raise StaleSignatureError(
-                f"the signature carries nonce {op.signature_nonce}, the contract expects "
-                f"{expected}: sign the action again with the current nonce"
-            )
-        if deadline <= now + _DEADLINE_MARGIN:
-            deadline = now + _CUSTODIAL_TTL
-        fields = json.loads(op.action_fields or "{}")
-        action = client.typed_action(
-            op.action_type,
-            _typed(fields),
-            department_id=department_id,
-            nonce=expected,
-            deadline=deadline,
-        )
-        args[-1] = [department_id, expected, deadline, "0x" + action.sign(key).hex()]
-        op.args = json.dumps(args)
-        op.signature_nonce = expected
-        op.signer = key.address
+        return client
 
     def _function(self, op: Operation) -> Any:
         client = self._clients[op.contract]
         inputs = function_inputs(op.contract, op.function)
         return client.contract.functions[op.function](*from_json(op.call_args(), inputs))
 
-    def _sign_and_record(self, session: Session, op: Operation, function: Any, gas: int) -> None:
-        if self._next_nonce is None:
-            self._next_nonce = self.chain.w3.eth.get_transaction_count(
-                self.account.address, "pending"
-            )
-        fees = self._fees()
-        tx = function.build_transaction(
-            {
-                "from": self.account.address,
-                "chainId": self.chain.chain_id,
-                "nonce": self._next_nonce,
-                # Headroom over the estimate: state can change between estimate and inclusion.
-                "gas": gas + gas // 5 + 10_000,
-                **fees,
-            }
+    def _sign(self, op: Operation, data: bytes, gas: int, nonce: int, view: ChainView) -> None:
+        signed = self._signer.sign(
+            chain_id=self.chain.chain_id,
+            nonce=nonce,
+            to=self._clients[op.contract].address,
+            data=data,
+            gas=gas,
+            fees=view.fees(),
         )
-        signed = self.account.sign_transaction(tx)
         op.sender = self.account.address
-        op.tx_nonce = self._next_nonce
-        op.tx_hash = HexBytes(signed.hash).to_0x_hex()
-        op.raw_tx = HexBytes(signed.raw_transaction).to_0x_hex()
+        op.tx_nonce = nonce
+        op.tx_hash = "0x" + signed.hash.hex()
+        op.raw_tx = "0x" + signed.raw.hex()
+        op.gas_used = None
         op.status = OperationStatus.SUBMITTED
         op.attempts += 1
         op.updated_at = datetime.now(UTC)
-        session.add(op)
-        session.commit()  # recorded before it is sent: a crash after this line loses nothing
-        session.refresh(op)
-        self._next_nonce += 1
 
-    def _fees(self) -> dict[str, int]:
-        latest = self.chain.w3.eth.get_block("latest")
-        base = int(latest.get("baseFeePerGas") or 0)
-        tip = 1_000_000_000 if base else 0
-        if not base:
-            return {"gasPrice": int(self.chain.w3.eth.gas_price)}
-        return {"maxFeePerGas": base * 2 + tip, "maxPriorityFeePerGas": tip}
-
-    def _broadcast(self, op: Operation) -> None:
-        assert op.raw_tx is not None
-        try:
-            self.chain.w3.eth.send_raw_transaction(HexBytes(op.raw_tx))
-        except Exception as exc:  # the tracker re-sends; log why this attempt did not take
-            log.info("relayer: broadcast of %s deferred: %s", op.id, exc)
+    def _broadcast(self, txs: list[tuple[str, str]]) -> list[bool]:
+        """Send (operation id, raw transaction) pairs, in nonce order; which the node refused."""
+        refusals = self.transport.send_raw([raw for _, raw in txs])
+        for (op_id, _), refusal in zip(txs, refusals, strict=True):
+            if refusal is not None:  # the tracker re-sends; log why this attempt did not take
+                log.info("relayer: broadcast of %s deferred: %s", op_id, refusal)
+        return [refusal is not None for refusal in refusals]
 
     # --- tracking ---------------------------------------------------------------------------
 
-    def _track_submitted(self) -> tuple[int, int, int]:
-        confirmed = failed = resent = 0
+    def _track_submitted(self) -> tuple[int, int, int, int]:
+        confirmed = failed = retried = 0
         with Session(self.engine) as session:
-            submitted = session.exec(
-                select(Operation)
-                .where(Operation.status == OperationStatus.SUBMITTED)
-                .order_by(col(Operation.tx_nonce))
-            ).all()
+            submitted = list(
+                session.exec(
+                    select(Operation)
+                    .where(Operation.status == OperationStatus.SUBMITTED)
+                    .order_by(col(Operation.tx_nonce))
+                ).all()
+            )
             if not submitted:
-                return 0, 0, 0
-            head = self.chain.w3.eth.block_number
+                return 0, 0, 0, 0
+            receipts = self._await_just_sent(submitted, self._receipts(submitted))
+            # Read after the receipts, so every block they name is at or below it.
+            head = int(self.chain.call(lambda: self.chain.w3.eth.block_number))
             lost: list[Operation] = []
-            for op in submitted:
-                receipt = self._receipt(op)
+            deep: list[tuple[Operation, Any]] = []
+            for op, receipt in zip(submitted, receipts, strict=True):
                 if receipt is None:
                     op.block_number = op.block_hash = None
                     lost.append(op)
                     continue
-                if receipt["status"] != 1:
-                    error = self.chain._replay_failure(
-                        {
-                            "from": op.sender,
-                            "to": self._clients[op.contract].address,
-                            "data": self._function(op)._encode_transaction_data(),
-                        },
-                        receipt["blockNumber"],
-                        op.tx_hash or "",
-                    )
-                    self._fail(op, error)
-                    op.block_number = receipt["blockNumber"]
-                    op.block_hash = HexBytes(receipt["blockHash"]).to_0x_hex()
-                    failed += 1
-                    continue
                 op.block_number = receipt["blockNumber"]
                 op.block_hash = HexBytes(receipt["blockHash"]).to_0x_hex()
                 op.gas_used = receipt["gasUsed"]
-                if head - op.block_number + 1 >= self.confirmations and self._canonical(op):
+                if receipt["status"] != 1:
+                    if self._retry_or_fail(op, receipt):
+                        retried += 1
+                    else:
+                        failed += 1
+                elif head - op.block_number + 1 >= self.confirmations:
+                    deep.append((op, receipt))
+            canonical = self.transport.block_hashes(sorted({r["blockNumber"] for _, r in deep}))
+            now = datetime.now(UTC)
+            for op, receipt in deep:
+                if canonical.get(receipt["blockNumber"]) == op.block_hash:
                     op.status = OperationStatus.CONFIRMED
-                    op.result = json.dumps({**op.result_data(), **self._outcome(op, receipt)})
+                    op.result = json.dumps(
+                        {**op.result_data(), **outcome(self._clients[op.contract], receipt)}
+                    )
+                    op.updated_at = now
                     confirmed += 1
-                op.updated_at = datetime.now(UTC)
             resent = self._recover(lost)
-            for op in submitted:
-                session.add(op)
             session.commit()
-        return confirmed, failed, resent
+        return confirmed, failed, resent, retried
 
-    def _receipt(self, op: Operation) -> Any:
-        try:
-            return self.chain.w3.eth.get_transaction_receipt(HexBytes(op.tx_hash or ""))
-        except Exception as exc:
-            if "not found" in str(exc).lower() or type(exc).__name__ == "TransactionNotFound":
-                return None
-            raise ChainUnavailableError(f"cannot read receipt of {op.tx_hash}: {exc}") from exc
+    def _await_just_sent(self, ops: list[Operation], receipts: list[Any]) -> list[Any]:
+        """Give the node a moment (``receipt_wait`` seconds at most) to mine what this tick
+        sent: a node answers a raw send once it holds the transaction, before it mines it,
+        even when it mines on arrival. Then one tick sends and confirms."""
+        delay, waited = 0.005, 0.0
+        while waited < self.receipt_wait:
+            missing = [
+                i
+                for i, (op, receipt) in enumerate(zip(ops, receipts, strict=True))
+                if receipt is None and op.tx_hash in self._just_sent
+            ]
+            if not missing:
+                break
+            time.sleep(delay)
+            waited, delay = waited + delay, delay * 2
+            for i, receipt in zip(missing, self._receipts([ops[i] for i in missing]), strict=True):
+                receipts[i] = receipt
+        return receipts
 
-    def _canonical(self, op: Operation) -> bool:
-        block = self.chain.w3.eth.get_block(op.block_number or 0)
-        return HexBytes(block["hash"]).to_0x_hex() == op.block_hash
+    def _receipts(self, ops: list[Operation]) -> list[Any]:
+        """Each operation's receipt, or None while the chain has none."""
+        return self.transport.receipts([op.tx_hash or "" for op in ops])
+
+    def _retry_or_fail(self, op: Operation, receipt: Any) -> bool:
+        """Settle a reverted operation: queue it again (True) or fail it with the decoded
+        contract error (False)."""
+        error = self.chain._replay_failure(
+            {
+                "from": op.sender,
+                "to": self._clients[op.contract].address,
+                "data": "0x" + calldata(op.contract, op.function, op.call_args()).hex(),
+            },
+            receipt["blockNumber"],
+            op.tx_hash or "",
+        )
+        if op.attempts >= _MAX_ATTEMPTS or not fixable(op, error):
+            fail(op, error)
+            return False
+        log.info("relayer: %s reverted (%s); queued again", op.id, error.message)
+        unexplained = isinstance(error, TransactionFailedError) and not error.data
+        op.status = OperationStatus.PENDING
+        op.tx_hash = op.raw_tx = op.sender = None
+        op.tx_nonce = op.block_number = None
+        op.block_hash = None
+        # Kept only for a revert the replay could not name: the next attempt is then estimated.
+        op.gas_used = op.gas_used if unexplained else None
+        op.updated_at = datetime.now(UTC)
+        return True
 
     def _recover(self, lost: list[Operation]) -> int:
         """Transactions the chain does not know: re-broadcast them, or re-queue them when
         their nonce was taken by something else."""
         if not lost:
             return 0
-        chain_nonce = self.chain.w3.eth.get_transaction_count(self.account.address, "latest")
-        resent = 0
-        for op in sorted(lost, key=lambda o: o.tx_nonce or 0):
-            if (op.tx_nonce or 0) < chain_nonce:
-                if self._receipt(op) is not None:
-                    # Mined between the receipt lookup and the nonce read: not lost at all
-                    # (re-sending it would fail, e.g. DatasetAlreadyExists). Tracked next tick.
-                    continue
-                # The nonce was consumed by another transaction: send this one anew.
-                op.status = OperationStatus.PENDING
-                op.tx_hash = op.raw_tx = None
-                op.tx_nonce = None
+        address = self.account.address
+        chain_nonce = int(
+            self.chain.call(lambda: self.chain.w3.eth.get_transaction_count(address, "latest"))
+        )
+        overtaken = [op for op in lost if (op.tx_nonce or 0) < chain_nonce]
+        receipts = self._receipts(overtaken)
+        known = self.transport.known([op.tx_hash or "" for op in overtaken])
+        for op, receipt, seen in zip(overtaken, receipts, known, strict=True):
+            if receipt is not None or seen:
+                # Mined between the receipt lookup and the nonce read, or mined and its
+                # receipt not served yet (anvil counts the nonce first): not lost at all.
+                # Sending it anew would run it twice. Tracked next tick.
                 continue
-            self._broadcast(op)
-            resent += 1
+            # The nonce was consumed by another transaction: send this one anew.
+            op.status = OperationStatus.PENDING
+            op.tx_hash = op.raw_tx = None
+            op.tx_nonce = None
+        again = sorted(
+            (
+                op
+                for op in lost
+                if (op.tx_nonce or 0) >= chain_nonce
+                and op.raw_tx
+                and op.tx_hash not in self._just_sent
+            ),
+            key=lambda o: o.tx_nonce or 0,
+        )
+        self._broadcast([(op.id, op.raw_tx or "") for op in again])
         # A node that lost blocks also lost our nonces: resume from what it knows.
-        pending_nonce = self.chain.w3.eth.get_transaction_count(self.account.address, "pending")
+        pending_nonce = int(
+            self.chain.call(lambda: self.chain.w3.eth.get_transaction_count(address, "pending"))
+        )
         if self._next_nonce is None or pending_nonce > self._next_nonce:
             self._next_nonce = pending_nonce
-        return resent
-
-    def _outcome(self, op: Operation, receipt: Any) -> dict[str, Any]:
-        """What the confirmed call produced, read from its events (e.g. a version number)."""
-        events = self._clients[op.contract].decode_events(receipt["logs"])
-        for event in events:
-            if event.name == "VersionAdded":
-                return {"version": event.args["version"], "log_index": event.log_index}
-        return {"log_index": events[0].log_index} if events else {}
-
-    # --- failure ----------------------------------------------------------------------------
-
-    @staticmethod
-    def _fail(op: Operation, error: LedgerError) -> None:
-        op.status = OperationStatus.FAILED
-        op.error_code = (
-            error.code if not isinstance(error, ContractRevertError) else error.error_name
-        )
-        op.error_message = error.message
-        op.updated_at = datetime.now(UTC)
-
-    @staticmethod
-    def _fail_foreign(op: Operation, exc: Exception) -> None:
-        op.status = OperationStatus.FAILED
-        op.error_code = "relayer-error"
-        op.error_message = f"{type(exc).__name__}: {exc}"
-        op.updated_at = datetime.now(UTC)
+        return len(again)
 
 
-class StaleSignatureError(LedgerError):
-    """A client-supplied signature carries a nonce the contract will not accept."""
-
-    code = "stale-signature-nonce"
+def _claims_key(op: Operation) -> bool:
+    return op.contract == "DepartmentRegistry" and op.function in _KEY_CLAIMS
 
 
-def _typed(fields: dict[str, Any]) -> dict[str, Any]:
-    """JSON typed-data fields → eth-account values (0x-hex → bytes)."""
-
-    def convert(value: Any) -> Any:
-        if isinstance(value, str) and value.startswith("0x"):
-            return bytes.fromhex(value[2:])
-        if isinstance(value, list):
-            return [convert(v) for v in value]
-        if isinstance(value, dict):
-            return {k: convert(v) for k, v in value.items()}
-        return value
-
-    return {k: convert(v) for k, v in fields.items()}
+_KEY_CLAIMS = frozenset({"enrolDepartment", "rotateDepartmentKey"})

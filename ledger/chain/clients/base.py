@@ -40,6 +40,14 @@ class ContractClient:
     def _view(self, function: Any) -> Any:
         return self.chain.call(lambda: function.call())
 
+    def event_name(self, log: Any) -> str | None:
+        """The name of the event ``log`` is, if this contract emitted it; nothing decoded.
+        The log's address may be in any case."""
+        if str(log["address"]).lower() != self.address.lower() or not log["topics"]:
+            return None
+        abi = self._events.get(bytes(log["topics"][0]))
+        return None if abi is None else str(abi["name"])
+
     def decode_events(self, logs: Any) -> list[Event]:
         """This contract's events among ``logs`` (a receipt's logs or ``eth_getLogs`` results)."""
         decoded = []

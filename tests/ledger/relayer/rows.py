@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -89,6 +90,16 @@ def enqueue_add_version(
     )
 
 
+def queue_versions(engine: Engine, ledger: Ledger, actors: Any, label: str, count: int) -> bytes:
+    """A new dataset of department A and ``count`` custodial versions of it in the outbox."""
+    dataset_id = create_dataset(ledger, actors, label)
+    with Session(engine) as session:
+        for _ in range(count):
+            enqueue_add_version(session, ledger, actors, dataset_id)
+        session.commit()
+    return dataset_id
+
+
 def enqueue_rotation(session: Session, department_id: int, new_signer: str) -> Operation:
     return enqueue(
         session,
@@ -119,8 +130,14 @@ def ops(engine: Engine) -> list[Operation]:
 
 
 def drain(relayer: Relayer, ticks: int = 5) -> None:
+    """Tick until nothing is pending or sent-unconfirmed, ``ticks`` times at most. A real node
+    may still be mining what a tick sent when the same tick asks for receipts: pause a little
+    between ticks."""
     for _ in range(ticks):
         relayer.tick()
+        if all(op.status in ("confirmed", "failed") for op in ops(relayer.engine)):
+            return
+        time.sleep(0.05)
 
 
 @contextmanager

@@ -175,6 +175,32 @@ def test_a_clients_signature_by_a_key_rotated_away_ahead_of_it_fails_with_the_co
     assert ledger.datasets.dataset(dataset_id).version_count == 1
 
 
+def test_a_rotation_waits_until_the_departments_actions_ahead_are_mined(
+    relayer: Relayer, engine: Engine, ledger: Ledger, actors: Any, chain: Chain
+) -> None:
+    """An action ahead may still revert and be queued again; sent after the rotation, it would
+    run under the new key. So the rotation is held until the actions ahead have receipts."""
+    new = new_key("held")
+    relayer.keys = custody({DEPT_A: [actors.dept_a, new]})
+    dataset_id = create_dataset(ledger, actors, "held")
+    with Session(engine) as session:
+        enqueue_add_version(session, ledger, actors, dataset_id)
+        enqueue_rotation(session, DEPT_A, new.address)
+        enqueue_add_version(session, ledger, actors, dataset_id, signer=new)
+        session.commit()
+
+    with one_block(chain):
+        first = relayer.tick()
+        assert first.sent == 1  # the rotation (and all behind it) waits for the block
+    drain(relayer)
+
+    action, rotation, after = ops(engine)
+    assert [op.status for op in ops(engine)] == [OperationStatus.CONFIRMED] * 3
+    assert (action.block_number or 0) < (rotation.block_number or 0) <= (after.block_number or 0)
+    assert attribution(ledger, action) == (actors.dept_a.address, actors.dept_a.address)
+    assert attribution(ledger, after) == (new.address, new.address)
+
+
 def test_an_action_mined_in_the_same_block_as_a_rotation_behind_it_keeps_the_old_key(
     relayer: Relayer, engine: Engine, ledger: Ledger, actors: Any, chain: Chain
 ) -> None:
@@ -182,15 +208,28 @@ def test_an_action_mined_in_the_same_block_as_a_rotation_behind_it_keeps_the_old
     dataset_id = create_dataset(ledger, actors, "same-block")
     with Session(engine) as session:
         enqueue_add_version(session, ledger, actors, dataset_id)
-        enqueue_rotation(session, DEPT_A, new.address)
         session.commit()
 
     with one_block(chain):
-        relayer.tick()
+        relayer.tick()  # the action
+        # The rotation straight from the governance key (the relayer's too), next in its nonce.
+        rotate = ledger.departments.contract.functions.rotateDepartmentKey(DEPT_A, new.address)
+        tx = rotate.build_transaction(
+            {
+                "from": actors.governance.address,
+                "nonce": relayer._next_nonce or 0,
+                "gas": 100_000,
+                "chainId": chain.chain_id,
+            }
+        )
+        signed = actors.governance.sign_transaction(tx)
+        chain.w3.eth.send_raw_transaction(signed.raw_transaction)
     drain(relayer)
 
-    action, rotation = ops(engine)
-    assert [action.status, rotation.status] == [OperationStatus.CONFIRMED] * 2
-    assert action.block_number == rotation.block_number
+    [action] = ops(engine)
+    rotation = chain.w3.eth.get_transaction_receipt(signed.hash)
+    assert action.status == OperationStatus.CONFIRMED and rotation["status"] == 1
+    assert action.block_number == rotation["blockNumber"]
+    assert ledger.departments.department(DEPT_A).signer == new.address
     # The verifier takes the key in force at the action's log, not at the end of its block.
     assert attribution(ledger, action) == (actors.dept_a.address, actors.dept_a.address)
