@@ -31,6 +31,8 @@ QUICK: dict[str, str] = {
     "api_load": "api_load.py --requests 600 --upload-requests 50 --registrations 200"
     " --max-seconds 10",
     "growth": "growth.py --sizes 1000,5000 --requests 50 --max-seconds 30",
+    "relayer": "relayer.py --records 1000 --naive-records 50 --embedded-records 50"
+    " --max-seconds 60",
 }
 
 
