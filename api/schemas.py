@@ -11,6 +11,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    PrivateAttr,
     StringConstraints,
     model_validator,
 )
@@ -191,15 +192,23 @@ class BatchEntry(Strict):
     parents: Annotated[list[ParentRef], Field(max_length=64)] = []
     salt: Hex32 | None = None
 
+    _document: dict[str, Any] = PrivateAttr(default_factory=dict)
+
     @model_validator(mode="after")
     def _metadata_fits(self) -> BatchEntry:
         if self.dataset_id is None:
-            DatasetMetadata.model_validate(self.metadata)
+            dataset = DatasetMetadata.model_validate(self.metadata)
+            self._document = {"classification": self.classification, **dataset.model_dump()}
         else:
-            VersionMetadata.model_validate(self.metadata)
+            self._document = VersionMetadata.model_validate(self.metadata).model_dump()
             if self.salt is not None or self.classification != "internal":
                 raise ValueError("salt and classification belong to a new dataset only")
         return self
+
+    def metadata_document(self) -> dict[str, Any]:
+        """The metadata document committed on chain, shaped as the single-record routes shape
+        it (a dataset's carries its classification)."""
+        return self._document
 
 
 #: Records one bulk request may carry: 10,000 records is ~4 MB of JSON.

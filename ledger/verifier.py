@@ -40,7 +40,7 @@ from ledger.chain.backend import Chain
 from ledger.chain.clients import DatasetRegistryClient, DepartmentRegistryClient
 from ledger.chain.clients.anchors import AnchorRegistryClient
 from ledger.chain.deploy import Ledger
-from ledger.chain.types import Event, VersionRef
+from ledger.chain.types import Authorization, Event, VersionRef
 from ledger.errors import InvalidProofError
 from ledger.hashing import Digest
 from ledger.merkle import InclusionProof
@@ -225,12 +225,8 @@ class Verifier:
         name = function.fn_name
         if not name.endswith("BySig"):
             return "sender", str(tx["from"]), "", {}
-        auth = args["auth"]
-        department_id, nonce, deadline, signature = (
-            auth
-            if isinstance(auth, tuple)
-            else (auth["departmentId"], auth["nonce"], auth["deadline"], auth["signature"])
-        )
+        auth = Authorization.from_abi(args["auth"])
+        department_id, nonce, deadline, signature = auth.as_abi()
         datasets = self.datasets
         if name == "createDatasetBySig":
             first = args["first"]

@@ -257,7 +257,7 @@ def _register(
         return previous
     builder = RecordBuilder(session, runtime, department_id)
     builder.load([e.dataset_id for e in body.records if e.dataset_id is not None])
-    hashes = store_metadata_many(session, [_document(entry) for entry in body.records])
+    hashes = store_metadata_many(session, [entry.metadata_document() for entry in body.records])
     for index, (entry, metadata_hash) in enumerate(zip(body.records, hashes, strict=True)):
         where = f"records[{index}]: "
         try:
@@ -368,25 +368,6 @@ def _build(builder: RecordBuilder, entry: BatchEntry, metadata_hash: bytes, wher
             parents=entry.parents,
             where=where,
         )
-
-
-def _document(entry: BatchEntry) -> dict[str, Any]:
-    """The metadata document committed on chain, shaped as the single-record routes shape it."""
-    if entry.dataset_id is None:
-        return {"classification": entry.classification, **_dataset_metadata(entry.metadata)}
-    return _version_metadata(entry.metadata)
-
-
-def _dataset_metadata(metadata: dict[str, Any]) -> dict[str, Any]:
-    from api.schemas import DatasetMetadata
-
-    return DatasetMetadata.model_validate(metadata).model_dump()
-
-
-def _version_metadata(metadata: dict[str, Any]) -> dict[str, Any]:
-    from api.schemas import VersionMetadata
-
-    return VersionMetadata.model_validate(metadata).model_dump()
 
 
 def acknowledge(

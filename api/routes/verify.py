@@ -10,7 +10,6 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
-from hexbytes import HexBytes
 from pydantic import ValidationError
 from sqlmodel import Session
 
@@ -105,25 +104,10 @@ def _cache(request: Request) -> VerdictCache:
     return cache
 
 
-def _head(runtime: Runtime) -> tuple[int, str]:
-    """The head's number and hash, asked of the provider directly: web3's block formatting
-    would cost more than the round trip, on every verification."""
-    provider = runtime.chain.w3.provider
-    response = runtime.chain.call(
-        lambda: provider.make_request("eth_getBlockByNumber", ["latest", False])  # type: ignore[arg-type]
-    )
-    block = response["result"]
-    number = block["number"]
-    return (
-        int(number, 16) if isinstance(number, str) else int(number),
-        HexBytes(block["hash"]).to_0x_hex(),
-    )
-
-
 def _verdict(runtime: Runtime, cache: VerdictCache, digest: Digest) -> dict[str, Any]:
     """The verdict for ``digest`` at the chain's head (on a worker thread: it waits on the node
     for most of its time, and the event loop keeps serving meanwhile)."""
-    number, head = _head(runtime)
+    number, head = runtime.chain.head()
     key = (digest.hex(), head)
     if (cached := cache.get(key)) is not None:
         return cached
@@ -151,6 +135,6 @@ def _verdict(runtime: Runtime, cache: VerdictCache, digest: Digest) -> dict[str,
     answer = {**verdict.to_dict(), "verified_at_block": number}
     # Registrations are only ever added, so "none" read at any later head was also true at
     # this one; a verdict that found some is kept only if the head did not move meanwhile.
-    if not verdict.registrations or _head(runtime)[1] == head:
+    if not verdict.registrations or runtime.chain.head()[1] == head:
         cache.put(key, answer)
     return answer

@@ -29,6 +29,7 @@ from ledger.anchoring.models import AnchorBatch, QueuedRecord, RecordStatus
 from ledger.anchoring.records import FORMAT_COMMITMENT, build_batch
 from ledger.errors import ChainUnavailableError, ContractRevertError, LedgerError
 from ledger.relayer.models import Operation, OperationStatus
+from ledger.workers import run_until_stopped
 
 if TYPE_CHECKING:
     from ledger.runtime import Runtime
@@ -58,19 +59,13 @@ class Batcher:
         self.max_age = max_age
 
     def run(self, stop: threading.Event, poll_interval: float = 0.2) -> None:
-        """Tick until ``stop`` is set."""
-        while not stop.is_set():
-            try:
-                report = self.tick()
-                idle = report.batches == 0 and report.failed == 0
-            except ChainUnavailableError as exc:
-                log.warning("batcher: chain unavailable, retrying: %s", exc)
-                idle = True
-            except Exception:  # never let one bad batch kill the loop
-                log.exception("batcher: unexpected error")
-                idle = True
-            if idle:
-                stop.wait(poll_interval)
+        """Tick until ``stop`` is set; chain outages are logged and waited out."""
+
+        def busy() -> bool:
+            report = self.tick()
+            return bool(report.batches or report.failed)
+
+        run_until_stopped("batcher", busy, stop, poll_interval)
 
     def tick(self, *, force: bool = False) -> FlushReport:
         """Flush every department whose batch is due (all of them with ``force``), then pass

@@ -38,20 +38,7 @@ class BatchedDataset:
 
 def batched_dataset(session: Session, dataset_id: str) -> BatchedDataset | None:
     """The batched dataset ``dataset_id`` (0x-hex), or None if no live record created it."""
-    rows = session.exec(
-        select(QueuedRecord.kind, QueuedRecord.department_id, QueuedRecord.version).where(
-            QueuedRecord.dataset_id == dataset_id.lower(), col(QueuedRecord.status).in_(_LIVE)
-        )
-    ).all()
-    owners = [owner for kind, owner, _ in rows if kind == RecordKind.CREATE.name.lower()]
-    if not owners:
-        return None
-    return BatchedDataset(
-        dataset_id=dataset_id.lower(),
-        owner=owners[0],
-        version_count=max(version for _, _, version in rows),
-        withdrawn=any(kind == RecordKind.WITHDRAW.name.lower() for kind, _, _ in rows),
-    )
+    return batched_datasets(session, [dataset_id]).get(dataset_id.lower())
 
 
 def batched_datasets(session: Session, dataset_ids: Sequence[str]) -> dict[str, BatchedDataset]:

@@ -26,6 +26,7 @@ from hexbytes import HexBytes
 
 from ledger.anchoring.records import BatchRecord, RecordKind
 from ledger.chain.clients.anchors import AnchorRegistryClient
+from ledger.chain.types import Authorization
 from ledger.errors import InvalidProofError
 from ledger.merkle import InclusionProof, record_leaf_hash, root_from_inclusion_proof
 
@@ -140,12 +141,8 @@ def _authoriser(anchors: AnchorRegistryClient, tx: Any) -> tuple[str, str, str, 
     function, args = anchors.contract.decode_function_input(tx["input"])
     if function.fn_name != "anchorBatchBySig":
         return "sender", str(tx["from"]), "", {}
-    auth = args["auth"]
-    department_id, nonce, deadline, signature = (
-        auth
-        if isinstance(auth, tuple)
-        else (auth["departmentId"], auth["nonce"], auth["deadline"], auth["signature"])
-    )
+    auth = Authorization.from_abi(args["auth"])
+    department_id, nonce, deadline, signature = auth.as_abi()
     action = anchors.typed_action(
         "AnchorBatch",
         {

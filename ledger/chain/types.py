@@ -90,6 +90,19 @@ class Authorization:
     def as_abi(self) -> tuple[int, int, int, bytes]:
         return (self.department_id, self.nonce, self.deadline, self.signature)
 
+    @classmethod
+    def from_abi(cls, value: Any) -> Authorization:
+        """From decoded calldata: a tuple, or a mapping by the struct's field names."""
+        if not isinstance(value, tuple):
+            value = (value["departmentId"], value["nonce"], value["deadline"], value["signature"])
+        department_id, nonce, deadline, signature = value
+        return cls(
+            department_id=int(department_id),
+            nonce=int(nonce),
+            deadline=int(deadline),
+            signature=bytes(signature),
+        )
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class DepartmentRecord:

@@ -68,6 +68,7 @@ from ledger.relayer.signatures import (
     prepare_signature,
 )
 from ledger.relayer.transport import Transport
+from ledger.workers import run_until_stopped
 
 __all__ = ["KeyProvider", "Relayer", "StaleSignatureError", "TickReport"]
 
@@ -141,18 +142,7 @@ class Relayer:
 
     def run(self, stop: threading.Event, poll_interval: float = 0.2) -> None:
         """Tick until ``stop`` is set; chain outages are logged and waited out."""
-        while not stop.is_set():
-            try:
-                report = self.tick()
-                idle = report == TickReport()
-            except ChainUnavailableError as exc:
-                log.warning("relayer: chain unavailable, retrying: %s", exc)
-                idle = True
-            except Exception:  # never let one bad row kill the loop
-                log.exception("relayer: unexpected error")
-                idle = True
-            if idle:
-                stop.wait(poll_interval)
+        run_until_stopped("relayer", lambda: self.tick() != TickReport(), stop, poll_interval)
 
     def tick(self) -> TickReport:
         """Send what is pending, then advance what was sent. Returns what happened."""

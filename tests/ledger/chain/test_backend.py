@@ -72,3 +72,12 @@ def test_time_never_moves_backwards_or_stands_still(
 ) -> None:
     with pytest.raises(InvalidInputError, match="seconds must be >= 1"):
         chain.advance_time(seconds)
+
+
+def test_head_names_the_latest_block_and_moves_with_it(chain: Chain) -> None:
+    number, block_hash = chain.head()
+    latest = chain.w3.eth.get_block("latest")
+    assert (number, block_hash) == (latest["number"], latest["hash"].to_0x_hex())
+    chain.advance_time(5)
+    later_number, later_hash = chain.head()
+    assert later_number == number + 1 and later_hash != block_hash
