@@ -74,10 +74,14 @@ def test_time_never_moves_backwards_or_stands_still(
         chain.advance_time(seconds)
 
 
-def test_head_names_the_latest_block_and_moves_with_it(chain: Chain) -> None:
+def test_head_names_the_latest_block_and_moves_with_it(ledger: Ledger) -> None:
+    chain = ledger.chain  # through `ledger`: the block mined here is undone after the test
     number, block_hash = chain.head()
     latest = chain.w3.eth.get_block("latest")
     assert (number, block_hash) == (latest["number"], latest["hash"].to_0x_hex())
-    chain.advance_time(5)
+    sender, receiver = chain.w3.eth.accounts[:2]
+    chain.w3.eth.wait_for_transaction_receipt(
+        chain.w3.eth.send_transaction({"from": sender, "to": receiver, "value": 1})
+    )
     later_number, later_hash = chain.head()
     assert later_number == number + 1 and later_hash != block_hash
