@@ -6,6 +6,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+from anyio import to_thread
 from fastapi import FastAPI
 from sqlmodel import Session, select
 
@@ -56,6 +57,9 @@ def create_app(runtime: Runtime, *, start_workers: bool = True) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # Blocking request work runs on this many threads; the database pool is sized for them
+        # (ledger.db.pool_size_for), so no request waits on the pool for another's.
+        to_thread.current_default_thread_limiter().total_tokens = runtime.settings.http_threads
         created = bootstrap_governance_token(runtime)
         if created:
             log.warning("governance token written to %s (readable by its owner only)", created)

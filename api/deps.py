@@ -27,7 +27,10 @@ def get_session(runtime: RuntimeDep) -> Iterator[Session]:
         yield session
 
 
-SessionDep = Annotated[Session, Depends(get_session)]
+#: A session for a plain ``def`` handler (which runs on a worker thread). Closed as soon as the
+#: handler returns (``scope="function"``), not after the response has been sent, so a slow
+#: reader of a large answer never holds a pooled connection.
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 
 
 def _load_principal(engine: Engine, digest: str) -> Principal:

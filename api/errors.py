@@ -8,11 +8,14 @@ Solidity ``error`` name and its ``arguments``.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ledger import errors as e
@@ -59,7 +62,14 @@ def status_of(error: e.LedgerError) -> int:
     return 500
 
 
-def problem(status: int, code: str, detail: str, **extra: Any) -> JSONResponse:
+def problem(
+    status: int,
+    code: str,
+    detail: str,
+    *,
+    headers: Mapping[str, str] | None = None,
+    **extra: Any,
+) -> JSONResponse:
     body = {
         "type": f"urn:provledger:problem:{code}",
         "title": _TITLES.get(status, "Error"),
@@ -68,7 +78,11 @@ def problem(status: int, code: str, detail: str, **extra: Any) -> JSONResponse:
         "detail": detail,
         **extra,
     }
-    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    headers = dict(headers or {})
+    if status == 401:
+        headers.setdefault("WWW-Authenticate", "Bearer")
+    if status == 503:
+        headers.setdefault("Retry-After", "1")
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 
@@ -94,7 +108,7 @@ def install(app: FastAPI) -> None:
         errors = [
             {
                 "location": list(err.get("loc", ())),
-                "message": err.get("msg", ""),
+                "message": _message(err),
                 "kind": err.get("type", ""),
             }
             for err in exc.errors()
@@ -108,9 +122,49 @@ def install(app: FastAPI) -> None:
         code = {404: "not-found", 405: "method-not-allowed", 413: "too-large"}.get(
             exc.status_code, f"http-{exc.status_code}"
         )
-        return problem(exc.status_code, code, str(exc.detail))
+        # Keep the exception's headers: a 405 must say which methods are allowed (RFC 9110).
+        return problem(exc.status_code, code, str(exc.detail), headers=exc.headers)
+
+    @app.exception_handler(SQLAlchemyTimeoutError)
+    async def _pool_exhausted(_: Request, exc: SQLAlchemyTimeoutError) -> JSONResponse:
+        # Every connection is in use for longer than the pool's timeout: the service is
+        # overloaded, not broken. Say so, and when to come back, instead of a 500.
+        log.warning("database pool exhausted: %s", exc)
+        return problem(503, "database-busy", "the database is busy; retry shortly")
+
+    @app.exception_handler(OperationalError)
+    async def _database_operational(_: Request, exc: OperationalError) -> JSONResponse:
+        if _is_lock_timeout(exc):
+            log.warning("database lock timeout: %s", exc)
+            return problem(503, "database-busy", "the database is busy; retry shortly")
+        log.error("database error", exc_info=exc)
+        return problem(503, "database-unavailable", "the database is unavailable")
 
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error")
         return problem(500, "internal-error", "an unexpected error occurred; it has been logged")
+
+
+#: What the patterns of our ids mean, for people: pydantic only says "should match pattern".
+_PATTERNS = {
+    r"^0x[0-9a-fA-F]{64}$": "must be 0x followed by 64 hex digits",
+    r"^0x[0-9a-fA-F]{40}$": "must be an address: 0x followed by 40 hex digits",
+    r"^0x[0-9a-fA-F]{130}$": "must be a 65-byte signature: 0x followed by 130 hex digits",
+    r"^tok_[0-9a-f]{16}$": "must be a token id: tok_ followed by 16 hex digits",
+    r"^op_[0-9a-f]{32}$": "must be an operation id: op_ followed by 32 hex digits",
+}
+
+
+def _message(error: Any) -> str:
+    if error.get("type") == "string_pattern_mismatch":
+        meaning = _PATTERNS.get(str((error.get("ctx") or {}).get("pattern")))
+        if meaning is not None:
+            return meaning
+    return str(error.get("msg", ""))
+
+
+def _is_lock_timeout(exc: OperationalError) -> bool:
+    """SQLite's busy timeout ran out, or PostgreSQL gave up waiting for a lock."""
+    text = str(exc.orig).lower()
+    return "database is locked" in text or "lock timeout" in text or "deadlock" in text

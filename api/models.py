@@ -33,8 +33,14 @@ class ApiToken(SQLModel, table=True):
     revoked_at: datetime | None = None
 
 
+class IdempotencyState(enum.StrEnum):
+    IN_PROGRESS = "in_progress"  # claimed by a request that is doing the work
+    DONE = "done"  # the first outcome is stored: retries replay it
+
+
 class IdempotencyRecord(SQLModel, table=True):
-    """The first outcome of a request sent with an ``Idempotency-Key``, replayed on retries."""
+    """A request sent with an ``Idempotency-Key``: claimed while it runs, then its first
+    outcome, replayed on retries (:mod:`api.idempotency`)."""
 
     __tablename__ = "api_idempotency"
     __table_args__ = (UniqueConstraint("principal", "key"),)
@@ -43,9 +49,13 @@ class IdempotencyRecord(SQLModel, table=True):
     principal: str
     key: str
     request_sha256: str
+    state: str = Field(default=IdempotencyState.DONE)
+    #: Bumped by every change of state, so a compare-and-set on it has exactly one winner.
+    attempt: int = 0
     status_code: int
     body: str = Field(sa_column=Column(Text, nullable=False))
     created_at: datetime = Field(default_factory=_now)
+    updated_at: datetime = Field(default_factory=_now)
 
 
 class MetadataDocument(SQLModel, table=True):

@@ -37,13 +37,19 @@ def decode_cursor(text: str | None, arity: int) -> Key | None:
         value = json.loads(base64.urlsafe_b64decode(text.encode()))
     except ValueError as exc:
         raise InvalidInputError(f"cursor is not one this service issued: {exc}") from exc
-    if (
-        not isinstance(value, list)
-        or len(value) != arity
-        or not all(isinstance(v, int | str) and not isinstance(v, bool) for v in value)
-    ):
+    if not isinstance(value, list) or len(value) != arity or not all(_fits_a_key(v) for v in value):
         raise InvalidInputError("cursor is not one this service issued")
     return tuple(value)
+
+
+def _fits_a_key(value: object) -> bool:
+    # Keys are signed 64-bit integers and short strings; anything else (a forged cursor with
+    # 2**70 in it) would overflow in the database driver instead of being refused here.
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, int):
+        return -(2**63) <= value < 2**63
+    return isinstance(value, str) and len(value) <= 200
 
 
 def keyset_page(

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
+from fastapi import Path, Query
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -16,6 +17,7 @@ from pydantic import (
     model_validator,
 )
 
+HEX32_PATTERN = r"^0x[0-9a-fA-F]{64}$"
 Hex32 = Annotated[
     str,
     StringConstraints(pattern=r"^0x[0-9a-fA-F]{64}$"),
@@ -32,6 +34,46 @@ MAX_DEPARTMENT_ID = 2**63 - 1
 DepartmentId = Annotated[
     int, Field(ge=1, le=MAX_DEPARTMENT_ID, description="Stable department id, 1 to 2**63 - 1")
 ]
+#: On chain a uint32.
+MAX_VERSION = 2**32 - 1
+#: Block numbers and times as the index stores them: signed 64-bit SQL integers.
+MAX_INT64 = 2**63 - 1
+
+# Path and query parameters, bounded where they are declared: a value out of range is a 422
+# naming the parameter, never an overflow deep in SQL or ABI encoding (and the bounds are in
+# the OpenAPI document, so clients and fuzzers know them).
+DatasetIdPath = Annotated[
+    str, Path(pattern=HEX32_PATTERN, description="Dataset id: 0x followed by 64 hex digits")
+]
+RequestIdPath = Annotated[
+    str,
+    Path(pattern=HEX32_PATTERN, description="Access request (or grant) id: 0x + 64 hex digits"),
+]
+VersionPath = Annotated[int, Path(ge=1, le=MAX_VERSION, description="Version number, from 1")]
+DepartmentIdPath = Annotated[
+    int, Path(ge=1, le=MAX_DEPARTMENT_ID, description="Department id, 1 to 2**63 - 1")
+]
+TokenIdPath = Annotated[
+    str, Path(pattern=r"^tok_[0-9a-f]{16}$", description="A token's public id (tok_…)")
+]
+OperationIdPath = Annotated[
+    str, Path(pattern=r"^op_[0-9a-f]{32}$", description="An operation id (op_…)")
+]
+DepartmentIdQuery = Annotated[
+    int, Query(ge=1, le=MAX_DEPARTMENT_ID, description="Department id, 1 to 2**63 - 1")
+]
+OptionalDepartmentIdQuery = Annotated[
+    int | None, Query(ge=1, le=MAX_DEPARTMENT_ID, description="Department id, 1 to 2**63 - 1")
+]
+VersionQuery = Annotated[int | None, Query(ge=1, le=MAX_VERSION, description="Version number")]
+BlockQuery = Annotated[int | None, Query(ge=0, le=MAX_INT64, description="Block number")]
+DatasetIdQuery = Annotated[
+    str | None, Query(pattern=HEX32_PATTERN, description="Dataset id: 0x + 64 hex digits")
+]
+CursorQuery = Annotated[
+    str | None, Query(max_length=512, description="next_cursor of the previous page")
+]
+
 Classification = Literal["public", "internal", "restricted", "confidential"]
 Anchoring = Literal["chain", "batch"]
 CLASSIFICATIONS: tuple[str, ...] = ("public", "internal", "restricted", "confidential")

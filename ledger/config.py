@@ -62,6 +62,19 @@ class Settings(BaseSettings):
         description="Batched anchoring: flush a department's batch when its oldest record "
         "has waited this many seconds.",
     )
+    http_threads: int = Field(
+        40,
+        ge=4,
+        le=1000,
+        description="Threads for the blocking part of requests (SQL, chain reads); the "
+        "database pool is sized from it so no request waits on another's connection.",
+    )
+    db_pool_timeout: float = Field(
+        10.0,
+        gt=0,
+        le=300,
+        description="Seconds a request waits for a database connection before a 503.",
+    )
     max_upload_bytes: int = Field(
         10 * 1024**3, ge=1, description="Largest file accepted for hashing."
     )

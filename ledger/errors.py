@@ -91,6 +91,12 @@ class IdempotencyConflictError(LedgerError):
     code = "idempotency-conflict"
 
 
+class IdempotencyInProgressError(IdempotencyConflictError):
+    """Another request with the same Idempotency-Key is still being processed: retry later."""
+
+    code = "idempotency-key-in-use"
+
+
 # --- keys ----------------------------------------------------------------------------------
 
 

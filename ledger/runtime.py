@@ -113,7 +113,11 @@ class Runtime:
         passphrase = _passphrase(settings)
         chain = _open_chain(settings, account)
         deployment = _load_or_deploy(settings, chain, account)
-        engine = make_engine(settings.resolved_database_url)
+        engine = make_engine(
+            settings.resolved_database_url,
+            request_threads=settings.http_threads,
+            pool_timeout=settings.db_pool_timeout,
+        )
         return cls.assemble(
             settings,
             chain=chain,

@@ -26,9 +26,14 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from api.auth import Principal
-from api.deps import IdempotencyKey, PrincipalDep, RuntimeDep, SessionDep
-from api.idempotency import remember, replay, request_fingerprint
-from api.routes.common import store_metadata, store_metadata_many, text_commitment
+from api.deps import IdempotencyKey, PrincipalDep, RuntimeDep
+from api.idempotency import Idempotency, request_fingerprint
+from api.routes.common import (
+    idempotent_write,
+    store_metadata,
+    store_metadata_many,
+    text_commitment,
+)
 from api.schemas import (
     CLASSIFICATIONS,
     BatchAccepted,
@@ -227,7 +232,6 @@ class RecordBuilder:
 async def register_batch(
     request: Request,
     runtime: RuntimeDep,
-    session: SessionDep,
     principal: PrincipalDep,
     idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
@@ -242,19 +246,24 @@ async def register_batch(
     except ValidationError as exc:
         raise RequestValidationError(exc.errors()) from exc
     fingerprint = request_fingerprint("POST", request.url.path, raw)
+
+    def write(session: Session, idempotency: Idempotency) -> JSONResponse:
+        return _register(session, runtime, idempotency, department_id, body)
+
     # The checks wait on the node and the database: off the event loop, which keeps reading
     # other requests meanwhile.
     return await run_in_threadpool(
-        _register, session, runtime, principal, department_id, body, idempotency_key, fingerprint
+        idempotent_write, runtime, principal, idempotency_key, fingerprint, write
     )
 
 
 def _register(
-    session: Session, runtime: Runtime, principal: Principal, department_id: int,
-    body: BatchRegistration, idempotency_key: str | None, fingerprint: str,
-) -> JSONResponse:  # fmt: skip
-    if (previous := replay(session, principal, idempotency_key, fingerprint)) is not None:
-        return previous
+    session: Session,
+    runtime: Runtime,
+    idempotency: Idempotency,
+    department_id: int,
+    body: BatchRegistration,
+) -> JSONResponse:
     builder = RecordBuilder(session, runtime, department_id)
     builder.load([e.dataset_id for e in body.records if e.dataset_id is not None])
     hashes = store_metadata_many(session, [entry.metadata_document() for entry in body.records])
@@ -278,12 +287,12 @@ def _register(
             for op_id, (_, result) in zip(ids, builder.records, strict=True)
         ],
     ).model_dump()
-    return acknowledge(session, principal, idempotency_key, fingerprint, payload)
+    return acknowledge(session, idempotency, payload)
 
 
 def create_one(
     request: Request, session: Session, runtime: Runtime, principal: Principal,
-    body: DatasetCreate, idempotency_key: str | None, fingerprint: str,
+    body: DatasetCreate, idempotency: Idempotency,
 ) -> JSONResponse:  # fmt: skip
     """``POST /v1/datasets`` with ``"anchoring": "batch"``: one record for the next batch."""
     if body.signature is not None:
@@ -300,12 +309,12 @@ def create_one(
         parents=body.parents,
         salt=body.salt,
     )
-    return _acknowledge_one(request, session, principal, builder, idempotency_key, fingerprint)
+    return _acknowledge_one(request, session, builder, idempotency)
 
 
 def add_one_version(
     request: Request, session: Session, runtime: Runtime, principal: Principal,
-    dataset_hex: str, body: VersionCreate, idempotency_key: str | None, fingerprint: str,
+    dataset_hex: str, body: VersionCreate, idempotency: Idempotency,
 ) -> JSONResponse:  # fmt: skip
     """``POST /v1/datasets/{id}/versions`` on a batched dataset."""
     if body.signature is not None:
@@ -320,30 +329,29 @@ def add_one_version(
         metadata_hash=store_metadata(session, body.metadata.model_dump()),
         parents=body.parents,
     )
-    return _acknowledge_one(request, session, principal, builder, idempotency_key, fingerprint)
+    return _acknowledge_one(request, session, builder, idempotency)
 
 
 def withdraw_one(
     request: Request, session: Session, runtime: Runtime, principal: Principal,
-    dataset_hex: str, body: Withdrawal, idempotency_key: str | None, fingerprint: str,
+    dataset_hex: str, body: Withdrawal, idempotency: Idempotency,
 ) -> JSONResponse:  # fmt: skip
     """``POST /v1/datasets/{id}/withdraw`` on a batched dataset: a withdraw record."""
     if body.signature is not None:
         raise InvalidInputError(f"dataset {dataset_hex} is batched: send no signature")
     builder = RecordBuilder(session, runtime, principal.acting_department())
     builder.withdraw(dataset_hex=dataset_hex, reason_hash=text_commitment(session, body.reason))
-    return _acknowledge_one(request, session, principal, builder, idempotency_key, fingerprint)
+    return _acknowledge_one(request, session, builder, idempotency)
 
 
 def _acknowledge_one(
-    request: Request, session: Session, principal: Principal, builder: RecordBuilder,
-    idempotency_key: str | None, fingerprint: str,
-) -> JSONResponse:  # fmt: skip
+    request: Request, session: Session, builder: RecordBuilder, idempotency: Idempotency
+) -> JSONResponse:
     (op_id,) = builder.queue()
     _, result = builder.records[0]
     url = str(request.url_for("get_operation", operation_id=op_id))
     payload = {"operation_id": op_id, "operation_url": url, "status": "pending", "resource": result}
-    response = acknowledge(session, principal, idempotency_key, fingerprint, payload)
+    response = acknowledge(session, idempotency, payload)
     response.headers["Location"] = url
     return response
 
@@ -371,14 +379,10 @@ def _build(builder: RecordBuilder, entry: BatchEntry, metadata_hash: bytes, wher
 
 
 def acknowledge(
-    session: Session,
-    principal: Principal,
-    idempotency_key: str | None,
-    fingerprint: str,
-    payload: dict[str, Any],
+    session: Session, idempotency: Idempotency, payload: dict[str, Any]
 ) -> JSONResponse:
     """Commit the queued records with their idempotency record and answer 202."""
-    remember(session, principal, idempotency_key, fingerprint, 202, payload)
+    idempotency.remember(202, payload)
     try:
         session.commit()
     except IntegrityError as exc:

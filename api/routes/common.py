@@ -1,30 +1,63 @@
-"""Helpers shared by the write routes: acknowledge a write (202) and store metadata."""
+"""Helpers shared by the write routes: run a write idempotently in a session of its own,
+acknowledge it (202), store metadata and text commitments."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import Request
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from sqlalchemy import insert
 from sqlmodel import Session, col, select
 
 from api.auth import Principal
-from api.idempotency import remember
+from api.idempotency import Idempotency, request_fingerprint
 from api.models import MetadataDocument, TextDocument
 from ledger.hashing import canonical_json, sha256_bytes
 from ledger.relayer import Operation
+from ledger.runtime import Runtime
+
+#: The body of a write: it runs in ``session`` and answers (committing through ``accepted``).
+Write = Callable[[Session, Idempotency], JSONResponse]
+
+
+def fingerprint_of(request: Request, body: BaseModel | None) -> str:
+    """What identifies a write for its Idempotency-Key: method, path and the parsed body in
+    its canonical form (so a retry that differs only in whitespace or key order is the same)."""
+    content = body.model_dump_json().encode() if body is not None else b""
+    return request_fingerprint(request.method, request.url.path, content)
+
+
+def idempotent_write(
+    runtime: Runtime,
+    principal: Principal,
+    idempotency_key: str | None,
+    fingerprint: str,
+    write: Write,
+) -> JSONResponse:
+    """Run ``write`` in a database session of its own, once per Idempotency-Key.
+
+    Blocking (SQL, chain reads, signing): call it from a worker thread (plain ``def`` handlers
+    run in one; ``async`` handlers ``await run_in_threadpool(...)``), never on the event loop.
+    The session, and its pooled connection, live exactly as long as the write.
+    """
+    with Session(runtime.engine) as session:
+        idempotency = Idempotency(session, principal, idempotency_key, fingerprint)
+        if (first := idempotency.replay_or_claim()) is not None:
+            return first
+        with idempotency.released_on_error():
+            return write(session, idempotency)
 
 
 def accepted(
     request: Request,
     session: Session,
-    principal: Principal,
+    idempotency: Idempotency,
     op: Operation,
     *,
-    idempotency_key: str | None,
-    fingerprint: str,
     resource: dict[str, Any] | None = None,
     body: dict[str, Any] | None = None,
 ) -> JSONResponse:
@@ -35,7 +68,7 @@ def accepted(
         "status": op.status,
         "resource": resource or {},
     }
-    remember(session, principal, idempotency_key, fingerprint, 202, payload)
+    idempotency.remember(202, payload)
     session.commit()
     return JSONResponse(
         payload, status_code=202, headers={"Location": payload.get("operation_url", "")}

@@ -7,19 +7,27 @@ import os
 from typing import Any, TypeVar
 
 from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ValidationError
-from sqlmodel import col, select
+from sqlmodel import Session, col, select
 
-from api.deps import IdempotencyKey, PrincipalDep, RuntimeDep, SessionDep
-from api.idempotency import replay, request_fingerprint
+from api.deps import IdempotencyKey, PrincipalDep, RuntimeDep
+from api.idempotency import Idempotency, request_fingerprint
 from api.routes import batched
-from api.routes.common import accepted, store_metadata, text_commitment
+from api.routes.common import (
+    accepted,
+    fingerprint_of,
+    idempotent_write,
+    store_metadata,
+    text_commitment,
+)
 from api.schemas import (
     CLASSIFICATIONS,
     Accepted,
     DatasetCreate,
+    DatasetIdPath,
     ParentRef,
     Signature,
     VersionCreate,
@@ -64,7 +72,7 @@ def _typed_parents(refs: tuple[VersionRef, ...]) -> list[dict[str, Any]]:
     return [r.as_typed() for r in refs]
 
 
-def _queued_creation(session: SessionDep, department_id: int, dataset_id: str) -> bool:
+def _queued_creation(session: Session, department_id: int, dataset_id: str) -> bool:
     ops = session.exec(
         select(Operation).where(
             Operation.kind == "datasets.create",
@@ -75,9 +83,7 @@ def _queued_creation(session: SessionDep, department_id: int, dataset_id: str) -
     return any(op.result_data().get("dataset_id") == dataset_id for op in ops)
 
 
-def _owned_dataset(
-    runtime: Runtime, session: SessionDep, department_id: int, dataset_id: str
-) -> None:
+def _owned_dataset(runtime: Runtime, session: Session, department_id: int, dataset_id: str) -> None:
     """Refuse unless ``department_id`` owns ``dataset_id`` (on chain, or queued by it)."""
     record = runtime.ledger.datasets.dataset(_bytes(dataset_id))
     if not record.exists:
@@ -156,21 +162,34 @@ def _upload_body(schema: str) -> dict[str, Any]:
 async def create_dataset(
     request: Request,
     runtime: RuntimeDep,
-    session: SessionDep,
     principal: PrincipalDep,
     idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
     department_id = principal.acting_department()
     body, identity = await _parse(request, runtime, DatasetCreate)
     fingerprint = request_fingerprint("POST", request.url.path, identity)
-    if (previous := replay(session, principal, idempotency_key, fingerprint)) is not None:
-        return previous
-    if int(body.content_hash, 16) == 0:
-        raise InvalidInputError("content_hash must not be zero")
-    if body.anchoring == "batch":
-        return batched.create_one(
-            request, session, runtime, principal, body, idempotency_key, fingerprint
-        )
+
+    def write(session: Session, idempotency: Idempotency) -> JSONResponse:
+        if int(body.content_hash, 16) == 0:
+            raise InvalidInputError("content_hash must not be zero")
+        if body.anchoring == "batch":
+            return batched.create_one(request, session, runtime, principal, body, idempotency)
+        return _create_on_chain(request, session, runtime, idempotency, department_id, body)
+
+    # The checks and signing wait on the node and the database: off the event loop.
+    return await run_in_threadpool(
+        idempotent_write, runtime, principal, idempotency_key, fingerprint, write
+    )
+
+
+def _create_on_chain(
+    request: Request,
+    session: Session,
+    runtime: Runtime,
+    idempotency: Idempotency,
+    department_id: int,
+    body: DatasetCreate,
+) -> JSONResponse:
     parents = _parents(runtime, body.parents)
     salt = _bytes(body.salt) if body.salt else os.urandom(32)
     datasets = runtime.ledger.datasets
@@ -222,15 +241,7 @@ async def create_dataset(
         result=resource,
         signature=_signature(body.signature),
     )
-    return accepted(
-        request,
-        session,
-        principal,
-        op,
-        idempotency_key=idempotency_key,
-        fingerprint=fingerprint,
-        resource=resource,
-    )
+    return accepted(request, session, idempotency, op, resource=resource)
 
 
 @router.post(
@@ -241,10 +252,9 @@ async def create_dataset(
     openapi_extra=_upload_body("VersionCreate"),
 )
 async def add_version(
-    dataset_id: str,
+    dataset_id: DatasetIdPath,
     request: Request,
     runtime: RuntimeDep,
-    session: SessionDep,
     principal: PrincipalDep,
     idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
@@ -252,14 +262,32 @@ async def add_version(
     dataset_hex = _path_id(dataset_id)
     body, identity = await _parse(request, runtime, VersionCreate)
     fingerprint = request_fingerprint("POST", request.url.path, identity)
-    if (previous := replay(session, principal, idempotency_key, fingerprint)) is not None:
-        return previous
-    if int(body.content_hash, 16) == 0:
-        raise InvalidInputError("content_hash must not be zero")
-    if batched_dataset(session, dataset_hex) is not None:
-        return batched.add_one_version(
-            request, session, runtime, principal, dataset_hex, body, idempotency_key, fingerprint
+
+    def write(session: Session, idempotency: Idempotency) -> JSONResponse:
+        if int(body.content_hash, 16) == 0:
+            raise InvalidInputError("content_hash must not be zero")
+        if batched_dataset(session, dataset_hex) is not None:
+            return batched.add_one_version(
+                request, session, runtime, principal, dataset_hex, body, idempotency
+            )
+        return _add_version_on_chain(
+            request, session, runtime, idempotency, department_id, dataset_hex, body
         )
+
+    return await run_in_threadpool(
+        idempotent_write, runtime, principal, idempotency_key, fingerprint, write
+    )
+
+
+def _add_version_on_chain(
+    request: Request,
+    session: Session,
+    runtime: Runtime,
+    idempotency: Idempotency,
+    department_id: int,
+    dataset_hex: str,
+    body: VersionCreate,
+) -> JSONResponse:
     _owned_dataset(runtime, session, department_id, dataset_hex)
     parents = _parents(runtime, body.parents)
     metadata_hash = store_metadata(session, body.metadata.model_dump())
@@ -288,15 +316,7 @@ async def add_version(
         result=resource,
         signature=_signature(body.signature),
     )
-    return accepted(
-        request,
-        session,
-        principal,
-        op,
-        idempotency_key=idempotency_key,
-        fingerprint=fingerprint,
-        resource=resource,
-    )
+    return accepted(request, session, idempotency, op, resource=resource)
 
 
 @router.post(
@@ -305,47 +325,41 @@ async def add_version(
     response_model=Accepted,
     summary="Withdraw one of the department's datasets (an event; nothing is deleted)",
 )
-async def withdraw_dataset(
-    dataset_id: str,
+def withdraw_dataset(
+    dataset_id: DatasetIdPath,
     body: Withdrawal,
     request: Request,
     runtime: RuntimeDep,
-    session: SessionDep,
     principal: PrincipalDep,
     idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
     department_id = principal.acting_department()
     dataset_hex = _path_id(dataset_id)
-    fingerprint = request_fingerprint("POST", request.url.path, await request.body())
-    if (previous := replay(session, principal, idempotency_key, fingerprint)) is not None:
-        return previous
-    if batched_dataset(session, dataset_hex) is not None:
-        return batched.withdraw_one(
-            request, session, runtime, principal, dataset_hex, body, idempotency_key, fingerprint
+
+    def write(session: Session, idempotency: Idempotency) -> JSONResponse:
+        if batched_dataset(session, dataset_hex) is not None:
+            return batched.withdraw_one(
+                request, session, runtime, principal, dataset_hex, body, idempotency
+            )
+        _owned_dataset(runtime, session, department_id, dataset_hex)
+        reason_hash = text_commitment(session, body.reason)
+        op = submit_department_action(
+            session,
+            runtime,
+            department_id=department_id,
+            client=runtime.ledger.datasets,
+            action_type="WithdrawDataset",
+            fields={"datasetId": _bytes(dataset_hex), "reasonHash": reason_hash},
+            function="withdrawDatasetBySig",
+            call_args=lambda auth: [_bytes(dataset_hex), reason_hash, auth.as_abi()],
+            kind="datasets.withdraw",
+            result={"dataset_id": dataset_hex},
+            signature=_signature(body.signature),
         )
-    _owned_dataset(runtime, session, department_id, dataset_hex)
-    reason_hash = text_commitment(session, body.reason)
-    op = submit_department_action(
-        session,
-        runtime,
-        department_id=department_id,
-        client=runtime.ledger.datasets,
-        action_type="WithdrawDataset",
-        fields={"datasetId": _bytes(dataset_hex), "reasonHash": reason_hash},
-        function="withdrawDatasetBySig",
-        call_args=lambda auth: [_bytes(dataset_hex), reason_hash, auth.as_abi()],
-        kind="datasets.withdraw",
-        result={"dataset_id": dataset_hex},
-        signature=_signature(body.signature),
-    )
-    return accepted(
-        request,
-        session,
-        principal,
-        op,
-        idempotency_key=idempotency_key,
-        fingerprint=fingerprint,
-        resource={"dataset_id": dataset_hex},
+        return accepted(request, session, idempotency, op, resource={"dataset_id": dataset_hex})
+
+    return idempotent_write(
+        runtime, principal, idempotency_key, fingerprint_of(request, body), write
     )
 
 

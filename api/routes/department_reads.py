@@ -15,8 +15,8 @@ from sqlmodel import Session, col, select
 
 from api.deps import PrincipalDep, RuntimeDep, SessionDep
 from api.pagination import keyset_page
-from api.routes.departments import DepartmentIdPath
 from api.routes.reads import _coordinates
+from api.schemas import DepartmentIdPath
 from ledger.chain.types import DepartmentStatus
 from ledger.errors import ResourceNotFoundError
 from ledger.index.models import IndexDepartment, IndexDepartmentKey

@@ -3,24 +3,26 @@ tokens."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Callable
 
-from fastapi import APIRouter, Path, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from sqlmodel import Session, col, select
 
 from api.auth import Principal, issue_token, revoke_token
 from api.deps import IdempotencyKey, PrincipalDep, RuntimeDep, SessionDep
-from api.idempotency import remember, replay, request_fingerprint
+from api.idempotency import Idempotency
 from api.models import PrincipalKind
-from api.routes.common import accepted, text_commitment
+from api.routes.common import accepted, fingerprint_of, idempotent_write, text_commitment
 from api.schemas import (
-    MAX_DEPARTMENT_ID,
     Accepted,
     DepartmentCreate,
     DepartmentEnrolled,
+    DepartmentIdPath,
     KeyRotation,
     Suspension,
+    TokenIdPath,
     TokenIssue,
     TokenIssued,
 )
@@ -36,10 +38,8 @@ from ledger.runtime import Runtime
 
 router = APIRouter(tags=["departments"])
 
-DepartmentIdPath = Annotated[int, Path(ge=1, le=MAX_DEPARTMENT_ID)]
 
-
-def _queued_enrolment(session: SessionDep, department_id: int) -> Operation | None:
+def _queued_enrolment(session: Session, department_id: int) -> Operation | None:
     return session.exec(
         select(Operation).where(
             Operation.kind == "departments.enrol",
@@ -55,73 +55,59 @@ def _queued_enrolment(session: SessionDep, department_id: int) -> Operation | No
     response_model=DepartmentEnrolled,
     summary="Enrol a department (governance)",
 )
-async def enrol_department(
+def enrol_department(
     body: DepartmentCreate,
     request: Request,
     runtime: RuntimeDep,
-    session: SessionDep,
     principal: PrincipalDep,
     idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
     principal.require(PrincipalKind.GOVERNANCE)
-    fingerprint = request_fingerprint("POST", request.url.path, await request.body())
-    if (previous := replay(session, principal, idempotency_key, fingerprint)) is not None:
-        return previous
-    on_chain = runtime.ledger.departments.department(body.department_id)
-    if on_chain.status != DepartmentStatus.NONE or _queued_enrolment(session, body.department_id):
-        raise ConflictError(
-            {"departmentId": body.department_id},
-            message=f"department {body.department_id} is enrolled already (or being enrolled)",
+
+    def write(session: Session, idempotency: Idempotency) -> JSONResponse:
+        on_chain = runtime.ledger.departments.department(body.department_id)
+        if on_chain.status != DepartmentStatus.NONE or _queued_enrolment(
+            session, body.department_id
+        ):
+            raise ConflictError(
+                {"departmentId": body.department_id},
+                message=f"department {body.department_id} is enrolled already (or being enrolled)",
+            )
+        custodial = body.signer_address is None
+        if body.signer_address is not None:
+            address = runtime.chain.w3.to_checksum_address(body.signer_address)
+        else:
+            try:
+                address = runtime.keystore.create(body.department_id, runtime.passphrase)
+            except KeystoreExistsError:  # an earlier enrolment of this id failed on chain
+                address = runtime.keystore.address(body.department_id)
+        op = enqueue(
+            session,
+            kind="departments.enrol",
+            contract="DepartmentRegistry",
+            function="enrolDepartment",
+            args=[body.department_id, body.name, address],
+            department_id=body.department_id,
+            result={"department_id": body.department_id, "address": address},
         )
-    custodial = body.signer_address is None
-    if body.signer_address is not None:
-        address = runtime.chain.w3.to_checksum_address(body.signer_address)
-    else:
-        try:
-            address = runtime.keystore.create(body.department_id, runtime.passphrase)
-        except KeystoreExistsError:  # an earlier enrolment of this id failed on chain: reuse
-            address = runtime.keystore.address(body.department_id)
-    op = enqueue(
-        session,
-        kind="departments.enrol",
-        contract="DepartmentRegistry",
-        function="enrolDepartment",
-        args=[body.department_id, body.name, address],
-        department_id=body.department_id,
-        result={"department_id": body.department_id, "address": address},
-    )
-    token_id, token = issue_token(
-        session, PrincipalKind.DEPARTMENT, department_id=body.department_id, label=body.name
-    )
-    payload = DepartmentEnrolled(
-        department_id=body.department_id,
-        name=body.name,
-        address=address,
-        custodial=custodial,
-        token_id=token_id,
-        token=token,
-        operation_id=op.id,
-    ).model_dump()
-    payload["operation_url"] = str(request.url_for("get_operation", operation_id=op.id))
-    return accepted(
-        request,
-        session,
-        principal,
-        op,
-        idempotency_key=idempotency_key,
-        fingerprint=fingerprint,
-        body=payload,
-    )
+        token_id, token = issue_token(
+            session, PrincipalKind.DEPARTMENT, department_id=body.department_id, label=body.name
+        )
+        payload = DepartmentEnrolled(
+            department_id=body.department_id,
+            name=body.name,
+            address=address,
+            custodial=custodial,
+            token_id=token_id,
+            token=token,
+            operation_id=op.id,
+        ).model_dump()
+        payload["operation_url"] = str(request.url_for("get_operation", operation_id=op.id))
+        return accepted(request, session, idempotency, op, body=payload)
 
-
-async def _governance_start(
-    request: Request, session: SessionDep, principal: PrincipalDep, idempotency_key: str | None
-) -> tuple[str, JSONResponse | None]:
-    """Refuse non-governance callers; the request's fingerprint and, for a retry, the first
-    outcome to replay."""
-    principal.require(PrincipalKind.GOVERNANCE)
-    fingerprint = request_fingerprint("POST", request.url.path, await request.body())
-    return fingerprint, replay(session, principal, idempotency_key, fingerprint)
+    return idempotent_write(
+        runtime, principal, idempotency_key, fingerprint_of(request, body), write
+    )
 
 
 def _require_enrolled(runtime: Runtime, department_id: int) -> None:
@@ -129,39 +115,37 @@ def _require_enrolled(runtime: Runtime, department_id: int) -> None:
         raise ResourceNotFoundError(f"no department {department_id} is enrolled")
 
 
-async def _governance_call(
+def _governance_call(
     request: Request,
-    runtime: RuntimeDep,
-    session: SessionDep,
-    principal: PrincipalDep,
+    runtime: Runtime,
+    principal: Principal,
     idempotency_key: str | None,
+    body: BaseModel | None,
     *,
     department_id: int,
     kind: str,
     function: str,
-    args: list[object],
+    args: Callable[[Session], list[object]],
 ) -> JSONResponse:
-    fingerprint, previous = await _governance_start(request, session, principal, idempotency_key)
-    if previous is not None:
-        return previous
-    _require_enrolled(runtime, department_id)
-    op = enqueue(
-        session,
-        kind=kind,
-        contract="DepartmentRegistry",
-        function=function,
-        args=args,
-        department_id=department_id,
-        result={"department_id": department_id},
-    )
-    return accepted(
-        request,
-        session,
-        principal,
-        op,
-        idempotency_key=idempotency_key,
-        fingerprint=fingerprint,
-        resource={"department_id": department_id},
+    principal.require(PrincipalKind.GOVERNANCE)
+
+    def write(session: Session, idempotency: Idempotency) -> JSONResponse:
+        _require_enrolled(runtime, department_id)
+        op = enqueue(
+            session,
+            kind=kind,
+            contract="DepartmentRegistry",
+            function=function,
+            args=args(session),
+            department_id=department_id,
+            result={"department_id": department_id},
+        )
+        return accepted(
+            request, session, idempotency, op, resource={"department_id": department_id}
+        )
+
+    return idempotent_write(
+        runtime, principal, idempotency_key, fingerprint_of(request, body), write
     )
 
 
@@ -171,11 +155,10 @@ async def _governance_call(
     response_model=Accepted,
     summary="Rotate a department's signing key (governance)",
 )
-async def rotate_department_key(
+def rotate_department_key(
     department_id: DepartmentIdPath,
     request: Request,
     runtime: RuntimeDep,
-    session: SessionDep,
     principal: PrincipalDep,
     idempotency_key: IdempotencyKey = None,
     body: KeyRotation | None = None,
@@ -189,43 +172,44 @@ async def rotate_department_key(
     the contract allows. A key any department ever used, or one a queued enrolment or rotation
     claims, is refused with 409 ``DepartmentSignerUnavailable``.
     """
-    fingerprint, previous = await _governance_start(request, session, principal, idempotency_key)
-    if previous is not None:
-        return previous
-    _require_enrolled(runtime, department_id)
+    principal.require(PrincipalKind.GOVERNANCE)
     own_key = body.signer_address if body is not None else None
-    if own_key is None:
-        address = runtime.keystore.rotate(department_id, runtime.passphrase)
-    else:
-        address = runtime.chain.w3.to_checksum_address(own_key)
-        if queued_key_claim(session, address) is not None:
-            raise DepartmentSignerUnavailableError(
-                {"signer": address},
-                message=f"key {address} is claimed by a queued enrolment or rotation",
-            )
-    op = enqueue(
-        session,
-        kind="departments.rotate_key",
-        contract="DepartmentRegistry",
-        function="rotateDepartmentKey",
-        args=[department_id, address],
-        department_id=department_id,
-        result={"department_id": department_id, "address": address},
-    )
-    if own_key is not None:
-        # The contract's own verdict now (a key used before → DepartmentSignerUnavailable),
-        # before the custodial key is archived; nothing queued can make a used key free again.
-        runtime.relayer.dry_run(op)
-        if runtime.keystore.path(department_id).exists():
-            runtime.keystore.retire(department_id)
-    return accepted(
-        request,
-        session,
-        principal,
-        op,
-        idempotency_key=idempotency_key,
-        fingerprint=fingerprint,
-        resource={"department_id": department_id, "address": address, "custodial": own_key is None},
+
+    def write(session: Session, idempotency: Idempotency) -> JSONResponse:
+        _require_enrolled(runtime, department_id)
+        if own_key is None:
+            address = runtime.keystore.rotate(department_id, runtime.passphrase)
+        else:
+            address = runtime.chain.w3.to_checksum_address(own_key)
+            if queued_key_claim(session, address) is not None:
+                raise DepartmentSignerUnavailableError(
+                    {"signer": address},
+                    message=f"key {address} is claimed by a queued enrolment or rotation",
+                )
+        op = enqueue(
+            session,
+            kind="departments.rotate_key",
+            contract="DepartmentRegistry",
+            function="rotateDepartmentKey",
+            args=[department_id, address],
+            department_id=department_id,
+            result={"department_id": department_id, "address": address},
+        )
+        if own_key is not None:
+            # The contract's own verdict now (a key used before → DepartmentSignerUnavailable),
+            # before the custodial key is archived; nothing queued can make a used key free.
+            runtime.relayer.dry_run(op)
+            if runtime.keystore.path(department_id).exists():
+                runtime.keystore.retire(department_id)
+        resource = {
+            "department_id": department_id,
+            "address": address,
+            "custodial": own_key is None,
+        }
+        return accepted(request, session, idempotency, op, resource=resource)
+
+    return idempotent_write(
+        runtime, principal, idempotency_key, fingerprint_of(request, body), write
     )
 
 
@@ -235,26 +219,24 @@ async def rotate_department_key(
     response_model=Accepted,
     summary="Suspend a department (governance)",
 )
-async def suspend_department(
+def suspend_department(
     department_id: DepartmentIdPath,
     body: Suspension,
     request: Request,
     runtime: RuntimeDep,
-    session: SessionDep,
     principal: PrincipalDep,
     idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
-    reason_hash = text_commitment(session, body.reason)
-    return await _governance_call(
+    return _governance_call(
         request,
         runtime,
-        session,
         principal,
         idempotency_key,
+        body,
         department_id=department_id,
         kind="departments.suspend",
         function="suspendDepartment",
-        args=[department_id, reason_hash],
+        args=lambda session: [department_id, text_commitment(session, body.reason)],
     )
 
 
@@ -264,24 +246,23 @@ async def suspend_department(
     response_model=Accepted,
     summary="Reactivate a suspended department (governance)",
 )
-async def reactivate_department(
+def reactivate_department(
     department_id: DepartmentIdPath,
     request: Request,
     runtime: RuntimeDep,
-    session: SessionDep,
     principal: PrincipalDep,
     idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
-    return await _governance_call(
+    return _governance_call(
         request,
         runtime,
-        session,
         principal,
         idempotency_key,
+        None,
         department_id=department_id,
         kind="departments.reactivate",
         function="reactivateDepartment",
-        args=[department_id],
+        args=lambda _: [department_id],
     )
 
 
@@ -296,24 +277,26 @@ def issue_department_token(
     body: TokenIssue,
     request: Request,
     runtime: RuntimeDep,
-    session: SessionDep,
     principal: PrincipalDep,
     idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
     principal.require(PrincipalKind.GOVERNANCE)
-    fingerprint = request_fingerprint("POST", request.url.path, body.model_dump_json().encode())
-    if (previous := replay(session, principal, idempotency_key, fingerprint)) is not None:
-        return previous
-    known = runtime.ledger.departments.department(department_id).status != DepartmentStatus.NONE
-    if not known and _queued_enrolment(session, department_id) is None:
-        raise ResourceNotFoundError(f"no department {department_id}")
-    token_id, token = issue_token(
-        session, PrincipalKind.DEPARTMENT, department_id=department_id, label=body.label
+
+    def write(session: Session, idempotency: Idempotency) -> JSONResponse:
+        known = runtime.ledger.departments.department(department_id).status
+        if known == DepartmentStatus.NONE and _queued_enrolment(session, department_id) is None:
+            raise ResourceNotFoundError(f"no department {department_id}")
+        token_id, token = issue_token(
+            session, PrincipalKind.DEPARTMENT, department_id=department_id, label=body.label
+        )
+        issued = TokenIssued(
+            token_id=token_id, token=token, kind="department", department_id=department_id
+        )
+        return _token_issued(session, idempotency, issued)
+
+    return idempotent_write(
+        runtime, principal, idempotency_key, fingerprint_of(request, body), write
     )
-    issued = TokenIssued(
-        token_id=token_id, token=token, kind="department", department_id=department_id
-    )
-    return _token_issued(session, principal, idempotency_key, fingerprint, issued)
 
 
 @router.post(
@@ -325,35 +308,34 @@ def issue_department_token(
 def issue_auditor_token(
     body: TokenIssue,
     request: Request,
-    session: SessionDep,
+    runtime: RuntimeDep,
     principal: PrincipalDep,
     idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
     principal.require(PrincipalKind.GOVERNANCE)
-    fingerprint = request_fingerprint("POST", request.url.path, body.model_dump_json().encode())
-    if (previous := replay(session, principal, idempotency_key, fingerprint)) is not None:
-        return previous
-    token_id, token = issue_token(session, PrincipalKind.AUDITOR, label=body.label)
-    issued = TokenIssued(token_id=token_id, token=token, kind="auditor", department_id=None)
-    return _token_issued(session, principal, idempotency_key, fingerprint, issued)
+
+    def write(session: Session, idempotency: Idempotency) -> JSONResponse:
+        token_id, token = issue_token(session, PrincipalKind.AUDITOR, label=body.label)
+        issued = TokenIssued(token_id=token_id, token=token, kind="auditor", department_id=None)
+        return _token_issued(session, idempotency, issued)
+
+    return idempotent_write(
+        runtime, principal, idempotency_key, fingerprint_of(request, body), write
+    )
 
 
-def _token_issued(
-    session: Session,
-    principal: Principal,
-    idempotency_key: str | None,
-    fingerprint: str,
-    issued: TokenIssued,
-) -> JSONResponse:
+def _token_issued(session: Session, idempotency: Idempotency, issued: TokenIssued) -> JSONResponse:
     """Commit the new token with its idempotency record (which never holds the secret)."""
     payload = issued.model_dump(mode="json")
-    remember(session, principal, idempotency_key, fingerprint, 201, payload)
+    idempotency.remember(201, payload)
     session.commit()
     return JSONResponse(payload, status_code=201)
 
 
 @router.post("/v1/tokens/{token_id}/revoke", summary="Revoke a token (governance)")
-def revoke(token_id: str, session: SessionDep, principal: PrincipalDep) -> dict[str, object]:
+def revoke(
+    token_id: TokenIdPath, session: SessionDep, principal: PrincipalDep
+) -> dict[str, object]:
     principal.require(PrincipalKind.GOVERNANCE)
     token = revoke_token(session, token_id)
     session.commit()

@@ -15,7 +15,9 @@ router = APIRouter(tags=["health"])
 
 
 @router.get("/healthz", summary="The process is up")
-def healthz() -> dict[str, str]:
+async def healthz() -> dict[str, str]:
+    # Async on purpose: it needs no worker thread, so it answers even when every request
+    # thread is busy (that is what a liveness probe must tell apart from a dead process).
     return {"status": "ok"}
 
 

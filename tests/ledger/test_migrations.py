@@ -22,7 +22,7 @@ from ledger.index.models import INDEX_TABLES
 from ledger.migrations import current_revision, upgrade
 from ledger.migrations.versions import v0001_baseline
 
-HEAD = "0002"
+HEAD = "0003"
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -119,3 +119,20 @@ def test_a_development_database_with_the_batch_tables_is_adopted_at_their_revisi
     upgrade(engine)
     assert current_revision(engine) == HEAD
     assert _differences(engine) == []
+
+
+def test_idempotency_records_from_before_claims_become_finished_outcomes(engine: Engine) -> None:
+    upgrade(engine, "0002")
+    with engine.begin() as conn:
+        conn.execute(
+            text("INSERT INTO api_idempotency (principal, key, request_sha256, status_code, body, "
+                 "created_at) VALUES ('department:1:tok_1', 'k', 'f', 202, '{}', "
+                 "CURRENT_TIMESTAMP)")
+        )  # fmt: skip
+    upgrade(engine)
+    assert _differences(engine) == []
+    with engine.connect() as conn:
+        row = conn.execute(
+            text("SELECT state, attempt, updated_at = created_at FROM api_idempotency")
+        ).one()
+    assert tuple(row) == ("done", 0, True)

@@ -156,7 +156,10 @@ def test_no_token_at_all_is_a_usage_error(
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--dataset", "0x12"], "error: invalid-input: dataset id must be 0x followed by 64"),
+        (
+            ["--dataset", "0x12"],
+            "error: invalid-request: path.dataset_id: must be 0x followed by 64 hex digits",
+        ),
         (["--dataset", NOT_REGISTERED], f"error: not-found: no dataset {NOT_REGISTERED}"),
     ],
     ids=["malformed", "unknown"],
