@@ -1,8 +1,15 @@
-"""FastAPI dependencies, as ``Annotated`` aliases."""
+"""FastAPI dependencies, as ``Annotated`` aliases.
+
+There is deliberately no database-session dependency: a handler opens its session in its own
+body (``with Session(runtime.engine) as session:``), on its request thread, so the session and
+its pooled connection live exactly as long as the work. A yield-dependency's session is closed
+only after the response is serialised, which for a ``def`` handler waits for a free request
+thread; under a burst of requests every waiting response held a connection and the pool ran
+dry (``tests/api/test_concurrent_requests.py``).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Annotated
 
 from fastapi import Depends, Header, Request
@@ -20,17 +27,6 @@ def get_runtime(request: Request) -> Runtime:
 
 
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
-
-
-def get_session(runtime: RuntimeDep) -> Iterator[Session]:
-    with Session(runtime.engine) as session:
-        yield session
-
-
-#: A session for a plain ``def`` handler (which runs on a worker thread). Closed as soon as the
-#: handler returns (``scope="function"``), not after the response has been sent, so a slow
-#: reader of a large answer never holds a pooled connection.
-SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 
 
 def _load_principal(engine: Engine, digest: str) -> Principal:

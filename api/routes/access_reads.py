@@ -14,7 +14,7 @@ from fastapi import APIRouter, Query
 from sqlmodel import Session, col, or_, select
 
 from api.auth import Principal
-from api.deps import PrincipalDep, RuntimeDep, SessionDep
+from api.deps import PrincipalDep, RuntimeDep
 from api.models import PrincipalKind
 from api.pagination import keyset_page
 from api.routes.common import stored_text
@@ -71,7 +71,6 @@ def _request_public(session: Session, row: IndexAccessRequest, owner: int) -> di
 @router.get("/v1/access-requests", summary="Access requests visible to this token, newest first")
 def list_access_requests(
     runtime: RuntimeDep,
-    session: SessionDep,
     principal: PrincipalDep,
     role: Role | None = None,
     status: RequestStatusName | None = None,
@@ -81,82 +80,86 @@ def list_access_requests(
 ) -> dict[str, Any]:
     """From the index (``indexed_block`` says how far it has read). ``role`` narrows a
     department's view to requests for its datasets (``incoming``) or by it (``outgoing``)."""
-    query = select(IndexAccessRequest).join(
-        IndexDataset, col(IndexDataset.dataset_id) == col(IndexAccessRequest.dataset_id)
-    )
-    if not _sees_everything(principal):
-        me = principal.acting_department()
-        if role is Role.INCOMING:
-            query = query.where(IndexDataset.owner == me)
-        elif role is Role.OUTGOING:
-            query = query.where(IndexAccessRequest.requester == me)
-        else:
-            query = query.where(or_(IndexDataset.owner == me, IndexAccessRequest.requester == me))
-    if status is not None:
-        query = query.where(IndexAccessRequest.status == status.value)
-    if dataset is not None:
-        query = query.where(IndexAccessRequest.dataset_id == _path_id(dataset))
-    rows, next_cursor = keyset_page(
-        session,
-        query,
-        key=[
-            col(IndexAccessRequest.created_block_number),
-            col(IndexAccessRequest.created_log_index),
-        ],
-        key_of=lambda r: (r.created_block_number, r.created_log_index),
-        cursor=cursor,
-        limit=limit,
-        descending=True,
-    )
-    owners = dict(
-        session.exec(
-            select(IndexDataset.dataset_id, IndexDataset.owner).where(
-                col(IndexDataset.dataset_id).in_({r.dataset_id for r in rows})
-            )
-        ).all()
-    )
-    return {
-        "items": [_request_public(session, row, owners[row.dataset_id]) for row in rows],
-        "next_cursor": next_cursor,
-        "indexed_block": runtime.indexer.last_indexed_block(),
-    }
+    with Session(runtime.engine) as session:
+        query = select(IndexAccessRequest).join(
+            IndexDataset, col(IndexDataset.dataset_id) == col(IndexAccessRequest.dataset_id)
+        )
+        if not _sees_everything(principal):
+            me = principal.acting_department()
+            if role is Role.INCOMING:
+                query = query.where(IndexDataset.owner == me)
+            elif role is Role.OUTGOING:
+                query = query.where(IndexAccessRequest.requester == me)
+            else:
+                query = query.where(
+                    or_(IndexDataset.owner == me, IndexAccessRequest.requester == me)
+                )
+        if status is not None:
+            query = query.where(IndexAccessRequest.status == status.value)
+        if dataset is not None:
+            query = query.where(IndexAccessRequest.dataset_id == _path_id(dataset))
+        rows, next_cursor = keyset_page(
+            session,
+            query,
+            key=[
+                col(IndexAccessRequest.created_block_number),
+                col(IndexAccessRequest.created_log_index),
+            ],
+            key_of=lambda r: (r.created_block_number, r.created_log_index),
+            cursor=cursor,
+            limit=limit,
+            descending=True,
+        )
+        owners = dict(
+            session.exec(
+                select(IndexDataset.dataset_id, IndexDataset.owner).where(
+                    col(IndexDataset.dataset_id).in_({r.dataset_id for r in rows})
+                )
+            ).all()
+        )
+        return {
+            "items": [_request_public(session, row, owners[row.dataset_id]) for row in rows],
+            "next_cursor": next_cursor,
+            "indexed_block": runtime.indexer.last_indexed_block(),
+        }
 
 
 @router.get("/v1/access-requests/{request_id}", summary="One access request, as the chain has it")
 def get_access_request(
-    request_id: str, runtime: RuntimeDep, session: SessionDep, principal: PrincipalDep
+    request_id: str, runtime: RuntimeDep, principal: PrincipalDep
 ) -> dict[str, Any]:
     """Status, expiry and duration come from the contract at the latest block; the purpose and
     reasons (their text, when this service kept it) and chain coordinates from the index."""
-    request_hex = _path_id(request_id)
-    record = runtime.ledger.access.access_request(_bytes(request_hex))
-    owner = (
-        runtime.ledger.datasets.dataset(record.dataset_id).owner
-        if record.status != RequestStatus.NONE
-        else None
-    )
-    visible = record.status != RequestStatus.NONE and (
-        _sees_everything(principal) or principal.department_id in (record.requester, owner)
-    )
-    if not visible:
-        raise ResourceNotFoundError(f"no access request {request_hex} visible to this token")
-    assert owner is not None
-    indexed = session.get(IndexAccessRequest, request_hex)
-    body: dict[str, Any] = _request_public(session, indexed, owner) if indexed else {}
-    return {
-        **body,
-        "request_id": request_hex,
-        "dataset_id": "0x" + record.dataset_id.hex(),
-        "owner": owner,
-        "requester": record.requester,
-        "status": record.status.name.lower(),
-        "requested_duration": record.requested_duration,
-        "expires_at": record.expires_at or None,
-        "chain": {
-            "chain_id": runtime.chain.chain_id,
-            "contract": runtime.ledger.access.address,
-            # Expiries are in chain time, which need not match the caller's clock.
-            "block_time": runtime.chain.block_time(),
-        },
-        "indexed": indexed is not None,
-    }
+    with Session(runtime.engine) as session:
+        request_hex = _path_id(request_id)
+        record = runtime.ledger.access.access_request(_bytes(request_hex))
+        owner = (
+            runtime.ledger.datasets.dataset(record.dataset_id).owner
+            if record.status != RequestStatus.NONE
+            else None
+        )
+        visible = record.status != RequestStatus.NONE and (
+            _sees_everything(principal) or principal.department_id in (record.requester, owner)
+        )
+        if not visible:
+            raise ResourceNotFoundError(f"no access request {request_hex} visible to this token")
+        assert owner is not None
+        indexed = session.get(IndexAccessRequest, request_hex)
+        body: dict[str, Any] = _request_public(session, indexed, owner) if indexed else {}
+        return {
+            **body,
+            "request_id": request_hex,
+            "dataset_id": "0x" + record.dataset_id.hex(),
+            "owner": owner,
+            "requester": record.requester,
+            "status": record.status.name.lower(),
+            "requested_duration": record.requested_duration,
+            "expires_at": record.expires_at or None,
+            "chain": {
+                "chain_id": runtime.chain.chain_id,
+                "contract": runtime.ledger.access.address,
+                # Expiries are in chain time, which need not match the caller's clock.
+                "block_time": runtime.chain.block_time(),
+            },
+            "indexed": indexed is not None,
+        }

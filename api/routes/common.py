@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
-from sqlalchemy import insert
-from sqlmodel import Session, col, select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlmodel import Session
 
 from api.auth import Principal
 from api.idempotency import Idempotency, request_fingerprint
@@ -77,33 +79,18 @@ def accepted(
 
 def store_metadata(session: Session, document: dict[str, Any]) -> bytes:
     """Keep the canonical metadata document; returns its SHA-256 (the on-chain commitment)."""
-    canonical = canonical_json(document)
-    digest = sha256_bytes(canonical)
-    if session.get(MetadataDocument, digest.hex()) is None:
-        session.add(MetadataDocument(sha256=digest.hex(), canonical_json=canonical.decode()))
-    return bytes(digest)
+    return store_metadata_many(session, [document])[0]
 
 
 def store_metadata_many(session: Session, documents: list[dict[str, Any]]) -> list[bytes]:
-    """:func:`store_metadata` for many documents: one lookup and one insert for the new ones."""
+    """:func:`store_metadata` for many documents, in one statement."""
     canonical = [canonical_json(document) for document in documents]
     digests = [sha256_bytes(text).hex() for text in canonical]
-    wanted = list(dict.fromkeys(digests))
-    known: set[str] = set()
-    for start in range(0, len(wanted), 500):
-        known.update(
-            session.exec(
-                select(MetadataDocument.sha256).where(
-                    col(MetadataDocument.sha256).in_(wanted[start : start + 500])
-                )
-            ).all()
-        )
-    new = {d: t for d, t in zip(digests, canonical, strict=True) if d not in known}
-    if new:
-        session.execute(
-            insert(MetadataDocument),
-            [{"sha256": d, "canonical_json": t.decode()} for d, t in new.items()],
-        )
+    rows = {
+        d: {"sha256": d, "canonical_json": t.decode()}
+        for d, t in zip(digests, canonical, strict=True)
+    }
+    _insert_documents(session, MetadataDocument, list(rows.values()))
     return [bytes.fromhex(d[2:]) for d in digests]
 
 
@@ -114,9 +101,25 @@ def text_commitment(session: Session, text: str) -> bytes:
     if not text:
         return bytes(32)
     digest = bytes(sha256_bytes(text.encode()))
-    if session.get(TextDocument, "0x" + digest.hex()) is None:
-        session.add(TextDocument(sha256="0x" + digest.hex(), text=text))
+    _insert_documents(session, TextDocument, [{"sha256": "0x" + digest.hex(), "text": text}])
     return digest
+
+
+def _insert_documents(
+    session: Session, model: type[MetadataDocument] | type[TextDocument], rows: list[dict[str, Any]]
+) -> None:
+    """Insert content-addressed documents, skipping those already stored.
+
+    Why ``ON CONFLICT DO NOTHING`` rather than look-then-insert: two requests storing the same
+    document at once would both see it missing and the second insert would fail (a 500 under
+    load). A document's key is its hash, so an existing row already holds exactly this content.
+    """
+    now = datetime.now(UTC)
+    rows = [{**row, "created_at": now} for row in rows]
+    for start in range(0, len(rows), 500):
+        dialect = session.get_bind().dialect.name
+        insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+        session.execute(insert(model).on_conflict_do_nothing(), rows[start : start + 500])
 
 
 def stored_text(session: Session, commitment: str | None) -> str | None:

@@ -13,7 +13,7 @@ from eth_utils.address import to_checksum_address
 from fastapi import APIRouter, Query
 from sqlmodel import Session, col, select
 
-from api.deps import PrincipalDep, RuntimeDep, SessionDep
+from api.deps import PrincipalDep, RuntimeDep
 from api.pagination import keyset_page
 from api.routes.reads import _coordinates
 from api.schemas import DepartmentIdPath
@@ -55,50 +55,50 @@ def _keys(session: Session, department_id: int) -> list[dict[str, Any]]:
 @router.get("/v1/departments", summary="Enrolled departments, by id")
 def list_departments(
     runtime: RuntimeDep,
-    session: SessionDep,
     principal: PrincipalDep,
     cursor: str | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> dict[str, Any]:
     """From the index (``indexed_block`` says how far it has read)."""
-    rows, next_cursor = keyset_page(
-        session,
-        select(IndexDepartment),
-        key=[col(IndexDepartment.department_id)],
-        key_of=lambda r: (r.department_id,),
-        cursor=cursor,
-        limit=limit,
-    )
-    return {
-        "items": [_department_public(row) for row in rows],
-        "next_cursor": next_cursor,
-        "indexed_block": runtime.indexer.last_indexed_block(),
-    }
+    with Session(runtime.engine) as session:
+        rows, next_cursor = keyset_page(
+            session,
+            select(IndexDepartment),
+            key=[col(IndexDepartment.department_id)],
+            key_of=lambda r: (r.department_id,),
+            cursor=cursor,
+            limit=limit,
+        )
+        return {
+            "items": [_department_public(row) for row in rows],
+            "next_cursor": next_cursor,
+            "indexed_block": runtime.indexer.last_indexed_block(),
+        }
 
 
 @router.get("/v1/departments/{department_id}", summary="One department and its key history")
 def get_department(
     department_id: DepartmentIdPath,
     runtime: RuntimeDep,
-    session: SessionDep,
     principal: PrincipalDep,
 ) -> dict[str, Any]:
     """Status and current key from the contract at the latest block; name, enrolment and the
     keys it had (with the blocks each was valid in) from the index."""
-    record = runtime.ledger.departments.department(department_id)
-    if record.status == DepartmentStatus.NONE:
-        raise ResourceNotFoundError(f"no department {department_id} is enrolled")
-    indexed = session.get(IndexDepartment, department_id)
-    return {
-        **(_department_public(indexed) if indexed is not None else {}),
-        "department_id": department_id,
-        "signer": record.signer,
-        "status": record.status.name.lower(),
-        "enrolled_at": record.enrolled_at,
-        "keys": _keys(session, department_id),
-        "chain": {
-            "chain_id": runtime.chain.chain_id,
-            "contract": runtime.ledger.departments.address,
-        },
-        "indexed": indexed is not None,
-    }
+    with Session(runtime.engine) as session:
+        record = runtime.ledger.departments.department(department_id)
+        if record.status == DepartmentStatus.NONE:
+            raise ResourceNotFoundError(f"no department {department_id} is enrolled")
+        indexed = session.get(IndexDepartment, department_id)
+        return {
+            **(_department_public(indexed) if indexed is not None else {}),
+            "department_id": department_id,
+            "signer": record.signer,
+            "status": record.status.name.lower(),
+            "enrolled_at": record.enrolled_at,
+            "keys": _keys(session, department_id),
+            "chain": {
+                "chain_id": runtime.chain.chain_id,
+                "contract": runtime.ledger.departments.address,
+            },
+            "indexed": indexed is not None,
+        }

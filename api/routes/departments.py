@@ -11,7 +11,7 @@ from pydantic import BaseModel
 from sqlmodel import Session, col, select
 
 from api.auth import Principal, issue_token, revoke_token
-from api.deps import IdempotencyKey, PrincipalDep, RuntimeDep, SessionDep
+from api.deps import IdempotencyKey, PrincipalDep, RuntimeDep
 from api.idempotency import Idempotency
 from api.models import PrincipalKind
 from api.routes.common import accepted, fingerprint_of, idempotent_write, text_commitment
@@ -334,36 +334,37 @@ def _token_issued(session: Session, idempotency: Idempotency, issued: TokenIssue
 
 @router.post("/v1/tokens/{token_id}/revoke", summary="Revoke a token (governance)")
 def revoke(
-    token_id: TokenIdPath, session: SessionDep, principal: PrincipalDep
+    token_id: TokenIdPath, runtime: RuntimeDep, principal: PrincipalDep
 ) -> dict[str, object]:
-    principal.require(PrincipalKind.GOVERNANCE)
-    token = revoke_token(session, token_id)
-    session.commit()
-    return {"token_id": token.id, "revoked_at": token.revoked_at}
+    with Session(runtime.engine) as session:
+        principal.require(PrincipalKind.GOVERNANCE)
+        token = revoke_token(session, token_id)
+        session.commit()
+        return {"token_id": token.id, "revoked_at": token.revoked_at}
 
 
 @router.get("/v1/departments/{department_id}/nonces", summary="Nonces for self-signed actions")
 def department_nonces(
     department_id: DepartmentIdPath,
     runtime: RuntimeDep,
-    session: SessionDep,
     principal: PrincipalDep,
 ) -> dict[str, object]:
     """The nonce the department's next signature must carry, per contract, counting what the
     service has queued. Departments that hold their own key sign with these."""
-    if principal.kind == PrincipalKind.DEPARTMENT and principal.department_id != department_id:
-        raise ResourceNotFoundError(f"no department {department_id} visible to this token")
-    from ledger.relayer import next_signature_nonce
+    with Session(runtime.engine) as session:
+        if principal.kind == PrincipalKind.DEPARTMENT and principal.department_id != department_id:
+            raise ResourceNotFoundError(f"no department {department_id} visible to this token")
+        from ledger.relayer import next_signature_nonce
 
-    ledger = runtime.ledger
-    return {
-        "department_id": department_id,
-        "chain_id": runtime.chain.chain_id,
-        "nonces": {
-            client.artifact_name: {
-                "contract": client.address,
-                "next_nonce": next_signature_nonce(session, client, department_id),
-            }
-            for client in (ledger.datasets, ledger.access, ledger.anchors)
-        },
-    }
+        ledger = runtime.ledger
+        return {
+            "department_id": department_id,
+            "chain_id": runtime.chain.chain_id,
+            "nonces": {
+                client.artifact_name: {
+                    "contract": client.address,
+                    "next_nonce": next_signature_nonce(session, client, department_id),
+                }
+                for client in (ledger.datasets, ledger.access, ledger.anchors)
+            },
+        }

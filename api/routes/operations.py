@@ -12,7 +12,7 @@ from fastapi import APIRouter
 from sqlmodel import Session, select
 
 from api.auth import Principal
-from api.deps import PrincipalDep, RuntimeDep, SessionDep
+from api.deps import PrincipalDep, RuntimeDep
 from api.models import PrincipalKind
 from api.schemas import ChainCoordinates, OperationError, OperationPublic
 from ledger.anchoring.models import AnchorBatch, QueuedRecord, RecordStatus
@@ -33,17 +33,20 @@ _RECORD_KINDS = {"create": "datasets.create", "version": "datasets.add_version",
     summary="pending → submitted → confirmed (K confirmations) / failed",
 )
 def get_operation(
-    operation_id: str, runtime: RuntimeDep, session: SessionDep, principal: PrincipalDep
+    operation_id: str, runtime: RuntimeDep, principal: PrincipalDep
 ) -> OperationPublic:
-    op = session.exec(select(Operation).where(Operation.id == operation_id)).first()
-    if op is not None and _visible(principal, op.department_id):
-        return _public(runtime, op)
-    if op is None:
-        record = session.exec(select(QueuedRecord).where(QueuedRecord.id == operation_id)).first()
-        if record is not None and _visible(principal, record.department_id):
-            return _record_public(runtime, session, record)
-    # Another department's operation is reported exactly like a missing one.
-    raise ResourceNotFoundError(f"no operation {operation_id}")
+    with Session(runtime.engine) as session:
+        op = session.exec(select(Operation).where(Operation.id == operation_id)).first()
+        if op is not None and _visible(principal, op.department_id):
+            return _public(runtime, op)
+        if op is None:
+            record = session.exec(
+                select(QueuedRecord).where(QueuedRecord.id == operation_id)
+            ).first()
+            if record is not None and _visible(principal, record.department_id):
+                return _record_public(runtime, session, record)
+        # Another department's operation is reported exactly like a missing one.
+        raise ResourceNotFoundError(f"no operation {operation_id}")
 
 
 def _visible(principal: Principal, department_id: int | None) -> bool:

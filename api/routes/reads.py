@@ -19,7 +19,7 @@ from fastapi import APIRouter, Query
 from sqlmodel import Session, col, select
 
 from api.auth import Principal
-from api.deps import PrincipalDep, RuntimeDep, SessionDep
+from api.deps import PrincipalDep, RuntimeDep
 from api.models import MetadataDocument, PrincipalKind
 from api.pagination import keyset_page
 from api.routes.datasets import _path_id
@@ -138,51 +138,50 @@ def _version_public(session: Session, row: IndexVersion) -> dict[str, Any]:
 @router.get("/v1/datasets", summary="Datasets visible to this token, newest first")
 def list_datasets(
     runtime: RuntimeDep,
-    session: SessionDep,
     principal: PrincipalDep,
     owner: int | None = None,
     cursor: str | None = None,
     limit: Limit = 50,
 ) -> dict[str, Any]:
-    query = select(IndexDataset)
-    if owner is not None:
-        query = query.where(IndexDataset.owner == owner)
-    rows, next_cursor = keyset_page(
-        session,
-        query,
-        key=[
-            col(IndexDataset.created_block_number),
-            col(IndexDataset.created_log_index),
-            col(IndexDataset.dataset_id),
-        ],
-        key_of=lambda r: (r.created_block_number, r.created_log_index, r.dataset_id),
-        cursor=cursor,
-        limit=limit,
-        descending=True,
-        keep=lambda r: _can_see(session, runtime, principal, r),
-    )
-    items = [_dataset_public(session, runtime, row) for row in rows]
-    return {
-        "items": items,
-        "next_cursor": next_cursor,
-        "indexed_block": runtime.indexer.last_indexed_block(),
-    }
+    with Session(runtime.engine) as session:
+        query = select(IndexDataset)
+        if owner is not None:
+            query = query.where(IndexDataset.owner == owner)
+        rows, next_cursor = keyset_page(
+            session,
+            query,
+            key=[
+                col(IndexDataset.created_block_number),
+                col(IndexDataset.created_log_index),
+                col(IndexDataset.dataset_id),
+            ],
+            key_of=lambda r: (r.created_block_number, r.created_log_index, r.dataset_id),
+            cursor=cursor,
+            limit=limit,
+            descending=True,
+            keep=lambda r: _can_see(session, runtime, principal, r),
+        )
+        items = [_dataset_public(session, runtime, row) for row in rows]
+        return {
+            "items": items,
+            "next_cursor": next_cursor,
+            "indexed_block": runtime.indexer.last_indexed_block(),
+        }
 
 
 @router.get("/v1/datasets/{dataset_id}", summary="A dataset and its versions")
-def get_dataset(
-    dataset_id: str, runtime: RuntimeDep, session: SessionDep, principal: PrincipalDep
-) -> dict[str, Any]:
-    row = _visible_dataset(session, runtime, principal, dataset_id)
-    versions = session.exec(
-        select(IndexVersion)
-        .where(IndexVersion.dataset_id == row.dataset_id)
-        .order_by(col(IndexVersion.version))
-    ).all()
-    return {
-        **_dataset_public(session, runtime, row),
-        "versions": [_version_public(session, v) for v in versions],
-    }
+def get_dataset(dataset_id: str, runtime: RuntimeDep, principal: PrincipalDep) -> dict[str, Any]:
+    with Session(runtime.engine) as session:
+        row = _visible_dataset(session, runtime, principal, dataset_id)
+        versions = session.exec(
+            select(IndexVersion)
+            .where(IndexVersion.dataset_id == row.dataset_id)
+            .order_by(col(IndexVersion.version))
+        ).all()
+        return {
+            **_dataset_public(session, runtime, row),
+            "versions": [_version_public(session, v) for v in versions],
+        }
 
 
 @router.get("/v1/datasets/{dataset_id}/versions/{number}", summary="One version of a dataset")
@@ -190,42 +189,42 @@ def get_version(
     dataset_id: str,
     number: int,
     runtime: RuntimeDep,
-    session: SessionDep,
     principal: PrincipalDep,
 ) -> dict[str, Any]:
-    row = _visible_dataset(session, runtime, principal, dataset_id)
-    version = session.get(IndexVersion, (row.dataset_id, number))
-    if version is None:
-        raise ResourceNotFoundError(f"dataset {row.dataset_id} has no version {number}")
-    return _version_public(session, version)
+    with Session(runtime.engine) as session:
+        row = _visible_dataset(session, runtime, principal, dataset_id)
+        version = session.get(IndexVersion, (row.dataset_id, number))
+        if version is None:
+            raise ResourceNotFoundError(f"dataset {row.dataset_id} has no version {number}")
+        return _version_public(session, version)
 
 
 @router.get("/v1/datasets/{dataset_id}/lineage", summary="Ancestors and descendants, depth-bounded")
 def get_lineage(
     dataset_id: str,
     runtime: RuntimeDep,
-    session: SessionDep,
     principal: PrincipalDep,
     version: int | None = None,
     depth: Annotated[int, Query(ge=1, le=20)] = 5,
 ) -> dict[str, Any]:
     """Edges between versions, walking parents (ancestors) and children (descendants) up to
     ``depth`` steps from the dataset's versions (or one ``version``)."""
-    row = _visible_dataset(session, runtime, principal, dataset_id)
-    start = (
-        {(row.dataset_id, version)}
-        if version
-        else {(row.dataset_id, v) for v in range(1, row.version_count + 1)}
-    )
-    ancestors = _walk(session, start, depth, upward=True)
-    descendants = _walk(session, start, depth, upward=False)
-    return {
-        "dataset_id": row.dataset_id,
-        "version": version,
-        "depth": depth,
-        "ancestors": ancestors,
-        "descendants": descendants,
-    }
+    with Session(runtime.engine) as session:
+        row = _visible_dataset(session, runtime, principal, dataset_id)
+        start = (
+            {(row.dataset_id, version)}
+            if version
+            else {(row.dataset_id, v) for v in range(1, row.version_count + 1)}
+        )
+        ancestors = _walk(session, start, depth, upward=True)
+        descendants = _walk(session, start, depth, upward=False)
+        return {
+            "dataset_id": row.dataset_id,
+            "version": version,
+            "depth": depth,
+            "ancestors": ancestors,
+            "descendants": descendants,
+        }
 
 
 def _walk(
@@ -275,7 +274,6 @@ def _walk(
 @router.get("/v1/audit/events", summary="The ledger's event history, filtered")
 def audit_events(
     runtime: RuntimeDep,
-    session: SessionDep,
     principal: PrincipalDep,
     dataset: str | None = None,
     department: int | None = None,
@@ -286,62 +284,63 @@ def audit_events(
     limit: Limit = 100,
 ) -> dict[str, Any]:
     """Oldest first. Departments see only events naming them or their datasets."""
-    if principal.kind == PrincipalKind.DEPARTMENT:
-        if department is not None and department != principal.department_id:
-            raise ResourceNotFoundError("a department sees only its own audit trail")
-        department = principal.department_id
-    query = select(IndexEvent)
-    if kind is not None:
-        query = query.where(IndexEvent.event == kind)
-    if from_block is not None:
-        query = query.where(col(IndexEvent.block_number) >= from_block)
-    if to_block is not None:
-        query = query.where(col(IndexEvent.block_number) <= to_block)
-    wanted_dataset = _path_id(dataset) if dataset else None
-    owned: set[str] = set()
-    if department is not None:
-        owned = set(
-            session.exec(
-                select(IndexDataset.dataset_id).where(IndexDataset.owner == department)
-            ).all()
+    with Session(runtime.engine) as session:
+        if principal.kind == PrincipalKind.DEPARTMENT:
+            if department is not None and department != principal.department_id:
+                raise ResourceNotFoundError("a department sees only its own audit trail")
+            department = principal.department_id
+        query = select(IndexEvent)
+        if kind is not None:
+            query = query.where(IndexEvent.event == kind)
+        if from_block is not None:
+            query = query.where(col(IndexEvent.block_number) >= from_block)
+        if to_block is not None:
+            query = query.where(col(IndexEvent.block_number) <= to_block)
+        wanted_dataset = _path_id(dataset) if dataset else None
+        owned: set[str] = set()
+        if department is not None:
+            owned = set(
+                session.exec(
+                    select(IndexDataset.dataset_id).where(IndexDataset.owner == department)
+                ).all()
+            )
+
+        def wanted(event: IndexEvent) -> bool:
+            if wanted_dataset and event.args.get("datasetId") != wanted_dataset:
+                return False
+            return department is None or _names_department(event.args, department, owned)
+
+        events, next_cursor = keyset_page(
+            session,
+            query,
+            key=[col(IndexEvent.block_number), col(IndexEvent.log_index)],
+            key_of=lambda e: (e.block_number, e.log_index),
+            cursor=cursor,
+            limit=limit,
+            keep=wanted,
         )
-
-    def wanted(event: IndexEvent) -> bool:
-        if wanted_dataset and event.args.get("datasetId") != wanted_dataset:
-            return False
-        return department is None or _names_department(event.args, department, owned)
-
-    events, next_cursor = keyset_page(
-        session,
-        query,
-        key=[col(IndexEvent.block_number), col(IndexEvent.log_index)],
-        key_of=lambda e: (e.block_number, e.log_index),
-        cursor=cursor,
-        limit=limit,
-        keep=wanted,
-    )
-    items = [
-        {
-            "event": event.event,
-            "contract": event.contract,
-            "args": event.args,
-            "chain": {
-                "chain_id": runtime.chain.chain_id,
-                "address": event.address,
-                "tx_hash": event.tx_hash,
-                "block_number": event.block_number,
-                "block_hash": event.block_hash,
-                "log_index": event.log_index,
-                "block_time": event.block_time,
-            },
+        items = [
+            {
+                "event": event.event,
+                "contract": event.contract,
+                "args": event.args,
+                "chain": {
+                    "chain_id": runtime.chain.chain_id,
+                    "address": event.address,
+                    "tx_hash": event.tx_hash,
+                    "block_number": event.block_number,
+                    "block_hash": event.block_hash,
+                    "log_index": event.log_index,
+                    "block_time": event.block_time,
+                },
+            }
+            for event in events
+        ]
+        return {
+            "items": items,
+            "next_cursor": next_cursor,
+            "indexed_block": runtime.indexer.last_indexed_block(),
         }
-        for event in events
-    ]
-    return {
-        "items": items,
-        "next_cursor": next_cursor,
-        "indexed_block": runtime.indexer.last_indexed_block(),
-    }
 
 
 def _names_department(args: dict[str, Any], department: int, owned: set[str]) -> bool:

@@ -13,21 +13,17 @@ from __future__ import annotations
 
 import itertools
 import json
-import threading
-import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 
 import pytest
-import uvicorn
 from cli_harness import UPLOAD_LIMIT, Department, Invoke, Service
+from live_server import embedded_settings, serve_in_thread
 from sqlmodel import Session, select
 from typer.testing import CliRunner, Result
 
-from api.app import GOVERNANCE_TOKEN_FILE, create_app
+from api.app import GOVERNANCE_TOKEN_FILE
 from api.cli import app
-from ledger.chain.anvil import free_port
-from ledger.config import Settings
 from ledger.relayer import Operation
 from ledger.runtime import Runtime
 
@@ -35,44 +31,13 @@ from ledger.runtime import Runtime
 @pytest.fixture(scope="package")
 def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
     data_dir = tmp_path_factory.mktemp("service")
-    settings = Settings(
-        data_dir=data_dir,
-        rpc_url=None,
-        database_url=f"sqlite:///{data_dir / 'provledger.db'}",
-        keystore_scrypt_n=2**4,  # cheap for tests; real keystores keep eth-account's default
-        relayer_poll_interval=0.02,
-        indexer_poll_interval=0.05,
-        max_upload_bytes=UPLOAD_LIMIT,
-        batch_max_age=0.2,  # flush batches quickly: tests wait for them
-    )
-    runtime = Runtime.open(settings)
-    port = free_port()
-    config = uvicorn.Config(
-        create_app(runtime, start_workers=True),
-        host="127.0.0.1",
-        port=port,
-        log_config=None,
-        log_level="warning",
-        lifespan="on",
-        http="h11",
-        ws="none",
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, name="provledger-test-server", daemon=True)
-    thread.start()
+    runtime = Runtime.open(embedded_settings(data_dir, max_upload_bytes=UPLOAD_LIMIT))
     try:
-        deadline = time.monotonic() + 30
-        while not server.started:
-            if not thread.is_alive() or time.monotonic() > deadline:
-                pytest.fail("the test server did not start")
-            time.sleep(0.02)
-        token = (data_dir / GOVERNANCE_TOKEN_FILE).read_text().strip()
-        yield Service(f"http://127.0.0.1:{port}", token, data_dir, runtime)
+        with serve_in_thread(runtime) as base_url:
+            token = (data_dir / GOVERNANCE_TOKEN_FILE).read_text().strip()
+            yield Service(base_url, token, data_dir, runtime)
     finally:
-        server.should_exit = True
-        thread.join(timeout=30)
         runtime.close()
-    assert not thread.is_alive(), "the test server did not stop"
 
 
 _ids = itertools.count(100)
