@@ -36,16 +36,13 @@ from ledger.runtime import Runtime
 router = APIRouter(tags=["access"])
 
 
-def _visible_request(
-    runtime: Runtime, principal: Principal, request_id: str
-) -> AccessRequestRecord:
-    """The request if the caller is its requester or the dataset's owner; else 404."""
+def _existing_request(runtime: Runtime, request_id: str) -> AccessRequestRecord:
+    """The request as the chain has it; 404 if there is none (its existence is on chain for
+    anyone to see, so a non-party is refused with 403 by the caller, not told 404)."""
     record = runtime.ledger.access.access_request(_bytes(_path_id(request_id)))
-    if record.status != RequestStatus.NONE and principal.department_id is not None:
-        owner = runtime.ledger.datasets.dataset(record.dataset_id).owner
-        if principal.department_id in (record.requester, owner):
-            return record
-    raise ResourceNotFoundError(f"no access request {request_id} visible to this token")
+    if record.status == RequestStatus.NONE:
+        raise ResourceNotFoundError(f"no access request {request_id}")
+    return record
 
 
 @router.post(
@@ -145,7 +142,7 @@ def _answer(
     rid = _bytes(rid_hex)
 
     def write(session: Session, idempotency: Idempotency) -> JSONResponse:
-        record = _visible_request(runtime, principal, rid_hex)
+        record = _existing_request(runtime, rid_hex)
         owner = runtime.ledger.datasets.dataset(record.dataset_id).owner
         actor_ok = department_id == owner if answer.as_owner else department_id == record.requester
         if not actor_ok:
@@ -283,12 +280,9 @@ def has_access(
     principal: PrincipalDep,
     block: BlockQuery = None,
 ) -> dict[str, object]:
-    """Answered by the contract's ``hasAccess`` at the latest block, or at ``block``."""
+    """Answered by the contract's ``hasAccess`` at the latest block, or at ``block``. Any token
+    may ask: the contract answers anyone who reads the chain (:mod:`api.visibility`)."""
     dataset_hex = _path_id(dataset_id)
-    if principal.department_id is not None and principal.department_id != department:
-        owner = runtime.ledger.datasets.dataset(_bytes(dataset_hex)).owner
-        if owner != principal.department_id:
-            raise ForbiddenError("a department may ask about itself or about its own datasets")
     head, _ = runtime.chain.head()
     if block is not None and block > head:
         raise ResourceNotFoundError(f"block {block} is not mined yet (the head is {head})")

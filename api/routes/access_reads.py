@@ -1,8 +1,10 @@
 """Reading access requests: one from the chain, lists from the index.
 
 An owner has to see the requests for its datasets (and their purpose) to answer them, and a
-requester has to follow its own. A department sees the requests it made and those made for its
-datasets; governance and auditors see all of them.
+requester has to follow its own. A department's list holds the requests it made and those
+made for its datasets; governance and auditors list all of them. Any token may read one
+request's chain facts (they are on chain), but the text of its purpose and reasons only the
+parties, governance and auditors (:mod:`api.visibility`).
 """
 
 from __future__ import annotations
@@ -15,11 +17,12 @@ from sqlmodel import Session, col, or_, select
 
 from api.auth import Principal
 from api.deps import PrincipalDep, RuntimeDep
-from api.models import PrincipalKind
 from api.pagination import keyset_page
 from api.routes.common import stored_text
 from api.routes.datasets import _bytes, _path_id
 from api.routes.reads import _coordinates
+from api.schemas import CursorQuery, DatasetIdQuery, RequestIdPath
+from api.visibility import sees_everything
 from ledger.chain.types import RequestStatus
 from ledger.errors import ResourceNotFoundError
 from ledger.index.models import IndexAccessRequest, IndexDataset
@@ -43,11 +46,16 @@ class RequestStatusName(enum.StrEnum):
     SUPERSEDED = "superseded"
 
 
-def _sees_everything(principal: Principal) -> bool:
-    return principal.kind in (PrincipalKind.GOVERNANCE, PrincipalKind.AUDITOR)
+def _is_party(principal: Principal, requester: int, owner: int) -> bool:
+    return sees_everything(principal) or principal.department_id in (requester, owner)
 
 
-def _request_public(session: Session, row: IndexAccessRequest, owner: int) -> dict[str, Any]:
+def _request_public(
+    session: Session, row: IndexAccessRequest, owner: int, *, texts: bool = True
+) -> dict[str, Any]:
+    def text(commitment: str | None) -> str | None:
+        return stored_text(session, commitment) if texts else None
+
     return {
         "request_id": row.request_id,
         "dataset_id": row.dataset_id,
@@ -57,11 +65,11 @@ def _request_public(session: Session, row: IndexAccessRequest, owner: int) -> di
         "requested_duration": row.requested_duration,
         "expires_at": row.expires_at,
         "purpose_hash": row.purpose_hash,
-        "purpose": stored_text(session, row.purpose_hash),
+        "purpose": text(row.purpose_hash),
         "deny_reason_hash": row.deny_reason_hash,
-        "deny_reason": stored_text(session, row.deny_reason_hash),
+        "deny_reason": text(row.deny_reason_hash),
         "revoke_reason_hash": row.revoke_reason_hash,
-        "revoke_reason": stored_text(session, row.revoke_reason_hash),
+        "revoke_reason": text(row.revoke_reason_hash),
         "superseded_by": row.superseded_by,
         "requested": _coordinates(row, "created"),
         "updated": _coordinates(row, "updated"),
@@ -74,8 +82,8 @@ def list_access_requests(
     principal: PrincipalDep,
     role: Role | None = None,
     status: RequestStatusName | None = None,
-    dataset: str | None = None,
-    cursor: str | None = None,
+    dataset: DatasetIdQuery = None,
+    cursor: CursorQuery = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> dict[str, Any]:
     """From the index (``indexed_block`` says how far it has read). ``role`` narrows a
@@ -84,7 +92,7 @@ def list_access_requests(
         query = select(IndexAccessRequest).join(
             IndexDataset, col(IndexDataset.dataset_id) == col(IndexAccessRequest.dataset_id)
         )
-        if not _sees_everything(principal):
+        if not sees_everything(principal):
             me = principal.acting_department()
             if role is Role.INCOMING:
                 query = query.where(IndexDataset.owner == me)
@@ -126,7 +134,7 @@ def list_access_requests(
 
 @router.get("/v1/access-requests/{request_id}", summary="One access request, as the chain has it")
 def get_access_request(
-    request_id: str, runtime: RuntimeDep, principal: PrincipalDep
+    request_id: RequestIdPath, runtime: RuntimeDep, principal: PrincipalDep
 ) -> dict[str, Any]:
     """Status, expiry and duration come from the contract at the latest block; the purpose and
     reasons (their text, when this service kept it) and chain coordinates from the index."""
@@ -138,14 +146,13 @@ def get_access_request(
             if record.status != RequestStatus.NONE
             else None
         )
-        visible = record.status != RequestStatus.NONE and (
-            _sees_everything(principal) or principal.department_id in (record.requester, owner)
-        )
-        if not visible:
-            raise ResourceNotFoundError(f"no access request {request_hex} visible to this token")
-        assert owner is not None
+        if record.status == RequestStatus.NONE or owner is None:
+            raise ResourceNotFoundError(f"no access request {request_hex}")
+        party = _is_party(principal, record.requester, owner)
         indexed = session.get(IndexAccessRequest, request_hex)
-        body: dict[str, Any] = _request_public(session, indexed, owner) if indexed else {}
+        body: dict[str, Any] = (
+            _request_public(session, indexed, owner, texts=party) if indexed else {}
+        )
         return {
             **body,
             "request_id": request_hex,
@@ -162,4 +169,5 @@ def get_access_request(
                 "block_time": runtime.chain.block_time(),
             },
             "indexed": indexed is not None,
+            "texts_visible": party,
         }

@@ -14,7 +14,7 @@ from sqlmodel import Session, select
 from api.auth import Principal
 from api.deps import PrincipalDep, RuntimeDep
 from api.models import PrincipalKind
-from api.schemas import ChainCoordinates, OperationError, OperationPublic
+from api.schemas import ChainCoordinates, OperationError, OperationIdPath, OperationPublic
 from ledger.anchoring.models import AnchorBatch, QueuedRecord, RecordStatus
 from ledger.errors import ResourceNotFoundError
 from ledger.relayer import Operation, OperationStatus
@@ -33,7 +33,7 @@ _RECORD_KINDS = {"create": "datasets.create", "version": "datasets.add_version",
     summary="pending → submitted → confirmed (K confirmations) / failed",
 )
 def get_operation(
-    operation_id: str, runtime: RuntimeDep, principal: PrincipalDep
+    operation_id: OperationIdPath, runtime: RuntimeDep, principal: PrincipalDep
 ) -> OperationPublic:
     with Session(runtime.engine) as session:
         op = session.exec(select(Operation).where(Operation.id == operation_id)).first()

@@ -2,17 +2,14 @@
 
 Every answer carries chain coordinates (tx hash, block number and hash, log index) so it can be
 re-checked against any node; verification verdicts come from the chain itself (``/v1/verify``).
-Visibility is token-scoped: governance and auditors see everything; a department sees its own
-datasets, public and internal ones of others, and restricted or confidential ones only while
-it holds a live grant. A grant must appear in the index *and* be live on the chain right now:
-the index alone may lag a revocation, and a revocation takes effect on reads the moment it is
-mined, not when the indexer catches up.
+Who sees what is :mod:`api.visibility`: the chain's facts about a dataset (ids, owner,
+classification, versions, hashes, lineage) for every token; its metadata, and batched datasets
+at all, on a need to know.
 """
 
 from __future__ import annotations
 
 import json
-import time
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
@@ -23,9 +20,18 @@ from api.deps import PrincipalDep, RuntimeDep
 from api.models import MetadataDocument, PrincipalKind
 from api.pagination import keyset_page
 from api.routes.datasets import _path_id
+from api.schemas import (
+    BlockQuery,
+    CursorQuery,
+    DatasetIdPath,
+    DatasetIdQuery,
+    OptionalDepartmentIdQuery,
+    VersionPath,
+    VersionQuery,
+)
+from api.visibility import may_read_content
 from ledger.errors import ResourceNotFoundError
 from ledger.index.models import (
-    IndexAccessRequest,
     IndexDataset,
     IndexEvent,
     IndexVersion,
@@ -35,30 +41,7 @@ from ledger.runtime import Runtime
 
 router = APIRouter(tags=["read"])
 
-OPEN_CLASSIFICATIONS = ("public", "internal")
 Limit = Annotated[int, Query(ge=1, le=500)]
-
-
-def _can_see(
-    session: Session, runtime: Runtime, principal: Principal, dataset: IndexDataset
-) -> bool:
-    if principal.kind in (PrincipalKind.GOVERNANCE, PrincipalKind.AUDITOR):
-        return True
-    if dataset.owner == principal.department_id or dataset.classification in OPEN_CLASSIFICATIONS:
-        return True
-    grant = session.exec(
-        select(IndexAccessRequest).where(
-            IndexAccessRequest.dataset_id == dataset.dataset_id,
-            IndexAccessRequest.requester == principal.department_id,
-            IndexAccessRequest.status == "approved",
-        )
-    ).first()
-    if grant is None or (grant.expires_at or 0) <= time.time():
-        return False
-    assert principal.department_id is not None
-    return runtime.ledger.access.has_access(
-        bytes.fromhex(dataset.dataset_id[2:]), principal.department_id
-    )
 
 
 def _coordinates(row: Any, prefix: str = "created") -> dict[str, Any]:
@@ -71,8 +54,49 @@ def _coordinates(row: Any, prefix: str = "created") -> dict[str, Any]:
     }
 
 
-def _dataset_public(session: Session, runtime: Any, row: IndexDataset) -> dict[str, Any]:
-    document = session.get(MetadataDocument, row.metadata_hash)
+class _Reader:
+    """One request's view of the ledger: applies :mod:`api.visibility`, remembering its verdicts
+    for the datasets it has looked at (a lineage walk meets the same ones again)."""
+
+    def __init__(self, session: Session, runtime: Runtime, principal: Principal) -> None:
+        self.session, self.runtime, self.principal = session, runtime, principal
+        self._content: dict[str, bool] = {}
+        self._readable: dict[str, bool] = {}
+
+    def content(self, row: IndexDataset) -> bool:
+        if row.dataset_id not in self._content:
+            self._content[row.dataset_id] = may_read_content(
+                self.session, self.runtime, self.principal, row
+            )
+        return self._content[row.dataset_id]
+
+    def readable(self, row: IndexDataset) -> bool:
+        return row.anchoring == "chain" or self.content(row)
+
+    def readable_id(self, dataset_id: str) -> bool:
+        if dataset_id not in self._readable:
+            row = self.session.get(IndexDataset, dataset_id)
+            self._readable[dataset_id] = row is not None and self.readable(row)
+        return self._readable[dataset_id]
+
+    def dataset(self, dataset_id: str) -> IndexDataset:
+        """The dataset, or 404 if it does not exist for this caller."""
+        row = self.session.get(IndexDataset, _path_id(dataset_id))
+        if row is None or not self.readable(row):
+            raise ResourceNotFoundError(f"no dataset {dataset_id} visible to this token")
+        return row
+
+
+def _metadata(session: Session, metadata_hash: str, visible: bool) -> Any:
+    if not visible:
+        return None
+    document = session.get(MetadataDocument, metadata_hash)
+    return json.loads(document.canonical_json) if document else None
+
+
+def _dataset_public(reader: _Reader, row: IndexDataset) -> dict[str, Any]:
+    session, runtime = reader.session, reader.runtime
+    visible = reader.content(row)
     return {
         "dataset_id": row.dataset_id,
         "owner": row.owner,
@@ -80,7 +104,8 @@ def _dataset_public(session: Session, runtime: Any, row: IndexDataset) -> dict[s
         "status": row.status,
         "version_count": row.version_count,
         "metadata_hash": row.metadata_hash,
-        "metadata": json.loads(document.canonical_json) if document else None,
+        "metadata": _metadata(session, row.metadata_hash, visible),
+        "metadata_visible": visible,
         "history_head": row.history_head,
         "anchoring": row.anchoring,
         "chain_id": runtime.chain.chain_id,
@@ -92,16 +117,9 @@ def _dataset_public(session: Session, runtime: Any, row: IndexDataset) -> dict[s
     }
 
 
-def _visible_dataset(
-    session: Session, runtime: Runtime, principal: Principal, dataset_id: str
-) -> IndexDataset:
-    row = session.get(IndexDataset, _path_id(dataset_id))
-    if row is None or not _can_see(session, runtime, principal, row):
-        raise ResourceNotFoundError(f"no dataset {dataset_id} visible to this token")
-    return row
-
-
-def _version_public(session: Session, row: IndexVersion) -> dict[str, Any]:
+def _version_public(reader: _Reader, dataset: IndexDataset, row: IndexVersion) -> dict[str, Any]:
+    session = reader.session
+    visible = reader.content(dataset)
     parents = session.exec(
         select(IndexVersionParent)
         .where(
@@ -110,16 +128,18 @@ def _version_public(session: Session, row: IndexVersion) -> dict[str, Any]:
         )
         .order_by(col(IndexVersionParent.position))
     ).all()
-    document = session.get(MetadataDocument, row.metadata_hash)
     return {
         "dataset_id": row.dataset_id,
         "version": row.version,
         "content_hash": row.content_hash,
         "metadata_hash": row.metadata_hash,
-        "metadata": json.loads(document.canonical_json) if document else None,
+        "metadata": _metadata(session, row.metadata_hash, visible),
+        "metadata_visible": visible,
         "department_id": row.department_id,
         "parents": [
-            {"dataset_id": p.parent_dataset_id, "version": p.parent_version} for p in parents
+            {"dataset_id": p.parent_dataset_id, "version": p.parent_version}
+            for p in parents
+            if reader.readable_id(p.parent_dataset_id)
         ],
         "history_head": row.history_head,
         "chain": _coordinates(row),
@@ -139,11 +159,12 @@ def _version_public(session: Session, row: IndexVersion) -> dict[str, Any]:
 def list_datasets(
     runtime: RuntimeDep,
     principal: PrincipalDep,
-    owner: int | None = None,
-    cursor: str | None = None,
+    owner: OptionalDepartmentIdQuery = None,
+    cursor: CursorQuery = None,
     limit: Limit = 50,
 ) -> dict[str, Any]:
     with Session(runtime.engine) as session:
+        reader = _Reader(session, runtime, principal)
         query = select(IndexDataset)
         if owner is not None:
             query = query.where(IndexDataset.owner == owner)
@@ -159,9 +180,9 @@ def list_datasets(
             cursor=cursor,
             limit=limit,
             descending=True,
-            keep=lambda r: _can_see(session, runtime, principal, r),
+            keep=reader.readable,
         )
-        items = [_dataset_public(session, runtime, row) for row in rows]
+        items = [_dataset_public(reader, row) for row in rows]
         return {
             "items": items,
             "next_cursor": next_cursor,
@@ -170,54 +191,61 @@ def list_datasets(
 
 
 @router.get("/v1/datasets/{dataset_id}", summary="A dataset and its versions")
-def get_dataset(dataset_id: str, runtime: RuntimeDep, principal: PrincipalDep) -> dict[str, Any]:
+def get_dataset(
+    dataset_id: DatasetIdPath, runtime: RuntimeDep, principal: PrincipalDep
+) -> dict[str, Any]:
     with Session(runtime.engine) as session:
-        row = _visible_dataset(session, runtime, principal, dataset_id)
+        reader = _Reader(session, runtime, principal)
+        row = reader.dataset(dataset_id)
         versions = session.exec(
             select(IndexVersion)
             .where(IndexVersion.dataset_id == row.dataset_id)
             .order_by(col(IndexVersion.version))
         ).all()
         return {
-            **_dataset_public(session, runtime, row),
-            "versions": [_version_public(session, v) for v in versions],
+            **_dataset_public(reader, row),
+            "versions": [_version_public(reader, row, v) for v in versions],
         }
 
 
 @router.get("/v1/datasets/{dataset_id}/versions/{number}", summary="One version of a dataset")
 def get_version(
-    dataset_id: str,
-    number: int,
+    dataset_id: DatasetIdPath,
+    number: VersionPath,
     runtime: RuntimeDep,
     principal: PrincipalDep,
 ) -> dict[str, Any]:
     with Session(runtime.engine) as session:
-        row = _visible_dataset(session, runtime, principal, dataset_id)
+        reader = _Reader(session, runtime, principal)
+        row = reader.dataset(dataset_id)
         version = session.get(IndexVersion, (row.dataset_id, number))
         if version is None:
             raise ResourceNotFoundError(f"dataset {row.dataset_id} has no version {number}")
-        return _version_public(session, version)
+        return _version_public(reader, row, version)
 
 
 @router.get("/v1/datasets/{dataset_id}/lineage", summary="Ancestors and descendants, depth-bounded")
 def get_lineage(
-    dataset_id: str,
+    dataset_id: DatasetIdPath,
     runtime: RuntimeDep,
     principal: PrincipalDep,
-    version: int | None = None,
+    version: VersionQuery = None,
     depth: Annotated[int, Query(ge=1, le=20)] = 5,
 ) -> dict[str, Any]:
     """Edges between versions, walking parents (ancestors) and children (descendants) up to
-    ``depth`` steps from the dataset's versions (or one ``version``)."""
+    ``depth`` steps from the dataset's versions (or one ``version``). A walk stops at datasets
+    the token may not see (batched ones it has no need to know): neither they nor what lies
+    beyond them is listed."""
     with Session(runtime.engine) as session:
-        row = _visible_dataset(session, runtime, principal, dataset_id)
+        reader = _Reader(session, runtime, principal)
+        row = reader.dataset(dataset_id)
         start = (
             {(row.dataset_id, version)}
             if version
             else {(row.dataset_id, v) for v in range(1, row.version_count + 1)}
         )
-        ancestors = _walk(session, start, depth, upward=True)
-        descendants = _walk(session, start, depth, upward=False)
+        ancestors = _walk(reader, start, depth, upward=True)
+        descendants = _walk(reader, start, depth, upward=False)
         return {
             "dataset_id": row.dataset_id,
             "version": version,
@@ -228,8 +256,9 @@ def get_lineage(
 
 
 def _walk(
-    session: Session, start: set[tuple[str, int]], depth: int, *, upward: bool
+    reader: _Reader, start: set[tuple[str, int]], depth: int, *, upward: bool
 ) -> list[dict[str, Any]]:
+    session = reader.session
     edges: list[dict[str, Any]] = []
     frontier, seen = set(start), set(start)
     for level in range(1, depth + 1):
@@ -252,6 +281,8 @@ def _walk(
                 ).all()
                 found = [((r.dataset_id, r.version), r) for r in rows]
             for node, row in found:
+                if not reader.readable_id(node[0]):
+                    continue
                 edges.append(
                     {
                         "depth": level,
@@ -275,12 +306,14 @@ def _walk(
 def audit_events(
     runtime: RuntimeDep,
     principal: PrincipalDep,
-    dataset: str | None = None,
-    department: int | None = None,
-    kind: str | None = None,
-    from_block: Annotated[int | None, Query(ge=0)] = None,
-    to_block: Annotated[int | None, Query(ge=0)] = None,
-    cursor: str | None = None,
+    dataset: DatasetIdQuery = None,
+    department: OptionalDepartmentIdQuery = None,
+    kind: Annotated[
+        str | None, Query(pattern=r"^[A-Za-z]{1,64}$", description="An event name")
+    ] = None,
+    from_block: BlockQuery = None,
+    to_block: BlockQuery = None,
+    cursor: CursorQuery = None,
     limit: Limit = 100,
 ) -> dict[str, Any]:
     """Oldest first. Departments see only events naming them or their datasets."""

@@ -66,17 +66,60 @@ def test_a_dataset_reads_back_with_metadata_versions_and_chain_coordinates(
     assert version["content_hash"] == body["versions"][0]["content_hash"]
 
 
-def test_restricted_data_is_invisible_to_departments_without_a_grant(
+def test_restricted_metadata_is_need_to_know_but_its_chain_facts_are_not(
     client: TestClient, ledger_state: dict[str, Any]
 ) -> None:
     headers, restricted = ledger_state["headers"], ledger_state["restricted"]
-    assert client.get(f"/v1/datasets/{restricted}", headers=headers["a"]).status_code == 200
-    assert client.get(f"/v1/datasets/{restricted}", headers=headers["auditor"]).status_code == 200
-    assert client.get(f"/v1/datasets/{restricted}", headers=headers["b"]).status_code == 404
+    for who in ("a", "auditor"):
+        shown = client.get(f"/v1/datasets/{restricted}", headers=headers[who]).json()
+        assert shown["metadata"]["title"] == "restricted data" and shown["metadata_visible"]
+    by_b = client.get(f"/v1/datasets/{restricted}", headers=headers["b"])
+    assert by_b.status_code == 200  # every node of the consortium serves these facts
+    shown = by_b.json()
+    assert shown["owner"] == 51 and shown["classification"] == "restricted"
+    assert shown["metadata"] is None and shown["metadata_visible"] is False
+    assert shown["metadata_hash"].startswith("0x")  # the commitment is on chain
+    assert [v["metadata"] for v in shown["versions"]] == [None]
+    assert shown["versions"][0]["parents"] == [{"dataset_id": ledger_state["source"], "version": 1}]
     listed_by_b = {
-        d["dataset_id"] for d in client.get("/v1/datasets", headers=headers["b"]).json()["items"]
+        d["dataset_id"]: d for d in client.get("/v1/datasets", headers=headers["b"]).json()["items"]
     }
-    assert ledger_state["source"] in listed_by_b and restricted not in listed_by_b
+    assert listed_by_b[restricted]["metadata"] is None
+    assert listed_by_b[ledger_state["source"]]["metadata"]["title"] == "public data"
+
+
+def test_lineage_names_every_chain_dataset_and_no_batched_one_the_token_may_not_see(
+    client: TestClient, ledger_state: dict[str, Any], runtime: Runtime, relay: Callable[[], None]
+) -> None:
+    headers, source = ledger_state["headers"], ledger_state["source"]
+    batched = client.post(
+        "/v1/datasets/batch",
+        json={"records": [{"content_hash": "0x" + os.urandom(32).hex(),
+                           "classification": "confidential",
+                           "parents": [{"dataset_id": source, "version": 1}],
+                           "metadata": {"title": "batched child"}}]},
+        headers=headers["a"],
+    )  # fmt: skip
+    assert batched.status_code == 202, batched.text
+    hidden = batched.json()["records"][0]["dataset_id"]
+    runtime.batcher.tick(force=True)
+    relay()
+    runtime.batcher.tick()
+    runtime.indexer.sync()
+
+    def children(who: str) -> set[str]:
+        answer = client.get(f"/v1/datasets/{source}/lineage", headers=headers[who]).json()
+        return {e["child"]["dataset_id"] for e in answer["descendants"]}
+
+    assert children("a") == children("auditor") == {ledger_state["restricted"], hidden}
+    # c sees the restricted child (on chain) but not the batched one (only a root on chain).
+    assert children("c") == {ledger_state["restricted"]}
+    assert client.get(f"/v1/datasets/{hidden}", headers=headers["c"]).status_code == 404
+    assert client.get(f"/v1/datasets/{hidden}/lineage", headers=headers["c"]).status_code == 404
+    listed = {
+        d["dataset_id"] for d in client.get("/v1/datasets", headers=headers["c"]).json()["items"]
+    }
+    assert hidden not in listed and ledger_state["restricted"] in listed
 
 
 def test_lineage_walks_both_ways(client: TestClient, ledger_state: dict[str, Any]) -> None:
@@ -125,7 +168,7 @@ def test_the_audit_trail_is_filtered_and_paginated(
     )
 
 
-def test_a_revoked_grant_hides_the_dataset_before_the_indexer_sees_the_revocation(
+def test_a_revoked_grant_hides_the_metadata_before_the_indexer_sees_the_revocation(
     client: TestClient, ledger_state: dict[str, Any], runtime: Runtime, relay: Callable[[], None]
 ) -> None:
     headers, restricted = ledger_state["headers"], ledger_state["restricted"]
@@ -144,36 +187,36 @@ def test_a_revoked_grant_hides_the_dataset_before_the_indexer_sees_the_revocatio
     )
     relay()
     runtime.indexer.sync()
-    assert client.get(f"/v1/datasets/{restricted}", headers=headers["b"]).status_code == 200
+
+    def metadata_for_b() -> tuple[Any, Any]:
+        one = client.get(f"/v1/datasets/{restricted}", headers=headers["b"]).json()
+        listed = client.get("/v1/datasets", headers=headers["b"]).json()["items"]
+        return one["metadata"], next(d for d in listed if d["dataset_id"] == restricted)["metadata"]
+
+    one, listed = metadata_for_b()
+    assert one == listed and one["title"] == "restricted data"
 
     client.post(f"/v1/grants/{request_id}/revoke", json={"reason": "done"}, headers=headers["a"])
     relay()  # mined, but the indexer has not run: the index still says "approved"
-    assert client.get(f"/v1/datasets/{restricted}", headers=headers["b"]).status_code == 404
-    listed = {
-        d["dataset_id"] for d in client.get("/v1/datasets", headers=headers["b"]).json()["items"]
-    }
-    assert restricted not in listed
+    assert metadata_for_b() == (None, None)
 
 
 def test_listing_pages_past_long_runs_of_datasets_the_token_cannot_see(
     client: TestClient, ledger_state: dict[str, Any], relay: Callable[[], None], runtime: Runtime
 ) -> None:
     headers = ledger_state["headers"]
-    # More hidden rows than any fixed over-fetch (the old listing read limit * 4 + 50 rows).
-    for _ in range(60):
-        created = client.post(
-            "/v1/datasets",
-            json={
-                "content_hash": "0x" + os.urandom(32).hex(),
-                "classification": "restricted",
-                "metadata": {"title": "hidden"},
-            },
-            headers=headers["a"],
-        )
-        assert created.status_code == 202, created.text
-    while runtime.relayer.tick().sent:
-        pass
+    # More hidden rows than any fixed over-fetch (the old listing read limit * 4 + 50 rows):
+    # batched restricted datasets, which exist for b only on a need to know.
+    records = [
+        {"content_hash": "0x" + os.urandom(32).hex(), "classification": "restricted",
+         "metadata": {"title": "hidden"}}
+        for _ in range(60)
+    ]  # fmt: skip
+    created = client.post("/v1/datasets/batch", json={"records": records}, headers=headers["a"])
+    assert created.status_code == 202, created.text
+    runtime.batcher.tick(force=True)
     relay()
+    runtime.batcher.tick()
     runtime.indexer.sync()
     seen: list[str] = []
     cursor = None
@@ -186,7 +229,7 @@ def test_listing_pages_past_long_runs_of_datasets_the_token_cannot_see(
         cursor = page["next_cursor"]
         if cursor is None:
             break
-    # 61 restricted datasets stand between b and the one public dataset it may see.
-    assert seen == [ledger_state["source"]]
+    # 60 hidden datasets stand between b and the two on chain, which it may see.
+    assert seen == [ledger_state["restricted"], ledger_state["source"]]
     everything = client.get("/v1/datasets", params={"limit": 500}, headers=headers["a"]).json()
     assert len(everything["items"]) == 62 and everything["next_cursor"] is None

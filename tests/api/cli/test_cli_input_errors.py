@@ -230,7 +230,7 @@ def test_access_to_an_unknown_request_is_not_found(
     result = provledger("access", "approve", NOT_REGISTERED, "--expires-in", "1h",
                         token=health.token)  # fmt: skip
     assert result.exit_code == EXIT_REFUSED
-    assert f"error: not-found: no access request {NOT_REGISTERED} visible" in result.stderr
+    assert f"error: not-found: no access request {NOT_REGISTERED}" in result.stderr
     unchanged()
 
 

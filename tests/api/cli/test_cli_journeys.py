@@ -165,8 +165,10 @@ def test_access_is_requested_approved_checked_and_revoked(
     refused = check(transport)
     assert refused.exit_code == EXIT_NO
     assert refused.stdout.startswith(f"no: department {transport.id} may not read {dataset}")
-    hidden = provledger("datasets", "show", dataset, token=transport.token)
-    assert hidden.exit_code == EXIT_REFUSED and "error: not-found:" in hidden.stderr
+    # The dataset's chain facts stay readable; its metadata is hidden again.
+    shown = provledger("datasets", "show", dataset, "--json", token=transport.token)
+    assert shown.exit_code == 0, shown.output
+    assert json.loads(shown.stdout)["metadata"] is None
 
 
 def test_an_owner_lists_incoming_requests_reads_the_purpose_and_grants_the_full_duration(
