@@ -51,10 +51,27 @@ def file_upload(
     return attempt
 
 
+#: Answers that mean "nothing was done, ask again shortly": the service is busy (503), or an
+#: earlier attempt of this very write (same Idempotency-Key) is still being processed (409).
+_COME_BACK_LATER = frozenset(
+    {"database-busy", "chain-unavailable", "idempotency-key-in-use", "http-503"}
+)
+#: The longest a Retry-After header may make the client sleep between attempts.
+_MAX_RETRY_AFTER = 10.0
+
+
+def _retry_after(response: httpx2.Response, default: float) -> float:
+    try:
+        return min(max(float(response.headers.get("retry-after", default)), 0.0), _MAX_RETRY_AFTER)
+    except ValueError:  # an HTTP date: not worth parsing for a few seconds
+        return default
+
+
 class Http:
     """An ``httpx2`` client for one service: answers as decoded JSON, errors as
-    :mod:`api.client._errors`. Requests that get no answer are retried ``retries`` times with
-    exponential backoff."""
+    :mod:`api.client._errors`. Requests that get no answer, or an answer that asks to come back
+    later (503, or 409 ``idempotency-key-in-use`` while an earlier attempt of the same write
+    runs), are retried ``retries`` times with exponential backoff or the ``Retry-After``."""
 
     def __init__(
         self,
@@ -113,7 +130,11 @@ class Http:
                 continue
             if response.is_success:
                 return response.json()
-            raise problem_from(response)
+            problem = problem_from(response)
+            if attempt < self.retries and problem.code in _COME_BACK_LATER:
+                time.sleep(_retry_after(response, self.backoff * 2**attempt))
+                continue
+            raise problem
         raise AssertionError("unreachable: the loop returns or raises")  # pragma: no cover
 
     def post(

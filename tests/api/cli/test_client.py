@@ -98,6 +98,42 @@ def test_an_unreachable_service_is_tried_again_then_reported() -> None:
     assert caught.value.code == "unreachable" and url in caught.value.detail
 
 
+@pytest.mark.parametrize(
+    ("status", "code"),
+    [(409, "idempotency-key-in-use"), (503, "database-busy"), (503, "chain-unavailable")],
+)
+def test_an_answer_that_says_come_back_later_is_retried_with_the_same_key(
+    status: int, code: str
+) -> None:
+    seen: list[httpx2.Request] = []
+
+    def answer(request: httpx2.Request) -> httpx2.Response:
+        seen.append(request)
+        if len(seen) == 1:
+            problem = {"code": code, "detail": "busy", "status": status}
+            return httpx2.Response(status, json=problem, headers={"Retry-After": "0"})
+        return httpx2.Response(200, json={"token_id": "tok_1", "revoked_at": None})
+
+    client = ProvledgerClient("http://svc.invalid", "t", transport=httpx2.MockTransport(answer))
+    with client:
+        assert client.revoke_token("tok_1")["token_id"] == "tok_1"
+    assert len(seen) == 2
+    assert seen[0].headers["Idempotency-Key"] == seen[1].headers["Idempotency-Key"]
+
+
+def test_a_refusal_is_not_retried() -> None:
+    seen: list[httpx2.Request] = []
+
+    def answer(request: httpx2.Request) -> httpx2.Response:
+        seen.append(request)
+        return httpx2.Response(409, json={"code": "idempotency-conflict", "detail": "no"})
+
+    client = ProvledgerClient("http://svc.invalid", "t", transport=httpx2.MockTransport(answer))
+    with client, pytest.raises(ApiError):
+        client.revoke_token("tok_1")
+    assert len(seen) == 1
+
+
 def test_a_write_whose_answer_is_lost_is_retried_once_and_done_once(
     service: Service,
     enrol: Callable[[str], Department],
