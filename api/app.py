@@ -10,7 +10,7 @@ from anyio import to_thread
 from fastapi import FastAPI
 from sqlmodel import Session, select
 
-from api import errors
+from api import errors, openapi
 from api.auth import PrincipalCache, issue_token
 from api.models import ApiToken, PrincipalKind
 from api.routes import (
@@ -97,4 +97,5 @@ def create_app(runtime: Runtime, *, start_workers: bool = True) -> FastAPI:
         rpc,
     ):
         app.include_router(module.router)
+    openapi.install(app)
     return app

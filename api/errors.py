@@ -17,6 +17,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import compile_path
 
 from ledger import errors as e
 
@@ -118,12 +119,20 @@ def install(app: FastAPI) -> None:
         return problem(422, "invalid-request", f"{where}: {first['message']}", errors=errors)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
-        code = {404: "not-found", 405: "method-not-allowed", 413: "too-large"}.get(
-            exc.status_code, f"http-{exc.status_code}"
-        )
-        # Keep the exception's headers: a 405 must say which methods are allowed (RFC 9110).
-        return problem(exc.status_code, code, str(exc.detail), headers=exc.headers)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = {
+            400: "malformed-body",
+            404: "not-found",
+            405: "method-not-allowed",
+            413: "too-large",
+        }.get(exc.status_code, f"http-{exc.status_code}")
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            # RFC 9110: Allow lists every method of the resource. Starlette names only those of
+            # the first route whose path matched, and GET and POST of one path live in
+            # different routes here.
+            headers["Allow"] = ", ".join(_allowed_methods(app, request))
+        return problem(exc.status_code, code, str(exc.detail), headers=headers)
 
     @app.exception_handler(SQLAlchemyTimeoutError)
     async def _pool_exhausted(_: Request, exc: SQLAlchemyTimeoutError) -> JSONResponse:
@@ -144,6 +153,22 @@ def install(app: FastAPI) -> None:
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error")
         return problem(500, "internal-error", "an unexpected error occurred; it has been logged")
+
+
+def _allowed_methods(app: FastAPI, request: Request) -> list[str]:
+    """The methods of the resource at the request's path, for ``Allow``, as the OpenAPI
+    document states them.
+
+    One URL can fit several path templates: ``/v1/datasets/batch`` is the bulk endpoint (POST)
+    and also fits ``/v1/datasets/{dataset_id}`` (GET). The resource is the most specific
+    template (fewest parameters).
+    """
+    paths: dict[str, dict[str, Any]] = app.openapi()["paths"]
+    fitting = [t for t in paths if compile_path(t)[0].match(request.url.path)]
+    if not fitting:
+        return []
+    resource = min(fitting, key=lambda t: (t.count("{"), t))
+    return [method.upper() for method in paths[resource]]
 
 
 #: What the patterns of our ids mean, for people: pydantic only says "should match pattern".

@@ -16,6 +16,7 @@ from pydantic import (
     StringConstraints,
     model_validator,
 )
+from starlette.convertors import Convertor, register_url_convertor
 
 HEX32_PATTERN = r"^0x[0-9a-fA-F]{64}$"
 Hex32 = Annotated[
@@ -28,20 +29,64 @@ Hex65 = Annotated[
     str, StringConstraints(pattern=r"^0x[0-9a-fA-F]{130}$"), AfterValidator(str.lower)
 ]
 Address = Annotated[str, StringConstraints(pattern=r"^0x[0-9a-fA-F]{40}$")]
-Uint64 = Annotated[int, Field(ge=0, lt=2**64)]
-#: On chain a uint64, capped by the contract at 2**63 - 1 so it fits signed 64-bit SQL columns.
-MAX_DEPARTMENT_ID = 2**63 - 1
+#: The largest integer this API takes or gives where the chain allows more (uint64 ids, nonces,
+#: times): 2**53 - 1, the largest every JSON reader gets exactly. JavaScript (a browser, ethers)
+#: reads JSON numbers as doubles and would silently change a larger id; no realistic department
+#: id, block number, nonce or Unix time comes near it. (The contract caps department ids at
+#: 2**63 - 1; one enrolled on chain above 2**53 - 1 is indexed, but not addressable here.)
+MAX_JSON_INT = 2**53 - 1
+Uint64 = Annotated[int, Field(ge=0, le=MAX_JSON_INT)]
+MAX_DEPARTMENT_ID = MAX_JSON_INT
 DepartmentId = Annotated[
-    int, Field(ge=1, le=MAX_DEPARTMENT_ID, description="Stable department id, 1 to 2**63 - 1")
+    int, Field(ge=1, le=MAX_DEPARTMENT_ID, description="Stable department id, 1 to 2**53 - 1")
 ]
 #: On chain a uint32.
 MAX_VERSION = 2**32 - 1
-#: Block numbers and times as the index stores them: signed 64-bit SQL integers.
-MAX_INT64 = 2**63 - 1
+
+
+def _nonzero(value: str) -> str:
+    if int(value, 16) == 0:
+        raise ValueError("must not be zero: no file hashes to 32 zero bytes")
+    return value
+
+
+#: The SHA-256 of a file's bytes (zero is refused: the contracts use it for "none").
+ContentHash = Annotated[
+    str,
+    StringConstraints(pattern=r"^0x[0-9a-fA-F]{64}$"),
+    AfterValidator(str.lower),
+    AfterValidator(_nonzero),
+    Field(
+        description="SHA-256 of the bytes: 0x followed by 64 hex digits, not all zero",
+        examples=["0x" + "ab" * 32],
+        json_schema_extra={"not": {"pattern": "^0x0{64}$"}},
+    ),
+]
+
 
 # Path and query parameters, bounded where they are declared: a value out of range is a 422
 # naming the parameter, never an overflow deep in SQL or ABI encoding (and the bounds are in
 # the OpenAPI document, so clients and fuzzers know them).
+class _DatasetSegment(Convertor[str]):
+    """A path segment where a dataset id goes: anything but ``batch``.
+
+    ``/v1/datasets/batch`` is the bulk endpoint (POST) and would also fit
+    ``/v1/datasets/{dataset_id}`` (GET); without this a GET of it answered 422 "not a dataset
+    id" instead of 405 with ``Allow: POST``. Anything else still reaches the handler, whose
+    parameter validation names a malformed id in words.
+    """
+
+    regex = r"(?!batch$)[^/]+"
+
+    def convert(self, value: str) -> str:
+        return value
+
+    def to_string(self, value: str) -> str:
+        return value
+
+
+register_url_convertor("dataset", _DatasetSegment())
+
 DatasetIdPath = Annotated[
     str, Path(pattern=HEX32_PATTERN, description="Dataset id: 0x followed by 64 hex digits")
 ]
@@ -51,7 +96,7 @@ RequestIdPath = Annotated[
 ]
 VersionPath = Annotated[int, Path(ge=1, le=MAX_VERSION, description="Version number, from 1")]
 DepartmentIdPath = Annotated[
-    int, Path(ge=1, le=MAX_DEPARTMENT_ID, description="Department id, 1 to 2**63 - 1")
+    int, Path(ge=1, le=MAX_DEPARTMENT_ID, description="Department id, 1 to 2**53 - 1")
 ]
 TokenIdPath = Annotated[
     str, Path(pattern=r"^tok_[0-9a-f]{16}$", description="A token's public id (tok_…)")
@@ -60,18 +105,15 @@ OperationIdPath = Annotated[
     str, Path(pattern=r"^op_[0-9a-f]{32}$", description="An operation id (op_…)")
 ]
 DepartmentIdQuery = Annotated[
-    int, Query(ge=1, le=MAX_DEPARTMENT_ID, description="Department id, 1 to 2**63 - 1")
+    int, Query(ge=1, le=MAX_DEPARTMENT_ID, description="Department id, 1 to 2**53 - 1")
 ]
 OptionalDepartmentIdQuery = Annotated[
-    int | None, Query(ge=1, le=MAX_DEPARTMENT_ID, description="Department id, 1 to 2**63 - 1")
+    int | None, Query(ge=1, le=MAX_DEPARTMENT_ID, description="Department id, 1 to 2**53 - 1")
 ]
 VersionQuery = Annotated[int | None, Query(ge=1, le=MAX_VERSION, description="Version number")]
-BlockQuery = Annotated[int | None, Query(ge=0, le=MAX_INT64, description="Block number")]
+BlockQuery = Annotated[int | None, Query(ge=0, le=MAX_JSON_INT, description="Block number")]
 DatasetIdQuery = Annotated[
     str | None, Query(pattern=HEX32_PATTERN, description="Dataset id: 0x + 64 hex digits")
-]
-CursorQuery = Annotated[
-    str | None, Query(max_length=512, description="next_cursor of the previous page")
 ]
 
 Classification = Literal["public", "internal", "restricted", "confidential"]
@@ -80,12 +122,21 @@ CLASSIFICATIONS: tuple[str, ...] = ("public", "internal", "restricted", "confide
 
 
 def _utf8_at_most(limit: int) -> AfterValidator:
+    """At most ``limit`` bytes of UTF-8: for text that goes on chain, where the contract counts
+    bytes. (JSON Schema can only count characters; the document says bytes in words.)"""
+
     def check(value: str) -> str:
         if len(value.encode()) > limit:
             raise ValueError(f"must be at most {limit} bytes of UTF-8")
         return value
 
     return AfterValidator(check)
+
+
+def _text(limit: int, *, required: bool = False) -> StringConstraints:
+    """Off-chain text of at most ``limit`` characters (stored by this service, hashed on
+    chain): a limit in characters, as the OpenAPI document can state it exactly."""
+    return StringConstraints(min_length=1 if required else 0, max_length=limit)
 
 
 class Strict(BaseModel):
@@ -97,7 +148,12 @@ class Strict(BaseModel):
 
 class DepartmentCreate(Strict):
     department_id: DepartmentId
-    name: Annotated[str, StringConstraints(min_length=1), _utf8_at_most(128)]
+    name: Annotated[
+        str,
+        StringConstraints(min_length=1, max_length=128),
+        _utf8_at_most(128),
+        Field(description="At most 128 bytes of UTF-8 (the contract's limit)"),
+    ]
     signer_address: Address | None = Field(
         None,
         description="The department's own signing key. Omit to have the service generate and "
@@ -124,11 +180,11 @@ class KeyRotation(Strict):
 
 
 class Suspension(Strict):
-    reason: Annotated[str, _utf8_at_most(2000)] = ""
+    reason: Annotated[str, _text(2000)] = ""
 
 
 class TokenIssue(Strict):
-    label: Annotated[str, _utf8_at_most(200)] = ""
+    label: Annotated[str, _text(200)] = ""
 
 
 class TokenIssued(BaseModel):
@@ -155,20 +211,20 @@ class ParentRef(Strict):
 
 
 class DatasetMetadata(Strict):
-    title: Annotated[str, StringConstraints(min_length=1), _utf8_at_most(300)]
-    description: Annotated[str, _utf8_at_most(10_000)] = ""
-    licence: Annotated[str, _utf8_at_most(200)] = ""
-    source_system: Annotated[str, _utf8_at_most(300)] = ""
-    tags: Annotated[list[Annotated[str, _utf8_at_most(64)]], Field(max_length=32)] = []
+    title: Annotated[str, _text(300, required=True)]
+    description: Annotated[str, _text(10_000)] = ""
+    licence: Annotated[str, _text(200)] = ""
+    source_system: Annotated[str, _text(300)] = ""
+    tags: Annotated[list[Annotated[str, _text(64)]], Field(max_length=32)] = []
 
 
 class VersionMetadata(Strict):
-    note: Annotated[str, _utf8_at_most(10_000)] = ""
-    tags: Annotated[list[Annotated[str, _utf8_at_most(64)]], Field(max_length=32)] = []
+    note: Annotated[str, _text(10_000)] = ""
+    tags: Annotated[list[Annotated[str, _text(64)]], Field(max_length=32)] = []
 
 
 class DatasetCreate(Strict):
-    content_hash: Hex32
+    content_hash: ContentHash
     classification: Classification = "internal"
     metadata: DatasetMetadata
     parents: Annotated[list[ParentRef], Field(max_length=64)] = []
@@ -181,33 +237,49 @@ class DatasetCreate(Strict):
         "department's key must be custodial). Fixed for the dataset's life.",
     )
 
+    @model_validator(mode="after")
+    def _batched_is_unsigned(self) -> DatasetCreate:
+        if self.anchoring == "batch" and self.signature is not None:
+            raise ValueError(
+                "a batched dataset's records are signed as a batch root by the custodial key: "
+                "send no signature, or choose anchoring 'chain'"
+            )
+        return self
+
+
+#: :meth:`DatasetCreate._batched_is_unsigned`, for the OpenAPI document.
+BATCHED_IS_UNSIGNED: dict[str, Any] = {
+    "if": {"required": ["anchoring"], "properties": {"anchoring": {"const": "batch"}}},
+    "then": {"not": {"required": ["signature"], "properties": {"signature": {"type": "object"}}}},
+}
+
 
 class VersionCreate(Strict):
-    content_hash: Hex32
+    content_hash: ContentHash
     metadata: VersionMetadata = VersionMetadata()
     parents: Annotated[list[ParentRef], Field(max_length=64)] = []
     signature: Signature | None = None
 
 
 class Withdrawal(Strict):
-    reason: Annotated[str, _utf8_at_most(2000)] = ""
+    reason: Annotated[str, _text(2000)] = ""
     signature: Signature | None = None
 
 
 class AccessRequestCreate(Strict):
-    purpose: Annotated[str, StringConstraints(min_length=1), _utf8_at_most(10_000)]
+    purpose: Annotated[str, _text(10_000, required=True)]
     duration_seconds: Annotated[int, Field(ge=1, le=3650 * 24 * 3600)]
     salt: Hex32 | None = None
     signature: Signature | None = None
 
 
 class AccessApproval(Strict):
-    expires_at: Annotated[int, Field(ge=1, lt=2**64, description="Unix time the grant ends")]
+    expires_at: Annotated[int, Field(ge=1, le=MAX_JSON_INT, description="Unix time the grant ends")]
     signature: Signature | None = None
 
 
 class AccessAnswer(Strict):
-    reason: Annotated[str, _utf8_at_most(10_000)] = ""
+    reason: Annotated[str, _text(10_000)] = ""
     signature: Signature | None = None
 
 
@@ -215,12 +287,36 @@ class AccessCancel(Strict):
     signature: Signature | None = None
 
 
+def describe_batch_entry(schema: dict[str, Any]) -> None:
+    """Complete the OpenAPI schema of :class:`BatchEntry` with what its validator checks, so
+    that clients and fuzzers know it: without ``dataset_id`` the record creates a dataset (its
+    metadata is DatasetMetadata, title required); with one it adds a version (VersionMetadata;
+    no salt, no classification). Pydantic cannot derive this, and it resolves any ``$ref`` in a
+    model's own schema extras, so the document's builder (:mod:`api.openapi`) applies it."""
+    schema["properties"]["metadata"] = {
+        "type": "object",
+        "description": "DatasetMetadata when creating a dataset, else VersionMetadata",
+    }
+    schema["if"] = {"required": ["dataset_id"], "properties": {"dataset_id": {"type": "string"}}}
+    schema["then"] = {
+        "properties": {
+            "metadata": {"$ref": "#/components/schemas/VersionMetadata"},
+            "salt": {"type": "null"},
+            "classification": {"const": "internal"},
+        }
+    }
+    schema["else"] = {
+        "required": ["metadata"],
+        "properties": {"metadata": {"$ref": "#/components/schemas/DatasetMetadata"}},
+    }
+
+
 class BatchEntry(Strict):
     """One record of a bulk registration: a new batched dataset (omit ``dataset_id``; send the
     dataset's ``metadata``) or a new version of one (``dataset_id``; ``metadata`` is the
     version's note and tags)."""
 
-    content_hash: Hex32
+    content_hash: ContentHash
     dataset_id: Hex32 | None = Field(
         None,
         description="A batched dataset of the department, or one created earlier in this "

@@ -91,6 +91,12 @@ class _MultipartHasher:
         if self._header.lower() == b"content-disposition":
             _, params = parse_options_header(self._value)
             self._name = params.get(b"name", b"").decode(errors="replace")
+            # An empty part is an empty value, not a missing one, and gets no data callback:
+            # note it here (an empty file is a file; an empty salt is an invalid salt).
+            if self._name == self.file_field:
+                self.seen_file = True
+            else:
+                self.fields.setdefault(self._name, bytearray())
         self._header = self._value = b""
 
     def _part_begin(self) -> None:

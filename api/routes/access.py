@@ -287,6 +287,14 @@ def has_access(
     if block is not None and block > head:
         raise ResourceNotFoundError(f"block {block} is not mined yet (the head is {head})")
     at = block if block is not None else head
+    contract = runtime.ledger.access.address
+    if block is not None and not runtime.chain.call(
+        lambda: runtime.chain.w3.eth.get_code(contract, block_identifier=at)
+    ):
+        raise ResourceNotFoundError(
+            f"the access registry did not exist yet at block {at} (deployed from block "
+            f"{runtime.ledger.deployment.start_block})"
+        )
     allowed = runtime.ledger.access.has_access(_bytes(dataset_hex), department, block=at)
     header = runtime.chain.call(lambda: runtime.chain.w3.eth.get_block(at))
     return {

@@ -17,11 +17,11 @@ from sqlmodel import Session, col, or_, select
 
 from api.auth import Principal
 from api.deps import PrincipalDep, RuntimeDep
-from api.pagination import keyset_page
+from api.pagination import EventsCursor, keyset_page
 from api.routes.common import stored_text
 from api.routes.datasets import _bytes, _path_id
 from api.routes.reads import _coordinates
-from api.schemas import CursorQuery, DatasetIdQuery, RequestIdPath
+from api.schemas import DatasetIdQuery, RequestIdPath
 from api.visibility import sees_everything
 from ledger.chain.types import RequestStatus
 from ledger.errors import ResourceNotFoundError
@@ -83,7 +83,7 @@ def list_access_requests(
     role: Role | None = None,
     status: RequestStatusName | None = None,
     dataset: DatasetIdQuery = None,
-    cursor: CursorQuery = None,
+    cursor: EventsCursor = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> dict[str, Any]:
     """From the index (``indexed_block`` says how far it has read). ``role`` narrows a

@@ -228,6 +228,14 @@ class RecordBuilder:
     status_code=202,
     response_model=BatchAccepted,
     summary="Register many records at once (new datasets and versions), anchored in batches",
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {"schema": {"$ref": "#/components/schemas/BatchRegistration"}}
+            },
+        }
+    },
 )
 async def register_batch(
     request: Request,
@@ -295,11 +303,6 @@ def create_one(
     body: DatasetCreate, idempotency: Idempotency,
 ) -> JSONResponse:  # fmt: skip
     """``POST /v1/datasets`` with ``"anchoring": "batch"``: one record for the next batch."""
-    if body.signature is not None:
-        raise InvalidInputError(
-            "a batched dataset's records are signed as a batch root by the custodial key: "
-            "send no signature, or choose anchoring 'chain'"
-        )
     builder = RecordBuilder(session, runtime, principal.acting_department())
     metadata = {"classification": body.classification, **body.metadata.model_dump()}
     builder.create(
@@ -357,8 +360,6 @@ def _acknowledge_one(
 
 
 def _build(builder: RecordBuilder, entry: BatchEntry, metadata_hash: bytes, where: str) -> None:
-    if int(entry.content_hash, 16) == 0:
-        raise InvalidInputError(f"{where}content_hash must not be zero")
     if entry.dataset_id is None:
         builder.create(
             content_hash=entry.content_hash,

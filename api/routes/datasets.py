@@ -111,6 +111,11 @@ async def _parse(request: Request, runtime: Runtime, model: type[M]) -> tuple[M,
     for name, text in upload.fields.items():
         if name == "content_hash":
             raise InvalidInputError("send either a file or content_hash, not both")
+        if name == "signature":
+            raise InvalidInputError(
+                "a department's own signature comes with JSON and content_hash: it signs a "
+                "hash it computed itself, so it has no need to upload the bytes"
+            )
         try:
             document[name] = json.loads(text) if name in _JSON_FIELDS else text
         except ValueError as exc:
@@ -122,31 +127,42 @@ async def _parse(request: Request, runtime: Runtime, model: type[M]) -> tuple[M,
     return parsed, json.dumps(document, sort_keys=True).encode()
 
 
-_JSON_FIELDS = {"metadata", "parents", "signature"}
+_JSON_FIELDS = {"metadata", "parents"}
 
 
-def _upload_body(schema: str) -> dict[str, Any]:
+def _upload_body(model: type[BaseModel]) -> dict[str, Any]:
+    """The request body of an upload route for the OpenAPI document: ``model`` as JSON, or as
+    multipart with the file in place of ``content_hash``, derived from ``model`` so the two
+    never disagree. Objects and lists travel as JSON text parts (``encoding``), as
+    :func:`_parse` reads them; a multipart part cannot be null, so optional parts are omitted
+    instead. An upload carries no ``signature``: a department holding its own key signs a hash
+    it computed itself and sends JSON."""
+    schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+    parts: dict[str, Any] = {"file": {"type": "string", "format": "binary"}}
+    encoding: dict[str, Any] = {}
+    for name, field in schema["properties"].items():
+        if name in ("content_hash", "signature"):
+            continue
+        options = [o for o in field.get("anyOf", [field]) if o.get("type") != "null"]
+        part = {**options[0], **{k: v for k, v in field.items() if k in ("description", "title")}}
+        parts[name] = part
+        if name in _JSON_FIELDS:
+            encoding[name] = {"contentType": "application/json"}
+    required = ["file", *(n for n in schema.get("required", []) if n != "content_hash")]
+    multipart = {
+        "type": "object",
+        "description": "The file is hashed while it streams; the other parts are the JSON "
+        "body's fields (objects and lists as JSON text).",
+        "properties": parts,
+        "required": required,
+        "additionalProperties": False,
+    }
     return {
         "requestBody": {
             "required": True,
             "content": {
-                "application/json": {"schema": {"$ref": f"#/components/schemas/{schema}"}},
-                "multipart/form-data": {
-                    "schema": {
-                        "type": "object",
-                        "description": "The file is hashed while it streams; other parts are "
-                        "the JSON body's fields (metadata, parents, signature as JSON text).",
-                        "properties": {
-                            "file": {"type": "string", "format": "binary"},
-                            "metadata": {"type": "string"},
-                            "classification": {"type": "string"},
-                            "parents": {"type": "string"},
-                            "salt": {"type": "string"},
-                            "signature": {"type": "string"},
-                        },
-                        "required": ["file"],
-                    }
-                },
+                "application/json": {"schema": {"$ref": f"#/components/schemas/{model.__name__}"}},
+                "multipart/form-data": {"schema": multipart, "encoding": encoding},
             },
         }
     }
@@ -157,7 +173,7 @@ def _upload_body(schema: str) -> dict[str, Any]:
     status_code=202,
     response_model=Accepted,
     summary="Register a dataset and its first version (JSON with content_hash, or a file upload)",
-    openapi_extra=_upload_body("DatasetCreate"),
+    openapi_extra=_upload_body(DatasetCreate),
 )
 async def create_dataset(
     request: Request,
@@ -170,8 +186,6 @@ async def create_dataset(
     fingerprint = request_fingerprint("POST", request.url.path, identity)
 
     def write(session: Session, idempotency: Idempotency) -> JSONResponse:
-        if int(body.content_hash, 16) == 0:
-            raise InvalidInputError("content_hash must not be zero")
         if body.anchoring == "batch":
             return batched.create_one(request, session, runtime, principal, body, idempotency)
         return _create_on_chain(request, session, runtime, idempotency, department_id, body)
@@ -249,7 +263,7 @@ def _create_on_chain(
     status_code=202,
     response_model=Accepted,
     summary="Append a version to one of the department's datasets (JSON or a file upload)",
-    openapi_extra=_upload_body("VersionCreate"),
+    openapi_extra=_upload_body(VersionCreate),
 )
 async def add_version(
     dataset_id: DatasetIdPath,
@@ -264,8 +278,6 @@ async def add_version(
     fingerprint = request_fingerprint("POST", request.url.path, identity)
 
     def write(session: Session, idempotency: Idempotency) -> JSONResponse:
-        if int(body.content_hash, 16) == 0:
-            raise InvalidInputError("content_hash must not be zero")
         if batched_dataset(session, dataset_hex) is not None:
             return batched.add_one_version(
                 request, session, runtime, principal, dataset_hex, body, idempotency

@@ -14,9 +14,9 @@ from fastapi import APIRouter, Query
 from sqlmodel import Session, col, select
 
 from api.deps import PrincipalDep, RuntimeDep
-from api.pagination import keyset_page
+from api.pagination import DepartmentsCursor, keyset_page
 from api.routes.reads import _coordinates
-from api.schemas import CursorQuery, DepartmentIdPath
+from api.schemas import DepartmentIdPath
 from ledger.chain.types import DepartmentStatus
 from ledger.errors import ResourceNotFoundError
 from ledger.index.models import IndexDepartment, IndexDepartmentKey
@@ -56,7 +56,7 @@ def _keys(session: Session, department_id: int) -> list[dict[str, Any]]:
 def list_departments(
     runtime: RuntimeDep,
     principal: PrincipalDep,
-    cursor: CursorQuery = None,
+    cursor: DepartmentsCursor = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> dict[str, Any]:
     """From the index (``indexed_block`` says how far it has read)."""

@@ -18,11 +18,10 @@ from sqlmodel import Session, col, select
 from api.auth import Principal
 from api.deps import PrincipalDep, RuntimeDep
 from api.models import MetadataDocument, PrincipalKind
-from api.pagination import keyset_page
+from api.pagination import DatasetsCursor, EventsCursor, keyset_page
 from api.routes.datasets import _path_id
 from api.schemas import (
     BlockQuery,
-    CursorQuery,
     DatasetIdPath,
     DatasetIdQuery,
     OptionalDepartmentIdQuery,
@@ -160,7 +159,7 @@ def list_datasets(
     runtime: RuntimeDep,
     principal: PrincipalDep,
     owner: OptionalDepartmentIdQuery = None,
-    cursor: CursorQuery = None,
+    cursor: DatasetsCursor = None,
     limit: Limit = 50,
 ) -> dict[str, Any]:
     with Session(runtime.engine) as session:
@@ -190,7 +189,7 @@ def list_datasets(
         }
 
 
-@router.get("/v1/datasets/{dataset_id}", summary="A dataset and its versions")
+@router.get("/v1/datasets/{dataset_id:dataset}", summary="A dataset and its versions")
 def get_dataset(
     dataset_id: DatasetIdPath, runtime: RuntimeDep, principal: PrincipalDep
 ) -> dict[str, Any]:
@@ -313,7 +312,7 @@ def audit_events(
     ] = None,
     from_block: BlockQuery = None,
     to_block: BlockQuery = None,
-    cursor: CursorQuery = None,
+    cursor: EventsCursor = None,
     limit: Limit = 100,
 ) -> dict[str, Any]:
     """Oldest first. Departments see only events naming them or their datasets."""
