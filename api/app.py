@@ -25,6 +25,7 @@ from api.routes import (
     rpc,
     verify,
 )
+from ledger.rpc import RpcLimits, RpcServer
 from ledger.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -61,9 +62,11 @@ def create_app(runtime: Runtime, *, start_workers: bool = True) -> FastAPI:
             log.warning("governance token written to %s (readable by its owner only)", created)
         if start_workers:
             runtime.start_workers()
+            rpc_server.warm()  # serving for real: start the eth_call workers before any call
         try:
             yield
         finally:
+            rpc_server.close()
             if start_workers:
                 runtime.stop_workers()
 
@@ -76,7 +79,9 @@ def create_app(runtime: Runtime, *, start_workers: bool = True) -> FastAPI:
         "application/problem+json (RFC 9457).",
         lifespan=lifespan,
     )
+    rpc_server = RpcServer.for_chain(runtime.chain, RpcLimits.from_settings(runtime.settings))
     app.state.runtime = runtime
+    app.state.rpc = rpc_server
     app.state.principals = PrincipalCache()
     errors.install(app)
     for module in (

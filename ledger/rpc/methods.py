@@ -68,7 +68,7 @@ def _wire(value: Any) -> Any:
     if hasattr(value, "to_wire"):  # BlockRef, CallRequest, LogFilter
         return value.to_wire()
     if isinstance(value, StorageKey):
-        return value.text
+        return "0x" + value.slot.to_bytes(32, "big").hex()  # every node reads a full word
     if isinstance(value, bytes):
         return "0x" + value.hex()
     if isinstance(value, bool) or value is None:

@@ -16,16 +16,18 @@ from ledger.rpc.json_bounds import check_json_bounds
 
 json_documents = st.recursive(
     st.none() | st.booleans() | st.integers() | st.text(),
-    lambda children: st.lists(children, max_size=4)
-    | st.dictionaries(st.text(max_size=5), children, max_size=4),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=5), children, max_size=4)
+    ),
     max_leaves=30,
 )
 # Strings full of the characters a naive bracket counter trips on.
 tricky_text = st.text(alphabet='[]{}"\\ab', max_size=20)
 tricky_documents = st.recursive(
     st.none() | st.integers() | tricky_text,
-    lambda children: st.lists(children, max_size=3)
-    | st.dictionaries(tricky_text, children, max_size=3),
+    lambda children: (
+        st.lists(children, max_size=3) | st.dictionaries(tricky_text, children, max_size=3)
+    ),
     max_leaves=25,
 )
 
