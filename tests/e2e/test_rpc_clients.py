@@ -179,14 +179,15 @@ def test_cast_reads_the_ledger(served: Served) -> None:
     assert transaction["hash"] == served.tx_hash
 
     # Every registration of some bytes: VersionAdded by content hash (topic 2), the dataset id
-    # (topic 1) left open.
-    logs = json.loads(
-        cast_ok(
-            served, "logs", "--from-block", "0", "--address", served.dataset_registry,
-            keccak(text=VERSION_ADDED).hex(), "", served.content_hash, "--json",
-        )
-    )  # fmt: skip
-    assert [log["transactionHash"] for log in logs] == [served.tx_hash]
+    # (topic 1) left open, by event signature (as the README shows) and by raw topic.
+    for event in (VERSION_ADDED_INDEXED, "0x" + keccak(text=VERSION_ADDED).hex()):
+        logs = json.loads(
+            cast_ok(
+                served, "logs", "--from-block", "0", "--address", served.dataset_registry,
+                event, "", served.content_hash, "--json",
+            )
+        )  # fmt: skip
+        assert [log["transactionHash"] for log in logs] == [served.tx_hash], event
     by_signature = json.loads(
         cast_ok(
             served, "logs", "--from-block", "0", "--address", served.dataset_registry,
