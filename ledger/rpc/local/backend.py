@@ -17,7 +17,13 @@ from ledger.rpc.call_params import CallRequest
 from ledger.rpc.evm.job import CallJob, CallOutcome
 from ledger.rpc.evm.pool import EvmPool
 from ledger.rpc.local import fees
-from ledger.rpc.local.format import format_block, format_receipt, format_transaction
+from ledger.rpc.local.format import (
+    BLOB,
+    format_block,
+    format_receipt,
+    format_transaction,
+    tx_type,
+)
 from ledger.rpc.local.logs import find_logs
 from ledger.rpc.local.proof import account_proof
 from ledger.rpc.local.source import EvmSource
@@ -128,7 +134,10 @@ class LocalBackend:
             return None
         block, index = found
         receipts = self.source.receipts_of(block)
-        return _Later(lambda: format_receipt(block, receipts, index))
+        blob_fee = None
+        if tx_type(block.transactions[index]) == BLOB:
+            blob_fee = fees.blob_base_fee(self.source, block.header)
+        return _Later(lambda: format_receipt(block, receipts, index, blob_base_fee=blob_fee))
 
     def _proof(self, address: bytes, keys: tuple[Any, ...], block: BlockRef) -> Any:
         header = self.source.header(block)

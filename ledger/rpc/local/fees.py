@@ -16,7 +16,7 @@ from typing import Any, Final
 
 from eth.vm.chain_context import ChainContext
 
-from ledger.rpc.local.format import effective_gas_price, tx_type
+from ledger.rpc.local.format import effective_gas_price
 from ledger.rpc.local.source import EvmSource
 from ledger.rpc.params import BlockRef
 
@@ -28,7 +28,8 @@ def _next_header(source: EvmSource, header: Any) -> Any:
     return source.vm_class(header).create_header_from_parent(header)
 
 
-def _blob_base_fee(source: EvmSource, header: Any) -> int:
+def blob_base_fee(source: EvmSource, header: Any) -> int:
+    """The blob base fee of ``header``'s block (Cancun on). Hold the lock."""
     state = source.vm_class(header).build_state(
         source.chain.chaindb.db, header, ChainContext(source.chain_id), ()
     )
@@ -67,7 +68,7 @@ def _rewards(source: EvmSource, header: Any, percentiles: tuple[float, ...]) -> 
         used.append(int(receipt.gas_used) - previous)
         previous = int(receipt.gas_used)
     tips = sorted(
-        (effective_gas_price(tx, base_fee if tx_type(tx) else None) - base_fee, gas)
+        (effective_gas_price(tx, base_fee) - base_fee, gas)
         for tx, gas in zip(block.transactions, used, strict=True)
     )
     total = sum(gas for _, gas in tips) or 1
@@ -98,13 +99,11 @@ def fee_history(
         "gasUsedRatio": [h.gas_used / h.gas_limit if h.gas_limit else 0.0 for h in headers],
     }
     if hasattr(last, "excess_blob_gas"):
-        result["baseFeePerBlobGas"] = [
-            hex(_blob_base_fee(source, h)) for h in [*headers, following]
-        ]
+        result["baseFeePerBlobGas"] = [hex(blob_base_fee(source, h)) for h in [*headers, following]]
         result["blobGasUsedRatio"] = [h.blob_gas_used / _max_blob_gas(source, h) for h in headers]
     if percentiles:
         result["reward"] = [_rewards(source, h, percentiles) for h in headers]
     return result
 
 
-__all__ = ["SUGGESTED_TIP", "fee_history", "gas_price", "next_base_fee"]
+__all__ = ["SUGGESTED_TIP", "blob_base_fee", "fee_history", "gas_price", "next_base_fee"]

@@ -44,7 +44,7 @@ class _BloomTest:
         return all(any(bloom & mask == mask for mask in group) for group in self._groups)
 
 
-def _number(source: EvmSource, ref: BlockRef, head: int) -> int:
+def _number(ref: BlockRef, head: int) -> int:
     if ref.number is not None:
         return ref.number
     return 0 if ref.tag == "earliest" else head
@@ -69,8 +69,8 @@ def find_logs(source: EvmSource, log_filter: LogFilter, *, max_logs: int) -> lis
             return _scan_blocks(source, [header], log_filter, max_logs, first)
     else:
         head = int(source.head().block_number)
-        first = _number(source, log_filter.from_block, head)
-        last = _number(source, log_filter.to_block, head)
+        first = _number(log_filter.from_block, head)
+        last = _number(log_filter.to_block, head)
         if first > head or last > head:
             raise RpcInvalidParamsError("block range extends beyond current head block")
         if first > last:
@@ -99,12 +99,9 @@ def _from_table(
     )
     if len(rows) > max_logs:
         raise _too_many(max_logs, first, max(first, int(rows[-1]["block_number"]) - 1))
-    headers: dict[int, Any] = {}
     logs = []
     for row in rows:
         number = int(row["block_number"])
-        if number not in headers:
-            headers[number] = source.header(BlockRef(number=number))
         logs.append(
             {
                 "address": "0x" + bytes(row["address"]).hex(),
@@ -112,7 +109,7 @@ def _from_table(
                 "data": "0x" + bytes(row["data"]).hex(),
                 "blockNumber": hex(number),
                 "blockHash": "0x" + bytes(row["block_hash"]).hex(),
-                "blockTimestamp": hex(headers[number].timestamp),
+                "blockTimestamp": hex(source.timestamp(bytes(row["block_hash"]))),
                 "transactionHash": "0x" + bytes(row["transaction_hash"]).hex(),
                 "transactionIndex": hex(row["transaction_index"]),
                 "logIndex": hex(row["log_index"]),
