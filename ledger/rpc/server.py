@@ -41,7 +41,7 @@ from ledger.rpc.envelope import (
     result_response,
 )
 from ledger.rpc.evm.job import CallOutcome, call_result
-from ledger.rpc.evm.pool import busy, timed_out
+from ledger.rpc.evm.pool import GRACE, busy, timed_out
 from ledger.rpc.local.backend import LocalBackend
 from ledger.rpc.local.source import EvmSource
 from ledger.rpc.methods import EVM_METHODS, MethodCall, parse_call
@@ -157,7 +157,14 @@ class RpcServer:
 
     async def answer(self, body: bytes, offload: Offload[Any]) -> str | None:
         """The response body for a request body; None when there is nothing to answer (only
-        notifications)."""
+        notifications). Never raises: a failure of ours is logged and answered -32603."""
+        try:
+            return await self._answer(body, offload)
+        except Exception:
+            log.exception("JSON-RPC body failed")
+            return _dump(error_response(None, RpcInternalError("internal error")))
+
+    async def _answer(self, body: bytes, offload: Offload[Any]) -> str | None:
         deadline = time.monotonic() + self.limits.evm_timeout
         try:
             if len(body) > _PARSE_INLINE_BYTES:
@@ -212,7 +219,8 @@ class RpcServer:
                 # Queued behind a worker that is starting, or already running: either way the
                 # job cannot outlive the deadline (the driver answers a job it takes late with
                 # a timeout, and kills a worker that overruns).
-                done, _ = await asyncio.wait({waiting}, timeout=deadline - time.monotonic() + 2)
+                late = deadline - time.monotonic() + GRACE + 1
+                done, _ = await asyncio.wait({waiting}, timeout=max(0.0, late))
                 if not done and future.cancel():
                     raise timed_out(limit)
             outcome: CallOutcome = await waiting
