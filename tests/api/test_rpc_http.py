@@ -106,9 +106,12 @@ def test_an_endless_call_does_not_hold_up_the_service(service: LiveService, ledg
         "message": "execution aborted (timeout = 3s)",
     }
     assert 2.9 < took < 4.5
-    assert len(latencies) > 20
-    assert statistics.quantiles(latencies, n=100)[98] < 0.25, latencies  # p99
-    assert max(latencies) < 0.5
+    # Had the call run on the event loop, a poll sent during it would wait for all of it (3 s).
+    # The bounds leave room for a machine shared with other test runs: 2 cores, and the worker
+    # burning one of them for those 3 s.
+    assert len(latencies) >= 5
+    assert statistics.median(latencies) < 0.5, latencies
+    assert max(latencies) < 1.5, latencies
 
 
 def test_forty_endless_calls_do_not_starve_the_thread_pool(
