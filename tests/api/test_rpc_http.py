@@ -128,7 +128,7 @@ def test_forty_endless_calls_do_not_starve_the_thread_pool(
     begin = time.monotonic()
     ready = httpx2.get(f"{service.url}/readyz", timeout=30)  # a handler of the thread pool
     assert ready.status_code == 200
-    assert time.monotonic() - begin < 1.0
+    assert time.monotonic() - begin < 2.5  # a starved pool would hold it for the calls' 3 s
     for caller in callers:
         caller.join()
     codes = sorted(response.json()["error"]["code"] for response in answers)
