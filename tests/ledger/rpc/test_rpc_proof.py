@@ -72,7 +72,10 @@ def test_proofs_verify_against_the_state_root(rpc: Rpc, chain: Chain, activity: 
     for address in (activity.sender.address, activity.registry, "0x" + "ee" * 20):
         verify(state_root, rpc("eth_getProof", address, ["0x0"], block["number"]))
 
-    # A proof at an older block verifies against that block's root, not the head's.
+    # A proof at an older block verifies against that block's root, not the head's (not asked
+    # of a node forwarded to: anvil may have let go of older states after snapshot reverts).
+    if rpc.forwarded:
+        return
     old = rpc("eth_getBlockByNumber", hex(activity.created_block - 1), False)
     old_answer = rpc("eth_getProof", contract, ["0x0"], old["number"])
     verify(bytes.fromhex(old["stateRoot"][2:]), old_answer)
