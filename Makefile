@@ -30,7 +30,7 @@ demo: setup
 # leaves out PostgreSQL (the first pass covered it) and tests/api/cli (its server runs its own
 # embedded chain whatever --chain says).
 ANVIL_SUITES := tests/contracts tests/ledger/chain tests/ledger/relayer tests/ledger/index \
-	tests/ledger/test_verifier.py tests/api --ignore=tests/api/cli
+	tests/ledger/rpc tests/ledger/test_verifier.py tests/api --ignore=tests/api/cli
 
 # The whole suite on the in-process chain, then the chain suites again on a real anvil node.
 test: setup

@@ -26,6 +26,7 @@ from api.routes import (
     rpc,
     verify,
 )
+from ledger.rpc import RpcLimits, RpcServer
 from ledger.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -63,11 +64,15 @@ def create_app(runtime: Runtime, *, start_workers: bool = True) -> FastAPI:
         created = bootstrap_governance_token(runtime)
         if created:
             log.warning("governance token written to %s (readable by its owner only)", created)
+        rpc_server = RpcServer.for_chain(runtime.chain, RpcLimits.from_settings(runtime.settings))
+        app.state.rpc = rpc_server
         if start_workers:
             runtime.start_workers()
+            rpc_server.warm()  # serving for real: start the eth_call workers before any call
         try:
             yield
         finally:
+            rpc_server.close()
             if start_workers:
                 runtime.stop_workers()
 

@@ -33,6 +33,7 @@ QUICK: dict[str, str] = {
     "growth": "growth.py --sizes 1000,5000 --requests 50 --max-seconds 30",
     "relayer": "relayer.py --records 1000 --naive-records 50 --embedded-records 50"
     " --max-seconds 60",
+    "rpc": "rpc.py --datasets 100 --samples 20",
 }
 
 

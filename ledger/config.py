@@ -7,8 +7,10 @@ chain (e.g. a Besu/QBFT consortium node), ``PROVLEDGER_DATABASE_URL`` to Postgre
 
 from __future__ import annotations
 
+import ipaddress
 from functools import cached_property
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -78,6 +80,31 @@ class Settings(BaseSettings):
     max_upload_bytes: int = Field(
         10 * 1024**3, ge=1, description="Largest file accepted for hashing."
     )
+    rpc_access: Literal["open", "token"] | None = Field(
+        None,
+        description="Who may use /rpc: open (anyone who reaches the port) or token (any valid "
+        "API token as Authorization: Bearer); unset = open when the service listens on "
+        "loopback only, token otherwise.",
+    )
+    rpc_gas_cap: int = Field(
+        50_000_000,
+        ge=21_000,
+        description="Gas of an eth_call on /rpc that names none, and the most one may use "
+        "(more is clamped to it), as geth's RPCGasCap.",
+    )
+    rpc_evm_timeout: float = Field(
+        5.0,
+        gt=0,
+        le=600,
+        description="Seconds of EVM execution one /rpc request may use in all, batch or not, "
+        "as geth's RPCEVMTimeout.",
+    )
+    rpc_evm_workers: int = Field(
+        1, ge=1, le=64, description="Worker processes that run eth_call for /rpc."
+    )
+    rpc_max_logs: int = Field(
+        10_000, ge=1, le=1_000_000, description="Most logs one eth_getLogs answer may hold."
+    )
 
     @cached_property
     def resolved_database_url(self) -> str:
@@ -90,3 +117,16 @@ class Settings(BaseSettings):
     @property
     def uses_embedded_chain(self) -> bool:
         return self.rpc_url is None
+
+    @property
+    def resolved_rpc_access(self) -> Literal["open", "token"]:
+        """``rpc_access``, or its default: open on loopback, token on any other interface."""
+        if self.rpc_access is not None:
+            return self.rpc_access
+        if self.host == "localhost":
+            return "open"
+        try:
+            loopback = ipaddress.ip_address(self.host).is_loopback
+        except ValueError:
+            loopback = False  # a host name: it may resolve to anything
+        return "open" if loopback else "token"

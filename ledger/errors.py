@@ -236,6 +236,114 @@ class PausedError(ContractRevertError):
     code = "paused"
 
 
+# --- JSON-RPC (the read-only /rpc endpoint) -------------------------------------------------
+
+
+class JsonLimitError(InvalidInputError):
+    """A JSON document is larger or nested deeper than the reader accepts (checked before it is
+    parsed, so a hostile body never reaches the parser)."""
+
+    code = "json-limit"
+
+
+class RpcError(LedgerError):
+    """A JSON-RPC call answered with an error object.
+
+    ``rpc_code`` is the JSON-RPC error code (JSON-RPC 2.0, EIP-1474), ``data`` the error's
+    optional ``data`` member (revert data as 0x-hex). The message is written for people and never
+    carries Python exception text.
+    """
+
+    code = "rpc-error"
+    #: JSON-RPC error code of the class.
+    default_rpc_code: ClassVar[int] = -32603
+
+    def __init__(self, message: str, *, data: str | None = None) -> None:
+        super().__init__(message)
+        self.data = data
+
+    @property
+    def rpc_code(self) -> int:
+        return self.default_rpc_code
+
+
+class RpcParseError(RpcError, ValueError):
+    """The body is not JSON (or is larger or deeper than a JSON-RPC request can be)."""
+
+    code = "rpc-parse-error"
+    default_rpc_code = -32700
+
+
+class RpcInvalidRequestError(RpcError, ValueError):
+    """The JSON is not a valid JSON-RPC 2.0 request object (or batch of them)."""
+
+    code = "rpc-invalid-request"
+    default_rpc_code = -32600
+
+
+class RpcMethodNotFoundError(RpcError, LookupError):
+    """The method does not exist here or is refused (writes, mining, debugging)."""
+
+    code = "rpc-method-not-found"
+    default_rpc_code = -32601
+
+
+class RpcInvalidParamsError(RpcError, ValueError):
+    """A parameter is missing, superfluous or malformed; the message names it."""
+
+    code = "rpc-invalid-params"
+    default_rpc_code = -32602
+
+
+class RpcInternalError(RpcError):
+    """The server failed to answer (an EVM worker died, a node is unreachable)."""
+
+    code = "rpc-internal-error"
+    default_rpc_code = -32603
+
+
+class RpcExecutionError(RpcError):
+    """The call was valid but could not be carried out (unknown block, insufficient funds, an
+    EVM error other than a revert): geth's generic server error code."""
+
+    code = "rpc-execution-error"
+    default_rpc_code = -32000
+
+
+class RpcRevertedError(RpcExecutionError):
+    """``eth_call`` reverted; ``data`` is the raw revert data (execution-apis error code 3)."""
+
+    code = "rpc-reverted"
+    default_rpc_code = 3
+
+
+class RpcTimeoutError(RpcExecutionError, TimeoutError):
+    """An EVM call ran out of its time budget (geth: ``execution aborted (timeout = 5s)``)."""
+
+    code = "rpc-timeout"
+
+
+class RpcLimitExceededError(RpcError):
+    """A bound was hit: too many logs, or every EVM worker is busy (EIP-1474: -32005)."""
+
+    code = "rpc-limit-exceeded"
+    default_rpc_code = -32005
+
+
+class RpcNodeError(RpcError):
+    """An error object of the JSON-RPC node behind the endpoint, passed through unchanged."""
+
+    code = "rpc-node-error"
+
+    def __init__(self, rpc_code: int, message: str, *, data: str | None = None) -> None:
+        super().__init__(message, data=data)
+        self._node_code = rpc_code
+
+    @property
+    def rpc_code(self) -> int:
+        return self._node_code
+
+
 # --- contract custom errors ----------------------------------------------------------------
 # One class per Solidity custom error of the contracts (and of the OpenZeppelin code they use).
 # ``ledger.chain.revert`` decodes revert data into these by selector; a test checks that every

@@ -10,9 +10,11 @@ nothing foreign escapes this boundary.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import requests
 from eth_account.signers.local import LocalAccount
@@ -40,6 +42,9 @@ from ledger.errors import (
     LedgerError,
     TransactionFailedError,
 )
+
+if TYPE_CHECKING:
+    from ledger.chain.embedded_logs import LogTable
 
 T = TypeVar("T")
 
@@ -97,6 +102,9 @@ class Chain:
     ):
         self.w3 = w3
         self._tester = tester
+        # Serialises direct readers of the in-process chain with each other (the embedded chain
+        # replaces it with the lock every one of its users takes).
+        self._lock: AbstractContextManager[Any] = threading.RLock()
         self._can_trace = True  # until the node refuses debug_traceTransaction
         try:
             self.chain_id: int = w3.eth.chain_id
@@ -133,6 +141,24 @@ class Chain:
         provider = self.w3.provider
         if isinstance(provider, HTTPProvider) and provider.endpoint_uri:
             return str(provider.endpoint_uri)
+        return None
+
+    @property
+    def py_evm(self) -> Any | None:
+        """The py-evm chain behind an in-process chain, None for a JSON-RPC node: for readers
+        that need its database directly (the ``/rpc`` server). Read it under :attr:`evm_lock`.
+        On a plain eth-tester chain the lock only orders such readers among themselves: that
+        chain is for tests, which drive it from one thread."""
+        return self._tester.backend.chain if self._tester is not None else None
+
+    @property
+    def evm_lock(self) -> AbstractContextManager[Any]:
+        """The lock to hold while reading :attr:`py_evm` (py-evm is not thread-safe)."""
+        return self._lock
+
+    @property
+    def log_table(self) -> LogTable | None:
+        """The indexed log table of a chain that keeps one (the embedded chain), else None."""
         return None
 
     # --- calls and transactions ------------------------------------------------------------

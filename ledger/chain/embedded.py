@@ -418,6 +418,12 @@ class EmbeddedChain(Chain):
         self._lock: threading.RLock = tester.lock
         self.faucet_address: str = tester.get_accounts()[0]
 
+    @property
+    def log_table(self) -> LogTable:
+        """The log table of this chain's database (read it under :attr:`evm_lock`)."""
+        tester = cast(_SerialisedTester, self._tester)
+        return tester.backend.logs
+
     @classmethod
     def open(
         cls,

@@ -96,10 +96,17 @@ class LogTable:
         return (_INSERT, rows)
 
     def query(
-        self, first: int, last: int, addresses: Addresses, topics: Topics
+        self,
+        first: int,
+        last: int,
+        addresses: Addresses,
+        topics: Topics,
+        *,
+        limit: int | None = None,
     ) -> list[dict[str, Any]]:
         """Logs of blocks ``first..last`` matching the filter, in (block, transaction, log)
-        order, as eth-tester's backend serialises a mined log (bytes, not yet hex)."""
+        order, as eth-tester's backend serialises a mined log (bytes, not yet hex); at most
+        ``limit`` of them (the first ones) when a limit is given."""
         where = ["block_number BETWEEN ? AND ?"]
         params: list[Any] = [first, last]
         wanted = (addresses,) if isinstance(addresses, bytes) else addresses or ()
@@ -118,6 +125,9 @@ class LogTable:
                 where.append(f"topic{position} IN ({', '.join('?' * len(options))})")
                 params.extend(options)
         sql = f"SELECT {_COLUMNS} FROM logs WHERE {' AND '.join(where)} ORDER BY 1, 2, 3"
+        if limit is not None:
+            sql += " LIMIT ?"
+            params.append(limit)
         return [
             {
                 "type": "mined",
