@@ -11,6 +11,8 @@ from sqlmodel import Session, select
 
 from api import errors
 from api.auth import PrincipalCache, issue_token
+from api.bodies import Body, BodyLimits, takes
+from api.guard import BodyGuard
 from api.models import ApiToken, PrincipalKind
 from api.routes import (
     access,
@@ -93,4 +95,9 @@ def create_app(runtime: Runtime, *, start_workers: bool = True) -> FastAPI:
         rpc,
     ):
         app.include_router(module.router)
+    # Declared here, not beside the handler: routes/rpc.py stays about JSON-RPC alone.
+    takes(Body.RPC)(rpc.rpc)
+    app.add_middleware(
+        BodyGuard, limits=BodyLimits.from_settings(runtime.settings), routes=app.router.routes
+    )
     return app

@@ -26,6 +26,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from api.auth import Principal
+from api.bodies import Body, takes
 from api.deps import IdempotencyKey, PrincipalDep, RuntimeDep, SessionDep
 from api.idempotency import remember, replay, request_fingerprint
 from api.routes.common import store_metadata, store_metadata_many, text_commitment
@@ -224,6 +225,7 @@ class RecordBuilder:
     response_model=BatchAccepted,
     summary="Register many records at once (new datasets and versions), anchored in batches",
 )
+@takes(Body.BULK)
 async def register_batch(
     request: Request,
     runtime: RuntimeDep,

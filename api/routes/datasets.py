@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ValidationError
 from sqlmodel import col, select
 
+from api.bodies import Body, takes
 from api.deps import IdempotencyKey, PrincipalDep, RuntimeDep, SessionDep
 from api.idempotency import replay, request_fingerprint
 from api.routes import batched
@@ -29,7 +30,14 @@ from api.uploads import hash_upload
 from ledger.actions import ClientSignature, submit_department_action
 from ledger.anchoring.queue import batched_dataset
 from ledger.chain.types import Classification, NewVersion, VersionRef
-from ledger.errors import ConflictError, ForbiddenError, InvalidInputError, ResourceNotFoundError
+from ledger.errors import (
+    ConflictError,
+    ForbiddenError,
+    InvalidInputError,
+    JsonTooDeepError,
+    ResourceNotFoundError,
+)
+from ledger.jsonguard import loads
 from ledger.relayer import Operation, OperationStatus
 from ledger.runtime import Runtime
 
@@ -106,7 +114,13 @@ async def _parse(request: Request, runtime: Runtime, model: type[M]) -> tuple[M,
         if name == "content_hash":
             raise InvalidInputError("send either a file or content_hash, not both")
         try:
-            document[name] = json.loads(text) if name in _JSON_FIELDS else text
+            document[name] = (
+                loads(text, max_depth=runtime.settings.max_json_depth)
+                if name in _JSON_FIELDS
+                else text
+            )
+        except JsonTooDeepError:
+            raise
         except ValueError as exc:
             raise InvalidInputError(f"form field {name!r} must be JSON: {exc}") from exc
     try:
@@ -153,6 +167,7 @@ def _upload_body(schema: str) -> dict[str, Any]:
     summary="Register a dataset and its first version (JSON with content_hash, or a file upload)",
     openapi_extra=_upload_body("DatasetCreate"),
 )
+@takes(Body.UPLOAD)
 async def create_dataset(
     request: Request,
     runtime: RuntimeDep,
@@ -240,6 +255,7 @@ async def create_dataset(
     summary="Append a version to one of the department's datasets (JSON or a file upload)",
     openapi_extra=_upload_body("VersionCreate"),
 )
+@takes(Body.UPLOAD)
 async def add_version(
     dataset_id: str,
     request: Request,
