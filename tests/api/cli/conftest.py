@@ -1,18 +1,20 @@
 """A real provledger service on a loopback port, for the client and its commands.
 
-uvicorn serves ``create_app(runtime, start_workers=True)`` from a background thread, so the
-relayer and indexer run as they do under ``provledger serve``. It runs on its own embedded
-chain rather than the session's eth-tester chain: request handlers, relayer and indexer touch
-the chain from several threads at once, which the embedded chain serialises and the bare
-eth-tester chain does not; and a server that outlives one test cannot live inside the
-per-test snapshots. One server serves the whole package; each test enrols departments with
-fresh ids (:func:`department_ids`), so tests never see each other's writes as their own.
+uvicorn serves ``create_app(runtime, start_workers=True)`` from a background thread, configured
+by ``api.server`` as under ``provledger serve``, so the relayer and indexer run as they do
+there. It runs on its own embedded chain rather than the session's eth-tester chain: request
+handlers, relayer and indexer touch the chain from several threads at once, which the embedded
+chain serialises and the bare eth-tester chain does not; and a server that outlives one test
+cannot live inside the per-test snapshots. One server serves the whole package; each test
+enrols departments with fresh ids (:func:`department_ids`), so tests never see each other's
+writes as their own.
 """
 
 from __future__ import annotations
 
 import itertools
 import json
+import resource
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -26,6 +28,7 @@ from typer.testing import CliRunner, Result
 
 from api.app import GOVERNANCE_TOKEN_FILE, create_app
 from api.cli import app
+from api.server import config as server_config
 from ledger.chain.anvil import free_port
 from ledger.config import Settings
 from ledger.relayer import Operation
@@ -47,15 +50,14 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
     )
     runtime = Runtime.open(settings)
     port = free_port()
-    config = uvicorn.Config(
+    config = server_config(  # served as `provledger serve` serves it, on a free port
         create_app(runtime, start_workers=True),
-        host="127.0.0.1",
+        settings,
+        open_files=resource.getrlimit(resource.RLIMIT_NOFILE)[0],
         port=port,
         log_config=None,
         log_level="warning",
         lifespan="on",
-        http="h11",
-        ws="none",
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name="provledger-test-server", daemon=True)
