@@ -19,6 +19,7 @@ from sqlmodel import Session
 from sqlmodel.sql.expression import SelectOfScalar
 
 from ledger.errors import InvalidInputError
+from ledger.jsonguard import loads
 
 Row = TypeVar("Row")
 Key = tuple[int | str, ...]
@@ -34,7 +35,7 @@ def decode_cursor(text: str | None, arity: int) -> Key | None:
     if not text:
         return None
     try:
-        value = json.loads(base64.urlsafe_b64decode(text.encode()))
+        value = loads(base64.urlsafe_b64decode(text.encode()), max_depth=1)  # a flat list
     except ValueError as exc:
         raise InvalidInputError(f"cursor is not one this service issued: {exc}") from exc
     if (

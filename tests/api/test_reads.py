@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import os
 from collections.abc import Callable
 from typing import Any
@@ -123,6 +124,10 @@ def test_the_audit_trail_is_filtered_and_paginated(
     assert (
         client.get("/v1/audit/events", params={"cursor": "!!"}, headers=auditor).status_code == 422
     )
+    # A cursor is a flat list: anything nested is refused by the depth scan before json.loads.
+    nested = base64.urlsafe_b64encode(b"[" * 50 + b"]" * 50).decode()
+    deep = client.get("/v1/audit/events", params={"cursor": nested}, headers=auditor)
+    assert deep.status_code == 422 and "nests deeper than 1 level" in deep.json()["detail"]
 
 
 def test_a_revoked_grant_hides_the_dataset_before_the_indexer_sees_the_revocation(
