@@ -33,7 +33,8 @@ class Body(enum.Enum):
 
     #: Small JSON (``max_json_bytes``), the default.
     JSON = "json"
-    #: JSON of the bulk endpoint: up to 10,000 records (``max_bulk_json_bytes``).
+    #: JSON of the bulk endpoint: up to 10,000 records (``max_bulk_json_bytes``), parsed
+    #: whatever the content type.
     BULK = "bulk"
     #: A file hashed while it streams (multipart/form-data or application/octet-stream, up to
     #: ``max_upload_bytes``, never buffered), or small JSON naming it by hash.
@@ -42,6 +43,12 @@ class Body(enum.Enum):
     #: in its own protocol (a -32700 parse error), so the guard checks no token and passes no
     #: malformed bytes on.
     RPC = "rpc"
+
+    @property
+    def always_json(self) -> bool:
+        """Whether the route parses its body as JSON whatever the content type says (others
+        parse only ``application/json`` and ``application/*+json``, as FastAPI does)."""
+        return self in (Body.BULK, Body.RPC)
 
 
 def takes(body: Body) -> Callable[[F], F]:

@@ -82,10 +82,10 @@ class BodyGuard:
                 f"the request body is {exchange.declared_length} bytes; "
                 f"this endpoint takes at most {cap}"
             )
-        # FastAPI parses application/json and application/*+json bodies; JSON-RPC parses any.
+        # Any content type naming JSON: a superset of what FastAPI and the handlers parse.
         scanner = (
             JsonScanner(max_depth=self.limits.json_depth)
-            if "json" in media_type or policy.body is Body.RPC
+            if "json" in media_type or policy.body.always_json
             else None
         )
         try:

@@ -265,9 +265,12 @@ def test_json_nested_deeper_than_the_limit_is_refused_before_any_parser(
             )
             too_deep = seen.status == 422 and json.loads(seen.body).get("code") == "json-too-deep"
             assert too_deep is refused, (path, depth, seen.status, seen.body)
-    # JSON-RPC parses whatever the content type; the scan follows it.
-    seen = call(client, "POST", "/rpc", [nested(100).encode()], headers={"content-type": "text/x"})
-    assert seen.status == 422 and seen.problem()["detail"] == "JSON nests deeper than 8 levels"
+    # JSON-RPC and the bulk endpoint parse whatever the content type; the scan follows them.
+    for path, headers in (("/rpc", {}), ("/v1/datasets/batch", departments["a"])):
+        seen = call(
+            client, "POST", path, [nested(100).encode()], headers={**headers, "content-type": "x/y"}
+        )
+        assert seen.status == 422 and seen.problem()["detail"] == "JSON nests deeper than 8 levels"
 
 
 @pytest.mark.parametrize(
