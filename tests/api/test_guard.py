@@ -122,8 +122,10 @@ def call(
     return seen
 
 
-def endless(chunk: bytes = b"a" * 65536) -> Iterator[bytes]:
-    while True:
+def endless(chunk: bytes = b"a" * 65536, total: int = 32 * MiB) -> Iterator[bytes]:
+    """More body than any limit here (but not infinite: a service without limits reads it all
+    and the test fails, rather than running out of memory)."""
+    for _ in range(total // len(chunk)):
         yield chunk
 
 
