@@ -45,6 +45,12 @@ class Body(enum.Enum):
     RPC = "rpc"
 
     @property
+    def answers_malformed_json(self) -> bool:
+        """Whether the route answers a body that is not JSON in its own protocol (JSON-RPC's
+        -32700 parse error) rather than with a problem document."""
+        return self is Body.RPC
+
+    @property
     def always_json(self) -> bool:
         """Whether the route parses its body as JSON whatever the content type says (others
         parse only ``application/json`` and ``application/*+json``, as FastAPI does)."""
@@ -95,19 +101,23 @@ def policy_of(route: RouteContext) -> RoutePolicy:
     return RoutePolicy(body, needs_token)
 
 
+#: A route's path pattern, its methods (None: any), its policy.
+_Entry = tuple[re.Pattern[str], frozenset[str] | None, RoutePolicy]
+
+
 class RouteTable:
     """The policy of the route a request will reach: the first route whose path and method
     match, in the router's order, as the router decides.
 
-    Built on first use from the application's routes (FastAPI's public
-    :func:`~fastapi.routing.iter_route_contexts` sees through included routers), so routes
-    included after the guard was built are seen too."""
+    Built at the first request, from the router's live list of routes (every router is
+    included by then); FastAPI's public :func:`~fastapi.routing.iter_route_contexts` sees
+    through included routers."""
 
     def __init__(self, routes: Sequence[BaseRoute]) -> None:
         self._routes = routes
-        self._table: list[tuple[re.Pattern[str], frozenset[str] | None, RoutePolicy]] | None = None
+        self._table: list[_Entry] | None = None
 
-    def _build(self) -> list[tuple[re.Pattern[str], frozenset[str] | None, RoutePolicy]]:
+    def _build(self) -> list[_Entry]:
         table = []
         for route in iter_route_contexts(self._routes):
             regex = getattr(route, "path_regex", None)

@@ -27,7 +27,7 @@ from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.auth import token_digest
-from api.bodies import Body, BodyLimits, RoutePolicy, RouteTable
+from api.bodies import Body, BodyLimits, RouteTable
 from api.errors import ledger_problem
 from ledger.errors import (
     BodyTooLargeError,
@@ -91,16 +91,12 @@ class BodyGuard:
         try:
             chunks = await exchange.read(cap, scanner)
         except InvalidJsonError:
-            if not _answers_malformed_json(policy):
+            if not policy.body.answers_malformed_json:
                 raise
             # The route answers "not JSON" in its own protocol: it gets no bytes at all, which
             # its parser refuses like any malformed body.
             chunks = [b""]
         return None if chunks is None else exchange.replay(chunks)
-
-
-def _answers_malformed_json(policy: RoutePolicy) -> bool:
-    return policy.body is Body.RPC
 
 
 def _upload_too_large(limits: BodyLimits) -> UploadTooLargeError:
