@@ -7,11 +7,13 @@ are small form fields, e.g. JSON metadata), or a raw ``application/octet-stream`
 from __future__ import annotations
 
 import hashlib
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
 from fastapi import Request
 from python_multipart.exceptions import FormParserError
 from python_multipart.multipart import MultipartParser, parse_options_header
+from starlette.requests import ClientDisconnect
 
 from ledger.errors import IncompleteUploadError, InvalidInputError, UploadTooLargeError
 from ledger.hashing import Digest
@@ -49,10 +51,20 @@ async def hash_upload(
     )
 
 
+async def _arriving(request: Request) -> AsyncIterator[bytes]:
+    """The body as it arrives. A client that leaves midway leaves an incomplete upload: its
+    problem, not an error of the service's to log."""
+    try:
+        async for chunk in request.stream():
+            yield chunk
+    except ClientDisconnect as exc:
+        raise IncompleteUploadError("the client went away before the upload ended") from exc
+
+
 async def _hash_raw(request: Request, max_bytes: int) -> HashedUpload:
     hasher = hashlib.sha256()
     size = 0
-    async for chunk in request.stream():
+    async for chunk in _arriving(request):
         size += len(chunk)
         if size > max_bytes:
             raise UploadTooLargeError(f"the upload exceeds {max_bytes} bytes")
@@ -137,7 +149,7 @@ async def _hash_multipart(
     state = _MultipartHasher(file_field, max_bytes)
     try:
         parser = MultipartParser(boundary, callbacks=state.callbacks())  # type: ignore[arg-type]
-        async for chunk in request.stream():
+        async for chunk in _arriving(request):
             parser.write(chunk)
             if state.problem is not None:
                 raise state.problem

@@ -65,13 +65,13 @@ def call(
     client: TestClient,
     method: str,
     path: str,
-    chunks: Iterable[bytes] = (),
+    chunks: Iterable[bytes | None] = (),
     *,
     headers: dict[str, str] | None = None,
     length: int | None = None,
 ) -> Seen:
     """``method path`` straight into the application, the body pulled chunk by chunk from
-    ``chunks`` (declared ``length`` if given, else chunked)."""
+    ``chunks`` (declared ``length`` if given, else chunked; None: the client disconnects)."""
     framing = {"content-length": str(length)} if length is not None else {}
     if length is None and chunks != ():
         framing = {"transfer-encoding": "chunked"}
@@ -95,19 +95,20 @@ def call(
         "state": {},
     }
     source = iter(chunks)
-    pending: list[bytes] = []
+    end = object()  # after the last chunk: an empty one, with more_body false
+    upcoming: list[object] = [next(source, end)]
     seen = Seen(0, {}, b"", 0)
     body = bytearray()
 
     async def receive() -> dict[str, Any]:
-        if not pending:
-            pending.append(next(source, b""))
-        chunk = pending.pop()
+        chunk = upcoming[0]
+        if chunk is None:
+            return {"type": "http.disconnect"}
+        if not isinstance(chunk, bytes):
+            return {"type": "http.request", "body": b"", "more_body": False}
+        upcoming[0] = next(source, end)
         seen.pulled += len(chunk)
-        upcoming = next(source, None)
-        if upcoming is not None:
-            pending.append(upcoming)
-        return {"type": "http.request", "body": chunk, "more_body": upcoming is not None}
+        return {"type": "http.request", "body": chunk, "more_body": upcoming[0] is not end}
 
     async def send(message: dict[str, Any]) -> None:
         if message["type"] == "http.response.start":
@@ -388,6 +389,15 @@ def test_an_upload_over_the_limit_is_refused_at_once_or_cut_off_while_it_streams
     assert streamed.status == 413 and streamed.problem()["code"] == "upload-too-large"
     assert streamed.pulled <= cap + 65536
     assert streamed.headers["connection"] == "close"
+
+
+def test_an_upload_whose_client_leaves_midway_is_incomplete_not_a_server_error(
+    client: TestClient, departments: dict[str, dict[str, str]], caplog: pytest.LogCaptureFixture
+) -> None:
+    headers = {**departments["a"], "content-type": "application/octet-stream"}
+    seen = call(client, "POST", "/v1/verify", [b"a" * 1000, None], headers=headers)
+    assert seen.status == 422 and seen.problem()["code"] == "upload-incomplete"
+    assert not [r for r in caplog.records if r.levelname == "ERROR"]
 
 
 @pytest.mark.parametrize("route", ["register", "add-version", "verify"])
