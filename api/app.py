@@ -12,6 +12,8 @@ from sqlmodel import Session, select
 
 from api import errors, openapi
 from api.auth import PrincipalCache, issue_token
+from api.bodies import BodyLimits
+from api.guard import BodyGuard
 from api.models import ApiToken, PrincipalKind
 from api.routes import (
     access,
@@ -103,4 +105,7 @@ def create_app(runtime: Runtime, *, start_workers: bool = True) -> FastAPI:
     ):
         app.include_router(module.router)
     openapi.install(app)
+    app.add_middleware(
+        BodyGuard, limits=BodyLimits.from_settings(runtime.settings), routes=app.router.routes
+    )
     return app

@@ -49,7 +49,7 @@ def serve_command(
     console.print(f"governance token: {settings.data_dir / GOVERNANCE_TOKEN_FILE} (owner-only)")
     console.print(f"API docs: http://{settings.host}:{settings.port}/docs")
     try:
-        run(create_app(runtime), host=settings.host, port=settings.port)
+        run(create_app(runtime), settings)
     finally:
         runtime.close()
 

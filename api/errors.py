@@ -37,6 +37,8 @@ _STATUS: tuple[tuple[type[e.LedgerError], int], ...] = (
     (e.ConflictError, 409),
     (e.PausedError, 503),
     (e.ContractInputError, 422),
+    (e.BodyTooLargeError, 413),
+    (e.InvalidJsonError, 400),
     (e.InvalidInputError, 422),
     (e.ChainUnavailableError, 503),
 )

@@ -7,20 +7,25 @@ are small form fields, e.g. JSON metadata), or a raw ``application/octet-stream`
 from __future__ import annotations
 
 import hashlib
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
 from fastapi import Request
+from python_multipart.exceptions import FormParserError
 from python_multipart.multipart import MultipartParser, parse_options_header
+from starlette.requests import ClientDisconnect
 
-from ledger.errors import InvalidInputError
+from ledger.errors import IncompleteUploadError, InvalidInputError, UploadTooLargeError
 from ledger.hashing import Digest
 
 #: Form fields other than the file are metadata, never large.
 MAX_FIELD_BYTES = 64 * 1024
-
-
-class UploadTooLargeError(InvalidInputError):
-    code = "upload-too-large"
+#: All of them together, and how many parts a body may have: bounds what is kept in memory.
+MAX_FIELDS_BYTES = 4 * MAX_FIELD_BYTES
+MAX_PARTS = 16
+#: What a multipart body may carry besides the file: the fields, part headers, boundaries.
+#: The transport guard (api/guard.py) lets uploads run this far past ``max_upload_bytes``.
+MAX_ENVELOPE_BYTES = MAX_FIELDS_BYTES + 64 * 1024
 
 
 @dataclass
@@ -46,10 +51,20 @@ async def hash_upload(
     )
 
 
+async def _arriving(request: Request) -> AsyncIterator[bytes]:
+    """The body as it arrives. A client that leaves midway leaves an incomplete upload: its
+    problem, not an error of the service's to log."""
+    try:
+        async for chunk in request.stream():
+            yield chunk
+    except ClientDisconnect as exc:
+        raise IncompleteUploadError("the client went away before the upload ended") from exc
+
+
 async def _hash_raw(request: Request, max_bytes: int) -> HashedUpload:
     hasher = hashlib.sha256()
     size = 0
-    async for chunk in request.stream():
+    async for chunk in _arriving(request):
         size += len(chunk)
         if size > max_bytes:
             raise UploadTooLargeError(f"the upload exceeds {max_bytes} bytes")
@@ -66,6 +81,9 @@ class _MultipartHasher:
         self.hasher = hashlib.sha256()
         self.size = 0
         self.seen_file = False
+        self.ended = False
+        self.parts = 0
+        self.field_bytes = 0
         self.fields: dict[str, bytearray] = {}
         self.problem: InvalidInputError | None = None
         self._name: str | None = None
@@ -79,7 +97,11 @@ class _MultipartHasher:
             "on_header_end": self._header_end,
             "on_part_begin": self._part_begin,
             "on_part_data": lambda d, s, e: self._part_data(d[s:e]),
+            "on_end": self._end,
         }
+
+    def _end(self) -> None:
+        self.ended = True  # the closing boundary was read
 
     def _add_header(self, data: bytes) -> None:
         self._header += data
@@ -101,6 +123,9 @@ class _MultipartHasher:
 
     def _part_begin(self) -> None:
         self._name = None
+        self.parts += 1
+        if self.parts > MAX_PARTS and self.problem is None:
+            self.problem = InvalidInputError(f"the multipart body has over {MAX_PARTS} parts")
 
     def _part_data(self, chunk: bytes) -> None:
         if self.problem is not None:
@@ -115,24 +140,36 @@ class _MultipartHasher:
             return
         value = self.fields.setdefault(self._name or "", bytearray())
         value += chunk
+        self.field_bytes += len(chunk)
         if len(value) > MAX_FIELD_BYTES:
             self.problem = InvalidInputError(
                 f"form field {self._name!r} is over {MAX_FIELD_BYTES} bytes"
             )
+        elif self.field_bytes > MAX_FIELDS_BYTES:
+            self.problem = InvalidInputError(f"the form fields are over {MAX_FIELDS_BYTES} bytes")
 
 
 async def _hash_multipart(
     request: Request, boundary: bytes, max_bytes: int, file_field: str
 ) -> HashedUpload:
     state = _MultipartHasher(file_field, max_bytes)
-    parser = MultipartParser(boundary, callbacks=state.callbacks())  # type: ignore[arg-type]
-    async for chunk in request.stream():
-        parser.write(chunk)
-        if state.problem is not None:
-            raise state.problem
-    parser.finalize()
+    try:
+        parser = MultipartParser(boundary, callbacks=state.callbacks())  # type: ignore[arg-type]
+        async for chunk in _arriving(request):
+            parser.write(chunk)
+            if state.problem is not None:
+                raise state.problem
+        parser.finalize()
+    except FormParserError as exc:
+        raise InvalidInputError(f"the multipart body is malformed: {exc}") from exc
     if state.problem is not None:
         raise state.problem
+    # finalize() accepts a body cut off anywhere: without its closing boundary the bytes hashed
+    # may be a prefix of the file, so nothing is registered or verified.
+    if not state.ended:
+        raise IncompleteUploadError(
+            "the multipart body ends before its closing boundary: the upload is incomplete"
+        )
     if not state.seen_file:
         raise InvalidInputError(f"the multipart body has no {file_field!r} part")
     try:

@@ -9,7 +9,6 @@ endpoint must do at least, with no database, chain or hashing.
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -20,6 +19,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from api.server import run
+from ledger.config import Settings
 
 app = FastAPI(title="baseline")
 
@@ -43,8 +43,4 @@ async def register(request: Request) -> JSONResponse:
 
 
 if __name__ == "__main__":
-    run(
-        app,
-        host=os.environ.get("PROVLEDGER_HOST", "127.0.0.1"),
-        port=int(os.environ["PROVLEDGER_PORT"]),
-    )
+    run(app, Settings())  # PROVLEDGER_HOST, PROVLEDGER_PORT and the limits, as the service

@@ -105,6 +105,51 @@ class Settings(BaseSettings):
     rpc_max_logs: int = Field(
         10_000, ge=1, le=1_000_000, description="Most logs one eth_getLogs answer may hold."
     )
+    # --- what hostile clients may cost the service (api/guard.py, api/server.py) ---
+    max_json_bytes: int = Field(
+        1024**2, ge=1024, description="Largest JSON body (and any body not an upload)."
+    )
+    max_bulk_json_bytes: int = Field(
+        32 * 1024**2,
+        ge=1024,
+        description="Largest body of POST /v1/datasets/batch (10,000 records, ~3 KB each).",
+    )
+    max_rpc_json_bytes: int = Field(
+        5 * 1024**2,
+        ge=1024,
+        description="Largest body of POST /rpc (batches of up to 100 calls, with bytecode).",
+    )
+    max_json_depth: int = Field(
+        32,
+        ge=4,
+        le=1000,
+        description="Deepest nesting of arrays and objects in any JSON read from a client.",
+    )
+    header_timeout: float = Field(
+        10.0,
+        gt=0,
+        le=3600,
+        description="Seconds a request's headers may take to arrive, from the connection's "
+        "opening or the previous response, however slowly their bytes trickle.",
+    )
+    body_idle_timeout: float = Field(
+        60.0,
+        gt=0,
+        le=3600,
+        description="Seconds a request body may stall (no byte received) before the "
+        "connection is closed.",
+    )
+    max_connections: int = Field(
+        4096,
+        ge=1,
+        description="Open connections served at once; new ones beyond it are closed at once.",
+    )
+    max_header_bytes: int = Field(
+        16 * 1024,
+        ge=1024,
+        le=1024**2,
+        description="Largest request line and headers of one request.",
+    )
 
     @cached_property
     def resolved_database_url(self) -> str:

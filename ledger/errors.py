@@ -49,6 +49,39 @@ class CanonicalizationError(InvalidInputError):
     code = "invalid-metadata"
 
 
+class InvalidJsonError(InvalidInputError):
+    """Bytes are not a JSON document: not UTF-8, a control character in a string, a byte no JSON
+    text has there, a closing bracket with nothing to close, or an end inside a value."""
+
+    code = "invalid-json"
+
+
+class JsonTooDeepError(InvalidInputError):
+    """A JSON document nests arrays and objects deeper than allowed. Refused before any parser
+    sees it: recursive parsers (and a raised recursion limit) would overflow the C stack."""
+
+    code = "json-too-deep"
+
+
+class BodyTooLargeError(InvalidInputError):
+    """A request body is larger than its endpoint accepts."""
+
+    code = "body-too-large"
+
+
+class UploadTooLargeError(BodyTooLargeError):
+    """An uploaded file is larger than the service hashes (``max_upload_bytes``)."""
+
+    code = "upload-too-large"
+
+
+class IncompleteUploadError(InvalidInputError):
+    """An upload ended before its end: a multipart body without its closing boundary (the
+    client stopped or the connection was cut), so its hash would be of partial bytes."""
+
+    code = "upload-incomplete"
+
+
 class MerkleError(LedgerError):
     """Base class for Merkle tree errors."""
 
@@ -237,13 +270,6 @@ class PausedError(ContractRevertError):
 
 
 # --- JSON-RPC (the read-only /rpc endpoint) -------------------------------------------------
-
-
-class JsonLimitError(InvalidInputError):
-    """A JSON document is larger or nested deeper than the reader accepts (checked before it is
-    parsed, so a hostile body never reaches the parser)."""
-
-    code = "json-limit"
 
 
 class RpcError(LedgerError):

@@ -43,6 +43,7 @@ from ledger.chain.deploy import Ledger
 from ledger.chain.types import Authorization, Event, VersionRef
 from ledger.errors import InvalidProofError
 from ledger.hashing import Digest
+from ledger.jsonguard import loads
 from ledger.merkle import InclusionProof
 
 BUNDLE_FORMAT = "provledger-proof-bundle/1"
@@ -382,7 +383,7 @@ def check_bundle(
     """Re-check a bundle: the file's hash (if given) offline, everything else against the chain
     when ``verifier`` is given. Raises :class:`InvalidProofError` saying what differs."""
     try:
-        document = json.loads(text)
+        document = loads(text)
         if document.get("format") != BUNDLE_FORMAT:
             raise InvalidProofError(
                 f"expected a {BUNDLE_FORMAT} bundle, got format {document.get('format')!r}"

@@ -9,7 +9,6 @@ confirmations (files).
 
 from __future__ import annotations
 
-import json
 import time
 from collections import deque
 from collections.abc import Sequence
@@ -21,6 +20,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedCo
 from api.client import ProvledgerClient
 from api.commands.common import ExitCode, Terminal, byte_progress
 from ledger.hashing import sha256_file
+from ledger.jsonguard import loads
 
 #: Records per request; the API takes up to 10,000.
 DEFAULT_CHUNK = 1_000
@@ -79,9 +79,9 @@ def register_manifest(
     text = manifest.read_text()
     try:
         if text.lstrip().startswith("["):
-            records = json.loads(text)
+            records = loads(text)
         else:
-            records = [json.loads(line) for line in text.splitlines() if line.strip()]
+            records = [loads(line) for line in text.splitlines() if line.strip()]
     except ValueError as exc:
         terminal.fail("invalid-manifest", f"{manifest}: not JSON lines: {exc}", ExitCode.USAGE)
     if not records or not all(isinstance(r, dict) for r in records):

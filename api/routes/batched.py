@@ -26,6 +26,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from api.auth import Principal
+from api.bodies import Body, takes
 from api.deps import IdempotencyKey, PrincipalDep, RuntimeDep
 from api.idempotency import Idempotency, request_fingerprint
 from api.routes.common import (
@@ -237,6 +238,7 @@ class RecordBuilder:
         }
     },
 )
+@takes(Body.BULK)
 async def register_batch(
     request: Request,
     runtime: RuntimeDep,

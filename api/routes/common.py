@@ -11,6 +11,7 @@ from typing import Any
 from fastapi import Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
+from sqlalchemy import event
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session
@@ -105,21 +106,42 @@ def text_commitment(session: Session, text: str) -> bytes:
     return digest
 
 
+#: Documents a session will insert when it commits (see :func:`_insert_documents`).
+_PENDING_DOCUMENTS = "provledger.pending_documents"
+
+
 def _insert_documents(
     session: Session, model: type[MetadataDocument] | type[TextDocument], rows: list[dict[str, Any]]
 ) -> None:
-    """Insert content-addressed documents, skipping those already stored.
+    """Insert content-addressed documents when ``session`` commits, skipping those stored.
+
+    Why at commit: a write reads the chain (department status, nonces, block time) between
+    computing a commitment and queuing its operation. On SQLite the first insert takes the
+    database's one write lock, held to the commit; taken early, every concurrent write queued
+    behind this one's chain reads, and under a burst some waited past the lock timeout.
 
     Why ``ON CONFLICT DO NOTHING`` rather than look-then-insert: two requests storing the same
     document at once would both see it missing and the second insert would fail (a 500 under
     load). A document's key is its hash, so an existing row already holds exactly this content.
     """
     now = datetime.now(UTC)
-    rows = [{**row, "created_at": now} for row in rows]
-    for start in range(0, len(rows), 500):
-        dialect = session.get_bind().dialect.name
-        insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
-        session.execute(insert(model).on_conflict_do_nothing(), rows[start : start + 500])
+    pending = session.info.setdefault(_PENDING_DOCUMENTS, [])
+    pending.append((model, [{**row, "created_at": now} for row in rows]))
+    if not event.contains(session, "before_commit", _write_documents):
+        event.listen(session, "before_commit", _write_documents)
+        event.listen(session, "after_rollback", _forget_documents)
+
+
+def _write_documents(session: Session) -> None:
+    dialect = session.get_bind().dialect.name
+    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    for model, rows in session.info.pop(_PENDING_DOCUMENTS, []):
+        for start in range(0, len(rows), 500):
+            session.execute(insert(model).on_conflict_do_nothing(), rows[start : start + 500])
+
+
+def _forget_documents(session: Session) -> None:
+    session.info.pop(_PENDING_DOCUMENTS, None)
 
 
 def stored_text(session: Session, commitment: str | None) -> str | None:

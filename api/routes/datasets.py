@@ -13,6 +13,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ValidationError
 from sqlmodel import Session, col, select
 
+from api.bodies import Body, takes
 from api.deps import IdempotencyKey, PrincipalDep, RuntimeDep
 from api.idempotency import Idempotency, request_fingerprint
 from api.routes import batched
@@ -37,7 +38,14 @@ from api.uploads import hash_upload
 from ledger.actions import ClientSignature, submit_department_action
 from ledger.anchoring.queue import batched_dataset
 from ledger.chain.types import Classification, NewVersion, VersionRef
-from ledger.errors import ConflictError, ForbiddenError, InvalidInputError, ResourceNotFoundError
+from ledger.errors import (
+    ConflictError,
+    ForbiddenError,
+    InvalidInputError,
+    JsonTooDeepError,
+    ResourceNotFoundError,
+)
+from ledger.jsonguard import loads
 from ledger.relayer import Operation, OperationStatus
 from ledger.runtime import Runtime
 
@@ -117,7 +125,13 @@ async def _parse(request: Request, runtime: Runtime, model: type[M]) -> tuple[M,
                 "hash it computed itself, so it has no need to upload the bytes"
             )
         try:
-            document[name] = json.loads(text) if name in _JSON_FIELDS else text
+            document[name] = (
+                loads(text, max_depth=runtime.settings.max_json_depth)
+                if name in _JSON_FIELDS
+                else text
+            )
+        except JsonTooDeepError:
+            raise
         except ValueError as exc:
             raise InvalidInputError(f"form field {name!r} must be JSON: {exc}") from exc
     try:
@@ -175,6 +189,7 @@ def _upload_body(model: type[BaseModel]) -> dict[str, Any]:
     summary="Register a dataset and its first version (JSON with content_hash, or a file upload)",
     openapi_extra=_upload_body(DatasetCreate),
 )
+@takes(Body.UPLOAD)
 async def create_dataset(
     request: Request,
     runtime: RuntimeDep,
@@ -265,6 +280,7 @@ def _create_on_chain(
     summary="Append a version to one of the department's datasets (JSON or a file upload)",
     openapi_extra=_upload_body(VersionCreate),
 )
+@takes(Body.UPLOAD)
 async def add_version(
     dataset_id: DatasetIdPath,
     request: Request,

@@ -13,6 +13,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
+from api.bodies import Body, takes
 from api.deps import RuntimeDep, get_principal
 from api.errors import problem
 from ledger.rpc import RpcServer
@@ -58,6 +59,7 @@ async def _read_body(request: Request) -> bytes | None:
         },
     },
 )
+@takes(Body.RPC)
 async def rpc(request: Request, runtime: RuntimeDep) -> Response:
     if runtime.settings.resolved_rpc_access == "token":
         await get_principal(request, None)  # raises AuthenticationError: 401

@@ -13,6 +13,7 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 from sqlmodel import Session
 
+from api.bodies import Body, takes
 from api.deps import PrincipalDep, RuntimeDep
 from api.schemas import VerifyRequest
 from api.uploads import hash_upload
@@ -48,6 +49,7 @@ _BODY = {
     summary="Every registration of a file's bytes or of a hash, checked against the chain",
     openapi_extra=_BODY,
 )
+@takes(Body.UPLOAD)
 async def verify(request: Request, runtime: RuntimeDep, principal: PrincipalDep) -> dict[str, Any]:
     """Send JSON ``{"content_hash": "0x…"}``, a multipart ``file`` or a raw body. The answer
     lists each registration (earliest first) with dataset, version, department, the key that

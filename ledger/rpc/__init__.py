@@ -8,7 +8,6 @@ in-process chain (:mod:`ledger.rpc.local`) or forwarded to a node (:mod:`~ledger
 It knows nothing of HTTP: the service hands it a body and returns its answer.
 """
 
-from ledger.rpc.json_bounds import check_json_bounds
 from ledger.rpc.server import RpcLimits, RpcServer, client_version
 
-__all__ = ["RpcLimits", "RpcServer", "check_json_bounds", "client_version"]
+__all__ = ["RpcLimits", "RpcServer", "client_version"]

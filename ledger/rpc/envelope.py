@@ -14,12 +14,13 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from ledger.errors import (
-    JsonLimitError,
+    InvalidJsonError,
+    JsonTooDeepError,
     RpcError,
     RpcInvalidRequestError,
     RpcParseError,
 )
-from ledger.rpc.json_bounds import check_json_bounds
+from ledger.jsonguard import check_json
 
 #: Deepest nesting a JSON-RPC body of ours needs, with room to spare: batch → request →
 #: params → call object → access list → entry → storage keys is 7.
@@ -61,12 +62,16 @@ def parse_body(raw: bytes, *, max_batch: int = 100) -> Body:
     """Parse a request body; raise ``RpcParseError`` (not JSON, too big, too deep) or
     ``RpcInvalidRequestError`` (an empty or oversized batch, a body that is not an object or
     array) for errors that concern the body as a whole."""
+    if len(raw) > MAX_BODY_BYTES:
+        raise RpcParseError(f"parse error: the body is more than {MAX_BODY_BYTES} bytes")
     try:
-        check_json_bounds(raw, max_bytes=MAX_BODY_BYTES, max_depth=MAX_JSON_DEPTH)
-    except JsonLimitError as exc:
+        # Scanned for nesting before any parser sees it (ledger.jsonguard says why), and parsed
+        # as the UTF-8 text the scanner read: json.loads given bytes would guess UTF-16 or -32.
+        check_json(raw, max_depth=MAX_JSON_DEPTH)
+    except (InvalidJsonError, JsonTooDeepError) as exc:
         raise RpcParseError(f"parse error: {exc}") from None
     try:
-        document = json.loads(raw, parse_constant=_no_constant)
+        document = json.loads(raw.decode(), parse_constant=_no_constant)
     except (ValueError, RecursionError):
         # UnicodeDecodeError and JSONDecodeError are ValueErrors. Their text is not passed on:
         # "not valid JSON" is all a client needs, and the parser's words are not an interface.

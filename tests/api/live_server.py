@@ -9,6 +9,7 @@ not.
 
 from __future__ import annotations
 
+import resource
 import threading
 import time
 from collections.abc import Iterator
@@ -19,6 +20,7 @@ from typing import Any
 import uvicorn
 
 from api.app import create_app
+from api.server import config as server_config
 from ledger.chain.anvil import free_port
 from ledger.config import Settings
 from ledger.runtime import Runtime
@@ -42,15 +44,15 @@ def embedded_settings(data_dir: Path, **overrides: Any) -> Settings:
 def serve_in_thread(runtime: Runtime, *, start_workers: bool = True) -> Iterator[str]:
     """Serve ``runtime`` on a free loopback port until the block ends; yields the base URL."""
     port = free_port()
-    config = uvicorn.Config(
+    config = server_config(  # served as `provledger serve` serves it, on a free port
         create_app(runtime, start_workers=start_workers),
+        runtime.settings,
+        open_files=resource.getrlimit(resource.RLIMIT_NOFILE)[0],
         host="127.0.0.1",
         port=port,
         log_config=None,
         log_level="warning",
         lifespan="on",
-        http="h11",
-        ws="none",
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name="provledger-test-server", daemon=True)

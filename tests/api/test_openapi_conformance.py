@@ -7,6 +7,7 @@ schemas, schema-valid requests accepted and invalid ones refused, 405s that carr
 from __future__ import annotations
 
 from collections.abc import Iterator
+from types import SimpleNamespace
 from typing import Any, cast
 
 import pytest
@@ -17,12 +18,13 @@ from live_server import serve_in_thread
 from schemathesis.core.parameters import ParameterLocation
 
 from api.app import create_app
+from ledger.config import Settings
 from ledger.runtime import Runtime
 
-# The document does not depend on the runtime: build it from an app that has none.
-schema = schemathesis.openapi.from_dict(
-    create_app(cast(Runtime, None), start_workers=False).openapi()
-)
+# The document depends on the routes and the configuration, not on a chain or a database: build
+# it from an app with default settings and nothing opened.
+_UNOPENED = cast(Runtime, SimpleNamespace(settings=Settings()))
+schema = schemathesis.openapi.from_dict(create_app(_UNOPENED, start_workers=False).openapi())
 
 
 @pytest.fixture

@@ -160,6 +160,11 @@ def test_a_tampered_bundle_is_refused_saying_what_differs(
         check_bundle(json.dumps(document), verifier=verifier)
 
 
+def test_a_bundle_is_scanned_for_depth_before_it_is_parsed() -> None:
+    with pytest.raises(InvalidProofError, match="nests deeper than 32 levels"):
+        check_bundle('{"format": ' + "[" * 50 + "]" * 50 + "}")
+
+
 def test_a_bundle_for_other_bytes_is_refused(ledger: Ledger, actors: Any, deadline: int) -> None:
     content = os.urandom(32)
     _register_by_sig(ledger, actors, content, deadline)

@@ -37,6 +37,8 @@ STACK_BYTES: Final = 256 * 1024 * 1024
 #: Memory the node cache may hold.
 CACHE_BYTES: Final = 64 * 1024 * 1024
 _NODE_KEY: Final = 32
+#: How much lower than the service a worker runs (nice(2) increment).
+WORKER_NICENESS: Final = 10
 
 
 class _NodeCache:
@@ -147,6 +149,9 @@ def _die_with_parent(parent_pid: int) -> None:
 def main(argv: list[str]) -> None:
     fd, parent_pid = int(argv[1]), int(argv[2])
     _die_with_parent(parent_pid)
+    # Below the service in the scheduler's eyes: an outsider's eth_call (any caller on an open
+    # /rpc) must not take CPU from the API's own requests when the cores are contended.
+    os.nice(WORKER_NICENESS)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C at a terminal is for the service
     sys.setrecursionlimit(max(sys.getrecursionlimit(), 100_000))
     sock = socket.socket(fileno=fd)

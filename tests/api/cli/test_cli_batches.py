@@ -100,6 +100,9 @@ def test_a_manifest_registers_hashes_computed_elsewhere_with_versions_and_lineag
     garbage.write_text("{not json\n")
     refused = provledger("register", "--manifest", str(garbage), token=owner.token)
     assert refused.exit_code == EXIT_USAGE and "invalid-manifest" in refused.stderr
+    garbage.write_text("[" * 50 + "]" * 50 + "\n")  # scanned before any parser recurses into it
+    refused = provledger("register", "--manifest", str(garbage), token=owner.token)
+    assert refused.exit_code == EXIT_USAGE and "nests deeper than 32 levels" in refused.stderr
     unknown = provledger("register", "--manifest", _write(tmp_path / "c.jsonl",
                          [{"content_hash": "0x" + "ab" * 32, "dataset_id": "0x" + "cd" * 32}]),
                          token=owner.token)  # fmt: skip

@@ -10,9 +10,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ledger.errors import JsonLimitError, RpcInvalidRequestError, RpcParseError
+from ledger.errors import RpcInvalidRequestError, RpcParseError
 from ledger.rpc.envelope import MAX_BODY_BYTES, Refused, Request, parse_body
-from ledger.rpc.json_bounds import check_json_bounds
 
 json_documents = st.recursive(
     st.none() | st.booleans() | st.integers() | st.text(),
@@ -21,42 +20,24 @@ json_documents = st.recursive(
     ),
     max_leaves=30,
 )
-# Strings full of the characters a naive bracket counter trips on.
-tricky_text = st.text(alphabet='[]{}"\\ab', max_size=20)
-tricky_documents = st.recursive(
-    st.none() | st.integers() | tricky_text,
-    lambda children: (
-        st.lists(children, max_size=3) | st.dictionaries(tricky_text, children, max_size=3)
-    ),
-    max_leaves=25,
-)
 
 
-def depth(value: Any) -> int:
-    if isinstance(value, list):
-        return 1 + max((depth(v) for v in value), default=0)
-    if isinstance(value, dict):
-        return 1 + max((depth(v) for v in value.values()), default=0)
-    return 0
-
-
-@given(tricky_documents, st.integers(min_value=1, max_value=8))
-def test_the_depth_check_agrees_with_the_real_depth(document: Any, limit: int) -> None:
-    raw = json.dumps(document).encode()
-    if depth(document) <= limit:
-        check_json_bounds(raw, max_bytes=len(raw), max_depth=limit)
-    else:
-        with pytest.raises(JsonLimitError):
-            check_json_bounds(raw, max_bytes=len(raw), max_depth=limit)
-
-
-def test_the_depth_check_refuses_what_would_crash_the_parser() -> None:
+def test_a_body_nested_deeper_than_any_request_is_refused_before_parsing() -> None:
     # With py-evm imported the recursion limit is 100,000: json.loads of this would overflow
-    # the C stack. The check answers first, quickly.
-    with pytest.raises(JsonLimitError, match="nested more than 10"):
-        check_json_bounds(b"[" * 2_000_000, max_bytes=MAX_BODY_BYTES, max_depth=10)
-    with pytest.raises(JsonLimitError, match="bytes"):
-        check_json_bounds(b" " * 11, max_bytes=10, max_depth=10)
+    # the C stack. The scan (ledger.jsonguard, tested there) answers first, quickly.
+    with pytest.raises(RpcParseError, match="deeper than 10"):
+        parse_body(b"[" * 2_000_000 + b"]" * 2_000_000)
+
+
+def test_a_body_over_the_size_limit_is_refused_unread() -> None:
+    with pytest.raises(RpcParseError, match="more than"):
+        parse_body(b" " * (MAX_BODY_BYTES + 1))
+
+
+def test_utf16_is_not_json_here() -> None:
+    # json.loads(bytes) would read UTF-16 and see another document than the scanner did.
+    with pytest.raises(RpcParseError):
+        parse_body('{"jsonrpc":"2.0","id":1,"method":"eth_chainId"}'.encode("utf-16"))
 
 
 @given(st.binary(max_size=300))
