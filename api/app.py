@@ -28,6 +28,7 @@ from api.routes import (
     rpc,
     verify,
 )
+from api.throttle import ErrorBudget, ErrorThrottle
 from ledger.rpc import RpcLimits, RpcServer
 from ledger.runtime import Runtime
 
@@ -108,4 +109,7 @@ def create_app(runtime: Runtime, *, start_workers: bool = True) -> FastAPI:
     app.add_middleware(
         BodyGuard, limits=BodyLimits.from_settings(runtime.settings), routes=app.router.routes
     )
+    # Outermost: a client that keeps being refused is refused before anything else runs.
+    budget = ErrorBudget(rate=runtime.settings.error_rate, burst=runtime.settings.error_burst)
+    app.add_middleware(ErrorThrottle, budget=budget, principals=app.state.principals)
     return app

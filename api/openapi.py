@@ -6,7 +6,8 @@ come from layers FastAPI does not see (the body limits, the database pool). This
 once, when the document is first built:
 
 * the ``Problem`` schema, and for each operation the error statuses it can give, inferred from
-  what the document says the operation is: ``401``/``403`` if it takes a bearer token,
+  what the document says the operation is: ``429`` for all (:mod:`api.throttle`),
+  ``401``/``403`` if it takes a bearer token,
   ``404`` under ``/v1``, ``409`` and ``413`` for writes, ``422`` when it takes parameters or a
   body, ``503`` for anything that reads the database or the chain;
 * the request bodies that routes parse themselves (uploads, bulk registration) as components,
@@ -83,6 +84,7 @@ _MEANINGS = {
     409: "Conflicts with the ledger's state, or with an earlier use of the Idempotency-Key",
     413: "The body is larger than this endpoint accepts",
     422: "The request is malformed (the problem's `errors` say where)",
+    429: "This client has been refused too often lately; retry after `Retry-After`",
     503: "The database or the chain is busy or unreachable; retry after `Retry-After`",
 }
 
@@ -124,7 +126,7 @@ def build(app: FastAPI) -> dict[str, Any]:
 
 def _statuses(path: str, method: str, operation: dict[str, Any]) -> set[int]:
     """The error statuses an operation can answer, from what the document says it is."""
-    statuses = set()
+    statuses = {429}  # any client that keeps being refused (api/throttle.py)
     if operation.get("security"):  # it takes a token: the bearer scheme of api.deps
         statuses |= {401, 403}
     if path.startswith("/v1/"):

@@ -23,6 +23,7 @@ import asyncio
 import contextlib
 import itertools
 import json
+import multiprocessing
 import os
 import random
 import sys
@@ -225,7 +226,7 @@ async def huge_bodies(port: int, tokens: dict[str, str], stop: threading.Event) 
     while not stop.is_set():
         await asyncio.gather(
             stream("/v1/departments/1/suspend", 300 * 10**6, None),
-            stream("/v1/verify", 10**9, tokens["honest"]),
+            stream("/v1/verify", 10**9, tokens["other"]),
         )
         n += 2
     return n
@@ -284,7 +285,7 @@ async def truncated_uploads(port: int, tokens: dict[str, str], stop: threading.E
     cut = body[: len(body) // 2]
     request = (
         f"POST /v1/datasets HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
-        f"Content-Type: {content_type}\r\nAuthorization: Bearer {tokens['honest']}\r\n"
+        f"Content-Type: {content_type}\r\nAuthorization: Bearer {tokens['other']}\r\n"
         "Transfer-Encoding: chunked\r\n\r\n"
     ).encode() + b"%x\r\n%s\r\n0\r\n\r\n" % (len(cut), cut)
     n = 0
@@ -307,7 +308,7 @@ async def huge_integers(port: int, tokens: dict[str, str], stop: threading.Event
         f"/v1/audit/events?from_block={big}",
     ]
     requests = [
-        http_request(p, b"", content_type="text/plain", method="GET", token=tokens["honest"],
+        http_request(p, b"", content_type="text/plain", method="GET", token=tokens["other"],
                      port=port)
         for p in paths
     ] + [
@@ -378,10 +379,18 @@ ATTACKS: dict[str, Attack] = {
 }
 
 
-def run_attack(attack: Attack, port: int, tokens: dict[str, str], stop: threading.Event) -> int:
-    """The attack in a thread of its own with its own event loop: it must not slow the honest
-    clients' loop, as a separate attacker machine would not."""
-    return asyncio.run(attack(port, tokens, stop))
+def attacker_process(name: str, port: int, tokens: dict[str, str], stop: Any, count: Any) -> None:
+    """Run attack ``name`` until ``stop`` (a multiprocessing Event) is set; its request count
+    into ``count``. A process of its own: the attacker is another machine on the network, and
+    must not share this process's GIL with the honest clients it would otherwise slow itself."""
+    stopped = threading.Event()
+
+    def watch() -> None:
+        stop.wait()
+        stopped.set()
+
+    threading.Thread(target=watch, daemon=True).start()
+    count.value = asyncio.run(ATTACKS[name](port, tokens, stopped))
 
 
 # --- the honest workload ----------------------------------------------------------------------
@@ -469,20 +478,20 @@ def main() -> None:
             for name in chosen:
                 baseline = asyncio.run(honest_phase(port, clients, seconds))
                 rss_before = tree_rss_mib(pid)
-                stop = threading.Event()
-
-                def attack(
-                    name: str = name, stop: threading.Event = stop, into: dict[str, int] = results
-                ) -> None:
-                    into[name] = run_attack(ATTACKS[name], port, tokens, stop)
-
-                attacker = threading.Thread(target=attack, daemon=True)
+                context = multiprocessing.get_context("spawn")
+                stop, count = context.Event(), context.Value("q", 0)
+                attacker = context.Process(
+                    target=attacker_process, args=(name, port, tokens, stop, count), daemon=True
+                )
                 attacker.start()
                 time.sleep(1.0)  # let the attack get going before measuring
                 attacked = asyncio.run(honest_phase(port, clients, seconds))
                 rss_during = tree_rss_mib(pid)
                 stop.set()
                 attacker.join(timeout=120)
+                if attacker.is_alive():
+                    attacker.kill()
+                results[name] = count.value
                 time.sleep(2.0)  # let what the attack left behind drain
                 entry = {
                     "baseline": figures(baseline),

@@ -144,6 +144,19 @@ class Settings(BaseSettings):
         ge=1,
         description="Open connections served at once; new ones beyond it are closed at once.",
     )
+    error_rate: float = Field(
+        2.0,
+        gt=0,
+        le=100_000,
+        description="Error answers (4xx) a client may get per second, on average, before it "
+        "is refused with 429 until its budget refills (api/throttle.py).",
+    )
+    error_burst: float = Field(
+        30.0,
+        ge=1,
+        le=1_000_000,
+        description="Error answers a client may get in a row before the rate applies.",
+    )
     max_header_bytes: int = Field(
         16 * 1024,
         ge=1024,

@@ -51,10 +51,11 @@ def file_upload(
     return attempt
 
 
-#: Answers that mean "nothing was done, ask again shortly": the service is busy (503), or an
-#: earlier attempt of this very write (same Idempotency-Key) is still being processed (409).
+#: Answers that mean "nothing was done, ask again shortly": the service is busy (503), an
+#: earlier attempt of this very write (same Idempotency-Key) is still being processed (409), or
+#: this client has been refused too often lately (429).
 _COME_BACK_LATER = frozenset(
-    {"database-busy", "chain-unavailable", "idempotency-key-in-use", "http-503"}
+    {"database-busy", "chain-unavailable", "idempotency-key-in-use", "too-many-errors", "http-503"}
 )
 #: The longest a Retry-After header may make the client sleep between attempts.
 _MAX_RETRY_AFTER = 10.0

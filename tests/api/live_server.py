@@ -36,6 +36,10 @@ def embedded_settings(data_dir: Path, **overrides: Any) -> Settings:
         "relayer_poll_interval": 0.02,
         "indexer_poll_interval": 0.05,
         "batch_max_age": 0.2,  # flush batches quickly: tests wait for them
+        # Tests refuse requests on purpose, many from one token (governance's): throttling is
+        # tested on its own (tests/api/test_throttle.py).
+        "error_rate": 1e4,
+        "error_burst": 1e5,
     }
     return Settings(**{**defaults, **overrides})
 
