@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -129,9 +130,10 @@ class GuardedH11Protocol(H11Protocol):
         if state is h11.IDLE:
             self._cancel_body_timer()
             if self._header_timer is None:  # a deadline: bytes arriving never push it back
-                self._header_timer = self.loop.call_later(
-                    self.limits.header_timeout, self._headers_overdue
-                )
+                # Jittered (the last quarter of the timeout): connections opened together by an
+                # attacker are not all dropped, and reopened, in the same instant.
+                deadline = self.limits.header_timeout * random.uniform(0.75, 1.0)
+                self._header_timer = self.loop.call_later(deadline, self._headers_overdue)
             return
         self._cancel_header_timer()
         if state is not h11.SEND_BODY:

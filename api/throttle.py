@@ -24,12 +24,16 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import anyio
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.auth import PrincipalCache, token_digest
 from api.errors import problem
 from ledger.errors import AuthenticationError
+
+#: The longest a refused request is held before its 429 goes out.
+TARPIT_SECONDS = 1.0
 
 
 @dataclass(slots=True)
@@ -118,7 +122,10 @@ class ErrorThrottle:
             keys.append(address)  # no token, or one not (yet) seen accepted
         wait = max(self.budget.wait(key) for key in keys)
         if wait > 0:
-            retry = str(math.ceil(wait))
+            # Held a moment before the answer: a flooding client waits out its own refusals
+            # instead of turning each into another (cheap, but not free) request at once.
+            await anyio.sleep(min(wait, TARPIT_SECONDS))
+            retry = str(math.ceil(max(wait - TARPIT_SECONDS, 1)))
             refusal = problem(
                 429,
                 "too-many-errors",
@@ -133,7 +140,10 @@ class ErrorThrottle:
                 status = int(message["status"])
                 if token is not None and self.principals.get(token[len("token:") :]):
                     self._remember(token)  # authentication accepted it, just now
-                if 400 <= status < 500:
+                # A protocol that answers its errors with 200 (JSON-RPC) marks them in the
+                # request's state.
+                refused = bool(scope.get("state", {}).get("client_error"))
+                if 400 <= status < 500 or refused:
                     self.budget.charge(keys[0])
                     if status == 401 and keys[0] != address:
                         self.budget.charge(address)

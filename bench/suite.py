@@ -34,6 +34,7 @@ QUICK: dict[str, str] = {
     "relayer": "relayer.py --records 1000 --naive-records 50 --embedded-records 50"
     " --max-seconds 60",
     "rpc": "rpc.py --datasets 100 --samples 20",
+    "abuse": "abuse.py --quick",
 }
 
 

@@ -67,7 +67,9 @@ async def rpc(request: Request, runtime: RuntimeDep) -> Response:
     if body is None:
         return problem(413, "too-large", f"a JSON-RPC body is at most {MAX_BODY_BYTES} bytes")
     server: RpcServer = request.app.state.rpc
-    answer = await server.answer(body, run_in_threadpool)
-    if answer is None:  # notifications only: JSON-RPC answers nothing
+    answer = await server.respond(body, run_in_threadpool)
+    if answer.refused:  # a client error in JSON-RPC's terms (answered 200): api/throttle counts it
+        request.state.client_error = True
+    if answer.text is None:  # notifications only: JSON-RPC answers nothing
         return Response(status_code=204)
-    return Response(answer, media_type="application/json")
+    return Response(answer.text, media_type="application/json")

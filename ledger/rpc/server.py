@@ -114,6 +114,15 @@ def _dump(response: dict[str, Any]) -> str:
     return json.dumps(response, separators=(",", ":"))
 
 
+@dataclass(frozen=True, slots=True)
+class RpcAnswer:
+    """What one HTTP body is answered: the JSON text (None: only notifications, nothing to
+    answer), and whether the body as a whole was refused."""
+
+    text: str | None
+    refused: bool = False
+
+
 class RpcServer:
     """JSON-RPC 2.0 over one chain, read-only, bounded."""
 
@@ -158,13 +167,18 @@ class RpcServer:
     async def answer(self, body: bytes, offload: Offload[Any]) -> str | None:
         """The response body for a request body; None when there is nothing to answer (only
         notifications). Never raises: a failure of ours is logged and answered -32603."""
+        return (await self.respond(body, offload)).text
+
+    async def respond(self, body: bytes, offload: Offload[Any]) -> RpcAnswer:
+        """:meth:`answer`, and whether the body as a whole was refused (not JSON, too deep,
+        not a request): the HTTP layer counts that as the client's error."""
         try:
             return await self._answer(body, offload)
         except Exception:
             log.exception("JSON-RPC body failed")
-            return _dump(error_response(None, RpcInternalError("internal error")))
+            return RpcAnswer(_dump(error_response(None, RpcInternalError("internal error"))))
 
-    async def _answer(self, body: bytes, offload: Offload[Any]) -> str | None:
+    async def _answer(self, body: bytes, offload: Offload[Any]) -> RpcAnswer:
         deadline = time.monotonic() + self.limits.evm_timeout
         try:
             if len(body) > _PARSE_INLINE_BYTES:
@@ -172,7 +186,7 @@ class RpcServer:
             else:
                 parsed = parse_body(body, max_batch=self.limits.max_batch)
         except RpcError as exc:
-            return _dump(error_response(None, exc))
+            return RpcAnswer(_dump(error_response(None, exc)), refused=True)
         parts: list[str] = []
         for entry in parsed.entries:
             if isinstance(entry, Refused):
@@ -182,8 +196,8 @@ class RpcServer:
             if not entry.notification:
                 parts.append(response)
         if not parts:
-            return None
-        return "[" + ",".join(parts) + "]" if parsed.batch else parts[0]
+            return RpcAnswer(None)
+        return RpcAnswer("[" + ",".join(parts) + "]" if parsed.batch else parts[0])
 
     async def _respond(self, request: Request, deadline: float, offload: Offload[Any]) -> str:
         try:
