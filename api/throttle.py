@@ -32,6 +32,10 @@ from api.auth import PrincipalCache, token_digest
 from api.errors import problem
 from ledger.errors import AuthenticationError
 
+#: Probes are never throttled: they cost nothing, and a liveness probe that a neighbour's flood
+#: (same address) made fail would get a healthy service restarted.
+UNTHROTTLED = frozenset({"/healthz", "/readyz"})
+
 #: The longest a refused request is held before its 429 goes out.
 TARPIT_SECONDS = 1.0
 
@@ -112,7 +116,7 @@ class ErrorThrottle:
         self._accepted: set[str] = set()  # token keys authentication has accepted
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != "http" or scope["path"] in UNTHROTTLED:
             await self.app(scope, receive, send)
             return
         address = "ip:" + (scope.get("client") or ("unknown",))[0]

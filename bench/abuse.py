@@ -17,9 +17,9 @@ the attacker's machine spends its own CPU, what is measured is what an attack co
 service, not what generating it costs the machine they share. (The server is one process, its
 Python bound by one core whatever it is given; the eth_call workers share that core, niced.)
 
-    python bench/abuse.py                      # every attack, 15 s phases
-    python bench/abuse.py --phase 30 --only evm-loop,slowloris
-    python bench/abuse.py --quick              # make bench: 5 s phases
+    python bench/abuse.py                      # every attack, 3 rounds of 10 s phases
+    python bench/abuse.py --phase 20 --rounds 2 --only evm-loop,slowloris
+    python bench/abuse.py --quick              # make bench: one round of 5 s phases
 """
 
 from __future__ import annotations
@@ -120,6 +120,16 @@ class Phase:
     def per_second(self) -> float:
         return self.completed / self.seconds if self.seconds else 0.0
 
+    def merge(self, other: Phase) -> None:
+        """Add ``other``'s figures to these (one more round of the same phase)."""
+        self.seconds += other.seconds
+        self.completed += other.completed
+        for status, n in other.statuses.items():
+            self.statuses[status] = self.statuses.get(status, 0) + n
+        self.latencies += other.latencies
+        self.healthz += other.healthz
+        self.healthz_failures += other.healthz_failures
+
     @property
     def server_errors(self) -> int:
         return sum(n for status, n in self.statuses.items() if status >= 500)
@@ -205,6 +215,30 @@ async def _raw(port: int, payload: bytes, *, read: bool = True, timeout: float =
         writer.close()
 
 
+async def _hammer(
+    port: int, request: Callable[[], bytes], *, connections: int, stop: threading.Event
+) -> int:
+    """Send ``request()`` back to back on ``connections`` keep-alive connections (reopened when
+    the server closes one) until ``stop``; how many were answered."""
+
+    async def one() -> int:
+        n = 0
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        try:
+            while not stop.is_set():
+                writer.write(request())
+                _, keep_alive = await _read_response(reader)
+                n += 1
+                if not keep_alive:
+                    writer.close()
+                    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        finally:
+            writer.close()
+        return n
+
+    return sum(await asyncio.gather(*(one() for _ in range(connections))))
+
+
 async def deep_json(port: int, _: dict[str, str], stop: threading.Event) -> int:
     """100,000-deep JSON at /rpc and at a governance write, no token (finding 1)."""
     body = b"[" * 100_000 + b"]" * 100_000
@@ -280,22 +314,7 @@ async def pool_exhaustion(port: int, tokens: dict[str, str], stop: threading.Eve
         port=port,
     )
 
-    async def one() -> int:
-        n = 0
-        reader, writer = await asyncio.open_connection("127.0.0.1", port)
-        try:
-            while not stop.is_set():
-                writer.write(request)
-                _, keep_alive = await _read_response(reader)
-                n += 1
-                if not keep_alive:
-                    writer.close()
-                    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-        finally:
-            writer.close()
-        return n
-
-    return sum(await asyncio.gather(*(one() for _ in range(20))))
+    return await _hammer(port, lambda: request, connections=20, stop=stop)
 
 
 async def token_race(port: int, tokens: dict[str, str], stop: threading.Event) -> int:
@@ -356,22 +375,7 @@ async def huge_integers(port: int, tokens: dict[str, str], stop: threading.Event
                      b'{"jsonrpc":"2.0","id":1,"method":"eth_call","params":5}')
     ]  # fmt: skip
 
-    async def one() -> int:
-        n = 0
-        reader, writer = await asyncio.open_connection("127.0.0.1", port)
-        try:
-            while not stop.is_set():
-                writer.write(random.choice(requests))
-                _, keep_alive = await _read_response(reader)
-                n += 1
-                if not keep_alive:
-                    writer.close()
-                    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-        finally:
-            writer.close()
-        return n
-
-    return sum(await asyncio.gather(*(one() for _ in range(4))))
+    return await _hammer(port, lambda: random.choice(requests), connections=4, stop=stop)
 
 
 async def slowloris(port: int, _: dict[str, str], stop: threading.Event) -> int:
@@ -415,6 +419,31 @@ ATTACKS: dict[str, Attack] = {
     "huge-integers": huge_integers,
     "slowloris": slowloris,
 }
+
+
+def attack_phase(
+    name: str,
+    port: int,
+    tokens: dict[str, str],
+    clients: list[Callable[[int], bytes]],
+    seconds: float,
+) -> tuple[Phase, int]:
+    """One phase of honest load while attack ``name`` runs from a process of its own; what the
+    honest side saw, and how many attack requests were answered."""
+    context = multiprocessing.get_context("spawn")
+    stop, count = context.Event(), context.Value("q", 0)
+    attacker = context.Process(
+        target=attacker_process, args=(name, port, tokens, stop, count), daemon=True
+    )
+    attacker.start()
+    time.sleep(1.5)  # the attacker's interpreter starts and the attack gets going
+    phase = asyncio.run(honest_phase(port, clients, seconds))
+    stop.set()
+    attacker.join(timeout=120)
+    if attacker.is_alive():
+        attacker.kill()
+    time.sleep(2.0)  # what the attack left behind (held connections, queued work) drains
+    return phase, int(count.value)
 
 
 def attacker_process(name: str, port: int, tokens: dict[str, str], stop: Any, count: Any) -> None:
@@ -495,15 +524,19 @@ def figures(phase: Phase) -> dict[str, Any]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--phase", type=float, default=15.0, help="seconds per phase")
+    parser.add_argument("--phase", type=float, default=10.0, help="seconds per phase")
+    parser.add_argument(
+        "--rounds", type=int, default=3, help="baseline/attack pairs per attack, alternating"
+    )
     parser.add_argument("--only", default="", help="comma-separated attacks to run")
     parser.add_argument("--quick", action="store_true", help="5 s phases (make bench)")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     args = parser.parse_args()
     seconds = 5.0 if args.quick else args.phase
+    rounds = 1 if args.quick else args.rounds
     chosen = [a for a in args.only.split(",") if a] or list(ATTACKS)
 
-    report: dict[str, Any] = {"phase_seconds": seconds, "attacks": {}}
+    report: dict[str, Any] = {"phase_seconds": seconds, "rounds": rounds, "attacks": {}}
     with tempfile.TemporaryDirectory(prefix="provledger-abuse-") as tmp:
         data_dir = Path(tmp) / "data"
         with serve(data_dir, {}) as (base, pid):
@@ -516,23 +549,17 @@ def main() -> int:
             rss_start = tree_rss_mib(pid)
             results: dict[str, int] = {}
             for name in chosen:
-                baseline = asyncio.run(honest_phase(port, clients, seconds))
                 rss_before = tree_rss_mib(pid)
-                context = multiprocessing.get_context("spawn")
-                stop, count = context.Event(), context.Value("q", 0)
-                attacker = context.Process(
-                    target=attacker_process, args=(name, port, tokens, stop, count), daemon=True
-                )
-                attacker.start()
-                time.sleep(1.0)  # let the attack get going before measuring
-                attacked = asyncio.run(honest_phase(port, clients, seconds))
-                rss_during = tree_rss_mib(pid)
-                stop.set()
-                attacker.join(timeout=120)
-                if attacker.is_alive():
-                    attacker.kill()
-                results[name] = count.value
-                time.sleep(2.0)  # let what the attack left behind drain
+                baseline, attacked, rss_during = Phase(), Phase(), rss_before
+                # Baseline and attack alternate, round after round: the honest load drifts
+                # (the relayer and indexer catch up in bursts), and alternating spreads the
+                # drift over both sides instead of handing it to one.
+                for _ in range(rounds):
+                    baseline.merge(asyncio.run(honest_phase(port, clients, seconds)))
+                    under, count = attack_phase(name, port, tokens, clients, seconds)
+                    attacked.merge(under)
+                    results[name] = results.get(name, 0) + count
+                    rss_during = max(rss_during, tree_rss_mib(pid))
                 entry = {
                     "baseline": figures(baseline),
                     "attacked": figures(attacked),
@@ -573,12 +600,15 @@ def misses(report: dict[str, Any]) -> list[str]:
 
 def _line(name: str, entry: dict[str, Any]) -> str:
     b, a = entry["baseline"], entry["attacked"]
+
+    def healthz(side: dict[str, Any]) -> str:
+        return f"{side['healthz_ms']['p50']:.0f}/{side['healthz_ms']['p99']:.0f}"
+
     return (
-        f"{name:18} honest {a['honest_per_s']:7.1f}/s vs {b['honest_per_s']:7.1f}/s "
-        f"({entry['throughput_ratio']:.2f}x)  healthz p99 {a['healthz_ms']['p99']:6.1f} ms "
-        f"vs {b['healthz_ms']['p99']:6.1f} ms  honest 5xx {a['honest_5xx']}  "
-        f"attack requests {entry['attack_requests']}  RSS {entry['rss_mib']['before']}->"
-        f"{entry['rss_mib']['during']} MiB"
+        f"{name:18} honest {a['honest_per_s']:6.1f}/s vs {b['honest_per_s']:6.1f}/s "
+        f"({entry['throughput_ratio']:.2f}x)  healthz p50/p99 {healthz(a)} ms vs {healthz(b)} ms"
+        f"  honest 5xx {a['honest_5xx']}  attack requests {entry['attack_requests']}"
+        f"  RSS {entry['rss_mib']['before']}->{entry['rss_mib']['during']} MiB"
     )
 
 

@@ -99,3 +99,11 @@ def test_json_rpc_bodies_refused_as_a_whole_count_as_errors(small_budget: TestCl
     # client's errors, and a flood of them is throttled like any other.
     statuses = [small_budget.post("/rpc", content=b"{nope").status_code for _ in range(7)]
     assert statuses == [200] * 5 + [429] * 2
+
+
+def test_probes_answer_whoever_shares_the_address_of_a_flood(small_budget: TestClient) -> None:
+    for _ in range(6):
+        small_budget.post("/rpc", content=b"{nope")
+    assert small_budget.post("/rpc", content=b"{nope").status_code == 429
+    assert small_budget.get("/healthz").status_code == 200
+    assert small_budget.get("/readyz").status_code == 200
