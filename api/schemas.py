@@ -406,8 +406,20 @@ class OperationPublic(BaseModel):
     kind: str
     status: Literal["pending", "submitted", "confirmed", "failed"]
     department_id: int | None
-    confirmations: int
+    confirmations: int = Field(description="Blocks from its block to the head, itself included.")
     required_confirmations: int
+    final: bool = Field(
+        description="Its block is at or below the chain's finalized block: no reorg can undo "
+        "it. Until then a confirmed operation is watched; a reorg deeper than K sends it back "
+        "to submitted (and counts in `reorged`)."
+    )
+    reorged: int = Field(
+        description="Times its mined transaction left the canonical chain and was sent again."
+    )
+    chain_available: bool = Field(
+        description="Whether the node answered just now; if not, confirmations are counted "
+        "from the last head seen."
+    )
     chain: ChainCoordinates
     gas_used: int | None
     result: dict[str, Any]

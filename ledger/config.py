@@ -49,6 +49,41 @@ class Settings(BaseSettings):
     keystore_scrypt_n: int | None = Field(
         None, ge=2, description="scrypt cost N for new custodial keystores; unset = eth-account's"
     )
+    finality_depth: int = Field(
+        64,
+        ge=0,
+        le=100_000,
+        description="Blocks after which a block counts as final on a node that does not answer "
+        "the `finalized` block tag (one that does is believed). Confirmed operations are "
+        "watched until final: a deeper reorg sends them back to submitted.",
+    )
+    expected_block_time: float = Field(
+        0.0,
+        ge=0,
+        le=3600,
+        description="Seconds between blocks the chain produces on its own (e.g. 2 for a QBFT "
+        "network with blockperiodseconds 2); 0 = blocks only when there are transactions "
+        "(the embedded chain, anvil without --block-time), so a still head is no fault.",
+    )
+    stall_blocks: int = Field(
+        10,
+        ge=2,
+        le=10_000,
+        description="/readyz reports degraded when the head has not moved for this many "
+        "expected block times.",
+    )
+    relayer_stuck_after: float = Field(
+        120.0,
+        gt=0,
+        le=86_400,
+        description="/readyz reports degraded when a sent transaction has waited this many "
+        "seconds (at least K + stall_blocks block times) without settling.",
+    )
+    outage_writes: Literal["queue", "refuse"] = Field(
+        "queue",
+        description="Writes while the chain is unreachable: queue (202, checked and sent when "
+        "it returns; refused then with the contract's reason) or refuse (503).",
+    )
     relayer_poll_interval: float = Field(0.2, gt=0, le=60)
     indexer_poll_interval: float = Field(0.5, gt=0, le=60)
     batch_max_records: int = Field(

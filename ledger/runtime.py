@@ -21,6 +21,7 @@ from sqlalchemy.engine import Engine
 from ledger.anchoring.batcher import Batcher
 from ledger.chain.backend import Chain
 from ledger.chain.deploy import Deployment, Ledger
+from ledger.chain.head import HeadWatch
 from ledger.config import Settings
 from ledger.db import create_tables, make_engine
 from ledger.errors import ChainMismatchError, ConfigurationError, KeystoreNotFoundError
@@ -59,6 +60,7 @@ class Runtime:
     service_account: LocalAccount
     relayer: Relayer
     indexer: Indexer
+    head: HeadWatch = field(init=False)
     batcher: Batcher = field(init=False)
     _threads: list[threading.Thread] = field(default_factory=list)
     _stop: threading.Event = field(default_factory=threading.Event)
@@ -100,7 +102,9 @@ class Runtime:
             account=service_account,
             keys=runtime.department_key,
             confirmations=settings.confirmations,
+            finality_depth=settings.finality_depth,
         )
+        runtime.head = HeadWatch(chain, finality_depth=settings.finality_depth)
         runtime.batcher = Batcher(
             runtime, max_records=settings.batch_max_records, max_age=settings.batch_max_age
         )
@@ -149,7 +153,9 @@ class Runtime:
     def start_workers(self) -> None:
         """Start the relayer, the indexer and the batcher in daemon threads."""
         self._stop.clear()
+        self.head.poll()  # readiness and confirmations have a head from the first request on
         workers = (
+            ("provledger-head", self.head.run, self.settings.indexer_poll_interval),
             ("provledger-relayer", self.relayer.run, self.settings.relayer_poll_interval),
             ("provledger-indexer", self.indexer.run, self.settings.indexer_poll_interval),
             ("provledger-batcher", self.batcher.run, self.settings.relayer_poll_interval),

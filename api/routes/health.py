@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
-from sqlalchemy import text
-from sqlmodel import Session
-
 from api.deps import RuntimeDep
+from ledger.readiness import readiness
 
 router = APIRouter(tags=["health"])
 
@@ -21,35 +17,18 @@ async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz", summary="Chain and database reachable; how far behind the indexer is")
+@router.get(
+    "/readyz",
+    summary="Ready, or degraded and why: chain reachable and moving, database, relayer",
+    responses={503: {"description": "Degraded: `reasons` names each fault"}},
+)
 def readyz(runtime: RuntimeDep) -> JSONResponse:
-    checks: dict[str, Any] = {}
-    ready = True
-    try:
-        checks["chain"] = {
-            "ok": True,
-            "chain_id": runtime.chain.chain_id,
-            "head": runtime.chain.w3.eth.block_number,
-        }
-    except Exception as exc:
-        ready = False
-        checks["chain"] = {"ok": False, "error": str(exc)}
-    try:
-        with Session(runtime.engine) as session:
-            session.exec(text("SELECT 1"))  # type: ignore[call-overload]
-        checks["database"] = {"ok": True}
-    except Exception as exc:
-        ready = False
-        checks["database"] = {"ok": False, "error": str(exc)}
-    try:
-        checks["indexer"] = {
-            "ok": True,
-            "last_block": runtime.indexer.last_indexed_block(),
-            "lag_blocks": runtime.indexer.lag(),
-        }
-    except Exception as exc:
-        checks["indexer"] = {"ok": False, "error": str(exc)}
+    state = readiness(runtime)
     return JSONResponse(
-        {"status": "ready" if ready else "unavailable", "checks": checks},
-        status_code=200 if ready else 503,
+        {
+            "status": "ready" if state.ready else "degraded",
+            "reasons": list(state.reasons),
+            "checks": state.checks,
+        },
+        status_code=200 if state.ready else 503,
     )

@@ -56,8 +56,20 @@ def _visible(principal: Principal, department_id: int | None) -> bool:
 
 
 def _public(runtime: Runtime, op: Operation) -> OperationPublic:
-    head = runtime.chain.w3.eth.block_number
-    confirmations = head - op.block_number + 1 if op.block_number is not None else 0
+    # The head watch's answer (fresh while it runs), never a read that fails with the node.
+    seen = runtime.head.current(max_age=2 * runtime.settings.indexer_poll_interval)
+    head = seen.head
+    confirmations = (
+        head.number - op.block_number + 1
+        if head is not None and op.block_number is not None
+        else 0
+    )
+    final = (
+        op.status in (OperationStatus.CONFIRMED, OperationStatus.FAILED)
+        and op.block_number is not None
+        and head is not None
+        and op.block_number <= head.finalized
+    )
     contract = runtime.ledger.deployment
     address = {
         "DepartmentRegistry": contract.department_registry,
@@ -72,6 +84,9 @@ def _public(runtime: Runtime, op: Operation) -> OperationPublic:
         department_id=op.department_id,
         confirmations=max(confirmations, 0),
         required_confirmations=runtime.settings.confirmations,
+        final=final,
+        reorged=op.reorged,
+        chain_available=seen.reachable,
         chain=ChainCoordinates(
             chain_id=runtime.chain.chain_id,
             contract=address,
@@ -126,6 +141,9 @@ def _record_public(runtime: Runtime, session: Session, record: QueuedRecord) -> 
         department_id=record.department_id,
         confirmations=base.confirmations if base else 0,
         required_confirmations=runtime.settings.confirmations,
+        final=base.final if base else False,
+        reorged=base.reorged if base else 0,
+        chain_available=base.chain_available if base else runtime.head.snapshot().reachable,
         chain=base.chain
         if base
         else ChainCoordinates(

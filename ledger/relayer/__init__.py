@@ -1,6 +1,6 @@
 """The write path: a durable outbox in SQL and the relayer that takes it to the chain."""
 
-from ledger.relayer.models import Operation, OperationStatus
+from ledger.relayer.models import Operation, OperationEvent, OperationStatus
 from ledger.relayer.outbox import (
     enqueue,
     next_department_status,
@@ -12,6 +12,7 @@ from ledger.relayer.relayer import Relayer, StaleSignatureError, TickReport
 
 __all__ = [
     "Operation",
+    "OperationEvent",
     "OperationStatus",
     "Relayer",
     "StaleSignatureError",

@@ -15,7 +15,9 @@ from sqlmodel import Field, SQLModel
 class OperationStatus(enum.StrEnum):
     PENDING = "pending"  # stored, not yet sent
     SUBMITTED = "submitted"  # signed transaction sent (hash known), awaiting K confirmations
-    CONFIRMED = "confirmed"  # mined and K blocks deep on the canonical chain
+    # Mined and K blocks deep on the canonical chain. Watched until its block is final: a
+    # deeper reorg sends it back to SUBMITTED (``reorged`` counts how often).
+    CONFIRMED = "confirmed"
     FAILED = "failed"  # reverted, or refused before sending; error_* say why
 
 
@@ -57,12 +59,15 @@ class Operation(SQLModel, table=True):
     tx_nonce: int | None = Field(default=None, sa_column=Column(BigInteger))
     tx_hash: str | None = Field(default=None, index=True)
     raw_tx: str | None = Field(default=None, sa_column=Column(Text))
-    block_number: int | None = Field(default=None, sa_column=Column(BigInteger))
+    block_number: int | None = Field(default=None, sa_column=Column(BigInteger, index=True))
     block_hash: str | None = None
     gas_used: int | None = Field(default=None, sa_column=Column(BigInteger))
     error_code: str | None = None
     error_message: str | None = Field(default=None, sa_column=Column(Text))
     attempts: int = 0
+    # Times its mined transaction left the canonical chain after it was settled (confirmed, or
+    # failed by its receipt) and it went back to SUBMITTED.
+    reorged: int = 0
     created_at: datetime = Field(default_factory=_now)
     updated_at: datetime = Field(default_factory=_now)
 
@@ -71,3 +76,21 @@ class Operation(SQLModel, table=True):
 
     def result_data(self) -> dict[str, Any]:
         return dict(json.loads(self.result))
+
+
+class OperationEvent(SQLModel, table=True):
+    """Something the relayer did or saw that the operation's status alone does not tell: its
+    transaction left the chain in a reorg (``reorged``), a nonce of the relayer's account was
+    filled with an empty transaction (``nonce-gap-filled``, no operation)."""
+
+    __tablename__ = "relayer_operation_events"
+
+    id: int | None = Field(default=None, primary_key=True)
+    operation_id: str | None = Field(default=None, index=True)
+    event: str
+    tx_hash: str | None = None
+    tx_nonce: int | None = Field(default=None, sa_column=Column(BigInteger))
+    block_number: int | None = Field(default=None, sa_column=Column(BigInteger))
+    block_hash: str | None = None
+    detail: str = Field(default="", sa_column=Column(Text, nullable=False))
+    created_at: datetime = Field(default_factory=_now)

@@ -17,6 +17,16 @@ Guarantees, and how:
   the key the department will have when it executes: the key of the last rotation queued
   ahead of it, or the key on chain. A client's signature by a key rotated away ahead of it
   fails with the contract's ``SignatureWrongSigner``.
+* **Confirmed means K deep, and watched until final.** A settled operation (confirmed, or
+  failed by its receipt) whose block is above the node's finalized block is checked again
+  whenever the head changes; if its block left the canonical chain it goes back to
+  ``submitted`` (``reorged`` counted, an ``OperationEvent`` recorded) and its stored raw
+  transaction is sent again, to be confirmed again or failed with the contract's reason.
+* **No nonce gap outlives a recovery.** When the node does not know transactions the relayer
+  sent, every nonce from the node's count up to the highest the relayer holds is accounted
+  for: re-sent from the stored transaction, or, where no operation holds it any more (its
+  transaction reverted and was reorged away, the operation re-signed since), filled with an
+  empty transfer to itself, so nothing waits behind it in the node's queue.
 * **Reverts are named.** A revert is found in the receipt (status 0) and replayed to decode
   the contract's error (code and message); the operation fails with it, and the operations
   behind it go on. An action that reverted only because one ahead of it failed after it was
@@ -37,8 +47,9 @@ import json
 import logging
 import threading
 import time
+from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -51,6 +62,7 @@ from sqlmodel import Session, col, select
 from ledger.chain.abi_json import calldata, from_json, function_inputs
 from ledger.chain.clients.base import ContractClient, SignedActionsClient
 from ledger.chain.deploy import Ledger
+from ledger.chain.head import Finality, Head
 from ledger.chain.txsign import CallSigner
 from ledger.errors import (
     ChainUnavailableError,
@@ -58,7 +70,7 @@ from ledger.errors import (
     TransactionFailedError,
 )
 from ledger.relayer.gas import TX_GAS_CAP, gas_limit
-from ledger.relayer.models import Operation, OperationStatus
+from ledger.relayer.models import Operation, OperationEvent, OperationStatus
 from ledger.relayer.settle import fail, fail_foreign, fixable, outcome
 from ledger.relayer.signatures import (
     ChainView,
@@ -70,7 +82,7 @@ from ledger.relayer.signatures import (
 from ledger.relayer.transport import Transport
 from ledger.workers import run_until_stopped
 
-__all__ = ["KeyProvider", "Relayer", "StaleSignatureError", "TickReport"]
+__all__ = ["KeyProvider", "Relayer", "RelayerHealth", "StaleSignatureError", "TickReport"]
 
 log = logging.getLogger(__name__)
 
@@ -86,6 +98,35 @@ class TickReport:
     resent: int = 0
     #: Reverted for a reason the next attempt can fix; queued again.
     retried: int = 0
+    #: Settled operations whose transaction left the canonical chain; sent again.
+    reorged: int = 0
+    #: Nonces of the relayer's account filled with an empty transaction.
+    gaps_filled: int = 0
+
+
+#: Operations settled from a receipt: watched until their block is final.
+_SETTLED = (OperationStatus.CONFIRMED, OperationStatus.FAILED)
+
+#: Gas of the empty transfer that fills a nonce gap.
+_FILLER_GAS = 21_000
+
+
+@dataclass(frozen=True, slots=True)
+class RelayerHealth:
+    """What the relayer last found, for readiness and operators (:meth:`Relayer.health`)."""
+
+    #: Operations sent and not yet settled, and how long the oldest has waited (seconds).
+    in_flight: int = 0
+    oldest_in_flight: float | None = None
+    #: The node's count of the account's mined transactions, and the next nonce the relayer
+    #: will use: a difference with nothing in flight is a gap.
+    chain_nonce: int | None = None
+    next_nonce: int | None = None
+    #: Since the process started.
+    reorged_total: int = 0
+    gaps_filled_total: int = 0
+    last_tick_at: float | None = None  # time.monotonic()
+    last_error: str | None = None
 
 
 class Relayer:
@@ -109,6 +150,7 @@ class Relayer:
         max_in_flight: int = 1000,
         rpc_batch: int = 100,
         receipt_wait: float = 0.25,
+        finality_depth: int = 64,
     ) -> None:
         self.ledger = ledger
         self.chain = ledger.chain
@@ -128,6 +170,12 @@ class Relayer:
             else None
         )
         self._signer = CallSigner(account)
+        self.finality = Finality(ledger.chain, depth=finality_depth)
+        # The head the settled operations were last checked against: checked again only when
+        # it changes (a reorg changes the head's hash, even at the same height).
+        self._watched_head: tuple[int, str] | None = None
+        self._health = RelayerHealth()
+        self._gaps_filled = 0  # in this tick
         self._next_nonce: int | None = None
         # Hashes the node accepted in this tick's sends: not mined yet is not lost.
         self._just_sent: set[str] = set()
@@ -142,19 +190,59 @@ class Relayer:
 
     def run(self, stop: threading.Event, poll_interval: float = 0.2) -> None:
         """Tick until ``stop`` is set; chain outages are logged and waited out."""
-        run_until_stopped("relayer", lambda: self.tick() != TickReport(), stop, poll_interval)
+        run_until_stopped("relayer", self._tick_for_loop, stop, poll_interval)
+
+    def _tick_for_loop(self) -> bool:
+        try:
+            busy = self.tick() != TickReport()
+        except Exception as exc:
+            self._health = replace(self._health, last_error=str(exc))
+            raise
+        return busy
+
+    def health(self) -> RelayerHealth:
+        return self._health
 
     def tick(self) -> TickReport:
-        """Send what is pending, then advance what was sent. Returns what happened."""
+        """Send what is pending, advance what was sent, re-check what settled above the
+        finalized block. Returns what happened."""
         self._just_sent.clear()
+        self._gaps_filled = 0
+        reorged = self._watch_settled()
         sent, failed_early = self._submit_pending()
         confirmed, failed_late, resent, retried = self._track_submitted()
-        return TickReport(
+        report = TickReport(
             sent=sent,
             confirmed=confirmed,
             failed=failed_early + failed_late,
             resent=resent,
             retried=retried,
+            reorged=reorged,
+            gaps_filled=self._gaps_filled,
+        )
+        self._note_health(report)
+        return report
+
+    def _note_health(self, report: TickReport) -> None:
+        with Session(self.engine) as session:
+            in_flight, oldest = session.exec(
+                select(func.count(), func.min(Operation.updated_at)).where(
+                    Operation.status == OperationStatus.SUBMITTED
+                )
+            ).one()
+        age = None
+        if oldest is not None:
+            oldest = oldest if oldest.tzinfo is not None else oldest.replace(tzinfo=UTC)
+            age = max((datetime.now(UTC) - oldest).total_seconds(), 0.0)
+        self._health = replace(
+            self._health,
+            in_flight=int(in_flight),
+            oldest_in_flight=age,
+            next_nonce=self._next_nonce,
+            reorged_total=self._health.reorged_total + report.reorged,
+            gaps_filled_total=self._health.gaps_filled_total + report.gaps_filled,
+            last_tick_at=time.monotonic(),
+            last_error=None,
         )
 
     # --- sending ----------------------------------------------------------------------------
@@ -333,13 +421,86 @@ class Relayer:
         op.attempts += 1
         op.updated_at = datetime.now(UTC)
 
-    def _broadcast(self, txs: list[tuple[str, str]]) -> list[bool]:
-        """Send (operation id, raw transaction) pairs, in nonce order; which the node refused."""
-        refusals = self.transport.send_raw([raw for _, raw in txs])
-        for (op_id, _), refusal in zip(txs, refusals, strict=True):
+    def _broadcast(self, txs: Sequence[tuple[str, str] | tuple[str, str, int]]) -> list[bool]:
+        """Send (operation id, raw transaction[, nonce]) in nonce order; which the node refused."""
+        refusals = self.transport.send_raw([sent[1] for sent in txs])
+        for sent, refusal in zip(txs, refusals, strict=True):
+            op_id = sent[0]
             if refusal is not None:  # the tracker re-sends; log why this attempt did not take
                 log.info("relayer: broadcast of %s deferred: %s", op_id, refusal)
         return [refusal is not None for refusal in refusals]
+
+    # --- watching what settled ---------------------------------------------------------------
+
+    def _watch_settled(self) -> int:
+        """Send back to ``submitted`` every settled operation above the finalized block whose
+        block is no longer on the canonical chain. Checked when the head changed since the last
+        check (a new block, or another branch); the number sent back."""
+        head = self.finality.head(unless=self._watched_head)
+        if head is None:
+            return 0
+        reorged = 0
+        with Session(self.engine) as session:
+            placed = session.exec(
+                select(Operation.block_number, Operation.block_hash)
+                .where(
+                    col(Operation.status).in_(_SETTLED),
+                    col(Operation.block_number) > head.finalized,
+                )
+                .distinct()
+            ).all()
+            numbers = sorted({n for n, _ in placed if n is not None})
+            canonical = self.transport.block_hashes(numbers)
+            gone = [(n, h) for n, h in placed if n is not None and canonical.get(n) != h]
+            for number, block_hash in gone:
+                ops = session.exec(
+                    select(Operation).where(
+                        col(Operation.status).in_(_SETTLED),
+                        Operation.block_number == number,
+                        Operation.block_hash == block_hash,
+                    )
+                ).all()
+                for op in ops:
+                    self._reorged(session, op, head)
+                    reorged += 1
+            session.commit()
+        self._watched_head = (head.number, head.hash)
+        return reorged
+
+    def _reorged(self, session: Session, op: Operation, head: Head) -> None:
+        log.warning(
+            "relayer: %s (%s, tx %s) left the chain with block %s (%s); sending it again",
+            op.id,
+            op.status,
+            op.tx_hash,
+            op.block_number,
+            op.block_hash,
+        )
+        session.add(
+            OperationEvent(
+                operation_id=op.id,
+                event="reorged",
+                tx_hash=op.tx_hash,
+                tx_nonce=op.tx_nonce,
+                block_number=op.block_number,
+                block_hash=op.block_hash,
+                detail=json.dumps(
+                    {
+                        "was": op.status,
+                        "error_code": op.error_code,
+                        "head": head.number,
+                        "head_hash": head.hash,
+                        "finalized": head.finalized,
+                    }
+                ),
+            )
+        )
+        op.status = OperationStatus.SUBMITTED
+        op.block_number = op.block_hash = None
+        op.error_code = op.error_message = None
+        op.reorged += 1
+        op.updated_at = datetime.now(UTC)
+        session.add(op)
 
     # --- tracking ---------------------------------------------------------------------------
 
@@ -385,7 +546,7 @@ class Relayer:
                     )
                     op.updated_at = now
                     confirmed += 1
-            resent = self._recover(lost)
+            resent = self._recover(session, lost, submitted)
             session.commit()
         return confirmed, failed, resent, retried
 
@@ -438,9 +599,11 @@ class Relayer:
         op.updated_at = datetime.now(UTC)
         return True
 
-    def _recover(self, lost: list[Operation]) -> int:
+    def _recover(
+        self, session: Session, lost: list[Operation], submitted: list[Operation]
+    ) -> int:
         """Transactions the chain does not know: re-broadcast them, or re-queue them when
-        their nonce was taken by something else."""
+        their nonce was taken by something else; fill the nonces nothing holds any more."""
         if not lost:
             return 0
         address = self.account.address
@@ -470,14 +633,63 @@ class Relayer:
             ),
             key=lambda o: o.tx_nonce or 0,
         )
-        self._broadcast([(op.id, op.raw_tx or "") for op in again])
-        # A node that lost blocks also lost our nonces: resume from what it knows.
+        held = {
+            op.tx_nonce
+            for op in submitted
+            if op.status == OperationStatus.SUBMITTED and op.tx_nonce is not None
+        }
+        resend: list[tuple[str, str, int]] = [
+            (op.id, op.raw_tx or "", op.tx_nonce or 0) for op in again
+        ]
+        resend += self._fill_gaps(session, chain_nonce, held)
+        resend.sort(key=lambda sent: sent[2])
+        self._broadcast(resend)
+        # A node that lost blocks also lost our nonces: resume from what it knows, or from
+        # just above the highest nonce still held (the ones between were filled or re-sent).
         pending_nonce = int(
             self.chain.call(lambda: self.chain.w3.eth.get_transaction_count(address, "pending"))
         )
-        if self._next_nonce is None or pending_nonce > self._next_nonce:
-            self._next_nonce = pending_nonce
+        self._next_nonce = max(pending_nonce, max(held, default=-1) + 1)
+        self._health = replace(self._health, chain_nonce=chain_nonce)
         return len(again)
+
+    def _fill_gaps(
+        self, session: Session, chain_nonce: int, held: set[int]
+    ) -> list[tuple[str, str, int]]:
+        """Empty transfers (to the account itself) for every nonce from ``chain_nonce`` up to
+        the highest ``held`` that no operation holds: without them the node parks everything
+        above the gap for good. Priced a quarter above the tick's fees, so one replaces a
+        transaction of ours the node may still hold at that nonce (a reverted attempt of an
+        operation since re-signed at another nonce, brought back by a reorg)."""
+        if not held:
+            return []
+        gaps = [n for n in range(chain_nonce, max(held)) if n not in held]
+        if not gaps:
+            return []
+        fees = {k: v + v // 4 for k, v in ChainView(self.ledger).fees().items()}
+        fillers: list[tuple[str, str, int]] = []
+        for nonce in gaps:
+            signed = self._signer.sign(
+                chain_id=self.chain.chain_id,
+                nonce=nonce,
+                to=self.account.address,
+                data=b"",
+                gas=_FILLER_GAS,
+                fees=fees,
+            )
+            tx_hash = "0x" + signed.hash.hex()
+            log.warning("relayer: nonce %d held by no operation; filled by %s", nonce, tx_hash)
+            session.add(
+                OperationEvent(
+                    event="nonce-gap-filled",
+                    tx_hash=tx_hash,
+                    tx_nonce=nonce,
+                    detail=json.dumps({"chain_nonce": chain_nonce, "highest_held": max(held)}),
+                )
+            )
+            fillers.append((f"nonce {nonce}", "0x" + signed.raw.hex(), nonce))
+        self._gaps_filled += len(fillers)
+        return fillers
 
 
 def _claims_key(op: Operation) -> bool:

@@ -22,7 +22,7 @@ from ledger.index.models import INDEX_TABLES
 from ledger.migrations import current_revision, upgrade
 from ledger.migrations.versions import v0001_baseline
 
-HEAD = "0003"
+HEAD = "0004"
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -136,3 +136,22 @@ def test_idempotency_records_from_before_claims_become_finished_outcomes(engine:
             text("SELECT state, attempt, updated_at = created_at FROM api_idempotency")
         ).one()
     assert tuple(row) == ("done", 0, True)
+
+
+def test_operations_from_before_the_reorg_watch_count_no_reorg(engine: Engine) -> None:
+    upgrade(engine, "0003")
+    with engine.begin() as conn:
+        conn.execute(
+            text("INSERT INTO relayer_operations (id, kind, contract, function, args, custodial, "
+                 "status, result, attempts, block_number, created_at, updated_at) VALUES "
+                 "('op_1', 'datasets.create', 'DatasetRegistry', 'createDatasetBySig', '[]', "
+                 "TRUE, 'confirmed', '{}', 1, 7, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)")
+        )  # fmt: skip
+    upgrade(engine)
+    assert _differences(engine) == []
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT reorged, status FROM relayer_operations")).one() == (
+            0,
+            "confirmed",
+        )
+        assert conn.execute(text("SELECT count(*) FROM relayer_operation_events")).scalar() == 0
