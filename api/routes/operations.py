@@ -60,9 +60,7 @@ def _public(runtime: Runtime, op: Operation) -> OperationPublic:
     seen = runtime.head.current(max_age=2 * runtime.settings.indexer_poll_interval)
     head = seen.head
     confirmations = (
-        head.number - op.block_number + 1
-        if head is not None and op.block_number is not None
-        else 0
+        head.number - op.block_number + 1 if head is not None and op.block_number is not None else 0
     )
     final = (
         op.status in (OperationStatus.CONFIRMED, OperationStatus.FAILED)

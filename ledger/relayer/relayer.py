@@ -599,9 +599,7 @@ class Relayer:
         op.updated_at = datetime.now(UTC)
         return True
 
-    def _recover(
-        self, session: Session, lost: list[Operation], submitted: list[Operation]
-    ) -> int:
+    def _recover(self, session: Session, lost: list[Operation], submitted: list[Operation]) -> int:
         """Transactions the chain does not know: re-broadcast them, or re-queue them when
         their nonce was taken by something else; fill the nonces nothing holds any more."""
         if not lost:
