@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import logging
 from collections.abc import AsyncIterator
@@ -14,6 +15,7 @@ from sqlmodel import Session, select
 from api import errors, openapi
 from api.auth import PrincipalCache, issue_token
 from api.bodies import BodyLimits
+from api.deferred import Replayer
 from api.guard import BodyGuard
 from api.models import ApiToken, PrincipalKind
 from api.routes import (
@@ -70,9 +72,15 @@ def create_app(runtime: Runtime, *, start_workers: bool = True) -> FastAPI:
             log.warning("governance token written to %s (readable by its owner only)", created)
         rpc_server = RpcServer.for_chain(runtime.chain, RpcLimits.from_settings(runtime.settings))
         app.state.rpc = rpc_server
+        app.state.replayer = replayer = Replayer(
+            app, runtime, poll_interval=runtime.settings.indexer_poll_interval
+        )
+        replaying: asyncio.Task[None] | None = None
+        stop_replaying = asyncio.Event()
         if start_workers:
             runtime.start_workers()
             rpc_server.warm()  # serving for real: start the eth_call workers before any call
+            replaying = asyncio.create_task(replayer.run(stop_replaying))
         # Everything made so far (py-evm, web3, the contracts' ABIs, the app) lives as long as
         # the process: out of the collector's sight, a full collection walks only what serving
         # makes. Under a flood of connections the full collections came often and each walked
@@ -82,6 +90,9 @@ def create_app(runtime: Runtime, *, start_workers: bool = True) -> FastAPI:
         try:
             yield
         finally:
+            stop_replaying.set()
+            if replaying is not None:
+                await replaying
             rpc_server.close()
             if start_workers:
                 runtime.stop_workers()

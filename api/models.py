@@ -78,3 +78,33 @@ class TextDocument(SQLModel, table=True):
     sha256: str = Field(primary_key=True)  # 0x-hex
     text: str = Field(sa_column=Column(Text, nullable=False))
     created_at: datetime = Field(default_factory=_now)
+
+
+class DeferredWriteState(enum.StrEnum):
+    WAITING = "waiting"  # accepted while the chain was away; not yet run
+    REPLAYED = "replayed"  # run once the chain was back: ``operation_id`` is what it queued
+    REFUSED = "refused"  # run once the chain was back, and refused: ``error_*`` say why
+
+
+class DeferredWrite(SQLModel, table=True):
+    """A write accepted (202) while the chain was unreachable, to be run when it is back
+    (``PROVLEDGER_OUTAGE_WRITES=queue``, :mod:`api.deferred`). ``id`` is the operation id the
+    client was given; the write itself is kept as the route would take it again: method, path,
+    a JSON body, and who sent it."""
+
+    __tablename__ = "api_deferred_writes"
+
+    seq: int | None = Field(default=None, primary_key=True)
+    id: str = Field(unique=True, index=True)
+    principal: str  # JSON: kind, token_id, department_id
+    department_id: int | None = Field(default=None, sa_column=Column(BigInteger, index=True))
+    method: str
+    path: str
+    body: str = Field(sa_column=Column(Text, nullable=False))
+    state: str = Field(default=DeferredWriteState.WAITING, index=True)
+    operation_id: str | None = None
+    error_code: str | None = None
+    error_message: str | None = Field(default=None, sa_column=Column(Text))
+    attempts: int = 0
+    created_at: datetime = Field(default_factory=_now)
+    updated_at: datetime = Field(default_factory=_now)

@@ -383,6 +383,11 @@ class Accepted(BaseModel):
     operation_url: str
     status: str
     resource: dict[str, Any] = {}
+    deferred: bool = Field(
+        False,
+        description="Accepted while the chain was unreachable: its checks run when the chain is "
+        "back, and a refusal then fails the operation with the reason.",
+    )
 
 
 # --- operations ----------------------------------------------------------------------------

@@ -29,6 +29,7 @@ from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.auth import PrincipalCache, token_digest
+from api.deferred import is_replay
 from api.errors import problem
 from ledger.errors import AuthenticationError
 
@@ -116,7 +117,7 @@ class ErrorThrottle:
         self._accepted: set[str] = set()  # token keys authentication has accepted
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] in UNTHROTTLED:
+        if scope["type"] != "http" or scope["path"] in UNTHROTTLED or is_replay(scope):
             await self.app(scope, receive, send)
             return
         address = "ip:" + (scope.get("client") or ("unknown",))[0]

@@ -14,7 +14,7 @@ from sqlmodel import Session
 from api.auth import Principal
 from api.deps import IdempotencyKey, PrincipalDep, RuntimeDep
 from api.idempotency import Idempotency
-from api.routes.common import accepted, fingerprint_of, idempotent_write, text_commitment
+from api.routes.common import accepted, idempotent_write, intent_of, text_commitment
 from api.routes.datasets import _bytes, _path_id, _signature
 from api.schemas import (
     Accepted,
@@ -108,7 +108,7 @@ def request_access(
         return accepted(request, session, idempotency, op, resource=resource)
 
     return idempotent_write(
-        runtime, principal, idempotency_key, fingerprint_of(request, body), write
+        runtime, principal, idempotency_key, intent_of(request, body), write
     )
 
 
@@ -173,7 +173,7 @@ def _answer(
         return accepted(request, session, idempotency, op, resource={"request_id": rid_hex})
 
     return idempotent_write(
-        runtime, principal, idempotency_key, fingerprint_of(request, body), write
+        runtime, principal, idempotency_key, intent_of(request, body), write
     )
 
 

@@ -28,8 +28,9 @@ from sqlmodel import Session
 from api.auth import Principal
 from api.bodies import Body, takes
 from api.deps import IdempotencyKey, PrincipalDep, RuntimeDep
-from api.idempotency import Idempotency, request_fingerprint
+from api.idempotency import Idempotency
 from api.routes.common import (
+    Intent,
     idempotent_write,
     store_metadata,
     store_metadata_many,
@@ -255,7 +256,7 @@ async def register_batch(
         body = BatchRegistration.model_validate_json(raw)
     except ValidationError as exc:
         raise RequestValidationError(exc.errors()) from exc
-    fingerprint = request_fingerprint("POST", request.url.path, raw)
+    intent = Intent.of(request, raw)
 
     def write(session: Session, idempotency: Idempotency) -> JSONResponse:
         return _register(session, runtime, idempotency, department_id, body)
@@ -263,7 +264,7 @@ async def register_batch(
     # The checks wait on the node and the database: off the event loop, which keeps reading
     # other requests meanwhile.
     return await run_in_threadpool(
-        idempotent_write, runtime, principal, idempotency_key, fingerprint, write
+        idempotent_write, runtime, principal, idempotency_key, intent, write
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -17,28 +18,59 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session
 
 from api.auth import Principal
+from api.deferred import is_replay
 from api.idempotency import Idempotency, request_fingerprint
-from api.models import MetadataDocument, TextDocument
+from api.models import DeferredWrite, MetadataDocument, TextDocument
+from ledger.errors import ChainUnavailableError
 from ledger.hashing import canonical_json, sha256_bytes
-from ledger.relayer import Operation
+from ledger.relayer import Operation, OperationStatus
+from ledger.relayer.models import new_operation_id
 from ledger.runtime import Runtime
 
 #: The body of a write: it runs in ``session`` and answers (committing through ``accepted``).
 Write = Callable[[Session, Idempotency], JSONResponse]
 
 
-def fingerprint_of(request: Request, body: BaseModel | None) -> str:
-    """What identifies a write for its Idempotency-Key: method, path and the parsed body in
-    its canonical form (so a retry that differs only in whitespace or key order is the same)."""
+@dataclass(frozen=True, slots=True)
+class Intent:
+    """A write as it can be told again: method, path, and a JSON body the route accepts (an
+    upload's is its fields with the file's ``content_hash``). Its fingerprint identifies it for
+    the Idempotency-Key; while the chain is away it is what is kept, to run when it is back."""
+
+    method: str
+    path: str
+    body: bytes
+    #: Run again by the deferred-writes replayer: a second outage defers it no further.
+    replayed: bool = False
+    base_url: str = ""  # where the client reached the service, for the operation's URL
+
+    @classmethod
+    def of(cls, request: Request, body: bytes) -> Intent:
+        return cls(
+            request.method,
+            request.url.path,
+            body,
+            replayed=is_replay(request),
+            base_url=str(request.base_url),
+        )
+
+    @property
+    def fingerprint(self) -> str:
+        return request_fingerprint(self.method, self.path, self.body)
+
+
+def intent_of(request: Request, body: BaseModel | None) -> Intent:
+    """The intent of a JSON write: the parsed body in its canonical form (so a retry that
+    differs only in whitespace or key order is the same)."""
     content = body.model_dump_json().encode() if body is not None else b""
-    return request_fingerprint(request.method, request.url.path, content)
+    return Intent.of(request, content)
 
 
 def idempotent_write(
     runtime: Runtime,
     principal: Principal,
     idempotency_key: str | None,
-    fingerprint: str,
+    intent: Intent,
     write: Write,
 ) -> JSONResponse:
     """Run ``write`` in a database session of its own, once per Idempotency-Key.
@@ -46,13 +78,55 @@ def idempotent_write(
     Blocking (SQL, chain reads, signing): call it from a worker thread (plain ``def`` handlers
     run in one; ``async`` handlers ``await run_in_threadpool(...)``), never on the event loop.
     The session, and its pooled connection, live exactly as long as the write.
+
+    If the chain is unreachable, the write is deferred (202, ``pending``) when the service is
+    configured to queue writes in an outage: kept as ``intent``, and run when the chain is back
+    (:mod:`api.deferred`), with its checks; a refusal then fails the operation by name.
     """
     with Session(runtime.engine) as session:
-        idempotency = Idempotency(session, principal, idempotency_key, fingerprint)
+        idempotency = Idempotency(session, principal, idempotency_key, intent.fingerprint)
         if (first := idempotency.replay_or_claim()) is not None:
             return first
         with idempotency.released_on_error():
-            return write(session, idempotency)
+            try:
+                return write(session, idempotency)
+            except ChainUnavailableError:
+                if runtime.settings.outage_writes != "queue" or intent.replayed:
+                    raise
+                session.rollback()
+                return defer(session, idempotency, principal, intent)
+
+
+def defer(
+    session: Session, idempotency: Idempotency, principal: Principal, intent: Intent
+) -> JSONResponse:
+    """Keep ``intent`` to run when the chain is back; answer 202 with the operation to follow."""
+    deferred = DeferredWrite(
+        id=new_operation_id(),
+        principal=json.dumps(
+            {
+                "kind": principal.kind.value,
+                "token_id": principal.token_id,
+                "department_id": principal.department_id,
+            }
+        ),
+        department_id=principal.department_id,
+        method=intent.method,
+        path=intent.path,
+        body=intent.body.decode(),
+    )
+    session.add(deferred)
+    url = f"{intent.base_url.rstrip('/')}/v1/operations/{deferred.id}"
+    payload: dict[str, Any] = {
+        "operation_id": deferred.id,
+        "operation_url": url,
+        "status": OperationStatus.PENDING,
+        "deferred": True,
+        "resource": {},
+    }
+    idempotency.remember(202, payload)
+    session.commit()
+    return JSONResponse(payload, status_code=202, headers={"Location": url})
 
 
 def accepted(

@@ -15,12 +15,13 @@ from sqlmodel import Session, col, select
 
 from api.bodies import Body, takes
 from api.deps import IdempotencyKey, PrincipalDep, RuntimeDep
-from api.idempotency import Idempotency, request_fingerprint
+from api.idempotency import Idempotency
 from api.routes import batched
 from api.routes.common import (
+    Intent,
     accepted,
-    fingerprint_of,
     idempotent_write,
+    intent_of,
     store_metadata,
     text_commitment,
 )
@@ -198,7 +199,7 @@ async def create_dataset(
 ) -> JSONResponse:
     department_id = principal.acting_department()
     body, identity = await _parse(request, runtime, DatasetCreate)
-    fingerprint = request_fingerprint("POST", request.url.path, identity)
+    intent = Intent.of(request, identity)
 
     def write(session: Session, idempotency: Idempotency) -> JSONResponse:
         if body.anchoring == "batch":
@@ -207,7 +208,7 @@ async def create_dataset(
 
     # The checks and signing wait on the node and the database: off the event loop.
     return await run_in_threadpool(
-        idempotent_write, runtime, principal, idempotency_key, fingerprint, write
+        idempotent_write, runtime, principal, idempotency_key, intent, write
     )
 
 
@@ -291,7 +292,7 @@ async def add_version(
     department_id = principal.acting_department()
     dataset_hex = _path_id(dataset_id)
     body, identity = await _parse(request, runtime, VersionCreate)
-    fingerprint = request_fingerprint("POST", request.url.path, identity)
+    intent = Intent.of(request, identity)
 
     def write(session: Session, idempotency: Idempotency) -> JSONResponse:
         if batched_dataset(session, dataset_hex) is not None:
@@ -303,7 +304,7 @@ async def add_version(
         )
 
     return await run_in_threadpool(
-        idempotent_write, runtime, principal, idempotency_key, fingerprint, write
+        idempotent_write, runtime, principal, idempotency_key, intent, write
     )
 
 
@@ -387,7 +388,7 @@ def withdraw_dataset(
         return accepted(request, session, idempotency, op, resource={"dataset_id": dataset_hex})
 
     return idempotent_write(
-        runtime, principal, idempotency_key, fingerprint_of(request, body), write
+        runtime, principal, idempotency_key, intent_of(request, body), write
     )
 
 

@@ -14,7 +14,7 @@ from api.auth import Principal, issue_token, revoke_token
 from api.deps import IdempotencyKey, PrincipalDep, RuntimeDep
 from api.idempotency import Idempotency
 from api.models import PrincipalKind
-from api.routes.common import accepted, fingerprint_of, idempotent_write, text_commitment
+from api.routes.common import accepted, idempotent_write, intent_of, text_commitment
 from api.schemas import (
     Accepted,
     DepartmentCreate,
@@ -106,7 +106,7 @@ def enrol_department(
         return accepted(request, session, idempotency, op, body=payload)
 
     return idempotent_write(
-        runtime, principal, idempotency_key, fingerprint_of(request, body), write
+        runtime, principal, idempotency_key, intent_of(request, body), write
     )
 
 
@@ -145,7 +145,7 @@ def _governance_call(
         )
 
     return idempotent_write(
-        runtime, principal, idempotency_key, fingerprint_of(request, body), write
+        runtime, principal, idempotency_key, intent_of(request, body), write
     )
 
 
@@ -209,7 +209,7 @@ def rotate_department_key(
         return accepted(request, session, idempotency, op, resource=resource)
 
     return idempotent_write(
-        runtime, principal, idempotency_key, fingerprint_of(request, body), write
+        runtime, principal, idempotency_key, intent_of(request, body), write
     )
 
 
@@ -295,7 +295,7 @@ def issue_department_token(
         return _token_issued(session, idempotency, issued)
 
     return idempotent_write(
-        runtime, principal, idempotency_key, fingerprint_of(request, body), write
+        runtime, principal, idempotency_key, intent_of(request, body), write
     )
 
 
@@ -320,7 +320,7 @@ def issue_auditor_token(
         return _token_issued(session, idempotency, issued)
 
     return idempotent_write(
-        runtime, principal, idempotency_key, fingerprint_of(request, body), write
+        runtime, principal, idempotency_key, intent_of(request, body), write
     )
 
 

@@ -13,7 +13,7 @@ from sqlmodel import Session, select
 
 from api.auth import Principal
 from api.deps import PrincipalDep, RuntimeDep
-from api.models import PrincipalKind
+from api.models import DeferredWrite, DeferredWriteState, PrincipalKind
 from api.schemas import ChainCoordinates, OperationError, OperationIdPath, OperationPublic
 from ledger.anchoring.models import AnchorBatch, QueuedRecord, RecordStatus
 from ledger.errors import ResourceNotFoundError
@@ -36,17 +36,72 @@ def get_operation(
     operation_id: OperationIdPath, runtime: RuntimeDep, principal: PrincipalDep
 ) -> OperationPublic:
     with Session(runtime.engine) as session:
-        op = session.exec(select(Operation).where(Operation.id == operation_id)).first()
-        if op is not None and _visible(principal, op.department_id):
-            return _public(runtime, op)
-        if op is None:
-            record = session.exec(
-                select(QueuedRecord).where(QueuedRecord.id == operation_id)
-            ).first()
-            if record is not None and _visible(principal, record.department_id):
-                return _record_public(runtime, session, record)
+        deferred = session.exec(
+            select(DeferredWrite).where(DeferredWrite.id == operation_id)
+        ).first()
+        if deferred is not None and _visible(principal, deferred.department_id):
+            return _deferred_public(runtime, session, deferred)
+        found = _find(runtime, session, principal, operation_id)
+        if found is not None:
+            return found
         # Another department's operation is reported exactly like a missing one.
         raise ResourceNotFoundError(f"no operation {operation_id}")
+
+
+def _find(
+    runtime: Runtime, session: Session, principal: Principal, operation_id: str
+) -> OperationPublic | None:
+    op = session.exec(select(Operation).where(Operation.id == operation_id)).first()
+    if op is not None:
+        return _public(runtime, op) if _visible(principal, op.department_id) else None
+    record = session.exec(select(QueuedRecord).where(QueuedRecord.id == operation_id)).first()
+    if record is not None and _visible(principal, record.department_id):
+        return _record_public(runtime, session, record)
+    return None
+
+
+def _deferred_public(
+    runtime: Runtime, session: Session, deferred: DeferredWrite
+) -> OperationPublic:
+    """A write accepted during a chain outage: pending until it is run, then what it became
+    (under the id the client was given), or failed with the reason it was refused."""
+    if deferred.state == DeferredWriteState.REPLAYED and deferred.operation_id:
+        # Found whoever asks: the replay ran as the principal who sent the write.
+        became = _find(runtime, session, _GOVERNANCE, deferred.operation_id)
+        if became is not None:
+            return became.model_copy(update={"id": deferred.id})
+    seen = runtime.head.snapshot()
+    refused = deferred.state == DeferredWriteState.REFUSED
+    return OperationPublic(
+        id=deferred.id,
+        kind="deferred",  # what it becomes is known once it has run
+        status=OperationStatus.FAILED if refused else OperationStatus.PENDING,
+        department_id=deferred.department_id,
+        confirmations=0,
+        required_confirmations=runtime.settings.confirmations,
+        final=False,
+        reorged=0,
+        chain_available=seen.reachable,
+        chain=ChainCoordinates(
+            chain_id=runtime.chain.chain_id,
+            contract=_contract_of_path(runtime, deferred.path),
+            tx_hash=None,
+            block_number=None,
+            block_hash=None,
+        ),
+        gas_used=None,
+        result={"deferred": True, "path": deferred.path},
+        error=OperationError(
+            code=deferred.error_code or "refused", message=deferred.error_message or ""
+        )
+        if refused
+        else None,
+        created_at=deferred.created_at,
+        updated_at=deferred.updated_at,
+    )
+
+
+_GOVERNANCE = Principal(kind=PrincipalKind.GOVERNANCE, token_id="deferred-lookup")
 
 
 def _visible(principal: Principal, department_id: int | None) -> bool:
@@ -157,3 +212,12 @@ def _record_public(runtime: Runtime, session: Session, record: QueuedRecord) -> 
         created_at=record.created_at,
         updated_at=max(record.updated_at, base.updated_at) if base else record.updated_at,
     )
+
+
+def _contract_of_path(runtime: Runtime, path: str) -> str:
+    deployment = runtime.ledger.deployment
+    if path.startswith("/v1/access"):
+        return deployment.access_registry
+    if path.startswith("/v1/departments"):
+        return deployment.department_registry
+    return deployment.dataset_registry

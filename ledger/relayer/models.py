@@ -56,7 +56,7 @@ class Operation(SQLModel, table=True):
     status: str = Field(default=OperationStatus.PENDING, index=True)
     result: str = Field(default="{}", sa_column=Column(Text, nullable=False))
     sender: str | None = None
-    tx_nonce: int | None = Field(default=None, sa_column=Column(BigInteger))
+    tx_nonce: int | None = Field(default=None, sa_column=Column(BigInteger, index=True))
     tx_hash: str | None = Field(default=None, index=True)
     raw_tx: str | None = Field(default=None, sa_column=Column(Text))
     block_number: int | None = Field(default=None, sa_column=Column(BigInteger, index=True))

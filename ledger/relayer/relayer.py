@@ -175,7 +175,7 @@ class Relayer:
         # it changes (a reorg changes the head's hash, even at the same height).
         self._watched_head: tuple[int, str] | None = None
         self._health = RelayerHealth()
-        self._gaps_filled = 0  # in this tick
+        self._gaps_filled = self._reorged_in_tick = 0  # in this tick
         self._next_nonce: int | None = None
         # Hashes the node accepted in this tick's sends: not mined yet is not lost.
         self._just_sent: set[str] = set()
@@ -207,8 +207,8 @@ class Relayer:
         """Send what is pending, advance what was sent, re-check what settled above the
         finalized block. Returns what happened."""
         self._just_sent.clear()
-        self._gaps_filled = 0
-        reorged = self._watch_settled()
+        self._gaps_filled = self._reorged_in_tick = 0
+        self._watch_settled()
         sent, failed_early = self._submit_pending()
         confirmed, failed_late, resent, retried = self._track_submitted()
         report = TickReport(
@@ -217,7 +217,7 @@ class Relayer:
             failed=failed_early + failed_late,
             resent=resent,
             retried=retried,
-            reorged=reorged,
+            reorged=self._reorged_in_tick,
             gaps_filled=self._gaps_filled,
         )
         self._note_health(report)
@@ -467,7 +467,7 @@ class Relayer:
         self._watched_head = (head.number, head.hash)
         return reorged
 
-    def _reorged(self, session: Session, op: Operation, head: Head) -> None:
+    def _reorged(self, session: Session, op: Operation, head: Head | None) -> None:
         log.warning(
             "relayer: %s (%s, tx %s) left the chain with block %s (%s); sending it again",
             op.id,
@@ -488,9 +488,9 @@ class Relayer:
                     {
                         "was": op.status,
                         "error_code": op.error_code,
-                        "head": head.number,
-                        "head_hash": head.hash,
-                        "finalized": head.finalized,
+                        "head": head.number if head else None,
+                        "head_hash": head.hash if head else None,
+                        "finalized": head.finalized if head else None,
                     }
                 ),
             )
@@ -501,6 +501,7 @@ class Relayer:
         op.reorged += 1
         op.updated_at = datetime.now(UTC)
         session.add(op)
+        self._reorged_in_tick += 1
 
     # --- tracking ---------------------------------------------------------------------------
 
@@ -599,19 +600,36 @@ class Relayer:
         op.updated_at = datetime.now(UTC)
         return True
 
-    def _recover(self, session: Session, lost: list[Operation], submitted: list[Operation]) -> int:
-        """Transactions the chain does not know: re-broadcast them, or re-queue them when
-        their nonce was taken by something else; fill the nonces nothing holds any more."""
-        if not lost:
+    def _recover(
+        self, session: Session, unmined: list[Operation], submitted: list[Operation]
+    ) -> int:
+        """Sent transactions without a receipt: leave those the node holds, re-broadcast those
+        it lost, re-queue those whose nonce something else took, and fill the nonces below
+        them that nothing holds any more. The number re-broadcast."""
+        if not unmined:
             return 0
         address = self.account.address
         chain_nonce = int(
             self.chain.call(lambda: self.chain.w3.eth.get_transaction_count(address, "latest"))
         )
-        overtaken = [op for op in lost if (op.tx_nonce or 0) < chain_nonce]
-        receipts = self._receipts(overtaken)
-        known = self.transport.known([op.tx_hash or "" for op in overtaken])
-        for op, receipt, seen in zip(overtaken, receipts, known, strict=True):
+        # A settled operation at or above the account's count of mined transactions: its
+        # transaction left the chain, whether or not the watch has seen it yet (a reorg between
+        # the watch and now). It holds its nonce and is sent again; it must not be filled.
+        for op in session.exec(
+            select(Operation).where(
+                col(Operation.status).in_(_SETTLED), col(Operation.tx_nonce) >= chain_nonce
+            )
+        ).all():
+            self._reorged(session, op, None)
+            unmined.append(op)
+            submitted.append(op)
+        known = self.transport.known([op.tx_hash or "" for op in unmined])
+        overtaken = [
+            (op, seen) for op, seen in zip(unmined, known, strict=True)
+            if (op.tx_nonce or 0) < chain_nonce
+        ]  # fmt: skip
+        receipts = self._receipts([op for op, _ in overtaken])
+        for (op, seen), receipt in zip(overtaken, receipts, strict=True):
             if receipt is not None or seen:
                 # Mined between the receipt lookup and the nonce read, or mined and its
                 # receipt not served yet (anvil counts the nonce first): not lost at all.
@@ -621,16 +639,14 @@ class Relayer:
             op.status = OperationStatus.PENDING
             op.tx_hash = op.raw_tx = None
             op.tx_nonce = None
-        again = sorted(
-            (
-                op
-                for op in lost
-                if (op.tx_nonce or 0) >= chain_nonce
-                and op.raw_tx
-                and op.tx_hash not in self._just_sent
-            ),
-            key=lambda o: o.tx_nonce or 0,
-        )
+        again = [
+            op
+            for op, seen in zip(unmined, known, strict=True)
+            if (op.tx_nonce or 0) >= chain_nonce
+            and op.raw_tx
+            and not seen  # waiting in the node's pool: sending it again changes nothing
+            and op.tx_hash not in self._just_sent
+        ]
         held = {
             op.tx_nonce
             for op in submitted
@@ -641,7 +657,8 @@ class Relayer:
         ]
         resend += self._fill_gaps(session, chain_nonce, held)
         resend.sort(key=lambda sent: sent[2])
-        self._broadcast(resend)
+        if resend:
+            self._broadcast(resend)
         # A node that lost blocks also lost our nonces: resume from what it knows, or from
         # just above the highest nonce still held (the ones between were filled or re-sent).
         pending_nonce = int(

@@ -1,4 +1,5 @@
-"""Operations watched until final: how often one was reorged, and what the relayer saw.
+"""Surviving the chain: operations watched until final (how often one was reorged, what the
+relayer saw), and writes accepted during a chain outage, kept until it ends.
 
 Revision ID: 0004
 Revises: 0003
@@ -22,6 +23,8 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("reorged", sa.Integer(), nullable=False, server_default="0"))
         # The watch reads the settled operations above the finalized block.
         batch_op.create_index("ix_relayer_operations_block_number", ["block_number"])
+        # Recovery reads the settled operations at or above the account's mined count.
+        batch_op.create_index("ix_relayer_operations_tx_nonce", ["tx_nonce"])
     with op.batch_alter_table("relayer_operations", schema=None) as batch_op:
         batch_op.alter_column("reorged", server_default=None)
     op.create_table(
@@ -42,9 +45,34 @@ def upgrade() -> None:
             "ix_relayer_operation_events_operation_id", ["operation_id"], unique=False
         )
 
+    op.create_table(
+        "api_deferred_writes",
+        sa.Column("seq", sa.Integer(), nullable=False),
+        sa.Column("id", _STR, nullable=False),
+        sa.Column("principal", _STR, nullable=False),
+        sa.Column("department_id", sa.BigInteger(), nullable=True),
+        sa.Column("method", _STR, nullable=False),
+        sa.Column("path", _STR, nullable=False),
+        sa.Column("body", sa.Text(), nullable=False),
+        sa.Column("state", _STR, nullable=False),
+        sa.Column("operation_id", _STR, nullable=True),
+        sa.Column("error_code", _STR, nullable=True),
+        sa.Column("error_message", sa.Text(), nullable=True),
+        sa.Column("attempts", sa.Integer(), nullable=False),
+        sa.Column("created_at", _WHEN, nullable=False),
+        sa.Column("updated_at", _WHEN, nullable=False),
+        sa.PrimaryKeyConstraint("seq"),
+    )
+    with op.batch_alter_table("api_deferred_writes", schema=None) as batch_op:
+        batch_op.create_index("ix_api_deferred_writes_id", ["id"], unique=True)
+        batch_op.create_index("ix_api_deferred_writes_department_id", ["department_id"])
+        batch_op.create_index("ix_api_deferred_writes_state", ["state"])
+
 
 def downgrade() -> None:
+    op.drop_table("api_deferred_writes")
     op.drop_table("relayer_operation_events")
     with op.batch_alter_table("relayer_operations", schema=None) as batch_op:
+        batch_op.drop_index("ix_relayer_operations_tx_nonce")
         batch_op.drop_index("ix_relayer_operations_block_number")
         batch_op.drop_column("reorged")
