@@ -78,6 +78,8 @@ class Report:
     readiness: Counter[str] = field(default_factory=Counter)  # /readyz answers during the fault
     statuses: Counter[int] = field(default_factory=Counter)  # every HTTP answer of the drill
     reorged: int = 0
+    #: Every read endpoint asked once while the node was down: path -> status.
+    reads_while_down: dict[str, int] = field(default_factory=dict)
     violations: list[str] = field(default_factory=list)
 
 
@@ -164,6 +166,7 @@ class Service:
         self.work = work
         self.node = Node(work)
         stack.callback(self.node.stop)
+        stack.callback(self.node.chain.close)
         self.data_dir = work / "data"
         settings = Settings(data_dir=self.data_dir, rpc_url=self.node.url, chain_id=31337)
         account = service_account(settings)
@@ -185,6 +188,7 @@ class Service:
         self.client = httpx2.Client(
             base_url=self.base, timeout=30, headers={"Authorization": f"Bearer {self.token}"}
         )
+        stack.callback(self.client.close)
         self.statuses: Counter[int] = Counter()
 
     def get(self, path: str) -> httpx2.Response:
@@ -212,6 +216,7 @@ class Service:
         finally:
             writer.stop.set()
             writer.join()
+            writer.client.close()
             self.statuses.update(writer.statuses)
 
     def settle(self, op_ids: list[str], timeout: float) -> dict[str, dict[str, Any]]:
@@ -325,7 +330,7 @@ def run_drill(name: str, work: Path, *, interval: float, outage: float, pause: f
         with service.writing(interval) as writer:
             time.sleep(6)  # some writes confirmed, some in flight, when the fault strikes
             fault_started = time.monotonic()
-            ended = _fault(name, service, report, outage=outage, pause=pause)
+            ended = _fault(name, service, report, writer, outage=outage, pause=pause)
             time.sleep(3)  # writes go on after the fault
         ops = [op for _, op, _ in writer.acknowledged]
         report.acknowledged = len(ops)
@@ -338,7 +343,9 @@ def run_drill(name: str, work: Path, *, interval: float, outage: float, pause: f
     return report
 
 
-def _fault(name: str, service: Service, report: Report, *, outage: float, pause: float) -> float:
+def _fault(
+    name: str, service: Service, report: Report, writer: Writer, *, outage: float, pause: float
+) -> float:
     """Break the node as ``name`` says; when the fault ended (monotonic)."""
     node = service.node
     kind, _, arg = name.partition("-")
@@ -356,6 +363,7 @@ def _fault(name: str, service: Service, report: Report, *, outage: float, pause:
         node.rpc("evm_setIntervalMining", 0)  # nothing mined after the save: nothing lost
         state = node.save()
         node.kill()
+        report.reads_while_down = probe_reads(service, writer.acknowledged[0][1])
         _watch_readiness(service, report, outage)
         node.restart(state)
     elif kind == "pause":
@@ -365,6 +373,39 @@ def _fault(name: str, service: Service, report: Report, *, outage: float, pause:
     else:
         raise SystemExit(f"unknown drill {name!r}")
     return time.monotonic()
+
+
+def probe_reads(service: Service, operation_id: str) -> dict[str, int]:
+    """Ask every read of the API once (each GET of the OpenAPI document, verify, /rpc), with
+    real ids where one is known; the status of each."""
+    paths = httpx2.get(f"{service.base}/openapi.json", timeout=10).json()["paths"]
+    datasets = service.get("/v1/datasets").json().get("items") or [{}]
+    dataset = datasets[0].get("dataset_id", "0x" + "11" * 32)
+    params = {
+        "dataset_id": dataset,
+        "number": "1",
+        "department_id": "1",
+        "request_id": "0x" + "22" * 32,
+        "operation_id": operation_id,
+        "token_id": "tok_" + "0" * 32,
+    }
+    seen: dict[str, int] = {}
+    for path, operations in sorted(paths.items()):
+        if "get" not in operations or path in ("/docs", "/redoc", "/openapi.json"):
+            continue
+        concrete = path
+        for name, value in params.items():
+            concrete = concrete.replace("{" + name + "}", value)
+        answer = service.get(concrete)
+        seen[f"GET {path}"] = answer.status_code
+        if path == "/v1/operations/{operation_id}" and answer.status_code == 200:
+            assert answer.json()["chain_available"] is False, answer.json()
+    verify = service.client.post("/v1/verify", json={"content_hash": "0x" + "33" * 32})
+    seen["POST /v1/verify"] = verify.status_code
+    rpc = service.client.post("/rpc", json={"jsonrpc": "2.0", "id": 1, "method": "eth_blockNumber"})
+    seen["POST /rpc"] = rpc.status_code
+    service.statuses.update([verify.status_code, rpc.status_code])
+    return seen
 
 
 def _watch_readiness(service: Service, report: Report, seconds: float) -> None:

@@ -106,6 +106,7 @@ class Chain:
         # replaces it with the lock every one of its users takes).
         self._lock: AbstractContextManager[Any] = threading.RLock()
         self._can_trace = True  # until the node refuses debug_traceTransaction
+        self._session: requests.Session | None = None
         try:
             self.chain_id: int = w3.eth.chain_id
         except Exception as exc:
@@ -126,10 +127,22 @@ class Chain:
     @classmethod
     def rpc(cls, url: str, *, expected_chain_id: int | None = None, timeout: float = 30.0) -> Chain:
         """A JSON-RPC endpoint; refuses a chain id other than ``expected_chain_id``."""
-        return cls(
-            Web3(HTTPProvider(url, request_kwargs={"timeout": timeout})),
-            expected_chain_id=expected_chain_id,
-        )
+        session = requests.Session()  # ours, so that close() can let its connections go
+        try:
+            chain = cls(
+                Web3(HTTPProvider(url, request_kwargs={"timeout": timeout}, session=session)),
+                expected_chain_id=expected_chain_id,
+            )
+        except BaseException:
+            session.close()
+            raise
+        chain._session = session
+        return chain
+
+    def close(self) -> None:
+        """Let go of the connections to the node (a JSON-RPC chain; nothing otherwise)."""
+        if self._session is not None:
+            self._session.close()
 
     @property
     def is_in_process(self) -> bool:

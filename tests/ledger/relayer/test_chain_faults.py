@@ -69,7 +69,10 @@ def faulty(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Faulty]:
     if request.config.getoption("--chain") == "anvil":
         pytest.skip("runs a node of its own; the default pass covers it")
     with AnvilNode() as node:
-        yield _deploy(node, tmp_path)
+        faulty = _deploy(node, tmp_path)
+        yield faulty
+        faulty.chain.close()
+        faulty.engine.dispose()
 
 
 def _deploy(node: AnvilNode, tmp_path: Path) -> Faulty:
@@ -272,6 +275,8 @@ def test_a_node_killed_and_restarted_from_a_state_without_its_last_blocks(
         assert_settled_exactly_once(faulty, dataset_id, versions=3 + after_dump)
         undone = [op for op in ops(faulty.engine) if op.reorged]
         assert len(undone) == (after_dump if lost >= K + 1 else 0)
+    faulty.chain.close()
+    faulty.engine.dispose()
 
 
 def _kill(node: AnvilNode) -> None:
