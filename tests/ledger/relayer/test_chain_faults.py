@@ -251,8 +251,8 @@ def test_a_node_killed_and_restarted_from_a_state_without_its_last_blocks(
     tmp_path: Path, request: pytest.FixtureRequest, lost: int
 ) -> None:
     """SIGKILL, then the node comes back from its last saved state, ``lost`` blocks behind its
-    tip: what those blocks held (confirmed operations when more than K - 1 blocks are lost,
-    sent ones otherwise) is sent again; nothing stays queued."""
+    tip: what those blocks held (confirmed operations when K or more blocks are lost, sent ones
+    otherwise) is sent again; nothing stays queued."""
     if request.config.getoption("--chain") == "anvil":
         pytest.skip("runs a node of its own; the default pass covers it")
     with AnvilNode() as first:
@@ -260,21 +260,23 @@ def test_a_node_killed_and_restarted_from_a_state_without_its_last_blocks(
         dataset_id = confirm(faulty, f"killed-{lost}", 3)
         state = tmp_path / "state.json"
         state.write_bytes(gzip.decompress(HexBytes(faulty.rpc("anvil_dumpState"))))
+        saved = faulty.chain.w3.eth.block_number
         after_dump = min(lost, 2)  # operations mined in the blocks the saved state lacks
         queue_versions_for(faulty, dataset_id, after_dump)
-        faulty.relayer.tick()
-        faulty.mine(lost - after_dump)
+        faulty.relayer.tick()  # sent: mined together, in the block after the saved state
+        faulty.mine(saved + lost - faulty.chain.w3.eth.block_number)
         faulty.relayer.tick()
         confirmed_then = sum(op.status == "confirmed" for op in ops(faulty.engine))
-        assert confirmed_then == 3 + (after_dump if lost >= K + 1 else 0)
+        assert confirmed_then == 3 + (after_dump if lost >= K else 0)
+        assert faulty.chain.w3.eth.block_number == saved + lost
         _kill(first)
         port = first.port
     with AnvilNode(port=port, extra_args=("--load-state", str(state))):
-        assert faulty.chain.w3.eth.block_number == faulty.chain.w3.eth.block_number
+        assert faulty.chain.w3.eth.block_number == saved  # back without its last blocks
         faulty.settle()
         assert_settled_exactly_once(faulty, dataset_id, versions=3 + after_dump)
         undone = [op for op in ops(faulty.engine) if op.reorged]
-        assert len(undone) == (after_dump if lost >= K + 1 else 0)
+        assert len(undone) == (after_dump if lost >= K else 0)
     faulty.chain.close()
     faulty.engine.dispose()
 
