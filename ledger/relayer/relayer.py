@@ -615,14 +615,32 @@ class Relayer:
         # A settled operation at or above the account's count of mined transactions: its
         # transaction left the chain, whether or not the watch has seen it yet (a reorg between
         # the watch and now). It holds its nonce and is sent again; it must not be filled.
-        for op in session.exec(
+        left = session.exec(
             select(Operation).where(
                 col(Operation.status).in_(_SETTLED), col(Operation.tx_nonce) >= chain_nonce
             )
-        ).all():
+        ).all()
+        for op in left:
             self._reorged(session, op, None)
             unmined.append(op)
             submitted.append(op)
+        held = {
+            op.tx_nonce
+            for op in submitted
+            if op.status == OperationStatus.SUBMITTED and op.tx_nonce is not None
+        }
+        pending_nonce = self._pending_nonce()
+        if (
+            not left
+            and all((op.tx_nonce or 0) >= chain_nonce for op in unmined)
+            and pending_nonce > max(held, default=-1)
+        ):
+            # The node holds a transaction of this account at every nonce up to the highest
+            # sent: nothing is lost, nothing to fill; they wait to be mined (the usual case on a
+            # chain that mines on an interval). No per-transaction lookups.
+            self._next_nonce = max(pending_nonce, self._next_nonce or 0)
+            self._health = replace(self._health, chain_nonce=chain_nonce)
+            return 0
         known = self.transport.known([op.tx_hash or "" for op in unmined])
         overtaken = [
             (op, seen) for op, seen in zip(unmined, known, strict=True)
@@ -651,7 +669,7 @@ class Relayer:
             op.tx_nonce
             for op in submitted
             if op.status == OperationStatus.SUBMITTED and op.tx_nonce is not None
-        }
+        }  # again: some were re-queued just now
         resend: list[tuple[str, str, int]] = [
             (op.id, op.raw_tx or "", op.tx_nonce or 0) for op in again
         ]
@@ -661,12 +679,16 @@ class Relayer:
             self._broadcast(resend)
         # A node that lost blocks also lost our nonces: resume from what it knows, or from
         # just above the highest nonce still held (the ones between were filled or re-sent).
-        pending_nonce = int(
-            self.chain.call(lambda: self.chain.w3.eth.get_transaction_count(address, "pending"))
-        )
-        self._next_nonce = max(pending_nonce, max(held, default=-1) + 1)
+        self._next_nonce = max(self._pending_nonce(), max(held, default=-1) + 1)
         self._health = replace(self._health, chain_nonce=chain_nonce)
         return len(again)
+
+    def _pending_nonce(self) -> int:
+        """The node's next nonce for the account, counting what it holds in its pool."""
+        address = self.account.address
+        return int(
+            self.chain.call(lambda: self.chain.w3.eth.get_transaction_count(address, "pending"))
+        )
 
     def _fill_gaps(
         self, session: Session, chain_nonce: int, held: set[int]
