@@ -93,7 +93,9 @@ def ledger_problem(error: e.LedgerError) -> JSONResponse:
     status = status_of(error)
     extra: dict[str, Any] = {}
     if isinstance(error, e.ContractRevertError):
-        extra = {"error": error.error_name, "arguments": error.args_by_name}
+        extra = {"arguments": error.args_by_name}
+        if error.solidity_name:  # the contract's own error, not a category the service raised
+            extra["error"] = error.solidity_name
     if status == 500:
         log.error("internal error: %s", error, exc_info=error)
     return problem(status, error.code, error.message, **extra)

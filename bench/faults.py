@@ -104,11 +104,19 @@ class Node:
         return int(self.chain.w3.eth.block_number)
 
     def save(self) -> Path:
+        """The node's state now, in a file ``--load-state`` takes; ``saved_head`` its head."""
         path = self.work / f"state-{time.monotonic_ns()}.json"
-        path.write_bytes(gzip.decompress(HexBytes(self.rpc("anvil_dumpState"))))
+        state = gzip.decompress(HexBytes(self.rpc("anvil_dumpState")))
+        path.write_bytes(state)
+        self.saved_head = int(json.loads(state)["block"]["number"], 16)
         return path
 
     def kill(self) -> None:
+        """SIGKILL, after saving the state (``save_path``) for a restart that loses nothing."""
+        self.save_path = self.save()
+        self.kill_only()
+
+    def kill_only(self) -> None:
         process = self.anvil._process
         assert process is not None
         os.kill(process.pid, signal.SIGKILL)
@@ -354,18 +362,17 @@ def _fault(
     elif kind == "rollback":
         node.rpc("anvil_rollback", int(arg))
     elif kind == "kill":
-        state, saved_at = node.save(), node.head()
-        while node.head() < saved_at + int(arg):
+        state = node.save()
+        while node.head() < node.saved_head + int(arg):
             time.sleep(0.05)
-        node.kill()
+        node.kill_only()
         node.restart(state)
     elif kind == "outage":
         node.rpc("evm_setIntervalMining", 0)  # nothing mined after the save: nothing lost
-        state = node.save()
         node.kill()
         report.reads_while_down = probe_reads(service, writer.acknowledged[0][1])
         _watch_readiness(service, report, outage)
-        node.restart(state)
+        node.restart(node.save_path)
     elif kind == "pause":
         node.rpc("evm_setIntervalMining", 0)
         _watch_readiness(service, report, pause)

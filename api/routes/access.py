@@ -107,9 +107,7 @@ def request_access(
         )
         return accepted(request, session, idempotency, op, resource=resource)
 
-    return idempotent_write(
-        runtime, principal, idempotency_key, intent_of(request, body), write
-    )
+    return idempotent_write(runtime, principal, idempotency_key, intent_of(request, body), write)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -172,9 +170,7 @@ def _answer(
         )
         return accepted(request, session, idempotency, op, resource={"request_id": rid_hex})
 
-    return idempotent_write(
-        runtime, principal, idempotency_key, intent_of(request, body), write
-    )
+    return idempotent_write(runtime, principal, idempotency_key, intent_of(request, body), write)
 
 
 @router.post("/v1/access-requests/{request_id}/approve", status_code=202, response_model=Accepted)

@@ -387,9 +387,7 @@ def withdraw_dataset(
         )
         return accepted(request, session, idempotency, op, resource={"dataset_id": dataset_hex})
 
-    return idempotent_write(
-        runtime, principal, idempotency_key, intent_of(request, body), write
-    )
+    return idempotent_write(runtime, principal, idempotency_key, intent_of(request, body), write)
 
 
 def _path_id(value: str) -> str:

@@ -105,9 +105,7 @@ def enrol_department(
         payload["operation_url"] = str(request.url_for("get_operation", operation_id=op.id))
         return accepted(request, session, idempotency, op, body=payload)
 
-    return idempotent_write(
-        runtime, principal, idempotency_key, intent_of(request, body), write
-    )
+    return idempotent_write(runtime, principal, idempotency_key, intent_of(request, body), write)
 
 
 def _require_enrolled(runtime: Runtime, department_id: int) -> None:
@@ -144,9 +142,7 @@ def _governance_call(
             request, session, idempotency, op, resource={"department_id": department_id}
         )
 
-    return idempotent_write(
-        runtime, principal, idempotency_key, intent_of(request, body), write
-    )
+    return idempotent_write(runtime, principal, idempotency_key, intent_of(request, body), write)
 
 
 @router.post(
@@ -208,9 +204,7 @@ def rotate_department_key(
         }
         return accepted(request, session, idempotency, op, resource=resource)
 
-    return idempotent_write(
-        runtime, principal, idempotency_key, intent_of(request, body), write
-    )
+    return idempotent_write(runtime, principal, idempotency_key, intent_of(request, body), write)
 
 
 @router.post(
@@ -294,9 +288,7 @@ def issue_department_token(
         )
         return _token_issued(session, idempotency, issued)
 
-    return idempotent_write(
-        runtime, principal, idempotency_key, intent_of(request, body), write
-    )
+    return idempotent_write(runtime, principal, idempotency_key, intent_of(request, body), write)
 
 
 @router.post(
@@ -319,9 +311,7 @@ def issue_auditor_token(
         issued = TokenIssued(token_id=token_id, token=token, kind="auditor", department_id=None)
         return _token_issued(session, idempotency, issued)
 
-    return idempotent_write(
-        runtime, principal, idempotency_key, intent_of(request, body), write
-    )
+    return idempotent_write(runtime, principal, idempotency_key, intent_of(request, body), write)
 
 
 def _token_issued(session: Session, idempotency: Idempotency, issued: TokenIssued) -> JSONResponse:

@@ -12,6 +12,8 @@ no answer was a 5xx other than 503.
 from __future__ import annotations
 
 import sys
+import time
+from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
@@ -83,3 +85,43 @@ def test_a_stalled_head_makes_the_service_degraded_until_blocks_come_again(
 ) -> None:
     report = drill("pause", tmp_path, pause=faults.STALL_BLOCKS * faults.BLOCK_TIME + 6.0)
     assert "degraded (head-stalled)" in report.readiness
+
+
+def test_a_write_deferred_through_an_outage_is_refused_by_name_when_its_checks_fail_then(
+    tmp_path: Path,
+) -> None:
+    """Two registrations with the same salt while the node is down: both are accepted (their
+    checks need the chain); when it is back the first creates the dataset and the second is
+    refused as it would have been at once, and its operation says so."""
+    with ExitStack() as stack:
+        service = faults.Service(stack, tmp_path)
+        service.node.rpc("evm_setIntervalMining", 0)
+        service.node.kill()
+        body = {
+            "content_hash": "0x" + "44" * 32,
+            "metadata": {"title": "twice"},
+            "salt": "0x" + "55" * 32,
+        }
+        first = service.client.post("/v1/datasets", json=body)
+        second = service.client.post(
+            "/v1/datasets", json={**body, "content_hash": "0x" + "66" * 32}
+        )
+        assert [first.status_code, second.status_code] == [202, 202]
+        assert first.json()["deferred"] is True and first.json()["status"] == "pending"
+        deadline = time.monotonic() + 5  # the head watch notices within a poll or two
+        while True:
+            pending = service.get(f"/v1/operations/{second.json()['operation_id']}").json()
+            if not pending["chain_available"] or time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
+        assert pending["status"] == "pending" and pending["chain_available"] is False
+
+        service.node.restart(service.node.save_path)
+        views = service.settle([first.json()["operation_id"], second.json()["operation_id"]], 60)
+
+    created, refused = views.values()
+    assert created["status"] == "confirmed" and created["id"] == first.json()["operation_id"]
+    assert created["result"]["salt"] == body["salt"]
+    assert refused["status"] == "failed" and refused["id"] == second.json()["operation_id"]
+    assert refused["error"]["code"] == "conflict"
+    assert "exists already" in refused["error"]["message"]
