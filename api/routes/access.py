@@ -30,7 +30,15 @@ from api.schemas import (
 )
 from ledger.actions import submit_department_action
 from ledger.chain.types import AccessRequestRecord, RequestStatus
-from ledger.errors import ConflictError, ForbiddenError, InvalidInputError, ResourceNotFoundError
+from ledger.errors import (
+    ChainError,
+    ChainUnavailableError,
+    ConflictError,
+    ContractRevertError,
+    ForbiddenError,
+    InvalidInputError,
+    ResourceNotFoundError,
+)
 from ledger.runtime import Runtime
 
 router = APIRouter(tags=["access"])
@@ -284,14 +292,24 @@ def has_access(
         raise ResourceNotFoundError(f"block {block} is not mined yet (the head is {head})")
     at = block if block is not None else head
     contract = runtime.ledger.access.address
-    if block is not None and not runtime.chain.call(
-        lambda: runtime.chain.w3.eth.get_code(contract, block_identifier=at)
-    ):
+    start = runtime.ledger.deployment.start_block
+    missing = ResourceNotFoundError(
+        f"the access registry did not exist yet at block {at} (deployed from block {start})"
+    )
+    if at < start:
+        raise missing  # not asked of the node: one that prunes history refuses old blocks
+    try:
+        if block is not None and not runtime.chain.call(
+            lambda: runtime.chain.w3.eth.get_code(contract, block_identifier=at)
+        ):
+            raise missing
+        allowed = runtime.ledger.access.has_access(_bytes(dataset_hex), department, block=at)
+    except (ChainUnavailableError, ContractRevertError):
+        raise
+    except ChainError as exc:  # e.g. a node that keeps no state that old (not an archive node)
         raise ResourceNotFoundError(
-            f"the access registry did not exist yet at block {at} (deployed from block "
-            f"{runtime.ledger.deployment.start_block})"
-        )
-    allowed = runtime.ledger.access.has_access(_bytes(dataset_hex), department, block=at)
+            f"the node has no state for block {at}: {exc.message} (ask an archive node)"
+        ) from exc
     header = runtime.chain.call(lambda: runtime.chain.w3.eth.get_block(at))
     return {
         "dataset_id": dataset_hex,

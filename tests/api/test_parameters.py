@@ -7,6 +7,8 @@ from __future__ import annotations
 import pytest
 from fastapi.testclient import TestClient
 
+from ledger.runtime import Runtime
+
 DATASET = "0x" + "ab" * 32
 HUGE = str(2**70)
 
@@ -79,6 +81,21 @@ def test_a_block_beyond_the_head_is_not_found_rather_than_a_chain_error(
     )
     assert response.status_code == 404
     assert "is not mined yet" in response.json()["detail"]
+
+
+def test_a_block_before_the_deployment_is_not_found_without_asking_the_node(
+    client: TestClient, departments: dict[str, dict[str, str]], runtime: Runtime
+) -> None:
+    """A node that prunes history (anvil, any non-archive node) refuses state that old: the
+    answer must not depend on it."""
+    before = runtime.ledger.deployment.start_block - 1
+    if before < 0:
+        pytest.skip("this deployment record starts at genesis: no block is before it")
+    response = client.get(
+        f"/v1/datasets/{DATASET}/access?department=21&block={before}", headers=departments["a"]
+    )
+    assert response.status_code == 404
+    assert "did not exist yet" in response.json()["detail"]
 
 
 @pytest.mark.parametrize(
