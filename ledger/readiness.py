@@ -9,9 +9,13 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import text
+from sqlalchemy import func, text
+from sqlmodel import Session, select
+
+from ledger.relayer.models import Operation, OperationStatus
 
 if TYPE_CHECKING:
     from ledger.runtime import Runtime
@@ -92,13 +96,16 @@ def readiness(runtime: Runtime) -> Readiness:
         settings.relayer_stuck_after,
         (settings.confirmations + settings.stall_blocks) * settings.expected_block_time,
     )
-    blocked = relayer.oldest_in_flight is not None and relayer.oldest_in_flight > stuck_after
+    in_flight: int | None
+    try:
+        in_flight, oldest = _in_flight(runtime)
+    except Exception:  # the database check above already says why
+        in_flight, oldest = None, None
+    blocked = oldest is not None and oldest > stuck_after
     checks["relayer"] = {
         "ok": not blocked,
-        "in_flight": relayer.in_flight,
-        "oldest_in_flight_seconds": None
-        if relayer.oldest_in_flight is None
-        else round(relayer.oldest_in_flight, 3),
+        "in_flight": in_flight,
+        "oldest_in_flight_seconds": None if oldest is None else round(oldest, 3),
         "chain_nonce": relayer.chain_nonce,
         "next_nonce": relayer.next_nonce,
         "reorged": relayer.reorged_total,
@@ -108,7 +115,22 @@ def readiness(runtime: Runtime) -> Readiness:
     if blocked:
         reasons.append("relayer-blocked")
         checks["relayer"]["error"] = (
-            f"a sent transaction has waited {relayer.oldest_in_flight:.0f} s "
+            f"a sent transaction has waited {oldest:.0f} s "
             f"(more than {stuck_after:.0f} s) without settling"
         )
     return Readiness(reasons=tuple(reasons), checks=checks)
+
+
+def _in_flight(runtime: Runtime) -> tuple[int, float | None]:
+    """Operations sent and not settled, and the age of the oldest (seconds), from the outbox:
+    the same answer whichever process asks."""
+    with Session(runtime.engine) as session:
+        count, oldest = session.exec(
+            select(func.count(), func.min(Operation.updated_at)).where(
+                Operation.status == OperationStatus.SUBMITTED
+            )
+        ).one()
+    if oldest is None:
+        return int(count), None
+    oldest = oldest if oldest.tzinfo is not None else oldest.replace(tzinfo=UTC)
+    return int(count), max((datetime.now(UTC) - oldest).total_seconds(), 0.0)

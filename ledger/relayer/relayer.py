@@ -113,11 +113,9 @@ _FILLER_GAS = 21_000
 
 @dataclass(frozen=True, slots=True)
 class RelayerHealth:
-    """What the relayer last found, for readiness and operators (:meth:`Relayer.health`)."""
+    """What the relayer last found, for readiness and operators (:meth:`Relayer.health`); what
+    is in flight is the outbox's to say (:mod:`ledger.readiness`)."""
 
-    #: Operations sent and not yet settled, and how long the oldest has waited (seconds).
-    in_flight: int = 0
-    oldest_in_flight: float | None = None
     #: The node's count of the account's mined transactions, and the next nonce the relayer
     #: will use: a difference with nothing in flight is a gap.
     chain_nonce: int | None = None
@@ -224,20 +222,8 @@ class Relayer:
         return report
 
     def _note_health(self, report: TickReport) -> None:
-        with Session(self.engine) as session:
-            in_flight, oldest = session.exec(
-                select(func.count(), func.min(Operation.updated_at)).where(
-                    Operation.status == OperationStatus.SUBMITTED
-                )
-            ).one()
-        age = None
-        if oldest is not None:
-            oldest = oldest if oldest.tzinfo is not None else oldest.replace(tzinfo=UTC)
-            age = max((datetime.now(UTC) - oldest).total_seconds(), 0.0)
         self._health = replace(
             self._health,
-            in_flight=int(in_flight),
-            oldest_in_flight=age,
             next_nonce=self._next_nonce,
             reorged_total=self._health.reorged_total + report.reorged,
             gaps_filled_total=self._health.gaps_filled_total + report.gaps_filled,

@@ -45,6 +45,8 @@ def test_a_department_registers_a_dataset_and_the_chain_records_it(
     op = operation(client, departments["a"], accepted)
     assert op["status"] == "confirmed", op
     assert op["result"]["version"] == 1
+    # The in-process chain finalises each block as it mines it: nothing left to watch.
+    assert op["final"] is True and op["reorged"] == 0 and op["chain_available"] is True
     record = runtime.ledger.datasets.dataset(bytes.fromhex(dataset_id[2:]))
     assert record.owner == 21 and record.version_count == 1
     assert record.classification.name == "RESTRICTED"

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import time
+from datetime import UTC, datetime, timedelta
+
 from fastapi.testclient import TestClient
+from sqlmodel import Session
 
 from ledger.db import make_engine
+from ledger.relayer import OperationStatus, enqueue
 from ledger.runtime import Runtime
 
 
@@ -19,6 +24,61 @@ def test_readyz_reports_the_chain_and_the_database(client: TestClient, runtime: 
     assert body["checks"]["database"]["ok"] is True
     assert body["checks"]["indexer"]["ok"] is True
     assert body["checks"]["indexer"]["lag_blocks"] >= 0
+
+
+def test_readyz_reports_the_head_its_finality_and_what_is_in_flight(
+    client: TestClient, runtime: Runtime
+) -> None:
+    body = client.get("/readyz").json()
+    chain = body["checks"]["chain"]
+    assert body["reasons"] == []
+    assert chain["head"] == runtime.chain.w3.eth.block_number
+    assert chain["finalized"] <= chain["head"]
+    assert chain["head_unchanged_seconds"] >= 0 and chain["head_age_seconds"] >= 0
+    assert body["checks"]["relayer"] | {"ok": True} == body["checks"]["relayer"]
+    assert body["checks"]["relayer"]["in_flight"] == 0
+
+
+def test_readyz_is_degraded_when_a_sent_transaction_waits_too_long(
+    client: TestClient, runtime: Runtime
+) -> None:
+    with Session(runtime.engine) as session:
+        stuck = enqueue(
+            session,
+            kind="departments.suspend",
+            contract="DepartmentRegistry",
+            function="suspendDepartment",
+            args=[21, b"\0" * 32],
+        )
+        stuck.status = OperationStatus.SUBMITTED
+        stuck.updated_at = datetime.now(UTC) - timedelta(seconds=301)
+        session.commit()
+    runtime.settings = runtime.settings.model_copy(update={"relayer_stuck_after": 300.0})
+
+    response = client.get("/readyz")
+
+    assert response.status_code == 503
+    assert response.json()["reasons"] == ["relayer-blocked"]
+    assert response.json()["checks"]["relayer"]["in_flight"] == 1
+    assert "waited 301 s" in response.json()["checks"]["relayer"]["error"]
+
+
+def test_readyz_is_degraded_when_the_head_stands_still_longer_than_blocks_allow(
+    client: TestClient, runtime: Runtime
+) -> None:
+    """Expected every 50 ms, and none for more than two of them: stalled. The in-process chain
+    mines only for transactions, so its head stands still."""
+    runtime.settings = runtime.settings.model_copy(
+        update={"expected_block_time": 0.05, "stall_blocks": 2}
+    )
+    client.get("/readyz")  # the head is seen
+    time.sleep(0.2)
+
+    response = client.get("/readyz")
+
+    assert response.status_code == 503
+    assert response.json()["reasons"] == ["head-stalled"]
+    assert response.json()["checks"]["chain"]["head_unchanged_seconds"] >= 0.1
 
 
 def test_readyz_is_503_when_the_database_is_gone(client: TestClient, runtime: Runtime) -> None:
