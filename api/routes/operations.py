@@ -117,6 +117,10 @@ def _public(runtime: Runtime, op: Operation) -> OperationPublic:
     confirmations = (
         head.number - op.block_number + 1 if head is not None and op.block_number is not None else 0
     )
+    if op.status == OperationStatus.CONFIRMED:
+        # The relayer saw K when it confirmed it (and a reorg would have sent it back); the
+        # watch's head may be a poll older than the relayer's.
+        confirmations = max(confirmations, runtime.settings.confirmations)
     final = (
         op.status in (OperationStatus.CONFIRMED, OperationStatus.FAILED)
         and op.block_number is not None
