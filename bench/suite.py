@@ -35,6 +35,7 @@ QUICK: dict[str, str] = {
     " --max-seconds 60",
     "rpc": "rpc.py --datasets 100 --samples 20",
     "abuse": "abuse.py --quick",
+    "faults": "faults.py --quick",
 }
 
 
