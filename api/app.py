@@ -15,6 +15,7 @@ from sqlmodel import Session, select
 from api import errors, openapi
 from api.auth import PrincipalCache, issue_token
 from api.bodies import BodyLimits
+from api.chain_status import ChainStatusHeader
 from api.deferred import Replayer
 from api.guard import BodyGuard
 from api.models import ApiToken, PrincipalKind
@@ -124,6 +125,7 @@ def create_app(runtime: Runtime, *, start_workers: bool = True) -> FastAPI:
     ):
         app.include_router(module.router)
     openapi.install(app)
+    app.add_middleware(ChainStatusHeader, head=runtime.head)
     app.add_middleware(
         BodyGuard, limits=BodyLimits.from_settings(runtime.settings), routes=app.router.routes
     )

@@ -83,6 +83,8 @@ class Report:
     readiness: Counter[str] = field(default_factory=Counter)  # /readyz answers during the fault
     statuses: Counter[int] = field(default_factory=Counter)  # every HTTP answer of the drill
     reorged: int = 0
+    #: Seconds from killing the node until /readyz said so.
+    noticed_after: float | None = None
     #: Every read endpoint asked once while the node was down: path -> status.
     reads_while_down: dict[str, int] = field(default_factory=dict)
     violations: list[str] = field(default_factory=list)
@@ -381,6 +383,10 @@ def _fault(
     elif kind == "outage":
         node.rpc("evm_setIntervalMining", 0)  # nothing mined after the save: nothing lost
         node.kill()
+        down = time.monotonic()
+        while "chain-unreachable" not in service.readiness() and time.monotonic() < down + 10:
+            time.sleep(0.1)  # the service notices within a poll of its head watch
+        report.noticed_after = round(time.monotonic() - down, 2)
         report.reads_while_down = probe_reads(service, writer.acknowledged[0][1])
         _watch_readiness(service, report, outage)
         node.restart(node.save_path)
@@ -416,6 +422,8 @@ def probe_reads(service: Service, operation_id: str) -> dict[str, int]:
             concrete = concrete.replace("{" + name + "}", value)
         answer = service.get(concrete)
         seen[f"GET {path}"] = answer.status_code
+        if path.startswith("/v1/") and answer.headers.get("provledger-chain") != "unavailable":
+            seen[f"GET {path} (no Provledger-Chain: unavailable)"] = answer.status_code
         if path == "/v1/operations/{operation_id}" and answer.status_code == 200:
             assert answer.json()["chain_available"] is False, answer.json()
     verify = service.client.post("/v1/verify", json={"content_hash": "0x" + "33" * 32})

@@ -75,7 +75,10 @@ def test_writes_during_an_outage_are_queued_and_confirmed_when_the_node_is_back(
     assert "degraded (chain-unreachable)" in report.readiness
     assert report.reads_while_down  # every read answered, none with a 5xx but 503
     assert all(s < 500 or s == 503 for s in report.reads_while_down.values())
+    assert report.noticed_after is not None and report.noticed_after < 5
     assert report.reads_while_down["GET /v1/datasets"] == 200  # from the index
+    unmarked = [read for read in report.reads_while_down if "no Provledger-Chain" in read]
+    assert unmarked == []  # every answer under /v1 said the chain is unavailable
     # An operation is read from the outbox, with "chain_available": false.
     assert report.reads_while_down["GET /v1/operations/{operation_id}"] == 200
 
