@@ -177,7 +177,9 @@ class Writer(threading.Thread):
 class Service:
     """The service under drill: its node, its process, a department's token."""
 
-    def __init__(self, stack: ExitStack, work: Path) -> None:
+    def __init__(
+        self, stack: ExitStack, work: Path, extra_env: dict[str, str] | None = None
+    ) -> None:
         self.work = work
         self.node = Node(work)
         stack.callback(self.node.stop)
@@ -197,6 +199,7 @@ class Service:
             "PROVLEDGER_EXPECTED_BLOCK_TIME": str(BLOCK_TIME),
             "PROVLEDGER_STALL_BLOCKS": str(STALL_BLOCKS),
             "PROVLEDGER_INDEXER_POLL_INTERVAL": "0.25",
+            **(extra_env or {}),
         }
         self.base, self.pid = stack.enter_context(serve(self.data_dir, env))
         self.token = enrol_department(self.base, self.data_dir, 1, poll=0.1)

@@ -128,3 +128,18 @@ def test_a_write_deferred_through_an_outage_is_refused_by_name_when_its_checks_f
     assert refused["status"] == "failed" and refused["id"] == second.json()["operation_id"]
     assert refused["error"]["code"] == "conflict"
     assert "exists already" in refused["error"]["message"]
+
+
+def test_an_operator_may_refuse_writes_while_the_node_is_down(tmp_path: Path) -> None:
+    with ExitStack() as stack:
+        service = faults.Service(stack, tmp_path, {"PROVLEDGER_OUTAGE_WRITES": "refuse"})
+        service.node.kill()
+        body = {"content_hash": "0x" + "77" * 32, "metadata": {"title": "refused"}}
+        refused = service.client.post("/v1/datasets", json=body)
+        service.node.restart(service.node.save_path)
+        accepted = service.client.post("/v1/datasets", json=body)
+
+    assert refused.status_code == 503
+    assert refused.headers["content-type"] == "application/problem+json"
+    assert refused.json()["code"] == "chain-unavailable"
+    assert accepted.status_code == 202 and "deferred" not in accepted.json()
