@@ -47,6 +47,7 @@ lint: setup
 	$(BIN)/ruff check ledger api tests bench
 	$(BIN)/ruff format --check ledger api tests bench
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 compile: setup
 	$(BIN)/provledger compile

@@ -106,7 +106,11 @@ class Runtime:
         )
         runtime.head = HeadWatch(chain, finality_depth=settings.finality_depth)
         runtime.batcher = Batcher(
-            runtime, max_records=settings.batch_max_records, max_age=settings.batch_max_age
+            ledger=ledger,
+            engine=engine,
+            keys=runtime.department_key,
+            max_records=settings.batch_max_records,
+            max_age=settings.batch_max_age,
         )
         return runtime
 

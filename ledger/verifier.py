@@ -41,44 +41,16 @@ from ledger.chain.clients import DatasetRegistryClient, DepartmentRegistryClient
 from ledger.chain.clients.anchors import AnchorRegistryClient
 from ledger.chain.deploy import Ledger
 from ledger.chain.types import Authorization, Event, VersionRef
+from ledger.encoding import jsonable
 from ledger.errors import InvalidProofError
 from ledger.hashing import Digest
 from ledger.jsonguard import loads
 from ledger.merkle import InclusionProof
+from ledger.registration import Registration
+
+__all__ = ["BUNDLE_FORMAT", "Registration", "Verdict", "Verifier"]
 
 BUNDLE_FORMAT = "provledger-proof-bundle/1"
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Registration:
-    """One registration of the content hash, with everything needed to re-check it."""
-
-    dataset_id: str
-    version: int
-    department_id: int
-    department_key: str
-    authorised_by: str  # "signature" (relayed EIP-712) or "sender" (sent by the key itself)
-    signer: str  # the address that authorised it, recovered or the tx sender
-    signature: str  # the department's EIP-712 signature (0x-hex), "" when sent by the key
-    typed_data: dict[str, Any]  # the EIP-712 document it signed (bytes as 0x-hex), {} if none
-    metadata_hash: str
-    parents: list[dict[str, Any]]
-    withdrawn: bool
-    history_complete: bool
-    chain_id: int
-    contract: str
-    tx_hash: str
-    block_number: int
-    block_hash: str
-    block_time: int
-    log_index: int
-    # A batched record: root, leaf index, tree size, proof, the record and its digest; the
-    # coordinates above are then those of the anchor (see ledger.anchoring.verify).
-    anchor: dict[str, Any] | None = None
-
-    @property
-    def authentic(self) -> bool:
-        return self.signer.lower() == self.department_key.lower() and self.history_complete
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -254,7 +226,7 @@ class Verifier:
             action = datasets.typed_action(
                 "AddVersion", fields, department_id=department_id, nonce=nonce, deadline=deadline
             )
-        document = _jsonable(action.full_message())
+        document = jsonable(action.full_message())
         return (
             "signature",
             action.recover(bytes(signature)),
@@ -449,16 +421,6 @@ def check_bundle(
             if str(expected).lower() != str(got).lower():
                 raise InvalidProofError(f"{name}: the bundle says {expected}, the chain says {got}")
     return fresh
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, bytes):
-        return "0x" + value.hex()
-    if isinstance(value, dict):
-        return {k: _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
-    return value
 
 
 def recover_typed_data(document: dict[str, Any], signature: str) -> str:

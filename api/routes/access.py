@@ -28,7 +28,7 @@ from api.schemas import (
     RequestIdPath,
     Signature,
 )
-from ledger.actions import submit_department_action
+from ledger.relayer.actions import submit_department_action
 from ledger.chain.types import AccessRequestRecord, RequestStatus
 from ledger.errors import (
     ChainError,
@@ -91,7 +91,8 @@ def request_access(
         }
         op = submit_department_action(
             session,
-            runtime,
+            runtime.ledger,
+            runtime.department_key,
             department_id=department_id,
             client=runtime.ledger.access,
             action_type="RequestAccess",
@@ -165,7 +166,8 @@ def _answer(
         fields = answer.fields(session)
         op = submit_department_action(
             session,
-            runtime,
+            runtime.ledger,
+            runtime.department_key,
             department_id=department_id,
             client=runtime.ledger.access,
             action_type=answer.action_type,

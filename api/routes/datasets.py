@@ -36,7 +36,7 @@ from api.schemas import (
     Withdrawal,
 )
 from api.uploads import hash_upload
-from ledger.actions import ClientSignature, submit_department_action
+from ledger.relayer.actions import ClientSignature, submit_department_action
 from ledger.anchoring.queue import batched_dataset
 from ledger.chain.types import Classification, NewVersion, VersionRef
 from ledger.errors import (
@@ -254,7 +254,8 @@ def _create_on_chain(
     }
     op = submit_department_action(
         session,
-        runtime,
+        runtime.ledger,
+        runtime.department_key,
         department_id=department_id,
         client=datasets,
         action_type="CreateDataset",
@@ -334,7 +335,8 @@ def _add_version_on_chain(
     }
     op = submit_department_action(
         session,
-        runtime,
+        runtime.ledger,
+        runtime.department_key,
         department_id=department_id,
         client=runtime.ledger.datasets,
         action_type="AddVersion",
@@ -374,7 +376,8 @@ def withdraw_dataset(
         reason_hash = text_commitment(session, body.reason)
         op = submit_department_action(
             session,
-            runtime,
+            runtime.ledger,
+            runtime.department_key,
             department_id=department_id,
             client=runtime.ledger.datasets,
             action_type="WithdrawDataset",

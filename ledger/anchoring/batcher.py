@@ -20,19 +20,19 @@ import logging
 import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING
 
 from sqlalchemy import func, update
+from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from ledger.anchoring.models import AnchorBatch, QueuedRecord, RecordStatus
 from ledger.anchoring.records import FORMAT_COMMITMENT, build_batch
+from ledger.chain.deploy import Ledger
 from ledger.errors import ChainUnavailableError, ContractRevertError, LedgerError
+from ledger.relayer.actions import submit_department_action
 from ledger.relayer.models import Operation, OperationStatus
+from ledger.relayer.signatures import KeyProvider
 from ledger.workers import run_until_stopped
-
-if TYPE_CHECKING:
-    from ledger.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
@@ -50,11 +50,20 @@ class FlushReport:
 class Batcher:
     """Turns queued records into anchor operations; one per department and flush."""
 
-    def __init__(self, runtime: Runtime, *, max_records: int = 1_000, max_age: float = 2.0):
+    def __init__(
+        self,
+        *,
+        ledger: Ledger,
+        engine: Engine,
+        keys: KeyProvider,
+        max_records: int = 1_000,
+        max_age: float = 2.0,
+    ):
         if not 1 <= max_records <= MAX_RECORDS_LIMIT:
             raise ValueError(f"max_records must be in 1..{MAX_RECORDS_LIMIT}, got {max_records}")
-        self.runtime = runtime
-        self.engine = runtime.engine
+        self.ledger = ledger
+        self.keys = keys
+        self.engine = engine
         self.max_records = max_records
         self.max_age = max_age
 
@@ -102,7 +111,6 @@ class Batcher:
 
         Returns (records batched, records failed because the department cannot anchor now).
         """
-        from ledger.actions import submit_department_action  # actions imports the runtime
 
         with Session(self.engine) as session:
             rows = session.exec(
@@ -117,12 +125,13 @@ class Batcher:
             if not rows:
                 return 0, 0
             batch = build_batch([bytes.fromhex(row.digest[2:]) for row in rows])
-            anchors = self.runtime.ledger.anchors
+            anchors = self.ledger.anchors
             root_hex = "0x" + batch.root.hex()
             try:
                 op = submit_department_action(
                     session,
-                    self.runtime,
+                    self.ledger,
+                    self.keys,
                     department_id=department_id,
                     client=anchors,
                     action_type="AnchorBatch",

@@ -19,19 +19,33 @@ A batched record is proven by:
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from eth_utils.crypto import keccak
 from hexbytes import HexBytes
+from web3 import Web3
 
 from ledger.anchoring.records import BatchRecord, RecordKind
+from ledger.chain.backend import Chain
 from ledger.chain.clients.anchors import AnchorRegistryClient
 from ledger.chain.types import Authorization
+from ledger.encoding import jsonable
 from ledger.errors import InvalidProofError
 from ledger.merkle import InclusionProof, record_leaf_hash, root_from_inclusion_proof
+from ledger.registration import Registration
 
-if TYPE_CHECKING:
-    from ledger.verifier import Registration, Verifier
+
+class ChainReader(Protocol):
+    """What the checks read the chain through (the verifier is one)."""
+
+    chain: Chain
+    w3: Web3
+    start_block: int
+
+    def department_key_at(
+        self, department_id: int, block_number: int, log_index: int | None = None
+    ) -> str: ...
+
 
 _BATCH_ANCHORED = "0x" + keccak(text="BatchAnchored(bytes32,uint64,uint64,bytes32)").hex()
 
@@ -48,7 +62,7 @@ def check_inclusion(record: BatchRecord, proof: InclusionProof, root: bytes) -> 
 
 
 def anchored_registration(
-    verifier: Verifier,
+    verifier: ChainReader,
     anchors: AnchorRegistryClient,
     record: BatchRecord,
     proof: InclusionProof,
@@ -61,8 +75,6 @@ def anchored_registration(
     Raises :class:`InvalidProofError` saying what does not hold. ``withdrawn`` is the caller's
     knowledge of a later withdraw record (the chain alone cannot tell: it is another leaf).
     """
-    from ledger.verifier import Registration
-
     if record.kind == RecordKind.WITHDRAW:
         raise InvalidProofError("a withdraw record registers no bytes")
     check_inclusion(record, proof, root)
@@ -119,7 +131,7 @@ def anchored_registration(
     )
 
 
-def _anchor_log(verifier: Verifier, anchors: AnchorRegistryClient, root: bytes) -> Any:
+def _anchor_log(verifier: ChainReader, anchors: AnchorRegistryClient, root: bytes) -> Any:
     logs = verifier.chain.call(
         lambda: verifier.w3.eth.get_logs(
             {
@@ -154,13 +166,11 @@ def _authoriser(anchors: AnchorRegistryClient, tx: Any) -> tuple[str, str, str, 
         nonce=nonce,
         deadline=deadline,
     )
-    from ledger.verifier import _jsonable
-
     return (
         "signature",
         action.recover(bytes(signature)),
         "0x" + bytes(signature).hex(),
-        _jsonable(action.full_message()),
+        jsonable(action.full_message()),
     )
 
 

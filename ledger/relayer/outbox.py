@@ -12,6 +12,7 @@ from ledger.chain.abi_json import function_inputs, to_json
 from ledger.chain.clients.base import SignedActionsClient
 from ledger.chain.clients.departments import DepartmentRegistryClient
 from ledger.chain.types import DepartmentStatus
+from ledger.encoding import jsonable
 from ledger.relayer.models import Operation, OperationStatus
 
 _IN_FLIGHT = (OperationStatus.PENDING, OperationStatus.SUBMITTED)
@@ -139,21 +140,11 @@ def enqueue(
         args=json.dumps(to_json(list(args), function_inputs(contract, function))),
         department_id=department_id,
         action_type=action_type,
-        action_fields=json.dumps(_jsonable(action_fields)) if action_fields is not None else None,
+        action_fields=json.dumps(jsonable(action_fields)) if action_fields is not None else None,
         signature_nonce=signature_nonce,
         custodial=custodial,
         signer=signer,
-        result=json.dumps(_jsonable(result or {})),
+        result=json.dumps(jsonable(result or {})),
     )
     session.add(op)
     return op
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, bytes):
-        return "0x" + value.hex()
-    if isinstance(value, dict):
-        return {k: _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
-    return value

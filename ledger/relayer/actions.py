@@ -19,6 +19,7 @@ from typing import Any
 from sqlmodel import Session
 
 from ledger.chain.clients.base import SignedActionsClient
+from ledger.chain.deploy import Ledger
 from ledger.chain.types import Authorization, DepartmentStatus
 from ledger.errors import (
     DepartmentInactiveError,
@@ -26,14 +27,14 @@ from ledger.errors import (
     InvalidInputError,
     InvalidSignatureError,
 )
-from ledger.relayer import (
-    Operation,
+from ledger.relayer.models import Operation
+from ledger.relayer.outbox import (
     enqueue,
     next_department_status,
     next_signature_nonce,
     next_signer,
 )
-from ledger.runtime import Runtime
+from ledger.relayer.signatures import KeyProvider
 
 #: How long a custodial signature stays valid; the relayer re-signs if it ever gets close.
 CUSTODIAL_SIGNATURE_TTL = 24 * 3600
@@ -50,7 +51,8 @@ class ClientSignature:
 
 def submit_department_action(
     session: Session,
-    runtime: Runtime,
+    ledger: Ledger,
+    keys: KeyProvider,
     *,
     department_id: int,
     client: SignedActionsClient,
@@ -68,19 +70,19 @@ def submit_department_action(
     at the action's turn: the contract would refuse it anyway, after the caller was told 202.
     """
     if (
-        next_department_status(session, runtime.ledger.departments, department_id)
+        next_department_status(session, ledger.departments, department_id)
         == DepartmentStatus.SUSPENDED
     ):
         raise DepartmentInactiveError({"departmentId": department_id})
-    signer = next_signer(session, runtime.ledger.departments, department_id)
+    signer = next_signer(session, ledger.departments, department_id)
     if signature is None:
-        key = runtime.department_key(department_id, signer)
+        key = keys(department_id, signer)
         if key is None:
             raise ForbiddenError(
                 f"department {department_id} holds its own key: send its EIP-712 signature"
             )
         nonce = next_signature_nonce(session, client, department_id)
-        deadline = runtime.chain.block_time() + CUSTODIAL_SIGNATURE_TTL
+        deadline = ledger.chain.block_time() + CUSTODIAL_SIGNATURE_TTL
         action = client.typed_action(
             action_type, fields, department_id=department_id, nonce=nonce, deadline=deadline
         )
@@ -108,7 +110,7 @@ def submit_department_action(
             raise InvalidSignatureError(
                 {"recovered": recovered, "expected": signer},
                 message=f"the signature is by {recovered}, not department {department_id}'s key "
-                f"{signer} (check chain id {runtime.chain.chain_id}, contract {client.address}, "
+                f"{signer} (check chain id {ledger.chain.chain_id}, contract {client.address}, "
                 "nonce and fields; a key rotation queued ahead of this action counts)",
             )
         auth = Authorization(

@@ -1,0 +1,16 @@
+"""JSON forms of chain values: bytes as 0x-hex. Pure: no web3, no database."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def jsonable(value: Any) -> Any:
+    """``value`` with every bytes as 0x-hex, recursively (EIP-712 documents, call arguments)."""
+    if isinstance(value, bytes):
+        return "0x" + value.hex()
+    if isinstance(value, dict):
+        return {k: jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [jsonable(v) for v in value]
+    return value
