@@ -18,7 +18,7 @@ from api.bodies import BodyLimits
 from api.chain_status import ChainStatusHeader
 from api.deferred import Replayer
 from api.guard import BodyGuard
-from api.models import ApiToken, PrincipalKind
+from api.models import ApiToken
 from api.routes import (
     access,
     access_reads,
@@ -35,6 +35,7 @@ from api.routes import (
 from api.throttle import ErrorBudget, ErrorThrottle
 from ledger.rpc import RpcLimits, RpcServer
 from ledger.runtime import Runtime
+from ledger.service.principal import PrincipalKind
 
 log = logging.getLogger(__name__)
 

@@ -7,40 +7,16 @@ import secrets
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from sqlalchemy import event
 from sqlmodel import Session, select
 
-from api.models import ApiToken, PrincipalKind
-from ledger.errors import AuthenticationError, ForbiddenError, ResourceNotFoundError
+from api.models import ApiToken
+from ledger.errors import AuthenticationError, ResourceNotFoundError
+from ledger.service.principal import Principal, PrincipalKind
 
 TOKEN_PREFIX = "plk_"
-
-
-@dataclass(frozen=True, slots=True)
-class Principal:
-    """Who is calling: governance, one department, or an auditor (read and verify only)."""
-
-    kind: PrincipalKind
-    token_id: str
-    department_id: int | None = None
-
-    @property
-    def key(self) -> str:
-        """Stable identity for idempotency records."""
-        return f"{self.kind}:{self.department_id or ''}:{self.token_id}"
-
-    def require(self, *kinds: PrincipalKind) -> None:
-        if self.kind not in kinds:
-            allowed = " or ".join(k.value for k in kinds)
-            raise ForbiddenError(f"this needs a {allowed} token; this token is {self.kind.value}")
-
-    def acting_department(self) -> int:
-        self.require(PrincipalKind.DEPARTMENT)
-        assert self.department_id is not None
-        return self.department_id
 
 
 def _digest(secret: str) -> str:

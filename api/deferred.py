@@ -30,9 +30,9 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import HTTPConnection
 from starlette.types import ASGIApp, Message, Scope
 
-from api.auth import Principal
-from api.models import DeferredWrite, DeferredWriteState, PrincipalKind
+from api.models import DeferredWrite, DeferredWriteState
 from ledger.runtime import Runtime
+from ledger.service.principal import Principal, PrincipalKind
 
 log = logging.getLogger(__name__)
 

@@ -18,9 +18,10 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 
-from api.auth import Principal, PrincipalCache, principal_of, revocation_epoch, token_digest
+from api.auth import PrincipalCache, principal_of, revocation_epoch, token_digest
 from api.deferred import replayed_principal
 from ledger.runtime import Runtime
+from ledger.service.principal import Principal
 
 
 def get_runtime(request: Request) -> Runtime:

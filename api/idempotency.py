@@ -34,9 +34,10 @@ from sqlalchemy import delete, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from api.auth import Principal, issue_token, revoke_token
-from api.models import ApiToken, IdempotencyRecord, IdempotencyState, PrincipalKind
+from api.auth import issue_token, revoke_token
+from api.models import ApiToken, IdempotencyRecord, IdempotencyState
 from ledger.errors import ConflictError, IdempotencyConflictError, IdempotencyInProgressError
+from ledger.service.principal import Principal, PrincipalKind
 
 log = logging.getLogger(__name__)
 

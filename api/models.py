@@ -13,12 +13,6 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-class PrincipalKind(enum.StrEnum):
-    GOVERNANCE = "governance"
-    DEPARTMENT = "department"
-    AUDITOR = "auditor"
-
-
 class ApiToken(SQLModel, table=True):
     """A bearer token, stored as its SHA-256 only, bound to exactly one principal."""
 

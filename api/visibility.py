@@ -24,10 +24,9 @@ import time
 
 from sqlmodel import Session, select
 
-from api.auth import Principal
-from api.models import PrincipalKind
 from ledger.index.models import IndexAccessRequest, IndexDataset
 from ledger.runtime import Runtime
+from ledger.service.principal import Principal, PrincipalKind
 
 #: Classifications whose off-chain content every department may read.
 OPEN_CLASSIFICATIONS = ("public", "internal")

@@ -11,7 +11,6 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from sqlmodel import Session
 
-from api.auth import Principal
 from api.deps import IdempotencyKey, PrincipalDep, RuntimeDep
 from api.idempotency import Idempotency
 from api.routes.common import accepted, idempotent_write, intent_of, text_commitment
@@ -28,7 +27,6 @@ from api.schemas import (
     RequestIdPath,
     Signature,
 )
-from ledger.relayer.actions import submit_department_action
 from ledger.chain.types import AccessRequestRecord, RequestStatus
 from ledger.errors import (
     ChainError,
@@ -39,7 +37,9 @@ from ledger.errors import (
     InvalidInputError,
     ResourceNotFoundError,
 )
+from ledger.relayer.actions import submit_department_action
 from ledger.runtime import Runtime
+from ledger.service.principal import Principal
 
 router = APIRouter(tags=["access"])
 

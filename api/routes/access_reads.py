@@ -15,7 +15,6 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 from sqlmodel import Session, col, or_, select
 
-from api.auth import Principal
 from api.deps import PrincipalDep, RuntimeDep
 from api.pagination import EventsCursor, keyset_page
 from api.routes.common import stored_text
@@ -26,6 +25,7 @@ from api.visibility import sees_everything
 from ledger.chain.types import RequestStatus
 from ledger.errors import ResourceNotFoundError
 from ledger.index.models import IndexAccessRequest, IndexDataset
+from ledger.service.principal import Principal
 
 router = APIRouter(tags=["access"])
 

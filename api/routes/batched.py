@@ -25,7 +25,6 @@ from pydantic import ValidationError
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
-from api.auth import Principal
 from api.bodies import Body, takes
 from api.deps import IdempotencyKey, PrincipalDep, RuntimeDep
 from api.idempotency import Idempotency
@@ -64,6 +63,7 @@ from ledger.errors import (
 )
 from ledger.relayer import next_department_status, next_signer
 from ledger.runtime import Runtime
+from ledger.service.principal import Principal
 
 router = APIRouter(tags=["datasets"])
 

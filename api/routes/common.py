@@ -17,7 +17,6 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session
 
-from api.auth import Principal
 from api.deferred import is_replay
 from api.idempotency import Idempotency, request_fingerprint
 from api.models import DeferredWrite, MetadataDocument, TextDocument
@@ -26,6 +25,7 @@ from ledger.hashing import canonical_json, sha256_bytes
 from ledger.relayer import Operation, OperationStatus
 from ledger.relayer.models import new_operation_id
 from ledger.runtime import Runtime
+from ledger.service.principal import Principal
 
 #: The body of a write: it runs in ``session`` and answers (committing through ``accepted``).
 Write = Callable[[Session, Idempotency], JSONResponse]

@@ -36,7 +36,6 @@ from api.schemas import (
     Withdrawal,
 )
 from api.uploads import hash_upload
-from ledger.relayer.actions import ClientSignature, submit_department_action
 from ledger.anchoring.queue import batched_dataset
 from ledger.chain.types import Classification, NewVersion, VersionRef
 from ledger.errors import (
@@ -48,6 +47,7 @@ from ledger.errors import (
 )
 from ledger.jsonguard import loads
 from ledger.relayer import Operation, OperationStatus
+from ledger.relayer.actions import ClientSignature, submit_department_action
 from ledger.runtime import Runtime
 
 router = APIRouter(tags=["datasets"])

@@ -10,10 +10,9 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from sqlmodel import Session, col, select
 
-from api.auth import Principal, issue_token, revoke_token
+from api.auth import issue_token, revoke_token
 from api.deps import IdempotencyKey, PrincipalDep, RuntimeDep
 from api.idempotency import Idempotency
-from api.models import PrincipalKind
 from api.routes.common import accepted, idempotent_write, intent_of, text_commitment
 from api.schemas import (
     Accepted,
@@ -35,6 +34,7 @@ from ledger.errors import (
 )
 from ledger.relayer import Operation, OperationStatus, enqueue, queued_key_claim
 from ledger.runtime import Runtime
+from ledger.service.principal import Principal, PrincipalKind
 
 router = APIRouter(tags=["departments"])
 

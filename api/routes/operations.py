@@ -11,14 +11,14 @@ import json
 from fastapi import APIRouter
 from sqlmodel import Session, select
 
-from api.auth import Principal
 from api.deps import PrincipalDep, RuntimeDep
-from api.models import DeferredWrite, DeferredWriteState, PrincipalKind
+from api.models import DeferredWrite, DeferredWriteState
 from api.schemas import ChainCoordinates, OperationError, OperationIdPath, OperationPublic
 from ledger.anchoring.models import AnchorBatch, QueuedRecord, RecordStatus
 from ledger.errors import ResourceNotFoundError
 from ledger.relayer import Operation, OperationStatus
 from ledger.runtime import Runtime
+from ledger.service.principal import Principal, PrincipalKind
 
 router = APIRouter(tags=["operations"])
 

@@ -15,9 +15,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 from sqlmodel import Session, col, select
 
-from api.auth import Principal
 from api.deps import PrincipalDep, RuntimeDep
-from api.models import MetadataDocument, PrincipalKind
+from api.models import MetadataDocument
 from api.pagination import DatasetsCursor, EventsCursor, keyset_page
 from api.routes.datasets import _path_id
 from api.schemas import (
@@ -37,6 +36,7 @@ from ledger.index.models import (
     IndexVersionParent,
 )
 from ledger.runtime import Runtime
+from ledger.service.principal import Principal, PrincipalKind
 
 router = APIRouter(tags=["read"])
 

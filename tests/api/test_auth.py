@@ -10,9 +10,10 @@ from fastapi.testclient import TestClient
 from sqlalchemy import event
 from sqlmodel import Session
 
-from api.auth import Principal, PrincipalCache, revocation_epoch
-from api.models import ApiToken, PrincipalKind
+from api.auth import PrincipalCache, revocation_epoch
+from api.models import ApiToken
 from ledger.runtime import Runtime
+from ledger.service.principal import Principal, PrincipalKind
 
 
 def auditor(client: TestClient, governance: dict[str, str]) -> tuple[str, dict[str, str]]:
