@@ -52,28 +52,6 @@ class IdempotencyRecord(SQLModel, table=True):
     updated_at: datetime = Field(default_factory=_now)
 
 
-class MetadataDocument(SQLModel, table=True):
-    """Canonical (RFC 8785) metadata, stored by its SHA-256: the chain holds only the hash, so
-    anyone given this document can check it against the chain."""
-
-    __tablename__ = "api_metadata_documents"
-
-    sha256: str = Field(primary_key=True)  # 0x-hex
-    canonical_json: str = Field(sa_column=Column(Text, nullable=False))
-    created_at: datetime = Field(default_factory=_now)
-
-
-class TextDocument(SQLModel, table=True):
-    """A free-text purpose or reason, stored by its SHA-256: the chain holds only the hash, the
-    parties read the words here (and can check them against the chain)."""
-
-    __tablename__ = "api_text_documents"
-
-    sha256: str = Field(primary_key=True)  # 0x-hex
-    text: str = Field(sa_column=Column(Text, nullable=False))
-    created_at: datetime = Field(default_factory=_now)
-
-
 class DeferredWriteState(enum.StrEnum):
     WAITING = "waiting"  # accepted while the chain was away; not yet run
     REPLAYED = "replayed"  # run once the chain was back: ``operation_id`` is what it queued

@@ -13,7 +13,7 @@ from sqlmodel import Session
 
 from api.deps import IdempotencyKey, PrincipalDep, RuntimeDep
 from api.idempotency import Idempotency
-from api.routes.common import accepted, idempotent_write, intent_of, text_commitment
+from api.routes.common import accepted, idempotent_write, intent_of
 from api.routes.datasets import _bytes, _path_id, _signature
 from api.schemas import (
     Accepted,
@@ -39,6 +39,7 @@ from ledger.errors import (
 )
 from ledger.relayer.actions import submit_department_action
 from ledger.runtime import Runtime
+from ledger.service.documents import text_commitment
 from ledger.service.principal import Principal
 
 router = APIRouter(tags=["access"])

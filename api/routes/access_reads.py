@@ -17,7 +17,6 @@ from sqlmodel import Session, col, or_, select
 
 from api.deps import PrincipalDep, RuntimeDep
 from api.pagination import EventsCursor, keyset_page
-from api.routes.common import stored_text
 from api.routes.datasets import _bytes, _path_id
 from api.routes.reads import _coordinates
 from api.schemas import DatasetIdQuery, RequestIdPath
@@ -25,6 +24,7 @@ from api.visibility import sees_everything
 from ledger.chain.types import RequestStatus
 from ledger.errors import ResourceNotFoundError
 from ledger.index.models import IndexAccessRequest, IndexDataset
+from ledger.service.documents import stored_text
 from ledger.service.principal import Principal
 
 router = APIRouter(tags=["access"])

@@ -28,13 +28,7 @@ from sqlmodel import Session
 from api.bodies import Body, takes
 from api.deps import IdempotencyKey, PrincipalDep, RuntimeDep
 from api.idempotency import Idempotency
-from api.routes.common import (
-    Intent,
-    idempotent_write,
-    store_metadata,
-    store_metadata_many,
-    text_commitment,
-)
+from api.routes.common import Intent, idempotent_write
 from api.schemas import (
     CLASSIFICATIONS,
     BatchAccepted,
@@ -63,6 +57,7 @@ from ledger.errors import (
 )
 from ledger.relayer import next_department_status, next_signer
 from ledger.runtime import Runtime
+from ledger.service.documents import store_metadata, store_metadata_many, text_commitment
 from ledger.service.principal import Principal
 
 router = APIRouter(tags=["datasets"])

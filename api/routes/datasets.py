@@ -17,14 +17,7 @@ from api.bodies import Body, takes
 from api.deps import IdempotencyKey, PrincipalDep, RuntimeDep
 from api.idempotency import Idempotency
 from api.routes import batched
-from api.routes.common import (
-    Intent,
-    accepted,
-    idempotent_write,
-    intent_of,
-    store_metadata,
-    text_commitment,
-)
+from api.routes.common import Intent, accepted, idempotent_write, intent_of
 from api.schemas import (
     CLASSIFICATIONS,
     Accepted,
@@ -49,6 +42,7 @@ from ledger.jsonguard import loads
 from ledger.relayer import Operation, OperationStatus
 from ledger.relayer.actions import ClientSignature, submit_department_action
 from ledger.runtime import Runtime
+from ledger.service.documents import store_metadata, text_commitment
 
 router = APIRouter(tags=["datasets"])
 M = TypeVar("M", bound=BaseModel)

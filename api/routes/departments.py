@@ -13,7 +13,7 @@ from sqlmodel import Session, col, select
 from api.auth import issue_token, revoke_token
 from api.deps import IdempotencyKey, PrincipalDep, RuntimeDep
 from api.idempotency import Idempotency
-from api.routes.common import accepted, idempotent_write, intent_of, text_commitment
+from api.routes.common import accepted, idempotent_write, intent_of
 from api.schemas import (
     Accepted,
     DepartmentCreate,
@@ -34,6 +34,7 @@ from ledger.errors import (
 )
 from ledger.relayer import Operation, OperationStatus, enqueue, queued_key_claim
 from ledger.runtime import Runtime
+from ledger.service.documents import text_commitment
 from ledger.service.principal import Principal, PrincipalKind
 
 router = APIRouter(tags=["departments"])

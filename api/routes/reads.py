@@ -16,7 +16,6 @@ from fastapi import APIRouter, Query
 from sqlmodel import Session, col, select
 
 from api.deps import PrincipalDep, RuntimeDep
-from api.models import MetadataDocument
 from api.pagination import DatasetsCursor, EventsCursor, keyset_page
 from api.routes.datasets import _path_id
 from api.schemas import (
@@ -36,6 +35,7 @@ from ledger.index.models import (
     IndexVersionParent,
 )
 from ledger.runtime import Runtime
+from ledger.service.documents import MetadataDocument
 from ledger.service.principal import Principal, PrincipalKind
 
 router = APIRouter(tags=["read"])
