@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from typing import Any, TypeVar
 
 from fastapi import APIRouter, Request
@@ -11,7 +10,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ValidationError
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
 from api.bodies import Body, takes
 from api.deps import IdempotencyKey, PrincipalDep, RuntimeDep
@@ -19,7 +18,6 @@ from api.idempotency import Idempotency
 from api.routes import batched
 from api.routes.common import Intent, accepted, idempotent_write, intent_of
 from api.schemas import (
-    CLASSIFICATIONS,
     Accepted,
     DatasetCreate,
     DatasetIdPath,
@@ -30,19 +28,16 @@ from api.schemas import (
 )
 from api.uploads import hash_upload
 from ledger.anchoring.queue import batched_dataset
-from ledger.chain.types import Classification, NewVersion, VersionRef
+from ledger.chain.types import VersionRef
 from ledger.errors import (
-    ConflictError,
-    ForbiddenError,
     InvalidInputError,
     JsonTooDeepError,
-    ResourceNotFoundError,
 )
 from ledger.jsonguard import loads
-from ledger.relayer import Operation, OperationStatus
-from ledger.relayer.actions import ClientSignature, submit_department_action
+from ledger.relayer.actions import ClientSignature
 from ledger.runtime import Runtime
-from ledger.service.documents import store_metadata, text_commitment
+from ledger.service import datasets as cases
+from ledger.service.principal import Principal
 
 router = APIRouter(tags=["datasets"])
 M = TypeVar("M", bound=BaseModel)
@@ -52,51 +47,16 @@ def _bytes(hex32: str) -> bytes:
     return bytes.fromhex(hex32[2:])
 
 
+def _refs(parents: list[ParentRef]) -> tuple[VersionRef, ...]:
+    return tuple(VersionRef(_bytes(p.dataset_id), p.version) for p in parents)
+
+
 def _signature(body: Signature | None) -> ClientSignature | None:
     if body is None:
         return None
     return ClientSignature(
         nonce=body.nonce, deadline=body.deadline, signature=_bytes(body.signature)
     )
-
-
-def _parents(runtime: Runtime, parents: list[ParentRef]) -> tuple[VersionRef, ...]:
-    """Parent references, each checked to exist on chain now (the contract checks again)."""
-    refs = tuple(VersionRef(_bytes(p.dataset_id), p.version) for p in parents)
-    for ref, given in zip(refs, parents, strict=True):
-        if not runtime.ledger.datasets.version_exists(ref.dataset_id, ref.version):
-            raise ResourceNotFoundError(
-                f"parent version {given.version} of dataset {given.dataset_id} does not exist"
-            )
-    return refs
-
-
-def _typed_parents(refs: tuple[VersionRef, ...]) -> list[dict[str, Any]]:
-    return [r.as_typed() for r in refs]
-
-
-def _queued_creation(session: Session, department_id: int, dataset_id: str) -> bool:
-    ops = session.exec(
-        select(Operation).where(
-            Operation.kind == "datasets.create",
-            Operation.department_id == department_id,
-            col(Operation.status).in_([OperationStatus.PENDING, OperationStatus.SUBMITTED]),
-        )
-    ).all()
-    return any(op.result_data().get("dataset_id") == dataset_id for op in ops)
-
-
-def _owned_dataset(runtime: Runtime, session: Session, department_id: int, dataset_id: str) -> None:
-    """Refuse unless ``department_id`` owns ``dataset_id`` (on chain, or queued by it)."""
-    record = runtime.ledger.datasets.dataset(_bytes(dataset_id))
-    if not record.exists:
-        if _queued_creation(session, department_id, dataset_id):
-            return
-        raise ResourceNotFoundError(f"no dataset {dataset_id}")
-    if record.owner != department_id:
-        raise ForbiddenError(f"dataset {dataset_id} belongs to another department")
-    if record.withdrawn:
-        raise ConflictError({"datasetId": dataset_id}, message=f"dataset {dataset_id} is withdrawn")
 
 
 async def _parse(request: Request, runtime: Runtime, model: type[M]) -> tuple[M, bytes]:
@@ -191,14 +151,14 @@ async def create_dataset(
     principal: PrincipalDep,
     idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
-    department_id = principal.acting_department()
+    principal.acting_department()  # a non-department is refused before its upload is read
     body, identity = await _parse(request, runtime, DatasetCreate)
     intent = Intent.of(request, identity)
 
     def write(session: Session, idempotency: Idempotency) -> JSONResponse:
         if body.anchoring == "batch":
             return batched.create_one(request, session, runtime, principal, body, idempotency)
-        return _create_on_chain(request, session, runtime, idempotency, department_id, body)
+        return _create_on_chain(request, session, runtime, idempotency, principal, body)
 
     # The checks and signing wait on the node and the database: off the event loop.
     return await run_in_threadpool(
@@ -211,62 +171,19 @@ def _create_on_chain(
     session: Session,
     runtime: Runtime,
     idempotency: Idempotency,
-    department_id: int,
+    principal: Principal,
     body: DatasetCreate,
 ) -> JSONResponse:
-    parents = _parents(runtime, body.parents)
-    salt = _bytes(body.salt) if body.salt else os.urandom(32)
-    datasets = runtime.ledger.datasets
-    dataset_id = datasets.dataset_id_of(department_id, salt)
-    dataset_hex = "0x" + dataset_id.hex()
-    if (
-        datasets.dataset(dataset_id).exists
-        or _queued_creation(session, department_id, dataset_hex)
-        or batched_dataset(session, dataset_hex) is not None
-    ):
-        raise ConflictError(
-            {"datasetId": dataset_hex}, message=f"dataset {dataset_hex} exists already"
-        )
-    classification = Classification(CLASSIFICATIONS.index(body.classification))
-    metadata = {"classification": body.classification, **body.metadata.model_dump()}
-    metadata_hash = store_metadata(session, metadata)
-    first = NewVersion(_bytes(body.content_hash), metadata_hash, parents)
-    fields = {
-        "salt": salt,
-        "classification": int(classification),
-        "metadataHash": metadata_hash,
-        "contentHash": first.content_hash,
-        "versionMetadataHash": first.metadata_hash,
-        "parents": _typed_parents(parents),
-    }
-    resource = {
-        "dataset_id": dataset_hex,
-        "version": 1,
-        "salt": "0x" + salt.hex(),
-        "content_hash": body.content_hash,
-        "metadata_hash": "0x" + metadata_hash.hex(),
-    }
-    op = submit_department_action(
-        session,
-        runtime.ledger,
-        runtime.department_key,
-        department_id=department_id,
-        client=datasets,
-        action_type="CreateDataset",
-        fields=fields,
-        function="createDatasetBySig",
-        call_args=lambda auth: [
-            salt,
-            int(classification),
-            metadata_hash,
-            first.as_abi(),
-            auth.as_abi(),
-        ],
-        kind="datasets.create",
-        result=resource,
+    command = cases.NewDataset(
+        content_hash=_bytes(body.content_hash),
+        metadata=body.metadata.model_dump(),
+        classification=body.classification,
+        parents=_refs(body.parents),
+        salt=_bytes(body.salt) if body.salt else None,
         signature=_signature(body.signature),
     )
-    return accepted(request, session, idempotency, op, resource=resource)
+    queued = cases.register_dataset(session, runtime, principal, command)
+    return accepted(request, session, idempotency, queued.operation, resource=queued.resource)
 
 
 @router.post(
@@ -284,7 +201,7 @@ async def add_version(
     principal: PrincipalDep,
     idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
-    department_id = principal.acting_department()
+    principal.acting_department()  # a non-department is refused before its upload is read
     dataset_hex = _path_id(dataset_id)
     body, identity = await _parse(request, runtime, VersionCreate)
     intent = Intent.of(request, identity)
@@ -295,7 +212,7 @@ async def add_version(
                 request, session, runtime, principal, dataset_hex, body, idempotency
             )
         return _add_version_on_chain(
-            request, session, runtime, idempotency, department_id, dataset_hex, body
+            request, session, runtime, idempotency, principal, dataset_hex, body
         )
 
     return await run_in_threadpool(
@@ -308,40 +225,19 @@ def _add_version_on_chain(
     session: Session,
     runtime: Runtime,
     idempotency: Idempotency,
-    department_id: int,
+    principal: Principal,
     dataset_hex: str,
     body: VersionCreate,
 ) -> JSONResponse:
-    _owned_dataset(runtime, session, department_id, dataset_hex)
-    parents = _parents(runtime, body.parents)
-    metadata_hash = store_metadata(session, body.metadata.model_dump())
-    version = NewVersion(_bytes(body.content_hash), metadata_hash, parents)
-    fields = {
-        "datasetId": _bytes(dataset_hex),
-        "contentHash": version.content_hash,
-        "metadataHash": metadata_hash,
-        "parents": _typed_parents(parents),
-    }
-    resource = {
-        "dataset_id": dataset_hex,
-        "content_hash": body.content_hash,
-        "metadata_hash": "0x" + metadata_hash.hex(),
-    }
-    op = submit_department_action(
-        session,
-        runtime.ledger,
-        runtime.department_key,
-        department_id=department_id,
-        client=runtime.ledger.datasets,
-        action_type="AddVersion",
-        fields=fields,
-        function="addVersionBySig",
-        call_args=lambda auth: [_bytes(dataset_hex), version.as_abi(), auth.as_abi()],
-        kind="datasets.add_version",
-        result=resource,
+    command = cases.AppendVersion(
+        dataset_id=_bytes(dataset_hex),
+        content_hash=_bytes(body.content_hash),
+        metadata=body.metadata.model_dump(),
+        parents=_refs(body.parents),
         signature=_signature(body.signature),
     )
-    return accepted(request, session, idempotency, op, resource=resource)
+    queued = cases.append_version(session, runtime, principal, command)
+    return accepted(request, session, idempotency, queued.operation, resource=queued.resource)
 
 
 @router.post(
@@ -358,7 +254,7 @@ def withdraw_dataset(
     principal: PrincipalDep,
     idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
-    department_id = principal.acting_department()
+    principal.acting_department()  # refused before anything is claimed
     dataset_hex = _path_id(dataset_id)
 
     def write(session: Session, idempotency: Idempotency) -> JSONResponse:
@@ -366,23 +262,11 @@ def withdraw_dataset(
             return batched.withdraw_one(
                 request, session, runtime, principal, dataset_hex, body, idempotency
             )
-        _owned_dataset(runtime, session, department_id, dataset_hex)
-        reason_hash = text_commitment(session, body.reason)
-        op = submit_department_action(
-            session,
-            runtime.ledger,
-            runtime.department_key,
-            department_id=department_id,
-            client=runtime.ledger.datasets,
-            action_type="WithdrawDataset",
-            fields={"datasetId": _bytes(dataset_hex), "reasonHash": reason_hash},
-            function="withdrawDatasetBySig",
-            call_args=lambda auth: [_bytes(dataset_hex), reason_hash, auth.as_abi()],
-            kind="datasets.withdraw",
-            result={"dataset_id": dataset_hex},
-            signature=_signature(body.signature),
+        command = cases.WithdrawDataset(
+            dataset_id=_bytes(dataset_hex), reason=body.reason, signature=_signature(body.signature)
         )
-        return accepted(request, session, idempotency, op, resource={"dataset_id": dataset_hex})
+        queued = cases.withdraw_dataset(session, runtime, principal, command)
+        return accepted(request, session, idempotency, queued.operation, resource=queued.resource)
 
     return idempotent_write(runtime, principal, idempotency_key, intent_of(request, body), write)
 

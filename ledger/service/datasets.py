@@ -1,0 +1,228 @@
+"""Datasets anchored version by version on chain: a department registers one with its first
+version, appends versions, withdraws it.
+
+Each function checks what the contract would refuse, as far as it can know now (the dataset
+exists or is queued, the department owns it, it is not withdrawn, the parents exist), stores the
+metadata document or reason behind the on-chain commitment, signs with the custodial key or
+checks the department's own signature, and queues one operation in the outbox. Nothing is
+committed: the caller commits the session together with its own records (the idempotency
+record of an HTTP request), which is what makes the write acknowledged.
+
+Batched datasets (``anchoring: batch``) are ``ledger.anchoring``'s.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from sqlmodel import Session, col, select
+
+from ledger.anchoring.queue import batched_dataset
+from ledger.chain.types import Classification, NewVersion, VersionRef
+from ledger.errors import ConflictError, ForbiddenError, ResourceNotFoundError
+from ledger.relayer.actions import ClientSignature, submit_department_action
+from ledger.relayer.models import Operation, OperationStatus
+from ledger.runtime import Runtime
+from ledger.service.documents import store_metadata, text_commitment
+from ledger.service.principal import Principal
+
+ClassificationName = Literal["public", "internal", "restricted", "confidential"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NewDataset:
+    """Register a dataset and its first version. ``metadata`` is the dataset's document (title,
+    description…); ``salt`` fixes the dataset id in advance (random if None); ``signature`` is
+    the department's own, for a department that holds its key."""
+
+    content_hash: bytes
+    metadata: dict[str, Any]
+    classification: ClassificationName = "internal"
+    parents: tuple[VersionRef, ...] = ()
+    salt: bytes | None = None
+    signature: ClientSignature | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AppendVersion:
+    dataset_id: bytes
+    content_hash: bytes
+    metadata: dict[str, Any] = field(default_factory=dict)
+    parents: tuple[VersionRef, ...] = ()
+    signature: ClientSignature | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WithdrawDataset:
+    dataset_id: bytes
+    reason: str = ""
+    signature: ClientSignature | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Queued:
+    """A write queued for the chain: the operation to follow, and what it will make."""
+
+    operation: Operation
+    resource: dict[str, Any]
+
+
+def register_dataset(
+    session: Session, runtime: Runtime, principal: Principal, command: NewDataset
+) -> Queued:
+    department_id = principal.acting_department()
+    parents = existing_parents(runtime, command.parents)
+    salt = command.salt if command.salt is not None else os.urandom(32)
+    datasets = runtime.ledger.datasets
+    dataset_id = datasets.dataset_id_of(department_id, salt)
+    dataset_hex = "0x" + dataset_id.hex()
+    if (
+        datasets.dataset(dataset_id).exists
+        or _queued_creation(session, department_id, dataset_hex)
+        or batched_dataset(session, dataset_hex) is not None
+    ):
+        raise ConflictError(
+            {"datasetId": dataset_hex}, message=f"dataset {dataset_hex} exists already"
+        )
+    classification = Classification[command.classification.upper()]
+    metadata = {"classification": command.classification, **command.metadata}
+    metadata_hash = store_metadata(session, metadata)
+    first = NewVersion(command.content_hash, metadata_hash, parents)
+    resource = {
+        "dataset_id": dataset_hex,
+        "version": 1,
+        "salt": "0x" + salt.hex(),
+        "content_hash": "0x" + command.content_hash.hex(),
+        "metadata_hash": "0x" + metadata_hash.hex(),
+    }
+    op = submit_department_action(
+        session,
+        runtime.ledger,
+        runtime.department_key,
+        department_id=department_id,
+        client=datasets,
+        action_type="CreateDataset",
+        fields={
+            "salt": salt,
+            "classification": int(classification),
+            "metadataHash": metadata_hash,
+            "contentHash": first.content_hash,
+            "versionMetadataHash": first.metadata_hash,
+            "parents": [p.as_typed() for p in parents],
+        },
+        function="createDatasetBySig",
+        call_args=lambda auth: [
+            salt,
+            int(classification),
+            metadata_hash,
+            first.as_abi(),
+            auth.as_abi(),
+        ],
+        kind="datasets.create",
+        result=resource,
+        signature=command.signature,
+    )
+    return Queued(op, resource)
+
+
+def append_version(
+    session: Session, runtime: Runtime, principal: Principal, command: AppendVersion
+) -> Queued:
+    department_id = principal.acting_department()
+    dataset_hex = "0x" + command.dataset_id.hex()
+    owned_dataset(session, runtime, department_id, command.dataset_id)
+    parents = existing_parents(runtime, command.parents)
+    metadata_hash = store_metadata(session, command.metadata)
+    version = NewVersion(command.content_hash, metadata_hash, parents)
+    resource = {
+        "dataset_id": dataset_hex,
+        "content_hash": "0x" + command.content_hash.hex(),
+        "metadata_hash": "0x" + metadata_hash.hex(),
+    }
+    op = submit_department_action(
+        session,
+        runtime.ledger,
+        runtime.department_key,
+        department_id=department_id,
+        client=runtime.ledger.datasets,
+        action_type="AddVersion",
+        fields={
+            "datasetId": command.dataset_id,
+            "contentHash": version.content_hash,
+            "metadataHash": metadata_hash,
+            "parents": [p.as_typed() for p in parents],
+        },
+        function="addVersionBySig",
+        call_args=lambda auth: [command.dataset_id, version.as_abi(), auth.as_abi()],
+        kind="datasets.add_version",
+        result=resource,
+        signature=command.signature,
+    )
+    return Queued(op, resource)
+
+
+def withdraw_dataset(
+    session: Session, runtime: Runtime, principal: Principal, command: WithdrawDataset
+) -> Queued:
+    department_id = principal.acting_department()
+    dataset_hex = "0x" + command.dataset_id.hex()
+    owned_dataset(session, runtime, department_id, command.dataset_id)
+    reason_hash = text_commitment(session, command.reason)
+    resource = {"dataset_id": dataset_hex}
+    op = submit_department_action(
+        session,
+        runtime.ledger,
+        runtime.department_key,
+        department_id=department_id,
+        client=runtime.ledger.datasets,
+        action_type="WithdrawDataset",
+        fields={"datasetId": command.dataset_id, "reasonHash": reason_hash},
+        function="withdrawDatasetBySig",
+        call_args=lambda auth: [command.dataset_id, reason_hash, auth.as_abi()],
+        kind="datasets.withdraw",
+        result=resource,
+        signature=command.signature,
+    )
+    return Queued(op, resource)
+
+
+def existing_parents(runtime: Runtime, parents: tuple[VersionRef, ...]) -> tuple[VersionRef, ...]:
+    """``parents``, each checked to exist on chain now (the contract checks again)."""
+    for ref in parents:
+        if not runtime.ledger.datasets.version_exists(ref.dataset_id, ref.version):
+            raise ResourceNotFoundError(
+                f"parent version {ref.version} of dataset 0x{ref.dataset_id.hex()} does not exist"
+            )
+    return parents
+
+
+def owned_dataset(
+    session: Session, runtime: Runtime, department_id: int, dataset_id: bytes
+) -> None:
+    """Refuse unless ``department_id`` owns ``dataset_id`` (on chain, or queued by it) and it
+    is not withdrawn."""
+    dataset_hex = "0x" + dataset_id.hex()
+    record = runtime.ledger.datasets.dataset(dataset_id)
+    if not record.exists:
+        if _queued_creation(session, department_id, dataset_hex):
+            return
+        raise ResourceNotFoundError(f"no dataset {dataset_hex}")
+    if record.owner != department_id:
+        raise ForbiddenError(f"dataset {dataset_hex} belongs to another department")
+    if record.withdrawn:
+        raise ConflictError(
+            {"datasetId": dataset_hex}, message=f"dataset {dataset_hex} is withdrawn"
+        )
+
+
+def _queued_creation(session: Session, department_id: int, dataset_hex: str) -> bool:
+    ops = session.exec(
+        select(Operation).where(
+            Operation.kind == "datasets.create",
+            Operation.department_id == department_id,
+            col(Operation.status).in_([OperationStatus.PENDING, OperationStatus.SUBMITTED]),
+        )
+    ).all()
+    return any(op.result_data().get("dataset_id") == dataset_hex for op in ops)
