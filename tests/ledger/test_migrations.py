@@ -16,7 +16,7 @@ from sqlmodel import SQLModel
 
 import api.models  # noqa: F401  (registers the API's tables on SQLModel.metadata)
 import ledger.anchoring.models
-import ledger.relayer.models  # noqa: F401
+import ledger.relayer.models
 import ledger.service.documents  # noqa: F401
 from ledger.db import make_engine
 from ledger.index.models import INDEX_TABLES
