@@ -17,7 +17,7 @@ from sqlmodel import Session, col, or_, select
 
 from api.deps import PrincipalDep, RuntimeDep
 from api.pagination import EventsCursor, keyset_page
-from api.routes.datasets import _bytes, _path_id
+from api.routes.common import hex_bytes, path_id
 from api.routes.reads import _coordinates
 from api.schemas import DatasetIdQuery, RequestIdPath
 from api.visibility import sees_everything
@@ -105,7 +105,7 @@ def list_access_requests(
         if status is not None:
             query = query.where(IndexAccessRequest.status == status.value)
         if dataset is not None:
-            query = query.where(IndexAccessRequest.dataset_id == _path_id(dataset))
+            query = query.where(IndexAccessRequest.dataset_id == path_id(dataset))
         rows, next_cursor = keyset_page(
             session,
             query,
@@ -139,8 +139,8 @@ def get_access_request(
     """Status, expiry and duration come from the contract at the latest block; the purpose and
     reasons (their text, when this service kept it) and chain coordinates from the index."""
     with Session(runtime.engine) as session:
-        request_hex = _path_id(request_id)
-        record = runtime.ledger.access.access_request(_bytes(request_hex))
+        request_hex = path_id(request_id)
+        record = runtime.ledger.access.access_request(hex_bytes(request_hex))
         owner = (
             runtime.ledger.datasets.dataset(record.dataset_id).owner
             if record.status != RequestStatus.NONE

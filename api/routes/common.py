@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from fastapi import Request
 from fastapi.responses import JSONResponse
@@ -16,11 +16,14 @@ from sqlmodel import Session
 from api.deferred import is_replay
 from api.idempotency import Idempotency, request_fingerprint
 from api.models import DeferredWrite
-from ledger.errors import ChainUnavailableError
+from api.schemas import Signature
+from ledger.errors import ChainUnavailableError, InvalidInputError
 from ledger.relayer import Operation, OperationStatus
+from ledger.relayer.actions import ClientSignature
 from ledger.relayer.models import new_operation_id
 from ledger.runtime import Runtime
 from ledger.service.principal import Principal
+from ledger.service.queued import Queued
 
 #: The body of a write: it runs in ``session`` and answers (committing through ``accepted``).
 Write = Callable[[Session, Idempotency], JSONResponse]
@@ -149,3 +152,49 @@ def accepted(
 
 def load_json(text: str) -> Any:
     return json.loads(text)
+
+
+def hex_bytes(hex32: str) -> bytes:
+    return bytes.fromhex(hex32[2:])
+
+
+def path_id(value: str) -> str:
+    text = value.lower()
+    if (
+        len(text) != 66
+        or not text.startswith("0x")
+        or any(c not in "0123456789abcdef" for c in text[2:])
+    ):
+        raise InvalidInputError(
+            f"dataset id must be 0x followed by 64 hex digits, got {value[:80]!r}"
+        )
+    return text
+
+
+def client_signature(body: Signature | None) -> ClientSignature | None:
+    if body is None:
+        return None
+    return ClientSignature(
+        nonce=body.nonce, deadline=body.deadline, signature=hex_bytes(body.signature)
+    )
+
+
+C = TypeVar("C")
+
+
+def queue_write(
+    request: Request,
+    runtime: Runtime,
+    principal: Principal,
+    idempotency_key: str | None,
+    body: BaseModel,
+    case: Callable[[Session, Runtime, Principal, C], Queued],
+    command: C,
+) -> JSONResponse:
+    """Run the use case once per Idempotency-Key and answer 202 with what it queued."""
+
+    def write(session: Session, idempotency: Idempotency) -> JSONResponse:
+        queued = case(session, runtime, principal, command)
+        return accepted(request, session, idempotency, queued.operation, resource=queued.resource)
+
+    return idempotent_write(runtime, principal, idempotency_key, intent_of(request, body), write)

@@ -16,13 +16,20 @@ from api.bodies import Body, takes
 from api.deps import IdempotencyKey, PrincipalDep, RuntimeDep
 from api.idempotency import Idempotency
 from api.routes import batched
-from api.routes.common import Intent, accepted, idempotent_write, intent_of
+from api.routes.common import (
+    Intent,
+    accepted,
+    client_signature,
+    hex_bytes,
+    idempotent_write,
+    intent_of,
+    path_id,
+)
 from api.schemas import (
     Accepted,
     DatasetCreate,
     DatasetIdPath,
     ParentRef,
-    Signature,
     VersionCreate,
     Withdrawal,
 )
@@ -34,7 +41,6 @@ from ledger.errors import (
     JsonTooDeepError,
 )
 from ledger.jsonguard import loads
-from ledger.relayer.actions import ClientSignature
 from ledger.runtime import Runtime
 from ledger.service import datasets as cases
 from ledger.service.principal import Principal
@@ -43,20 +49,8 @@ router = APIRouter(tags=["datasets"])
 M = TypeVar("M", bound=BaseModel)
 
 
-def _bytes(hex32: str) -> bytes:
-    return bytes.fromhex(hex32[2:])
-
-
 def _refs(parents: list[ParentRef]) -> tuple[VersionRef, ...]:
-    return tuple(VersionRef(_bytes(p.dataset_id), p.version) for p in parents)
-
-
-def _signature(body: Signature | None) -> ClientSignature | None:
-    if body is None:
-        return None
-    return ClientSignature(
-        nonce=body.nonce, deadline=body.deadline, signature=_bytes(body.signature)
-    )
+    return tuple(VersionRef(hex_bytes(p.dataset_id), p.version) for p in parents)
 
 
 async def _parse(request: Request, runtime: Runtime, model: type[M]) -> tuple[M, bytes]:
@@ -175,12 +169,12 @@ def _create_on_chain(
     body: DatasetCreate,
 ) -> JSONResponse:
     command = cases.NewDataset(
-        content_hash=_bytes(body.content_hash),
+        content_hash=hex_bytes(body.content_hash),
         metadata=body.metadata.model_dump(),
         classification=body.classification,
         parents=_refs(body.parents),
-        salt=_bytes(body.salt) if body.salt else None,
-        signature=_signature(body.signature),
+        salt=hex_bytes(body.salt) if body.salt else None,
+        signature=client_signature(body.signature),
     )
     queued = cases.register_dataset(session, runtime, principal, command)
     return accepted(request, session, idempotency, queued.operation, resource=queued.resource)
@@ -202,7 +196,7 @@ async def add_version(
     idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
     principal.acting_department()  # a non-department is refused before its upload is read
-    dataset_hex = _path_id(dataset_id)
+    dataset_hex = path_id(dataset_id)
     body, identity = await _parse(request, runtime, VersionCreate)
     intent = Intent.of(request, identity)
 
@@ -230,11 +224,11 @@ def _add_version_on_chain(
     body: VersionCreate,
 ) -> JSONResponse:
     command = cases.AppendVersion(
-        dataset_id=_bytes(dataset_hex),
-        content_hash=_bytes(body.content_hash),
+        dataset_id=hex_bytes(dataset_hex),
+        content_hash=hex_bytes(body.content_hash),
         metadata=body.metadata.model_dump(),
         parents=_refs(body.parents),
-        signature=_signature(body.signature),
+        signature=client_signature(body.signature),
     )
     queued = cases.append_version(session, runtime, principal, command)
     return accepted(request, session, idempotency, queued.operation, resource=queued.resource)
@@ -255,7 +249,7 @@ def withdraw_dataset(
     idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
     principal.acting_department()  # refused before anything is claimed
-    dataset_hex = _path_id(dataset_id)
+    dataset_hex = path_id(dataset_id)
 
     def write(session: Session, idempotency: Idempotency) -> JSONResponse:
         if batched_dataset(session, dataset_hex) is not None:
@@ -263,22 +257,11 @@ def withdraw_dataset(
                 request, session, runtime, principal, dataset_hex, body, idempotency
             )
         command = cases.WithdrawDataset(
-            dataset_id=_bytes(dataset_hex), reason=body.reason, signature=_signature(body.signature)
+            dataset_id=hex_bytes(dataset_hex),
+            reason=body.reason,
+            signature=client_signature(body.signature),
         )
         queued = cases.withdraw_dataset(session, runtime, principal, command)
         return accepted(request, session, idempotency, queued.operation, resource=queued.resource)
 
     return idempotent_write(runtime, principal, idempotency_key, intent_of(request, body), write)
-
-
-def _path_id(value: str) -> str:
-    text = value.lower()
-    if (
-        len(text) != 66
-        or not text.startswith("0x")
-        or any(c not in "0123456789abcdef" for c in text[2:])
-    ):
-        raise InvalidInputError(
-            f"dataset id must be 0x followed by 64 hex digits, got {value[:80]!r}"
-        )
-    return text

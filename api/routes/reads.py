@@ -17,7 +17,7 @@ from sqlmodel import Session, col, select
 
 from api.deps import PrincipalDep, RuntimeDep
 from api.pagination import DatasetsCursor, EventsCursor, keyset_page
-from api.routes.datasets import _path_id
+from api.routes.common import path_id
 from api.schemas import (
     BlockQuery,
     DatasetIdPath,
@@ -80,7 +80,7 @@ class _Reader:
 
     def dataset(self, dataset_id: str) -> IndexDataset:
         """The dataset, or 404 if it does not exist for this caller."""
-        row = self.session.get(IndexDataset, _path_id(dataset_id))
+        row = self.session.get(IndexDataset, path_id(dataset_id))
         if row is None or not self.readable(row):
             raise ResourceNotFoundError(f"no dataset {dataset_id} visible to this token")
         return row
@@ -328,7 +328,7 @@ def audit_events(
             query = query.where(col(IndexEvent.block_number) >= from_block)
         if to_block is not None:
             query = query.where(col(IndexEvent.block_number) <= to_block)
-        wanted_dataset = _path_id(dataset) if dataset else None
+        wanted_dataset = path_id(dataset) if dataset else None
         owned: set[str] = set()
         if department is not None:
             owned = set(

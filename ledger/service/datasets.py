@@ -27,6 +27,7 @@ from ledger.relayer.models import Operation, OperationStatus
 from ledger.runtime import Runtime
 from ledger.service.documents import store_metadata, text_commitment
 from ledger.service.principal import Principal
+from ledger.service.queued import Queued
 
 ClassificationName = Literal["public", "internal", "restricted", "confidential"]
 
@@ -59,14 +60,6 @@ class WithdrawDataset:
     dataset_id: bytes
     reason: str = ""
     signature: ClientSignature | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Queued:
-    """A write queued for the chain: the operation to follow, and what it will make."""
-
-    operation: Operation
-    resource: dict[str, Any]
 
 
 def register_dataset(

@@ -1,0 +1,235 @@
+"""Access between departments, as the contract runs it: a department asks the owner of a
+dataset; the owner approves (until an expiry within the requested duration) or denies; the
+requester may cancel a pending request; the owner may revoke a grant before it expires.
+
+Each function checks what the contract would refuse as far as it can know now (the dataset
+exists and is not withdrawn, the actor is the owner or the requester, the request is in the
+state the action needs), commits any purpose or reason text by its hash, and queues one signed
+operation. Nothing is committed: the caller commits the session.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlmodel import Session
+
+from ledger.chain.types import AccessRequestRecord, RequestStatus
+from ledger.errors import ConflictError, ForbiddenError, InvalidInputError, ResourceNotFoundError
+from ledger.relayer.actions import ClientSignature, submit_department_action
+from ledger.runtime import Runtime
+from ledger.service.documents import text_commitment
+from ledger.service.principal import Principal
+from ledger.service.queued import Queued
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RequestAccess:
+    dataset_id: bytes
+    purpose: str
+    duration_seconds: int
+    salt: bytes | None = None  # fixes the request id in advance (random if None)
+    signature: ClientSignature | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ApproveAccess:
+    request_id: bytes
+    expires_at: int  # unix time; at most the requested duration from now
+    signature: ClientSignature | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DenyAccess:
+    request_id: bytes
+    reason: str = ""
+    signature: ClientSignature | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CancelRequest:
+    request_id: bytes
+    signature: ClientSignature | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RevokeGrant:
+    request_id: bytes  # a grant's id is its request's
+    reason: str = ""
+    signature: ClientSignature | None = None
+
+
+def request_access(
+    session: Session, runtime: Runtime, principal: Principal, command: RequestAccess
+) -> Queued:
+    department_id = principal.acting_department()
+    dataset_hex = "0x" + command.dataset_id.hex()
+    record = runtime.ledger.datasets.dataset(command.dataset_id)
+    if not record.exists:
+        raise ResourceNotFoundError(f"no dataset {dataset_hex}")
+    if record.owner == department_id:
+        raise InvalidInputError("a department already has access to its own datasets")
+    if record.withdrawn:
+        raise ConflictError(
+            {"datasetId": dataset_hex}, message=f"dataset {dataset_hex} is withdrawn"
+        )
+    salt = command.salt if command.salt is not None else os.urandom(32)
+    request_id = runtime.ledger.access.request_id_of(department_id, salt)
+    purpose_hash = text_commitment(session, command.purpose)
+    resource = {
+        "request_id": "0x" + request_id.hex(),
+        "dataset_id": dataset_hex,
+        "salt": "0x" + salt.hex(),
+        "purpose_hash": "0x" + purpose_hash.hex(),
+    }
+    op = submit_department_action(
+        session,
+        runtime.ledger,
+        runtime.department_key,
+        department_id=department_id,
+        client=runtime.ledger.access,
+        action_type="RequestAccess",
+        fields={
+            "salt": salt,
+            "datasetId": command.dataset_id,
+            "purposeHash": purpose_hash,
+            "requestedDuration": command.duration_seconds,
+        },
+        function="requestAccessBySig",
+        call_args=lambda auth: [
+            salt,
+            command.dataset_id,
+            purpose_hash,
+            command.duration_seconds,
+            auth.as_abi(),
+        ],
+        kind="access.request",
+        result=resource,
+        signature=command.signature,
+    )
+    return Queued(op, resource)
+
+
+def approve_access(
+    session: Session, runtime: Runtime, principal: Principal, command: ApproveAccess
+) -> Queued:
+    """The owner grants access until ``expires_at``, after the chain's time and within the
+    requested duration (the contract counts it from the approval's block, a little later)."""
+
+    def check_expiry(record: AccessRequestRecord) -> None:
+        now = runtime.chain.block_time()
+        if command.expires_at <= now:
+            raise InvalidInputError(
+                f"expires_at {command.expires_at} is not after the chain's time {now}"
+            )
+        if command.expires_at > now + record.requested_duration:
+            raise InvalidInputError(
+                f"expires_at {command.expires_at} is beyond the requested duration: at most "
+                f"{now + record.requested_duration} (now {now} + {record.requested_duration} s)"
+            )
+
+    return _answer(
+        session, runtime, principal, command.request_id, command.signature,
+        as_owner=True, expected=RequestStatus.PENDING, action_type="ApproveAccess",
+        function="approveAccessBySig", kind="access.approve",
+        fields={"expiresAt": command.expires_at}, validate=check_expiry,
+    )  # fmt: skip
+
+
+def deny_access(
+    session: Session, runtime: Runtime, principal: Principal, command: DenyAccess
+) -> Queued:
+    """The owner refuses a pending request; the reason's hash goes on chain."""
+    return _answer(
+        session, runtime, principal, command.request_id, command.signature,
+        as_owner=True, expected=RequestStatus.PENDING, action_type="DenyAccess",
+        function="denyAccessBySig", kind="access.deny",
+        fields={"reasonHash": text_commitment(session, command.reason)},
+    )  # fmt: skip
+
+
+def cancel_request(
+    session: Session, runtime: Runtime, principal: Principal, command: CancelRequest
+) -> Queued:
+    """The requester withdraws its pending request."""
+    return _answer(
+        session, runtime, principal, command.request_id, command.signature,
+        as_owner=False, expected=RequestStatus.PENDING, action_type="CancelAccessRequest",
+        function="cancelAccessRequestBySig", kind="access.cancel",
+    )  # fmt: skip
+
+
+def revoke_grant(
+    session: Session, runtime: Runtime, principal: Principal, command: RevokeGrant
+) -> Queued:
+    """The owner ends an approved grant before its expiry."""
+    return _answer(
+        session, runtime, principal, command.request_id, command.signature,
+        as_owner=True, expected=RequestStatus.APPROVED, action_type="RevokeAccess",
+        function="revokeAccessBySig", kind="access.revoke",
+        fields={"reasonHash": text_commitment(session, command.reason)},
+    )  # fmt: skip
+
+
+def existing_request(runtime: Runtime, request_id: bytes) -> AccessRequestRecord:
+    """The request as the chain has it; ResourceNotFoundError if there is none (its existence
+    is on chain for anyone to see, so a non-party is refused with ForbiddenError, not told it
+    does not exist)."""
+    record = runtime.ledger.access.access_request(request_id)
+    if record.status == RequestStatus.NONE:
+        raise ResourceNotFoundError(f"no access request 0x{request_id.hex()}")
+    return record
+
+
+def _answer(
+    session: Session,
+    runtime: Runtime,
+    principal: Principal,
+    request_id: bytes,
+    signature: ClientSignature | None,
+    *,
+    as_owner: bool,
+    expected: RequestStatus,
+    action_type: str,
+    function: str,
+    kind: str,
+    fields: dict[str, Any] | None = None,
+    validate: Callable[[AccessRequestRecord], None] | None = None,
+) -> Queued:
+    """One of the four answers to a request: by its dataset's owner (``as_owner``) or by the
+    requester, to a request in the ``expected`` state."""
+    department_id = principal.acting_department()
+    rid_hex = "0x" + request_id.hex()
+    record = existing_request(runtime, request_id)
+    owner = runtime.ledger.datasets.dataset(record.dataset_id).owner
+    if department_id != (owner if as_owner else record.requester):
+        who = "the dataset's owner" if as_owner else "the requester"
+        raise ForbiddenError(f"only {who} may do this")
+    if record.status != expected:
+        status = record.status.name.lower()
+        raise ConflictError(
+            {"requestId": rid_hex, "status": status},
+            message=f"request {rid_hex} is {status}, expected {expected.name.lower()}",
+        )
+    if validate is not None:
+        validate(record)
+    extra = fields or {}
+    resource = {"request_id": rid_hex}
+    op = submit_department_action(
+        session,
+        runtime.ledger,
+        runtime.department_key,
+        department_id=department_id,
+        client=runtime.ledger.access,
+        action_type=action_type,
+        fields={"requestId": request_id, **extra},
+        function=function,
+        call_args=lambda auth: [request_id, *extra.values(), auth.as_abi()],
+        kind=kind,
+        result=resource,
+        signature=signature,
+    )
+    return Queued(op, resource)
