@@ -187,7 +187,7 @@ def queue_write(
     runtime: Runtime,
     principal: Principal,
     idempotency_key: str | None,
-    body: BaseModel,
+    body: BaseModel | None,
     case: Callable[[Session, Runtime, Principal, C], Queued],
     command: C,
 ) -> JSONResponse:

@@ -3,17 +3,14 @@ tokens."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
 from api.auth import issue_token, revoke_token
 from api.deps import IdempotencyKey, PrincipalDep, RuntimeDep
 from api.idempotency import Idempotency
-from api.routes.common import accepted, idempotent_write, intent_of
+from api.routes.common import accepted, idempotent_write, intent_of, queue_write
 from api.schemas import (
     Accepted,
     DepartmentCreate,
@@ -27,27 +24,12 @@ from api.schemas import (
 )
 from ledger.chain.types import DepartmentStatus
 from ledger.errors import (
-    ConflictError,
-    DepartmentSignerUnavailableError,
-    KeystoreExistsError,
     ResourceNotFoundError,
 )
-from ledger.relayer import Operation, OperationStatus, enqueue, queued_key_claim
-from ledger.runtime import Runtime
-from ledger.service.documents import text_commitment
-from ledger.service.principal import Principal, PrincipalKind
+from ledger.service import departments as cases
+from ledger.service.principal import PrincipalKind
 
 router = APIRouter(tags=["departments"])
-
-
-def _queued_enrolment(session: Session, department_id: int) -> Operation | None:
-    return session.exec(
-        select(Operation).where(
-            Operation.kind == "departments.enrol",
-            Operation.department_id == department_id,
-            col(Operation.status).in_([OperationStatus.PENDING, OperationStatus.SUBMITTED]),
-        )
-    ).first()
 
 
 @router.post(
@@ -64,84 +46,27 @@ def enrol_department(
     idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
     principal.require(PrincipalKind.GOVERNANCE)
+    command = cases.EnrolDepartment(
+        department_id=body.department_id, name=body.name, signer_address=body.signer_address
+    )
 
     def write(session: Session, idempotency: Idempotency) -> JSONResponse:
-        on_chain = runtime.ledger.departments.department(body.department_id)
-        if on_chain.status != DepartmentStatus.NONE or _queued_enrolment(
-            session, body.department_id
-        ):
-            raise ConflictError(
-                {"departmentId": body.department_id},
-                message=f"department {body.department_id} is enrolled already (or being enrolled)",
-            )
-        custodial = body.signer_address is None
-        if body.signer_address is not None:
-            address = runtime.chain.w3.to_checksum_address(body.signer_address)
-        else:
-            try:
-                address = runtime.keystore.create(body.department_id, runtime.passphrase)
-            except KeystoreExistsError:  # an earlier enrolment of this id failed on chain
-                address = runtime.keystore.address(body.department_id)
-        op = enqueue(
-            session,
-            kind="departments.enrol",
-            contract="DepartmentRegistry",
-            function="enrolDepartment",
-            args=[body.department_id, body.name, address],
-            department_id=body.department_id,
-            result={"department_id": body.department_id, "address": address},
-        )
+        queued = cases.enrol_department(session, runtime, principal, command)
         token_id, token = issue_token(
             session, PrincipalKind.DEPARTMENT, department_id=body.department_id, label=body.name
         )
+        op = queued.operation
         payload = DepartmentEnrolled(
             department_id=body.department_id,
             name=body.name,
-            address=address,
-            custodial=custodial,
+            address=queued.resource["address"],
+            custodial=queued.resource["custodial"],
             token_id=token_id,
             token=token,
             operation_id=op.id,
         ).model_dump()
         payload["operation_url"] = str(request.url_for("get_operation", operation_id=op.id))
         return accepted(request, session, idempotency, op, body=payload)
-
-    return idempotent_write(runtime, principal, idempotency_key, intent_of(request, body), write)
-
-
-def _require_enrolled(runtime: Runtime, department_id: int) -> None:
-    if runtime.ledger.departments.department(department_id).status == DepartmentStatus.NONE:
-        raise ResourceNotFoundError(f"no department {department_id} is enrolled")
-
-
-def _governance_call(
-    request: Request,
-    runtime: Runtime,
-    principal: Principal,
-    idempotency_key: str | None,
-    body: BaseModel | None,
-    *,
-    department_id: int,
-    kind: str,
-    function: str,
-    args: Callable[[Session], list[object]],
-) -> JSONResponse:
-    principal.require(PrincipalKind.GOVERNANCE)
-
-    def write(session: Session, idempotency: Idempotency) -> JSONResponse:
-        _require_enrolled(runtime, department_id)
-        op = enqueue(
-            session,
-            kind=kind,
-            contract="DepartmentRegistry",
-            function=function,
-            args=args(session),
-            department_id=department_id,
-            result={"department_id": department_id},
-        )
-        return accepted(
-            request, session, idempotency, op, resource={"department_id": department_id}
-        )
 
     return idempotent_write(runtime, principal, idempotency_key, intent_of(request, body), write)
 
@@ -171,41 +96,10 @@ def rotate_department_key(
     """
     principal.require(PrincipalKind.GOVERNANCE)
     own_key = body.signer_address if body is not None else None
-
-    def write(session: Session, idempotency: Idempotency) -> JSONResponse:
-        _require_enrolled(runtime, department_id)
-        if own_key is None:
-            address = runtime.keystore.rotate(department_id, runtime.passphrase)
-        else:
-            address = runtime.chain.w3.to_checksum_address(own_key)
-            if queued_key_claim(session, address) is not None:
-                raise DepartmentSignerUnavailableError(
-                    {"signer": address},
-                    message=f"key {address} is claimed by a queued enrolment or rotation",
-                )
-        op = enqueue(
-            session,
-            kind="departments.rotate_key",
-            contract="DepartmentRegistry",
-            function="rotateDepartmentKey",
-            args=[department_id, address],
-            department_id=department_id,
-            result={"department_id": department_id, "address": address},
-        )
-        if own_key is not None:
-            # The contract's own verdict now (a key used before → DepartmentSignerUnavailable),
-            # before the custodial key is archived; nothing queued can make a used key free.
-            runtime.relayer.dry_run(op)
-            if runtime.keystore.path(department_id).exists():
-                runtime.keystore.retire(department_id)
-        resource = {
-            "department_id": department_id,
-            "address": address,
-            "custodial": own_key is None,
-        }
-        return accepted(request, session, idempotency, op, resource=resource)
-
-    return idempotent_write(runtime, principal, idempotency_key, intent_of(request, body), write)
+    command = cases.RotateKey(department_id=department_id, signer_address=own_key)
+    return queue_write(
+        request, runtime, principal, idempotency_key, body, cases.rotate_key, command
+    )
 
 
 @router.post(
@@ -222,16 +116,10 @@ def suspend_department(
     principal: PrincipalDep,
     idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
-    return _governance_call(
-        request,
-        runtime,
-        principal,
-        idempotency_key,
-        body,
-        department_id=department_id,
-        kind="departments.suspend",
-        function="suspendDepartment",
-        args=lambda session: [department_id, text_commitment(session, body.reason)],
+    principal.require(PrincipalKind.GOVERNANCE)
+    command = cases.SuspendDepartment(department_id=department_id, reason=body.reason)
+    return queue_write(
+        request, runtime, principal, idempotency_key, body, cases.suspend_department, command
     )
 
 
@@ -248,16 +136,10 @@ def reactivate_department(
     principal: PrincipalDep,
     idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
-    return _governance_call(
-        request,
-        runtime,
-        principal,
-        idempotency_key,
-        None,
-        department_id=department_id,
-        kind="departments.reactivate",
-        function="reactivateDepartment",
-        args=lambda _: [department_id],
+    principal.require(PrincipalKind.GOVERNANCE)
+    command = cases.ReactivateDepartment(department_id=department_id)
+    return queue_write(
+        request, runtime, principal, idempotency_key, None, cases.reactivate_department, command
     )
 
 
@@ -279,7 +161,10 @@ def issue_department_token(
 
     def write(session: Session, idempotency: Idempotency) -> JSONResponse:
         known = runtime.ledger.departments.department(department_id).status
-        if known == DepartmentStatus.NONE and _queued_enrolment(session, department_id) is None:
+        if (
+            known == DepartmentStatus.NONE
+            and cases.queued_enrolment(session, department_id) is None
+        ):
             raise ResourceNotFoundError(f"no department {department_id}")
         token_id, token = issue_token(
             session, PrincipalKind.DEPARTMENT, department_id=department_id, label=body.label
