@@ -10,6 +10,7 @@ dry (``tests/api/test_concurrent_requests.py``).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Header, Request, Security
@@ -73,3 +74,26 @@ IdempotencyKey = Annotated[
         description="Retries with the same key and body return the first outcome.",
     ),
 ]
+
+
+@dataclass(frozen=True, slots=True)
+class Writer:
+    """What every write route needs besides its own parameters: the request, the runtime, who
+    is calling, and the Idempotency-Key it sent."""
+
+    request: Request
+    runtime: Runtime
+    principal: Principal
+    idempotency_key: str | None
+
+
+def get_writer(
+    request: Request,
+    runtime: RuntimeDep,
+    principal: PrincipalDep,
+    idempotency_key: IdempotencyKey = None,
+) -> Writer:
+    return Writer(request, runtime, principal, idempotency_key)
+
+
+WriterDep = Annotated[Writer, Depends(get_writer)]

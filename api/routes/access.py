@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
-from api.deps import IdempotencyKey, PrincipalDep, RuntimeDep
+from api.deps import PrincipalDep, RuntimeDep, WriterDep
 from api.routes.common import client_signature, hex_bytes, path_id, queue_write
 from api.schemas import (
     Accepted,
@@ -38,12 +38,9 @@ router = APIRouter(tags=["access"])
 def request_access(
     dataset_id: DatasetIdPath,
     body: AccessRequestCreate,
-    request: Request,
-    runtime: RuntimeDep,
-    principal: PrincipalDep,
-    idempotency_key: IdempotencyKey = None,
+    writer: WriterDep,
 ) -> JSONResponse:
-    principal.acting_department()  # refused before anything is claimed
+    writer.principal.acting_department()  # refused before anything is claimed
     command = cases.RequestAccess(
         dataset_id=hex_bytes(path_id(dataset_id)),
         purpose=body.purpose,
@@ -51,19 +48,14 @@ def request_access(
         salt=hex_bytes(body.salt) if body.salt else None,
         signature=client_signature(body.signature),
     )
-    return queue_write(
-        request, runtime, principal, idempotency_key, body, cases.request_access, command
-    )
+    return queue_write(writer, body, cases.request_access, command)
 
 
 @router.post("/v1/access-requests/{request_id}/approve", status_code=202, response_model=Accepted)
 def approve(
     request_id: RequestIdPath,
     body: AccessApproval,
-    request: Request,
-    runtime: RuntimeDep,
-    principal: PrincipalDep,
-    idempotency_key: IdempotencyKey = None,
+    writer: WriterDep,
 ) -> JSONResponse:
     """The owner grants access until ``expires_at`` (at most the requested duration)."""
     command = cases.ApproveAccess(
@@ -71,19 +63,14 @@ def approve(
         expires_at=body.expires_at,
         signature=client_signature(body.signature),
     )
-    return queue_write(
-        request, runtime, principal, idempotency_key, body, cases.approve_access, command
-    )
+    return queue_write(writer, body, cases.approve_access, command)
 
 
 @router.post("/v1/access-requests/{request_id}/deny", status_code=202, response_model=Accepted)
 def deny(
     request_id: RequestIdPath,
     body: AccessAnswer,
-    request: Request,
-    runtime: RuntimeDep,
-    principal: PrincipalDep,
-    idempotency_key: IdempotencyKey = None,
+    writer: WriterDep,
 ) -> JSONResponse:
     """The owner refuses a pending request, with a reason (its hash goes on chain)."""
     command = cases.DenyAccess(
@@ -91,37 +78,27 @@ def deny(
         reason=body.reason,
         signature=client_signature(body.signature),
     )
-    return queue_write(
-        request, runtime, principal, idempotency_key, body, cases.deny_access, command
-    )
+    return queue_write(writer, body, cases.deny_access, command)
 
 
 @router.post("/v1/access-requests/{request_id}/cancel", status_code=202, response_model=Accepted)
 def cancel(
     request_id: RequestIdPath,
     body: AccessCancel,
-    request: Request,
-    runtime: RuntimeDep,
-    principal: PrincipalDep,
-    idempotency_key: IdempotencyKey = None,
+    writer: WriterDep,
 ) -> JSONResponse:
     """The requester withdraws its pending request."""
     command = cases.CancelRequest(
         request_id=_request_id(request_id), signature=client_signature(body.signature)
     )
-    return queue_write(
-        request, runtime, principal, idempotency_key, body, cases.cancel_request, command
-    )
+    return queue_write(writer, body, cases.cancel_request, command)
 
 
 @router.post("/v1/grants/{request_id}/revoke", status_code=202, response_model=Accepted)
 def revoke(
     request_id: RequestIdPath,
     body: AccessAnswer,
-    request: Request,
-    runtime: RuntimeDep,
-    principal: PrincipalDep,
-    idempotency_key: IdempotencyKey = None,
+    writer: WriterDep,
 ) -> JSONResponse:
     """The owner ends an approved grant before its expiry. A grant's id is its request's id."""
     command = cases.RevokeGrant(
@@ -129,9 +106,7 @@ def revoke(
         reason=body.reason,
         signature=client_signature(body.signature),
     )
-    return queue_write(
-        request, runtime, principal, idempotency_key, body, cases.revoke_grant, command
-    )
+    return queue_write(writer, body, cases.revoke_grant, command)
 
 
 def _request_id(value: str) -> bytes:

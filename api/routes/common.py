@@ -14,6 +14,7 @@ from pydantic import BaseModel
 from sqlmodel import Session
 
 from api.deferred import is_replay
+from api.deps import Writer
 from api.idempotency import Idempotency, request_fingerprint
 from api.models import DeferredWrite
 from api.schemas import Signature
@@ -183,18 +184,17 @@ C = TypeVar("C")
 
 
 def queue_write(
-    request: Request,
-    runtime: Runtime,
-    principal: Principal,
-    idempotency_key: str | None,
+    writer: Writer,
     body: BaseModel | None,
     case: Callable[[Session, Runtime, Principal, C], Queued],
     command: C,
 ) -> JSONResponse:
     """Run the use case once per Idempotency-Key and answer 202 with what it queued."""
+    request, runtime, principal = writer.request, writer.runtime, writer.principal
 
     def write(session: Session, idempotency: Idempotency) -> JSONResponse:
         queued = case(session, runtime, principal, command)
         return accepted(request, session, idempotency, queued.operation, resource=queued.resource)
 
-    return idempotent_write(runtime, principal, idempotency_key, intent_of(request, body), write)
+    intent = intent_of(request, body)
+    return idempotent_write(runtime, principal, writer.idempotency_key, intent, write)

@@ -8,7 +8,7 @@ from fastapi.responses import JSONResponse
 from sqlmodel import Session
 
 from api.auth import issue_token, revoke_token
-from api.deps import IdempotencyKey, PrincipalDep, RuntimeDep
+from api.deps import IdempotencyKey, PrincipalDep, RuntimeDep, WriterDep
 from api.idempotency import Idempotency
 from api.routes.common import accepted, idempotent_write, intent_of, queue_write
 from api.schemas import (
@@ -79,10 +79,7 @@ def enrol_department(
 )
 def rotate_department_key(
     department_id: DepartmentIdPath,
-    request: Request,
-    runtime: RuntimeDep,
-    principal: PrincipalDep,
-    idempotency_key: IdempotencyKey = None,
+    writer: WriterDep,
     body: KeyRotation | None = None,
 ) -> JSONResponse:
     """Give the department a new signing key; its id, datasets and history stay.
@@ -94,12 +91,10 @@ def rotate_department_key(
     the contract allows. A key any department ever used, or one a queued enrolment or rotation
     claims, is refused with 409 ``DepartmentSignerUnavailable``.
     """
-    principal.require(PrincipalKind.GOVERNANCE)
+    writer.principal.require(PrincipalKind.GOVERNANCE)
     own_key = body.signer_address if body is not None else None
     command = cases.RotateKey(department_id=department_id, signer_address=own_key)
-    return queue_write(
-        request, runtime, principal, idempotency_key, body, cases.rotate_key, command
-    )
+    return queue_write(writer, body, cases.rotate_key, command)
 
 
 @router.post(
@@ -111,16 +106,11 @@ def rotate_department_key(
 def suspend_department(
     department_id: DepartmentIdPath,
     body: Suspension,
-    request: Request,
-    runtime: RuntimeDep,
-    principal: PrincipalDep,
-    idempotency_key: IdempotencyKey = None,
+    writer: WriterDep,
 ) -> JSONResponse:
-    principal.require(PrincipalKind.GOVERNANCE)
+    writer.principal.require(PrincipalKind.GOVERNANCE)
     command = cases.SuspendDepartment(department_id=department_id, reason=body.reason)
-    return queue_write(
-        request, runtime, principal, idempotency_key, body, cases.suspend_department, command
-    )
+    return queue_write(writer, body, cases.suspend_department, command)
 
 
 @router.post(
@@ -131,16 +121,11 @@ def suspend_department(
 )
 def reactivate_department(
     department_id: DepartmentIdPath,
-    request: Request,
-    runtime: RuntimeDep,
-    principal: PrincipalDep,
-    idempotency_key: IdempotencyKey = None,
+    writer: WriterDep,
 ) -> JSONResponse:
-    principal.require(PrincipalKind.GOVERNANCE)
+    writer.principal.require(PrincipalKind.GOVERNANCE)
     command = cases.ReactivateDepartment(department_id=department_id)
-    return queue_write(
-        request, runtime, principal, idempotency_key, None, cases.reactivate_department, command
-    )
+    return queue_write(writer, None, cases.reactivate_department, command)
 
 
 @router.post(
