@@ -126,7 +126,7 @@ def create_app(runtime: Runtime, *, start_workers: bool = True) -> FastAPI:
     ):
         app.include_router(module.router)
     openapi.install(app)
-    app.add_middleware(ChainStatusHeader, head=runtime.head)
+    app.add_middleware(ChainStatusHeader, runtime=runtime)
     app.add_middleware(
         BodyGuard, limits=BodyLimits.from_settings(runtime.settings), routes=app.router.routes
     )

@@ -11,15 +11,15 @@ from __future__ import annotations
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ledger.chain.head import HeadWatch
+from ledger.runtime import Runtime
 
 HEADER = "Provledger-Chain"
 
 
 class ChainStatusHeader:
-    def __init__(self, app: ASGIApp, head: HeadWatch) -> None:
+    def __init__(self, app: ASGIApp, runtime: Runtime) -> None:
         self.app = app
-        self.head = head
+        self.runtime = runtime  # its head watch read per answer, so it may be set up later
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -28,7 +28,7 @@ class ChainStatusHeader:
 
         async def send_marked(message: Message) -> None:
             if message["type"] == "http.response.start":
-                seen = self.head.snapshot()
+                seen = self.runtime.head.snapshot()
                 if seen.attempted_at is not None and not seen.reachable:
                     MutableHeaders(scope=message).append(HEADER, "unavailable")
             await send(message)
