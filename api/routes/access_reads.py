@@ -17,8 +17,7 @@ from sqlmodel import Session, col, or_, select
 
 from api.deps import PrincipalDep, RuntimeDep
 from api.pagination import EventsCursor, keyset_page
-from api.routes.common import hex_bytes, path_id
-from api.routes.reads import _coordinates
+from api.routes.common import coordinates, hex_bytes, path_id
 from api.schemas import DatasetIdQuery, RequestIdPath
 from api.visibility import sees_everything
 from ledger.chain.types import RequestStatus
@@ -71,8 +70,8 @@ def _request_public(
         "revoke_reason_hash": row.revoke_reason_hash,
         "revoke_reason": text(row.revoke_reason_hash),
         "superseded_by": row.superseded_by,
-        "requested": _coordinates(row, "created"),
-        "updated": _coordinates(row, "updated"),
+        "requested": coordinates(row, "created"),
+        "updated": coordinates(row, "updated"),
     }
 
 

@@ -11,18 +11,21 @@ from typing import Any, TypeVar
 from fastapi import Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from api.deferred import is_replay
 from api.deps import Writer
 from api.idempotency import Idempotency, request_fingerprint
 from api.models import DeferredWrite
-from api.schemas import Signature
-from ledger.errors import ChainUnavailableError, InvalidInputError
+from api.schemas import ParentRef, Signature
+from ledger.chain.types import VersionRef
+from ledger.errors import ChainUnavailableError, ConflictError, InvalidInputError
 from ledger.relayer import Operation, OperationStatus
 from ledger.relayer.actions import ClientSignature
 from ledger.relayer.models import new_operation_id
 from ledger.runtime import Runtime
+from ledger.service.batched import QueuedRecords as RecordsQueued
 from ledger.service.principal import Principal
 from ledger.service.queued import Queued
 
@@ -198,3 +201,54 @@ def queue_write(
 
     intent = intent_of(request, body)
     return idempotent_write(runtime, principal, writer.idempotency_key, intent, write)
+
+
+def refs(parents: list[ParentRef]) -> tuple[VersionRef, ...]:
+    """Parent references of a request as the ledger takes them."""
+    return tuple(VersionRef(hex_bytes(p.dataset_id), p.version) for p in parents)
+
+
+def acknowledge_records(
+    session: Session, idempotency: Idempotency, payload: dict[str, Any]
+) -> JSONResponse:
+    """Commit queued batched records with their idempotency record and answer 202."""
+    idempotency.remember(202, payload)
+    try:
+        session.commit()
+    except IntegrityError as exc:
+        # Another request numbered a version of the same dataset first (partial unique index).
+        session.rollback()
+        raise ConflictError(
+            {},
+            message="a concurrent request registered a version of the same dataset first: "
+            "nothing of this request was stored; send it again",
+        ) from exc
+    return JSONResponse(payload, status_code=202)
+
+
+def acknowledge_record(
+    request: Request, session: Session, idempotency: Idempotency, queued: RecordsQueued
+) -> JSONResponse:
+    """:func:`acknowledge_records` for one record, answered as any single write is."""
+    (op_id,) = queued.operation_ids
+    url = str(request.url_for("get_operation", operation_id=op_id))
+    payload = {
+        "operation_id": op_id,
+        "operation_url": url,
+        "status": "pending",
+        "resource": queued.results[0],
+    }
+    response = acknowledge_records(session, idempotency, payload)
+    response.headers["Location"] = url
+    return response
+
+
+def coordinates(row: Any, prefix: str = "created") -> dict[str, Any]:
+    """Where an index row's event stands on chain (``prefix``: which of its events)."""
+    return {
+        "tx_hash": getattr(row, f"{prefix}_tx_hash"),
+        "block_number": getattr(row, f"{prefix}_block_number"),
+        "block_hash": getattr(row, f"{prefix}_block_hash"),
+        "log_index": getattr(row, f"{prefix}_log_index"),
+        "block_time": getattr(row, f"{prefix}_at"),
+    }

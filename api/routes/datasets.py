@@ -15,42 +15,38 @@ from sqlmodel import Session
 from api.bodies import Body, takes
 from api.deps import IdempotencyKey, PrincipalDep, RuntimeDep
 from api.idempotency import Idempotency
-from api.routes import batched
 from api.routes.common import (
     Intent,
     accepted,
+    acknowledge_record,
     client_signature,
     hex_bytes,
     idempotent_write,
     intent_of,
     path_id,
+    refs,
 )
 from api.schemas import (
     Accepted,
     DatasetCreate,
     DatasetIdPath,
-    ParentRef,
     VersionCreate,
     Withdrawal,
 )
 from api.uploads import hash_upload
 from ledger.anchoring.queue import batched_dataset
-from ledger.chain.types import VersionRef
 from ledger.errors import (
     InvalidInputError,
     JsonTooDeepError,
 )
 from ledger.jsonguard import loads
 from ledger.runtime import Runtime
+from ledger.service import batched
 from ledger.service import datasets as cases
 from ledger.service.principal import Principal
 
 router = APIRouter(tags=["datasets"])
 M = TypeVar("M", bound=BaseModel)
-
-
-def _refs(parents: list[ParentRef]) -> tuple[VersionRef, ...]:
-    return tuple(VersionRef(hex_bytes(p.dataset_id), p.version) for p in parents)
 
 
 async def _parse(request: Request, runtime: Runtime, model: type[M]) -> tuple[M, bytes]:
@@ -151,7 +147,15 @@ async def create_dataset(
 
     def write(session: Session, idempotency: Idempotency) -> JSONResponse:
         if body.anchoring == "batch":
-            return batched.create_one(request, session, runtime, principal, body, idempotency)
+            entry = batched.BatchedEntry(
+                content_hash=hex_bytes(body.content_hash),
+                metadata={"classification": body.classification, **body.metadata.model_dump()},
+                classification=body.classification,
+                parents=refs(body.parents),
+                salt=hex_bytes(body.salt) if body.salt else None,
+            )
+            records = batched.register_one(session, runtime, principal, entry)
+            return acknowledge_record(request, session, idempotency, records)
         return _create_on_chain(request, session, runtime, idempotency, principal, body)
 
     # The checks and signing wait on the node and the database: off the event loop.
@@ -172,7 +176,7 @@ def _create_on_chain(
         content_hash=hex_bytes(body.content_hash),
         metadata=body.metadata.model_dump(),
         classification=body.classification,
-        parents=_refs(body.parents),
+        parents=refs(body.parents),
         salt=hex_bytes(body.salt) if body.salt else None,
         signature=client_signature(body.signature),
     )
@@ -202,9 +206,19 @@ async def add_version(
 
     def write(session: Session, idempotency: Idempotency) -> JSONResponse:
         if batched_dataset(session, dataset_hex) is not None:
-            return batched.add_one_version(
-                request, session, runtime, principal, dataset_hex, body, idempotency
+            if body.signature is not None:
+                raise InvalidInputError(
+                    f"dataset {dataset_hex} is batched: its records are signed as a batch root "
+                    "by the custodial key, send no signature"
+                )
+            entry = batched.BatchedEntry(
+                dataset_id=hex_bytes(dataset_hex),
+                content_hash=hex_bytes(body.content_hash),
+                metadata=body.metadata.model_dump(),
+                parents=refs(body.parents),
             )
+            records = batched.append_one(session, runtime, principal, entry)
+            return acknowledge_record(request, session, idempotency, records)
         return _add_version_on_chain(
             request, session, runtime, idempotency, principal, dataset_hex, body
         )
@@ -227,7 +241,7 @@ def _add_version_on_chain(
         dataset_id=hex_bytes(dataset_hex),
         content_hash=hex_bytes(body.content_hash),
         metadata=body.metadata.model_dump(),
-        parents=_refs(body.parents),
+        parents=refs(body.parents),
         signature=client_signature(body.signature),
     )
     queued = cases.append_version(session, runtime, principal, command)
@@ -253,9 +267,12 @@ def withdraw_dataset(
 
     def write(session: Session, idempotency: Idempotency) -> JSONResponse:
         if batched_dataset(session, dataset_hex) is not None:
-            return batched.withdraw_one(
-                request, session, runtime, principal, dataset_hex, body, idempotency
+            if body.signature is not None:
+                raise InvalidInputError(f"dataset {dataset_hex} is batched: send no signature")
+            records = batched.withdraw_one(
+                session, runtime, principal, hex_bytes(dataset_hex), body.reason
             )
+            return acknowledge_record(request, session, idempotency, records)
         command = cases.WithdrawDataset(
             dataset_id=hex_bytes(dataset_hex),
             reason=body.reason,

@@ -15,7 +15,7 @@ from sqlmodel import Session, col, select
 
 from api.deps import PrincipalDep, RuntimeDep
 from api.pagination import DepartmentsCursor, keyset_page
-from api.routes.reads import _coordinates
+from api.routes.common import coordinates
 from api.schemas import DepartmentIdPath
 from ledger.chain.types import DepartmentStatus
 from ledger.errors import ResourceNotFoundError
@@ -30,8 +30,8 @@ def _department_public(row: IndexDepartment) -> dict[str, Any]:
         "name": row.name,
         "signer": to_checksum_address(row.signer),
         "status": row.status,
-        "enrolled": _coordinates(row, "created"),
-        "updated": _coordinates(row, "updated"),
+        "enrolled": coordinates(row, "created"),
+        "updated": coordinates(row, "updated"),
     }
 
 

@@ -17,7 +17,7 @@ from sqlmodel import Session, col, select
 
 from api.deps import PrincipalDep, RuntimeDep
 from api.pagination import DatasetsCursor, EventsCursor, keyset_page
-from api.routes.common import path_id
+from api.routes.common import coordinates, path_id
 from api.schemas import (
     BlockQuery,
     DatasetIdPath,
@@ -41,16 +41,6 @@ from ledger.service.principal import Principal, PrincipalKind
 router = APIRouter(tags=["read"])
 
 Limit = Annotated[int, Query(ge=1, le=500)]
-
-
-def _coordinates(row: Any, prefix: str = "created") -> dict[str, Any]:
-    return {
-        "tx_hash": getattr(row, f"{prefix}_tx_hash"),
-        "block_number": getattr(row, f"{prefix}_block_number"),
-        "block_hash": getattr(row, f"{prefix}_block_hash"),
-        "log_index": getattr(row, f"{prefix}_log_index"),
-        "block_time": getattr(row, f"{prefix}_at"),
-    }
 
 
 class _Reader:
@@ -111,8 +101,8 @@ def _dataset_public(reader: _Reader, row: IndexDataset) -> dict[str, Any]:
         "contract": runtime.ledger.datasets.address
         if row.anchoring == "chain"
         else runtime.ledger.anchors.address,
-        "created": _coordinates(row, "created"),
-        "updated": _coordinates(row, "updated"),
+        "created": coordinates(row, "created"),
+        "updated": coordinates(row, "updated"),
     }
 
 
@@ -141,7 +131,7 @@ def _version_public(reader: _Reader, dataset: IndexDataset, row: IndexVersion) -
             if reader.readable_id(p.parent_dataset_id)
         ],
         "history_head": row.history_head,
-        "chain": _coordinates(row),
+        "chain": coordinates(row),
         # A batched version: the anchored root and its leaf (GET /v1/operations/{id} and
         # POST /v1/verify give the proof).
         "anchor": {
