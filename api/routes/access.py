@@ -124,7 +124,7 @@ def has_access(
     block: BlockQuery = None,
 ) -> dict[str, object]:
     """Answered by the contract's ``hasAccess`` at the latest block, or at ``block``. Any token
-    may ask: the contract answers anyone who reads the chain (:mod:`api.visibility`)."""
+    may ask: the contract answers anyone who reads the chain (:mod:`ledger.service.visibility`)."""
     dataset_hex = path_id(dataset_id)
     head, _ = runtime.chain.head()
     if block is not None and block > head:

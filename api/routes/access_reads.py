@@ -4,7 +4,7 @@ An owner has to see the requests for its datasets (and their purpose) to answer 
 requester has to follow its own. A department's list holds the requests it made and those
 made for its datasets; governance and auditors list all of them. Any token may read one
 request's chain facts (they are on chain), but the text of its purpose and reasons only the
-parties, governance and auditors (:mod:`api.visibility`).
+parties, governance and auditors (:mod:`ledger.service.visibility`).
 """
 
 from __future__ import annotations
@@ -19,12 +19,12 @@ from api.deps import PrincipalDep, RuntimeDep
 from api.pagination import EventsCursor, keyset_page
 from api.routes.common import coordinates, hex_bytes, path_id
 from api.schemas import DatasetIdQuery, RequestIdPath
-from api.visibility import sees_everything
 from ledger.chain.types import RequestStatus
 from ledger.errors import ResourceNotFoundError
 from ledger.index.models import IndexAccessRequest, IndexDataset
 from ledger.service.documents import stored_text
 from ledger.service.principal import Principal
+from ledger.service.visibility import sees_everything
 
 router = APIRouter(tags=["access"])
 

@@ -2,7 +2,7 @@
 
 Every answer carries chain coordinates (tx hash, block number and hash, log index) so it can be
 re-checked against any node; verification verdicts come from the chain itself (``/v1/verify``).
-Who sees what is :mod:`api.visibility`: the chain's facts about a dataset (ids, owner,
+Who sees what is :mod:`ledger.service.visibility`: the chain's facts about a dataset (ids, owner,
 classification, versions, hashes, lineage) for every token; its metadata, and batched datasets
 at all, on a need to know.
 """
@@ -26,7 +26,6 @@ from api.schemas import (
     VersionPath,
     VersionQuery,
 )
-from api.visibility import may_read_content
 from ledger.errors import ResourceNotFoundError
 from ledger.index.models import (
     IndexDataset,
@@ -37,6 +36,7 @@ from ledger.index.models import (
 from ledger.runtime import Runtime
 from ledger.service.documents import MetadataDocument
 from ledger.service.principal import Principal, PrincipalKind
+from ledger.service.visibility import may_read_content
 
 router = APIRouter(tags=["read"])
 
@@ -44,8 +44,8 @@ Limit = Annotated[int, Query(ge=1, le=500)]
 
 
 class _Reader:
-    """One request's view of the ledger: applies :mod:`api.visibility`, remembering its verdicts
-    for the datasets it has looked at (a lineage walk meets the same ones again)."""
+    """One request's view of the ledger: applies :mod:`ledger.service.visibility`, remembering
+    its verdicts for the datasets it has looked at (a lineage walk meets the same ones again)."""
 
     def __init__(self, session: Session, runtime: Runtime, principal: Principal) -> None:
         self.session, self.runtime, self.principal = session, runtime, principal
