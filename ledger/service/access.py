@@ -19,11 +19,11 @@ from sqlmodel import Session
 
 from ledger.chain.types import AccessRequestRecord, RequestStatus
 from ledger.errors import ConflictError, ForbiddenError, InvalidInputError, ResourceNotFoundError
-from ledger.relayer.actions import ClientSignature, submit_department_action
+from ledger.relayer.actions import ClientSignature
 from ledger.runtime import Runtime
 from ledger.service.documents import text_commitment
 from ledger.service.principal import Principal
-from ledger.service.queued import Queued
+from ledger.service.queued import Queued, department_action
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -85,12 +85,11 @@ def request_access(
         "salt": "0x" + salt.hex(),
         "purpose_hash": "0x" + purpose_hash.hex(),
     }
-    op = submit_department_action(
+    return department_action(
         session,
-        runtime.ledger,
-        runtime.department_key,
-        department_id=department_id,
-        client=runtime.ledger.access,
+        runtime,
+        department_id,
+        runtime.ledger.access,
         action_type="RequestAccess",
         fields={
             "salt": salt,
@@ -107,10 +106,9 @@ def request_access(
             auth.as_abi(),
         ],
         kind="access.request",
-        result=resource,
+        resource=resource,
         signature=command.signature,
     )
-    return Queued(op, resource)
 
 
 def approve_access(
@@ -218,18 +216,16 @@ def _answer(
         validate(record)
     extra = fields or {}
     resource = {"request_id": rid_hex}
-    op = submit_department_action(
+    return department_action(
         session,
-        runtime.ledger,
-        runtime.department_key,
-        department_id=department_id,
-        client=runtime.ledger.access,
+        runtime,
+        department_id,
+        runtime.ledger.access,
         action_type=action_type,
         fields={"requestId": request_id, **extra},
         function=function,
         call_args=lambda auth: [request_id, *extra.values(), auth.as_abi()],
         kind=kind,
-        result=resource,
+        resource=resource,
         signature=signature,
     )
-    return Queued(op, resource)

@@ -22,12 +22,12 @@ from sqlmodel import Session, col, select
 from ledger.anchoring.queue import batched_dataset
 from ledger.chain.types import Classification, NewVersion, VersionRef
 from ledger.errors import ConflictError, ForbiddenError, ResourceNotFoundError
-from ledger.relayer.actions import ClientSignature, submit_department_action
+from ledger.relayer.actions import ClientSignature
 from ledger.relayer.models import Operation, OperationStatus
 from ledger.runtime import Runtime
 from ledger.service.documents import store_metadata, text_commitment
 from ledger.service.principal import Principal
-from ledger.service.queued import Queued
+from ledger.service.queued import Queued, department_action
 
 ClassificationName = Literal["public", "internal", "restricted", "confidential"]
 
@@ -90,12 +90,11 @@ def register_dataset(
         "content_hash": "0x" + command.content_hash.hex(),
         "metadata_hash": "0x" + metadata_hash.hex(),
     }
-    op = submit_department_action(
+    return department_action(
         session,
-        runtime.ledger,
-        runtime.department_key,
-        department_id=department_id,
-        client=datasets,
+        runtime,
+        department_id,
+        datasets,
         action_type="CreateDataset",
         fields={
             "salt": salt,
@@ -114,10 +113,9 @@ def register_dataset(
             auth.as_abi(),
         ],
         kind="datasets.create",
-        result=resource,
+        resource=resource,
         signature=command.signature,
     )
-    return Queued(op, resource)
 
 
 def append_version(
@@ -134,12 +132,11 @@ def append_version(
         "content_hash": "0x" + command.content_hash.hex(),
         "metadata_hash": "0x" + metadata_hash.hex(),
     }
-    op = submit_department_action(
+    return department_action(
         session,
-        runtime.ledger,
-        runtime.department_key,
-        department_id=department_id,
-        client=runtime.ledger.datasets,
+        runtime,
+        department_id,
+        runtime.ledger.datasets,
         action_type="AddVersion",
         fields={
             "datasetId": command.dataset_id,
@@ -150,10 +147,9 @@ def append_version(
         function="addVersionBySig",
         call_args=lambda auth: [command.dataset_id, version.as_abi(), auth.as_abi()],
         kind="datasets.add_version",
-        result=resource,
+        resource=resource,
         signature=command.signature,
     )
-    return Queued(op, resource)
 
 
 def withdraw_dataset(
@@ -164,21 +160,19 @@ def withdraw_dataset(
     owned_dataset(session, runtime, department_id, command.dataset_id)
     reason_hash = text_commitment(session, command.reason)
     resource = {"dataset_id": dataset_hex}
-    op = submit_department_action(
+    return department_action(
         session,
-        runtime.ledger,
-        runtime.department_key,
-        department_id=department_id,
-        client=runtime.ledger.datasets,
+        runtime,
+        department_id,
+        runtime.ledger.datasets,
         action_type="WithdrawDataset",
         fields={"datasetId": command.dataset_id, "reasonHash": reason_hash},
         function="withdrawDatasetBySig",
         call_args=lambda auth: [command.dataset_id, reason_hash, auth.as_abi()],
         kind="datasets.withdraw",
-        result=resource,
+        resource=resource,
         signature=command.signature,
     )
-    return Queued(op, resource)
 
 
 def existing_parents(runtime: Runtime, parents: tuple[VersionRef, ...]) -> tuple[VersionRef, ...]:
