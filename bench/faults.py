@@ -373,10 +373,15 @@ def _fault(
     kind, _, arg = name.partition("-")
     if kind == "none":
         pass  # the baseline: what settling takes with nothing broken
-    elif kind == "reorg":
-        node.rpc("anvil_reorg", int(arg), [])
-    elif kind == "rollback":
-        node.rpc("anvil_rollback", int(arg))
+    elif kind in ("reorg", "rollback"):
+        depth = int(arg)
+        if depth > K:
+            _hold_until_a_confirmed_write_is_within(service, writer, depth)
+        if kind == "reorg":
+            node.rpc("anvil_reorg", depth, [])
+        else:
+            node.rpc("anvil_rollback", depth)
+        node.rpc("evm_setIntervalMining", BLOCK_TIME)
     elif kind == "kill":
         state = node.save()
         while node.head() < node.saved_head + int(arg):
@@ -400,6 +405,28 @@ def _fault(
     else:
         raise SystemExit(f"unknown drill {name!r}")
     return time.monotonic()
+
+
+def _hold_until_a_confirmed_write_is_within(service: Service, writer: Writer, depth: int) -> None:
+    """Stop the node's clock at a head whose last ``depth`` blocks hold a write the service has
+    already called confirmed, so that the fault undoes a confirmed write by construction (on a
+    loaded machine the relayer may otherwise be a block or two behind, and a drill meant to undo
+    confirmed writes would undo only submitted ones). Blocks are mined one at a time until then;
+    the caller resumes interval mining after striking."""
+    node = service.node
+    node.rpc("evm_setIntervalMining", 0)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        head = node.head()
+        for _, op_id, _ in writer.acknowledged[-4 * depth :]:
+            view = service.get(f"/v1/operations/{op_id}").json()
+            block = (view.get("chain") or {}).get("block_number")
+            if view.get("status") == "confirmed" and block is not None and block > head - depth:
+                return
+        time.sleep(1.0)  # the relayer sees the head and marks what is K deep
+        if node.head() == head:
+            node.rpc("evm_mine")
+    raise SystemExit(f"no confirmed write within the last {depth} blocks after 60 s")
 
 
 def probe_reads(service: Service, operation_id: str) -> dict[str, int]:
