@@ -32,6 +32,8 @@ from starlette.types import ASGIApp, Message, Scope
 
 from api.models import DeferredWrite, DeferredWriteState
 from ledger.runtime import Runtime
+from ledger.service import operations
+from ledger.service.operations import OperationView
 from ledger.service.principal import Principal, PrincipalKind
 
 log = logging.getLogger(__name__)
@@ -197,3 +199,46 @@ class Replayer:
             write.updated_at = datetime.now(UTC)
             session.add(write)
             session.commit()
+
+
+#: The replay ran as the principal who sent the write; what it became is found for whoever
+#: may see the deferred write itself.
+_ANYONE = Principal(kind=PrincipalKind.GOVERNANCE, token_id="deferred-lookup")
+
+
+def deferred_operation(
+    session: Session, runtime: Runtime, principal: Principal, operation_id: str
+) -> OperationView | None:
+    """A write accepted during a chain outage, as an operation: pending until it is run, then
+    what it became (under the id the client was given), or failed with the reason it was
+    refused. ``None`` if there is none with this id that ``principal`` may see."""
+    deferred = session.exec(select(DeferredWrite).where(DeferredWrite.id == operation_id)).first()
+    if deferred is None or not operations.visible(principal, deferred.department_id):
+        return None
+    if deferred.state == DeferredWriteState.REPLAYED and deferred.operation_id:
+        became = operations.find_operation(session, runtime, _ANYONE, deferred.operation_id)
+        if became is not None:
+            return became.under(deferred.id)
+    refused = deferred.state == DeferredWriteState.REFUSED
+    return operations.unconfirmed(
+        runtime,
+        deferred.id,
+        "deferred",  # what it becomes is known once it has run
+        deferred.department_id,
+        _contract_of_path(runtime, deferred.path),
+        failure=operations.Failure(deferred.error_code or "refused", deferred.error_message or "")
+        if refused
+        else None,
+        result={"deferred": True, "path": deferred.path},
+        created_at=deferred.created_at,
+        updated_at=deferred.updated_at,
+    )
+
+
+def _contract_of_path(runtime: Runtime, path: str) -> str:
+    deployment = runtime.ledger.deployment
+    if path.startswith("/v1/access"):
+        return deployment.access_registry
+    if path.startswith("/v1/departments"):
+        return deployment.department_registry
+    return deployment.dataset_registry

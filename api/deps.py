@@ -10,8 +10,9 @@ dry (``tests/api/test_concurrent_requests.py``).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 from fastapi import Depends, Header, Request, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -97,3 +98,27 @@ def get_writer(
 
 
 WriterDep = Annotated[Writer, Depends(get_writer)]
+
+
+Q = TypeVar("Q")
+R = TypeVar("R")
+
+
+@dataclass(frozen=True, slots=True)
+class Asker:
+    """What every read route needs: the runtime and who is asking. Calling it runs a read of
+    :mod:`ledger.service` in a database session of its own (on the handler's worker thread)."""
+
+    runtime: Runtime
+    principal: Principal
+
+    def __call__(self, read: Callable[[Session, Runtime, Principal, Q], R], query: Q) -> R:
+        with Session(self.runtime.engine) as session:
+            return read(session, self.runtime, self.principal, query)
+
+
+def get_asker(runtime: RuntimeDep, principal: PrincipalDep) -> Asker:
+    return Asker(runtime, principal)
+
+
+AskerDep = Annotated[Asker, Depends(get_asker)]

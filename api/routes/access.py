@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
-from api.deps import PrincipalDep, RuntimeDep, WriterDep
+from api.deps import WriterDep
 from api.routes.common import client_signature, hex_bytes, path_id, queue_write
 from api.schemas import (
     Accepted,
@@ -13,16 +13,8 @@ from api.schemas import (
     AccessApproval,
     AccessCancel,
     AccessRequestCreate,
-    BlockQuery,
     DatasetIdPath,
-    DepartmentIdQuery,
     RequestIdPath,
-)
-from ledger.errors import (
-    ChainError,
-    ChainUnavailableError,
-    ContractRevertError,
-    ResourceNotFoundError,
 )
 from ledger.service import access as cases
 
@@ -111,54 +103,3 @@ def revoke(
 
 def _request_id(value: str) -> bytes:
     return hex_bytes(path_id(value))
-
-
-@router.get(
-    "/v1/datasets/{dataset_id}/access", summary="Does a department have access, per the chain"
-)
-def has_access(
-    dataset_id: DatasetIdPath,
-    department: DepartmentIdQuery,
-    runtime: RuntimeDep,
-    principal: PrincipalDep,
-    block: BlockQuery = None,
-) -> dict[str, object]:
-    """Answered by the contract's ``hasAccess`` at the latest block, or at ``block``. Any token
-    may ask: the contract answers anyone who reads the chain (:mod:`ledger.service.visibility`)."""
-    dataset_hex = path_id(dataset_id)
-    head, _ = runtime.chain.head()
-    if block is not None and block > head:
-        raise ResourceNotFoundError(f"block {block} is not mined yet (the head is {head})")
-    at = block if block is not None else head
-    contract = runtime.ledger.access.address
-    start = runtime.ledger.deployment.start_block
-    missing = ResourceNotFoundError(
-        f"the access registry did not exist yet at block {at} (deployed from block {start})"
-    )
-    if at < start:
-        raise missing  # not asked of the node: one that prunes history refuses old blocks
-    try:
-        if block is not None and not runtime.chain.call(
-            lambda: runtime.chain.w3.eth.get_code(contract, block_identifier=at)
-        ):
-            raise missing
-        allowed = runtime.ledger.access.has_access(hex_bytes(dataset_hex), department, block=at)
-    except (ChainUnavailableError, ContractRevertError):
-        raise
-    except ChainError as exc:  # e.g. a node that keeps no state that old (not an archive node)
-        raise ResourceNotFoundError(
-            f"the node has no state for block {at}: {exc.message} (ask an archive node)"
-        ) from exc
-    header = runtime.chain.call(lambda: runtime.chain.w3.eth.get_block(at))
-    return {
-        "dataset_id": dataset_hex,
-        "department_id": department,
-        "has_access": allowed,
-        "chain": {
-            "chain_id": runtime.chain.chain_id,
-            "contract": runtime.ledger.access.address,
-            "block_number": at,
-            "block_hash": header["hash"].to_0x_hex(),
-            "block_time": header["timestamp"],
-        },
-    }

@@ -241,14 +241,3 @@ def acknowledge_record(
     response = acknowledge_records(session, idempotency, payload)
     response.headers["Location"] = url
     return response
-
-
-def coordinates(row: Any, prefix: str = "created") -> dict[str, Any]:
-    """Where an index row's event stands on chain (``prefix``: which of its events)."""
-    return {
-        "tx_hash": getattr(row, f"{prefix}_tx_hash"),
-        "block_number": getattr(row, f"{prefix}_block_number"),
-        "block_hash": getattr(row, f"{prefix}_block_hash"),
-        "log_index": getattr(row, f"{prefix}_log_index"),
-        "block_time": getattr(row, f"{prefix}_at"),
-    }

@@ -22,10 +22,6 @@ from api.schemas import (
     TokenIssue,
     TokenIssued,
 )
-from ledger.chain.types import DepartmentStatus
-from ledger.errors import (
-    ResourceNotFoundError,
-)
 from ledger.service import departments as cases
 from ledger.service.principal import PrincipalKind
 
@@ -145,12 +141,7 @@ def issue_department_token(
     principal.require(PrincipalKind.GOVERNANCE)
 
     def write(session: Session, idempotency: Idempotency) -> JSONResponse:
-        known = runtime.ledger.departments.department(department_id).status
-        if (
-            known == DepartmentStatus.NONE
-            and cases.queued_enrolment(session, department_id) is None
-        ):
-            raise ResourceNotFoundError(f"no department {department_id}")
+        cases.require_known(session, runtime, department_id)
         token_id, token = issue_token(
             session, PrincipalKind.DEPARTMENT, department_id=department_id, label=body.label
         )
@@ -202,30 +193,3 @@ def revoke(
         token = revoke_token(session, token_id)
         session.commit()
         return {"token_id": token.id, "revoked_at": token.revoked_at}
-
-
-@router.get("/v1/departments/{department_id}/nonces", summary="Nonces for self-signed actions")
-def department_nonces(
-    department_id: DepartmentIdPath,
-    runtime: RuntimeDep,
-    principal: PrincipalDep,
-) -> dict[str, object]:
-    """The nonce the department's next signature must carry, per contract, counting what the
-    service has queued. Departments that hold their own key sign with these."""
-    with Session(runtime.engine) as session:
-        if principal.kind == PrincipalKind.DEPARTMENT and principal.department_id != department_id:
-            raise ResourceNotFoundError(f"no department {department_id} visible to this token")
-        from ledger.relayer import next_signature_nonce
-
-        ledger = runtime.ledger
-        return {
-            "department_id": department_id,
-            "chain_id": runtime.chain.chain_id,
-            "nonces": {
-                client.artifact_name: {
-                    "contract": client.address,
-                    "next_nonce": next_signature_nonce(session, client, department_id),
-                }
-                for client in (ledger.datasets, ledger.access, ledger.anchors)
-            },
-        }

@@ -2,29 +2,21 @@
 
 from __future__ import annotations
 
-import logging
-import threading
-from collections import OrderedDict
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
-from sqlmodel import Session
 
 from api.bodies import Body, takes
 from api.deps import PrincipalDep, RuntimeDep
 from api.schemas import VerifyRequest
 from api.uploads import hash_upload
-from ledger.anchoring.queue import anchored_candidates
-from ledger.errors import InvalidProofError
 from ledger.hashing import Digest
-from ledger.runtime import Runtime
-from ledger.verifier import Verifier
+from ledger.service.verification import VerdictCache, verify_digest
 
 router = APIRouter(tags=["verify"])
-log = logging.getLogger(__name__)
 
 _BODY = {
     "requestBody": {
@@ -65,37 +57,8 @@ async def verify(request: Request, runtime: RuntimeDep, principal: PrincipalDep)
         upload = await hash_upload(request, max_bytes=runtime.settings.max_upload_bytes)
         digest, size = upload.digest, upload.size
     cache: VerdictCache = _cache(request)
-    answer = await run_in_threadpool(_verdict, runtime, cache, digest)
+    answer = await run_in_threadpool(verify_digest, runtime, cache, digest)
     return {**answer, "size": size}
-
-
-class VerdictCache:
-    """Verdicts by (content hash, head block hash), the last ``capacity`` of them.
-
-    A verdict is a function of the chain at one block, and a block hash fixes the whole chain
-    up to it, so a verdict cached under the current head's hash is exactly what a fresh one
-    would say. Every request still reads the head from the node; a new block or a reorg changes
-    the key. Only a verdict during whose making the head did not move is kept.
-    """
-
-    def __init__(self, capacity: int = 4096) -> None:
-        self.capacity = capacity
-        self._entries: OrderedDict[tuple[str, str], dict[str, Any]] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, key: tuple[str, str]) -> dict[str, Any] | None:
-        with self._lock:
-            found = self._entries.get(key)
-            if found is not None:
-                self._entries.move_to_end(key)
-            return found
-
-    def put(self, key: tuple[str, str], answer: dict[str, Any]) -> None:
-        with self._lock:
-            self._entries[key] = answer
-            self._entries.move_to_end(key)
-            while len(self._entries) > self.capacity:
-                self._entries.popitem(last=False)
 
 
 def _cache(request: Request) -> VerdictCache:
@@ -104,39 +67,3 @@ def _cache(request: Request) -> VerdictCache:
         state.verdict_cache = VerdictCache()
     cache: VerdictCache = state.verdict_cache
     return cache
-
-
-def _verdict(runtime: Runtime, cache: VerdictCache, digest: Digest) -> dict[str, Any]:
-    """The verdict for ``digest`` at the chain's head (on a worker thread: it waits on the node
-    for most of its time, and the event loop keeps serving meanwhile)."""
-    number, head = runtime.chain.head()
-    key = (digest.hex(), head)
-    if (cached := cache.get(key)) is not None:
-        return cached
-    verifier = Verifier.for_ledger(runtime.ledger)
-    verdict = verifier.verify(digest)
-    with Session(runtime.engine) as session:
-        candidates = anchored_candidates(session, digest.hex())
-    for candidate in candidates:
-        try:
-            verdict.registrations.append(
-                verifier.verify_anchored(
-                    candidate.record,
-                    candidate.proof,
-                    candidate.root,
-                    withdrawn=candidate.withdrawn,
-                )
-            )
-        except InvalidProofError as exc:
-            # Not anchored yet (or not as recorded): the chain does not vouch for it, so it is
-            # not a registration. Never answered from our records alone.
-            log.info("verify: batched record of %s not proven: %s", digest, exc)
-    verdict.registrations.sort(
-        key=lambda r: (r.block_number, r.log_index, (r.anchor or {}).get("leaf_index", 0))
-    )
-    answer = {**verdict.to_dict(), "verified_at_block": number}
-    # Registrations are only ever added, so "none" read at any later head was also true at
-    # this one; a verdict that found some is kept only if the head did not move meanwhile.
-    if not verdict.registrations or runtime.chain.head()[1] == head:
-        cache.put(key, answer)
-    return answer

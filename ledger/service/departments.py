@@ -157,6 +157,14 @@ def require_enrolled(runtime: Runtime, department_id: int) -> None:
         raise ResourceNotFoundError(f"no department {department_id} is enrolled")
 
 
+def require_known(session: Session, runtime: Runtime, department_id: int) -> None:
+    """The department is enrolled, or its enrolment is queued (a token may be issued for a
+    department whose enrolment is still on its way to the chain)."""
+    enrolled = runtime.ledger.departments.department(department_id).status
+    if enrolled == DepartmentStatus.NONE and queued_enrolment(session, department_id) is None:
+        raise ResourceNotFoundError(f"no department {department_id}")
+
+
 def queued_enrolment(session: Session, department_id: int) -> Operation | None:
     return session.exec(
         select(Operation).where(
