@@ -81,14 +81,7 @@ def request_access(
             what = f"  for {seconds}s to {dataset_id}"
             report_write(terminal, what, operation, accepted.operation_id)
 
-        settle(
-            client,
-            terminal,
-            accepted.model_dump(mode="json"),
-            wait=wait,
-            timeout=timeout,
-            human=human,
-        )
+        settle(client, terminal, accepted, human, wait=wait, timeout=timeout)
 
 
 @access_app.command("approve")

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import sys
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from enum import IntEnum
@@ -32,7 +32,7 @@ from api.client import (
 from ledger.hashing import Digest
 
 if TYPE_CHECKING:
-    from api.schemas import Accepted, OperationPublic
+    from api.schemas import Accepted, DepartmentEnrolled, OperationPublic
 
 
 DEFAULT_URL = "http://127.0.0.1:8000"
@@ -219,20 +219,23 @@ def watch(
 def settle(
     client: ProvledgerClient,
     terminal: Terminal,
-    accepted: Mapping[str, Any],
+    accepted: Accepted | DepartmentEnrolled,
+    human: Callable[[OperationPublic | None], None],
     *,
     wait: bool,
     timeout: float,
-    human: Callable[[OperationPublic | None], None],
 ) -> None:
     """Finish a write the service accepted (202): wait for the chain unless ``--no-wait``, then
     print the answer (JSON: the 202 body plus the final ``operation``). A write the chain
-    refused exits with :attr:`ExitCode.FAILED`."""
-    payload = dict(accepted)
+    refused exits with :attr:`ExitCode.FAILED`.
+
+    ``human`` prints the answer for people, given the settled operation (None with
+    ``--no-wait``); it usually ends with :func:`report_write`."""
+    payload = accepted.model_dump(mode="json")
     if not wait:
         terminal.emit(payload, lambda: human(None))
         return
-    operation = watch(client, terminal, str(accepted["operation_id"]), timeout)
+    operation = watch(client, terminal, accepted.operation_id, timeout)
     payload["operation"] = operation.model_dump(mode="json")
     if operation.status == "failed":
         error = operation.error
@@ -251,14 +254,11 @@ def finish(
     timeout: float,
 ) -> None:
     """:func:`settle` a plain write, reported as one line naming ``what`` was done."""
-    settle(
-        client,
-        terminal,
-        accepted.model_dump(mode="json"),
-        wait=wait,
-        timeout=timeout,
-        human=lambda operation: report_write(terminal, what, operation, accepted.operation_id),
-    )
+
+    def human(operation: OperationPublic | None) -> None:
+        report_write(terminal, what, operation, accepted.operation_id)
+
+    settle(client, terminal, accepted, human, wait=wait, timeout=timeout)
 
 
 def report_write(

@@ -205,14 +205,11 @@ def register_command(
                     dataset, content, note=note, tags=tags, parents=parents,
                     on_upload_progress=report,
                 )  # fmt: skip
-        settle(
-            client,
-            terminal,
-            accepted.model_dump(mode="json"),
-            wait=wait,
-            timeout=timeout,
-            human=lambda op: _registered(terminal, accepted, op, uploaded=upload),
-        )
+
+        def human(operation: OperationPublic | None) -> None:
+            _registered(terminal, accepted, operation, uploaded=upload)
+
+        settle(client, terminal, accepted, human, wait=wait, timeout=timeout)
 
 
 def _registered(

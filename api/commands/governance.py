@@ -84,14 +84,7 @@ def enrol(
             report_write(terminal, "enrolment", operation, enrolled.operation_id)
             terminal.say(f"token {enrolled.token_id}, shown once, store it:\n{enrolled.token}")
 
-        settle(
-            client,
-            terminal,
-            enrolled.model_dump(mode="json"),
-            wait=wait,
-            timeout=timeout,
-            human=human,
-        )
+        settle(client, terminal, enrolled, human, wait=wait, timeout=timeout)
 
 
 @dept_app.command("suspend")
