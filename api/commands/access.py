@@ -7,7 +7,7 @@ asks the contract itself whether a department may read a dataset now (exit 0 yes
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.markup import escape
@@ -16,6 +16,7 @@ from api.commands.common import (
     DEFAULT_URL,
     ExitCode,
     JsonOption,
+    LimitOption,
     TimeoutOption,
     TokenOption,
     UrlOption,
@@ -206,7 +207,7 @@ def list_requests(
         typer.Option(help="pending, approved, denied, cancelled, revoked or superseded."),
     ] = None,
     dataset: Annotated[str | None, typer.Option(help="Only requests for this dataset.")] = None,
-    limit: Annotated[int, typer.Option(min=1, max=500, help="At most this many.")] = 50,
+    limit: LimitOption = 50,
     cursor: Annotated[str | None, typer.Option(help="Continue where a page ended.")] = None,
     url: UrlOption = DEFAULT_URL,
     token: TokenOption = None,
@@ -218,18 +219,15 @@ def list_requests(
             role=role, status=status, dataset=dataset, cursor=cursor, limit=limit
         )
 
-        def human() -> None:
-            for item in page["items"]:
-                terminal.say(
-                    f"{item['request_id']} {item['status']} dataset {item['dataset_id']} "
-                    f"by {item['requester']} for {item['requested_duration']}s"
-                )
-                if item.get("purpose"):
-                    terminal.say(f"  purpose: {escape(item['purpose'])}")
-            if page["next_cursor"]:
-                terminal.status.print(f"more: --cursor {page['next_cursor']}")
+        def show_item(item: dict[str, Any]) -> None:
+            terminal.say(
+                f"{item['request_id']} {item['status']} dataset {item['dataset_id']} "
+                f"by {item['requester']} for {item['requested_duration']}s"
+            )
+            if item.get("purpose"):
+                terminal.say(f"  purpose: {escape(item['purpose'])}")
 
-        terminal.emit(page, human)
+        terminal.emit_page(page, show_item)
 
 
 @access_app.command("show")

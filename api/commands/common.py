@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from enum import IntEnum
@@ -77,6 +77,9 @@ WaitOption = Annotated[
 TimeoutOption = Annotated[
     float, typer.Option("--timeout", min=0.1, help="Seconds to wait for confirmation.")
 ]
+#: A page of a list: the API answers at most 500 items a request.
+LimitOption = Annotated[int, typer.Option(min=1, max=500, help="At most this many.")]
+CursorOption = Annotated[str | None, typer.Option(help="Continue where a previous page ended.")]
 
 
 #: ``api.app.GOVERNANCE_TOKEN_FILE``, spelled here because importing the service takes seconds
@@ -113,6 +116,27 @@ class Terminal:
             sys.stdout.write(json.dumps(payload, indent=2, sort_keys=True, default=str) + "\n")
         else:
             human()
+
+    def emit_page(
+        self,
+        page: Mapping[str, Any],
+        show_item: Callable[[dict[str, Any]], None],
+        *,
+        if_empty: str = "",
+    ) -> None:
+        """One page of a list: JSON with ``--json``, else each item as ``show_item`` prints it,
+        then how to ask for the next page. That hint (and ``if_empty``) is for people, so it
+        goes to the status stream, not among the data."""
+
+        def human() -> None:
+            for item in page["items"]:
+                show_item(item)
+            if if_empty and not page["items"]:
+                self.status.print(if_empty)
+            if page["next_cursor"]:
+                self.status.print(f"more: --cursor {page['next_cursor']}")
+
+        self.emit(page, human)
 
     def say(self, text: str) -> None:
         """A line of result for people (markup allowed; escape what users typed)."""
