@@ -17,6 +17,7 @@ from api.commands.common import (
     ExitCode,
     JsonOption,
     LimitOption,
+    ReasonOption,
     TimeoutOption,
     TokenOption,
     UrlOption,
@@ -40,7 +41,6 @@ access_app = typer.Typer(
 RequestArg = Annotated[
     str, typer.Argument(help="The access request's id (a grant's id is its request's id).")
 ]
-ReasonOption = Annotated[str, typer.Option(help="Why (its hash goes on chain).")]
 
 _CLOCK_MARGIN = 60
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}

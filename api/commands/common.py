@@ -77,6 +77,8 @@ WaitOption = Annotated[
 TimeoutOption = Annotated[
     float, typer.Option("--timeout", min=0.1, help="Seconds to wait for confirmation.")
 ]
+#: Why a write was made; only the text's hash goes on chain, with the event.
+ReasonOption = Annotated[str, typer.Option(help="Why (its hash goes on chain).")]
 #: A page of a list: the API answers at most 500 items a request.
 LimitOption = Annotated[int, typer.Option(min=1, max=500, help="At most this many.")]
 CursorOption = Annotated[str | None, typer.Option(help="Continue where a previous page ended.")]

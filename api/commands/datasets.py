@@ -19,6 +19,7 @@ from api.commands.common import (
     CursorOption,
     JsonOption,
     LimitOption,
+    ReasonOption,
     Terminal,
     TimeoutOption,
     TokenOption,
@@ -297,7 +298,7 @@ def _show_version(terminal: Terminal, item: dict[str, Any]) -> None:
 @datasets_app.command("withdraw")
 def withdraw(
     dataset_id: DatasetArg,
-    reason: Annotated[str, typer.Option(help="Why (its hash goes on chain).")] = "",
+    reason: ReasonOption = "",
     url: UrlOption = DEFAULT_URL,
     token: TokenOption = None,
     as_json: JsonOption = False,

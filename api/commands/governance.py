@@ -14,6 +14,7 @@ from rich.markup import escape
 from api.commands.common import (
     DEFAULT_URL,
     JsonOption,
+    ReasonOption,
     Terminal,
     TimeoutOption,
     TokenOption,
@@ -90,7 +91,7 @@ def enrol(
 @dept_app.command("suspend")
 def suspend(
     department_id: DepartmentArg,
-    reason: Annotated[str, typer.Option(help="Why (its hash goes on chain).")] = "",
+    reason: ReasonOption = "",
     url: UrlOption = DEFAULT_URL,
     token: TokenOption = None,
     as_json: JsonOption = False,
