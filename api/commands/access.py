@@ -7,7 +7,7 @@ asks the contract itself whether a department may read a dataset now (exit 0 yes
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.markup import escape
@@ -16,6 +16,8 @@ from api.commands.common import (
     DEFAULT_URL,
     ExitCode,
     JsonOption,
+    LimitOption,
+    ReasonOption,
     TimeoutOption,
     TokenOption,
     UrlOption,
@@ -39,7 +41,6 @@ access_app = typer.Typer(
 RequestArg = Annotated[
     str, typer.Argument(help="The access request's id (a grant's id is its request's id).")
 ]
-ReasonOption = Annotated[str, typer.Option(help="Why (its hash goes on chain).")]
 
 _CLOCK_MARGIN = 60
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
@@ -81,14 +82,7 @@ def request_access(
             what = f"  for {seconds}s to {dataset_id}"
             report_write(terminal, what, operation, accepted.operation_id)
 
-        settle(
-            client,
-            terminal,
-            accepted.model_dump(mode="json"),
-            wait=wait,
-            timeout=timeout,
-            human=human,
-        )
+        settle(client, terminal, accepted, human, wait=wait, timeout=timeout)
 
 
 @access_app.command("approve")
@@ -213,7 +207,7 @@ def list_requests(
         typer.Option(help="pending, approved, denied, cancelled, revoked or superseded."),
     ] = None,
     dataset: Annotated[str | None, typer.Option(help="Only requests for this dataset.")] = None,
-    limit: Annotated[int, typer.Option(min=1, max=500, help="At most this many.")] = 50,
+    limit: LimitOption = 50,
     cursor: Annotated[str | None, typer.Option(help="Continue where a page ended.")] = None,
     url: UrlOption = DEFAULT_URL,
     token: TokenOption = None,
@@ -225,18 +219,15 @@ def list_requests(
             role=role, status=status, dataset=dataset, cursor=cursor, limit=limit
         )
 
-        def human() -> None:
-            for item in page["items"]:
-                terminal.say(
-                    f"{item['request_id']} {item['status']} dataset {item['dataset_id']} "
-                    f"by {item['requester']} for {item['requested_duration']}s"
-                )
-                if item.get("purpose"):
-                    terminal.say(f"  purpose: {escape(item['purpose'])}")
-            if page["next_cursor"]:
-                terminal.status.print(f"more: --cursor {page['next_cursor']}")
+        def show_item(item: dict[str, Any]) -> None:
+            terminal.say(
+                f"{item['request_id']} {item['status']} dataset {item['dataset_id']} "
+                f"by {item['requester']} for {item['requested_duration']}s"
+            )
+            if item.get("purpose"):
+                terminal.say(f"  purpose: {escape(item['purpose'])}")
 
-        terminal.emit(page, human)
+        terminal.emit_page(page, show_item)
 
 
 @access_app.command("show")

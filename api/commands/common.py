@@ -32,7 +32,7 @@ from api.client import (
 from ledger.hashing import Digest
 
 if TYPE_CHECKING:
-    from api.schemas import Accepted, OperationPublic
+    from api.schemas import Accepted, DepartmentEnrolled, OperationPublic
 
 
 DEFAULT_URL = "http://127.0.0.1:8000"
@@ -77,6 +77,11 @@ WaitOption = Annotated[
 TimeoutOption = Annotated[
     float, typer.Option("--timeout", min=0.1, help="Seconds to wait for confirmation.")
 ]
+#: Why a write was made; only the text's hash goes on chain, with the event.
+ReasonOption = Annotated[str, typer.Option(help="Why (its hash goes on chain).")]
+#: A page of a list: the API answers at most 500 items a request.
+LimitOption = Annotated[int, typer.Option(min=1, max=500, help="At most this many.")]
+CursorOption = Annotated[str | None, typer.Option(help="Continue where a previous page ended.")]
 
 
 #: ``api.app.GOVERNANCE_TOKEN_FILE``, spelled here because importing the service takes seconds
@@ -113,6 +118,27 @@ class Terminal:
             sys.stdout.write(json.dumps(payload, indent=2, sort_keys=True, default=str) + "\n")
         else:
             human()
+
+    def emit_page(
+        self,
+        page: Mapping[str, Any],
+        show_item: Callable[[dict[str, Any]], None],
+        *,
+        if_empty: str = "",
+    ) -> None:
+        """One page of a list: JSON with ``--json``, else each item as ``show_item`` prints it,
+        then how to ask for the next page. That hint (and ``if_empty``) is for people, so it
+        goes to the status stream, not among the data."""
+
+        def human() -> None:
+            for item in page["items"]:
+                show_item(item)
+            if if_empty and not page["items"]:
+                self.status.print(if_empty)
+            if page["next_cursor"]:
+                self.status.print(f"more: --cursor {page['next_cursor']}")
+
+        self.emit(page, human)
 
     def say(self, text: str) -> None:
         """A line of result for people (markup allowed; escape what users typed)."""
@@ -219,20 +245,23 @@ def watch(
 def settle(
     client: ProvledgerClient,
     terminal: Terminal,
-    accepted: Mapping[str, Any],
+    accepted: Accepted | DepartmentEnrolled,
+    human: Callable[[OperationPublic | None], None],
     *,
     wait: bool,
     timeout: float,
-    human: Callable[[OperationPublic | None], None],
 ) -> None:
     """Finish a write the service accepted (202): wait for the chain unless ``--no-wait``, then
     print the answer (JSON: the 202 body plus the final ``operation``). A write the chain
-    refused exits with :attr:`ExitCode.FAILED`."""
-    payload = dict(accepted)
+    refused exits with :attr:`ExitCode.FAILED`.
+
+    ``human`` prints the answer for people, given the settled operation (None with
+    ``--no-wait``); it usually ends with :func:`report_write`."""
+    payload = accepted.model_dump(mode="json")
     if not wait:
         terminal.emit(payload, lambda: human(None))
         return
-    operation = watch(client, terminal, str(accepted["operation_id"]), timeout)
+    operation = watch(client, terminal, accepted.operation_id, timeout)
     payload["operation"] = operation.model_dump(mode="json")
     if operation.status == "failed":
         error = operation.error
@@ -251,14 +280,11 @@ def finish(
     timeout: float,
 ) -> None:
     """:func:`settle` a plain write, reported as one line naming ``what`` was done."""
-    settle(
-        client,
-        terminal,
-        accepted.model_dump(mode="json"),
-        wait=wait,
-        timeout=timeout,
-        human=lambda operation: report_write(terminal, what, operation, accepted.operation_id),
-    )
+
+    def human(operation: OperationPublic | None) -> None:
+        report_write(terminal, what, operation, accepted.operation_id)
+
+    settle(client, terminal, accepted, human, wait=wait, timeout=timeout)
 
 
 def report_write(

@@ -16,7 +16,10 @@ from api.client import Parent
 from api.commands.bulk import DEFAULT_CHUNK, register_directory, register_manifest
 from api.commands.common import (
     DEFAULT_URL,
+    CursorOption,
     JsonOption,
+    LimitOption,
+    ReasonOption,
     Terminal,
     TimeoutOption,
     TokenOption,
@@ -205,14 +208,11 @@ def register_command(
                     dataset, content, note=note, tags=tags, parents=parents,
                     on_upload_progress=report,
                 )  # fmt: skip
-        settle(
-            client,
-            terminal,
-            accepted.model_dump(mode="json"),
-            wait=wait,
-            timeout=timeout,
-            human=lambda op: _registered(terminal, accepted, op, uploaded=upload),
-        )
+
+        def human(operation: OperationPublic | None) -> None:
+            _registered(terminal, accepted, operation, uploaded=upload)
+
+        settle(client, terminal, accepted, human, wait=wait, timeout=timeout)
 
 
 def _registered(
@@ -230,10 +230,8 @@ def _registered(
 @datasets_app.command("list")
 def list_datasets(
     owner: Annotated[int | None, typer.Option(help="Only this department's datasets.")] = None,
-    limit: Annotated[int, typer.Option(min=1, max=500, help="At most this many.")] = 50,
-    cursor: Annotated[
-        str | None, typer.Option(help="Continue where a previous page ended.")
-    ] = None,
+    limit: LimitOption = 50,
+    cursor: CursorOption = None,
     url: UrlOption = DEFAULT_URL,
     token: TokenOption = None,
     as_json: JsonOption = False,
@@ -242,19 +240,14 @@ def list_datasets(
     with connect(url, token, as_json=as_json) as (client, terminal):
         page = client.list_datasets(owner=owner, cursor=cursor, limit=limit)
 
-        def human() -> None:
-            for item in page["items"]:
-                title = (item.get("metadata") or {}).get("title", "")
-                terminal.say(
-                    f"{item['dataset_id']}  dept {item['owner']}  {item['classification']}  "
-                    f"{item['status']}  v{item['version_count']}  {escape(title)}"
-                )
-            if not page["items"]:
-                terminal.status.print("no datasets visible to this token")
-            if page["next_cursor"]:
-                terminal.status.print(f"more: --cursor {page['next_cursor']}")
+        def show_item(item: dict[str, Any]) -> None:
+            title = (item.get("metadata") or {}).get("title", "")
+            terminal.say(
+                f"{item['dataset_id']}  dept {item['owner']}  {item['classification']}  "
+                f"{item['status']}  v{item['version_count']}  {escape(title)}"
+            )
 
-        terminal.emit(page, human)
+        terminal.emit_page(page, show_item, if_empty="no datasets visible to this token")
 
 
 @datasets_app.command("show")
@@ -305,7 +298,7 @@ def _show_version(terminal: Terminal, item: dict[str, Any]) -> None:
 @datasets_app.command("withdraw")
 def withdraw(
     dataset_id: DatasetArg,
-    reason: Annotated[str, typer.Option(help="Why (its hash goes on chain).")] = "",
+    reason: ReasonOption = "",
     url: UrlOption = DEFAULT_URL,
     token: TokenOption = None,
     as_json: JsonOption = False,

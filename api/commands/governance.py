@@ -14,6 +14,7 @@ from rich.markup import escape
 from api.commands.common import (
     DEFAULT_URL,
     JsonOption,
+    ReasonOption,
     Terminal,
     TimeoutOption,
     TokenOption,
@@ -84,20 +85,13 @@ def enrol(
             report_write(terminal, "enrolment", operation, enrolled.operation_id)
             terminal.say(f"token {enrolled.token_id}, shown once, store it:\n{enrolled.token}")
 
-        settle(
-            client,
-            terminal,
-            enrolled.model_dump(mode="json"),
-            wait=wait,
-            timeout=timeout,
-            human=human,
-        )
+        settle(client, terminal, enrolled, human, wait=wait, timeout=timeout)
 
 
 @dept_app.command("suspend")
 def suspend(
     department_id: DepartmentArg,
-    reason: Annotated[str, typer.Option(help="Why (its hash goes on chain).")] = "",
+    reason: ReasonOption = "",
     url: UrlOption = DEFAULT_URL,
     token: TokenOption = None,
     as_json: JsonOption = False,

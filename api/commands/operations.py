@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.markup import escape
 
 from api.commands.common import (
     DEFAULT_URL,
+    CursorOption,
     ExitCode,
     JsonOption,
+    LimitOption,
     Terminal,
     TimeoutOption,
     TokenOption,
@@ -78,10 +80,8 @@ def audit_command(
     kind: Annotated[
         str | None, typer.Option(help="Only this event, e.g. AccessRequested, VersionAdded.")
     ] = None,
-    limit: Annotated[int, typer.Option(min=1, max=500, help="At most this many.")] = 100,
-    cursor: Annotated[
-        str | None, typer.Option(help="Continue where a previous page ended.")
-    ] = None,
+    limit: LimitOption = 100,
+    cursor: CursorOption = None,
     url: UrlOption = DEFAULT_URL,
     token: TokenOption = None,
     as_json: JsonOption = False,
@@ -92,15 +92,12 @@ def audit_command(
             dataset=dataset, department=department, kind=kind, cursor=cursor, limit=limit
         )
 
-        def human() -> None:
-            for item in page["items"]:
-                chain = item["chain"]
-                args = " ".join(f"{key}={value}" for key, value in sorted(item["args"].items()))
-                terminal.say(
-                    f"block {chain['block_number']} {item['event']} {escape(args)} "
-                    f"tx {chain['tx_hash']}"
-                )
-            if page["next_cursor"]:
-                terminal.status.print(f"more: --cursor {page['next_cursor']}")
+        def show_item(item: dict[str, Any]) -> None:
+            chain = item["chain"]
+            args = " ".join(f"{key}={value}" for key, value in sorted(item["args"].items()))
+            terminal.say(
+                f"block {chain['block_number']} {item['event']} {escape(args)} "
+                f"tx {chain['tx_hash']}"
+            )
 
-        terminal.emit(page, human)
+        terminal.emit_page(page, show_item)
