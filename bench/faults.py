@@ -44,7 +44,7 @@ from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import httpx2
 from _service import REPO, enrol_department, serve
@@ -140,6 +140,15 @@ class Node:
         self.anvil.stop()
 
 
+class Ack(NamedTuple):
+    """A write the service acknowledged: when it was sent and answered, its operation."""
+
+    sent: float
+    answered: float
+    op: str
+    deferred: bool
+
+
 class Writer(threading.Thread):
     """A department registering a dataset every ``interval`` seconds; every answer noted."""
 
@@ -150,7 +159,7 @@ class Writer(threading.Thread):
         )
         self.interval = interval
         self.stop = threading.Event()
-        self.acknowledged: list[tuple[float, str, bool]] = []  # (when, op id, deferred)
+        self.acknowledged: list[Ack] = []
         self.statuses: Counter[int] = Counter()
         self._count = 0
 
@@ -161,6 +170,7 @@ class Writer(threading.Thread):
                 "content_hash": "0x" + os.urandom(32).hex(),
                 "metadata": {"title": f"drill {self._count}"},
             }
+            sent = time.monotonic()
             try:
                 answer = self.client.post("/v1/datasets", json=body)
             except httpx2.TransportError:
@@ -170,7 +180,12 @@ class Writer(threading.Thread):
             if answer.status_code == 202:
                 payload = answer.json()
                 self.acknowledged.append(
-                    (time.monotonic(), payload["operation_id"], bool(payload.get("deferred")))
+                    Ack(
+                        sent,
+                        time.monotonic(),
+                        payload["operation_id"],
+                        bool(payload.get("deferred")),
+                    )
                 )
 
 
@@ -350,15 +365,21 @@ def run_drill(name: str, work: Path, *, interval: float, outage: float, pause: f
             fault_started = time.monotonic()
             ended = _fault(name, service, report, writer, outage=outage, pause=pause)
             # Recovery: everything acknowledged until the fault ended settles (writes go on).
-            before_end = [op for at, op, _ in writer.acknowledged if at <= ended]
+            before_end = [ack.op for ack in writer.acknowledged if ack.answered <= ended]
             service.settle(before_end, timeout=120)
             report.recovered_after = round(time.monotonic() - ended, 1)
             time.sleep(max(0.0, ended + 3 - time.monotonic()))  # writes go on after the fault
-        ops = [op for _, op, _ in writer.acknowledged]
+        ops = [ack.op for ack in writer.acknowledged]
         report.acknowledged = len(ops)
-        during = [(at, d) for at, _, d in writer.acknowledged if fault_started <= at <= ended]
+        # Sent and answered within the fault: a request already on its way when it struck may
+        # have passed its checks against the chain before the node went.
+        during = [
+            ack
+            for ack in writer.acknowledged
+            if fault_started <= ack.sent and ack.answered <= ended
+        ]
         report.during_fault = len(during)
-        report.deferred = sum(1 for _, d in during if d)
+        report.deferred = sum(1 for ack in during if ack.deferred)
         views = service.settle(ops, timeout=120)
         report.settled_after = round(time.monotonic() - ended, 1)
         check(service, views, report)
@@ -395,7 +416,7 @@ def _fault(
         while "chain-unreachable" not in service.readiness() and time.monotonic() < down + 10:
             time.sleep(0.1)  # the service notices within a poll of its head watch
         report.noticed_after = round(time.monotonic() - down, 2)
-        report.reads_while_down = probe_reads(service, writer.acknowledged[0][1])
+        report.reads_while_down = probe_reads(service, writer.acknowledged[0].op)
         _watch_readiness(service, report, outage)
         node.restart(node.save_path)
     elif kind == "pause":
@@ -418,7 +439,7 @@ def _hold_until_a_confirmed_write_is_within(service: Service, writer: Writer, de
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         head = node.head()
-        for _, op_id, _ in writer.acknowledged[-4 * depth :]:
+        for op_id in [ack.op for ack in writer.acknowledged[-4 * depth :]]:
             view = service.get(f"/v1/operations/{op_id}").json()
             block = (view.get("chain") or {}).get("block_number")
             if view.get("status") == "confirmed" and block is not None and block > head - depth:

@@ -41,7 +41,7 @@ from ledger.rpc.envelope import (
     result_response,
 )
 from ledger.rpc.evm.job import CallOutcome, call_result
-from ledger.rpc.evm.pool import GRACE, busy, timed_out
+from ledger.rpc.evm.pool import GRACE, SPAWN_TIMEOUT, busy, timed_out
 from ledger.rpc.local.backend import LocalBackend
 from ledger.rpc.local.source import EvmSource
 from ledger.rpc.methods import EVM_METHODS, MethodCall, parse_call
@@ -231,9 +231,10 @@ class RpcServer:
                 raise busy()  # still queued, and every worker is running a call
             if not done:
                 # Queued behind a worker that is starting, or already running: either way the
-                # job cannot outlive the deadline (the driver answers a job it takes late with
-                # a timeout, and kills a worker that overruns).
-                late = deadline - time.monotonic() + GRACE + 1
+                # job is answered (the driver answers a job it takes late with a timeout, kills
+                # a worker that overruns, and gives a job the time it waited for a worker to
+                # start, which SPAWN_TIMEOUT bounds).
+                late = deadline - time.monotonic() + GRACE + 1 + SPAWN_TIMEOUT
                 done, _ = await asyncio.wait({waiting}, timeout=max(0.0, late))
                 if not done and future.cancel():
                     raise timed_out(limit)

@@ -24,7 +24,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Final
 
@@ -131,6 +131,7 @@ class _Job:
     deadline: float  # time.monotonic() by which the caller wants an answer
     limit: float  # the configured time limit, for the message
     future: Future[CallOutcome]
+    queued_at: float = field(default_factory=time.monotonic)
 
 
 class EvmPool:
@@ -239,17 +240,23 @@ class EvmPool:
 
     def _drive(self, index: int) -> None:
         worker = self._spawn(index)
+        ready_at = time.monotonic()
         while True:
             queued = self._take()
             if queued is None:
                 return
             if worker is None:
                 worker = self._spawn(index)
+                ready_at = time.monotonic()
             if worker is None:
                 queued.future.set_exception(
                     RpcInternalError("internal error: no EVM worker could be started")
                 )
                 continue
+            # Waiting for a worker to start (importing py-evm: seconds on a loaded machine)
+            # is not execution: a job queued meanwhile gets that wait back, so the first calls
+            # after a start or a respawn are not timed out before they ran at all.
+            queued.deadline += max(0.0, ready_at - queued.queued_at)
             remaining = queued.deadline - time.monotonic()
             if remaining <= 0:
                 queued.future.set_exception(timed_out(queued.limit))

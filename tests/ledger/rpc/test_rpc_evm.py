@@ -62,6 +62,22 @@ def test_an_infinite_loop_is_stopped_at_the_time_limit(server: Server) -> None:
     assert server.pool.respawns == 0  # stopped inside the EVM, not killed
 
 
+def test_a_call_that_waits_for_its_worker_to_start_gets_its_whole_time_budget(
+    chain: Chain, ledger: Ledger
+) -> None:
+    # A budget far shorter than py-evm's import in a fresh worker: the call is queued before any
+    # worker exists, and waiting for one to start is not charged to its execution.
+    cold = RpcServer.for_chain(chain, RpcLimits(evm_timeout=0.05))
+    try:
+        started = time.monotonic()
+        answer = Rpc(cold).response("eth_call", {"input": GAS_LEFT}, "latest")
+        assert answer.get("result"), answer
+        assert isinstance(cold.backend, LocalBackend)
+        assert time.monotonic() - started > 0.05  # it did wait for the worker
+    finally:
+        cold.close()
+
+
 def test_a_batch_shares_one_time_budget(server: Server) -> None:
     loop = {"jsonrpc": "2.0", "method": "eth_call", "params": [{"input": INFINITE_LOOP}]}
     batch = [{**loop, "id": i} for i in range(4)]
