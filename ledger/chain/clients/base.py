@@ -10,6 +10,7 @@ from hexbytes import HexBytes
 from web3._utils.events import get_event_data
 
 from ledger.artifacts import load_artifact
+from ledger.chain.abi_json import canonical_type
 from ledger.chain.backend import Chain, Receipt
 from ledger.chain.types import (
     Authorization,
@@ -29,7 +30,7 @@ class ContractClient:
         artifact = load_artifact(self.artifact_name)
         self.contract = chain.w3.eth.contract(address=self.address, abi=artifact.abi)
         self._events = {
-            keccak(text=f"{e['name']}({','.join(_abi_type(i) for i in e['inputs'])})"): e
+            keccak(text=f"{e['name']}({','.join(canonical_type(i) for i in e['inputs'])})"): e
             for e in artifact.abi
             if e["type"] == "event"
         }
@@ -70,13 +71,6 @@ class ContractClient:
                 )
             )
         return decoded
-
-
-def _abi_type(param: dict[str, Any]) -> str:
-    kind: str = param["type"]
-    if kind.startswith("tuple"):
-        return "(" + ",".join(_abi_type(c) for c in param["components"]) + ")" + kind[5:]
-    return kind
 
 
 class SignedActionsClient(ContractClient):
