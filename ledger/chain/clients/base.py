@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from eth_account.signers.local import LocalAccount
@@ -73,6 +74,20 @@ class ContractClient:
         return decoded
 
 
+@dataclass(frozen=True)
+class Signing:
+    """Who signs a department action and what the signature holds besides its fields: the
+    department's key and id, the deadline, and the nonce (None: the contract's next one).
+
+    Every ``sign_x`` method takes these four the same way and hands them on as one.
+    """
+
+    signer: LocalAccount
+    department_id: int
+    deadline: int
+    nonce: int | None
+
+
 class SignedActionsClient(ContractClient):
     """A contract that accepts department actions by EIP-712 signature."""
 
@@ -103,24 +118,22 @@ class SignedActionsClient(ContractClient):
         message = {"departmentId": department_id, **fields, "nonce": nonce, "deadline": deadline}
         return TypedAction(primary_type=primary_type, domain=self.domain, message=message)
 
-    def _sign(
-        self,
-        primary_type: str,
-        fields: dict[str, Any],
-        *,
-        signer: LocalAccount,
-        department_id: int,
-        deadline: int,
-        nonce: int | None,
-    ) -> Authorization:
+    def _sign(self, primary_type: str, fields: dict[str, Any], signing: Signing) -> Authorization:
+        """``signing``'s authorization of the action ``primary_type`` with ``fields``: the
+        typed data bind this contract, its chain and the nonce as well as the fields."""
+        nonce = signing.nonce
         if nonce is None:
-            nonce = self.department_nonce(department_id)
+            nonce = self.department_nonce(signing.department_id)
         action = self.typed_action(
-            primary_type, fields, department_id=department_id, nonce=nonce, deadline=deadline
+            primary_type,
+            fields,
+            department_id=signing.department_id,
+            nonce=nonce,
+            deadline=signing.deadline,
         )
         return Authorization(
-            department_id=department_id,
+            department_id=signing.department_id,
             nonce=nonce,
-            deadline=deadline,
-            signature=action.sign(signer),
+            deadline=signing.deadline,
+            signature=action.sign(signing.signer),
         )
