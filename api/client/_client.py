@@ -5,12 +5,12 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from types import TracebackType
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from api.client._errors import OperationTimeoutError
 from api.client._http import Http, file_upload
+from ledger.closing import ClosesOnExit
 
 if TYPE_CHECKING:
     import httpx2
@@ -61,7 +61,7 @@ def _parents(parents: Sequence[Parent]) -> list[dict[str, Any]]:
     return [{"dataset_id": dataset_id, "version": version} for dataset_id, version in parents]
 
 
-class ProvledgerClient:
+class ProvledgerClient(ClosesOnExit):
     """The v1 API at ``base_url``, authenticated with a bearer ``token``.
 
     ``transport`` is injected for tests and proxies (an ``httpx2`` transport). Requests that get
@@ -91,17 +91,6 @@ class ProvledgerClient:
     def close(self) -> None:
         """Close the connections (the context manager does it on exit)."""
         self._http.close()
-
-    def __enter__(self) -> ProvledgerClient:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     # --- writes naming content ------------------------------------------------------------
 

@@ -71,12 +71,13 @@ def calldata(contract: str, function: str, values: list[Any]) -> bytes:
 @cache
 def _encoding(contract: str, function: str) -> tuple[bytes, list[str], list[dict[str, Any]]]:
     inputs = function_inputs(contract, function)
-    types = [_canonical_type(i) for i in inputs]
+    types = [canonical_type(i) for i in inputs]
     return keccak(text=f"{function}({','.join(types)})")[:4], types, inputs
 
 
-def _canonical_type(param: dict[str, Any]) -> str:
+def canonical_type(param: dict[str, Any]) -> str:
+    """The type as signatures spell it: a struct as its components' types in parentheses."""
     kind: str = param["type"]
     if kind.startswith("tuple"):
-        return "(" + ",".join(_canonical_type(c) for c in param["components"]) + ")" + kind[5:]
+        return "(" + ",".join(canonical_type(c) for c in param["components"]) + ")" + kind[5:]
     return kind

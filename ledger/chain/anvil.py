@@ -15,10 +15,10 @@ import socket
 import subprocess
 import time
 from pathlib import Path
-from types import TracebackType
 
 import requests
 
+from ledger.closing import ClosesOnExit
 from ledger.compiler import SETTINGS, project_root
 from ledger.errors import ChainUnavailableError, ToolchainError
 
@@ -45,7 +45,7 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-class AnvilNode:
+class AnvilNode(ClosesOnExit):
     """One anvil process on ``127.0.0.1:port``; a context manager that always stops it."""
 
     def __init__(
@@ -115,13 +115,9 @@ class AnvilNode:
             self._process.stderr.close()
         self._process = None
 
+    def close(self) -> None:
+        """Stop the process: what leaving a ``with`` block does."""
+        self.stop()
+
     def __enter__(self) -> AnvilNode:
         return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()

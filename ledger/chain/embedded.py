@@ -31,7 +31,6 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from types import TracebackType
 from typing import Any, Final, cast
 
 from eth.abc import BlockAPI, BlockHeaderAPI, SignedTransactionAPI, StateAPI
@@ -63,6 +62,7 @@ from web3.types import RPCEndpoint, RPCResponse
 from ledger.chain.backend import Chain
 from ledger.chain.embedded_logs import LogTable
 from ledger.chain.embedded_store import SQLiteKeyValueStore, Synchronous
+from ledger.closing import ClosesOnExit
 from ledger.errors import ChainMismatchError, ChainUnavailableError
 
 #: Chain id of every embedded chain: "prov" in ASCII. Not 1337/31337, so an EIP-712 signature
@@ -404,7 +404,7 @@ def _open_or_create(
     return chain, faucet
 
 
-class EmbeddedChain(Chain):
+class EmbeddedChain(Chain, ClosesOnExit):
     """A :class:`Chain` on the durable in-process py-evm chain of one data directory.
 
     Open with :meth:`open`, close with :meth:`close` (or use it as a context manager). Safe to
@@ -465,17 +465,6 @@ class EmbeddedChain(Chain):
         """Flush and close the database; the chain is unusable afterwards."""
         with self._lock:
             self._store.close()
-
-    def __enter__(self) -> EmbeddedChain:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
 
 __all__ = [

@@ -8,7 +8,7 @@ from eth_utils.crypto import keccak
 from web3.types import BlockIdentifier
 
 from ledger.chain.backend import Receipt
-from ledger.chain.clients.base import SignedActionsClient
+from ledger.chain.clients.base import SignedActionsClient, Signing
 from ledger.chain.types import (
     ZERO32,
     AccessRequestRecord,
@@ -60,20 +60,14 @@ class AccessRegistryClient(SignedActionsClient):
         deadline: int,
         nonce: int | None = None,
     ) -> Authorization:
+        signing = Signing(signer, department_id=department_id, deadline=deadline, nonce=nonce)
         fields = {
             "salt": salt,
             "datasetId": dataset_id,
             "purposeHash": purpose_hash,
             "requestedDuration": requested_duration,
         }
-        return self._sign(
-            "RequestAccess",
-            fields,
-            signer=signer,
-            department_id=department_id,
-            deadline=deadline,
-            nonce=nonce,
-        )
+        return self._sign("RequestAccess", fields, signing)
 
     def request_access_by_sig(
         self,
@@ -105,15 +99,9 @@ class AccessRegistryClient(SignedActionsClient):
         deadline: int,
         nonce: int | None = None,
     ) -> Authorization:
+        signing = Signing(signer, department_id=department_id, deadline=deadline, nonce=nonce)
         fields = {"requestId": request_id, "expiresAt": expires_at}
-        return self._sign(
-            "ApproveAccess",
-            fields,
-            signer=signer,
-            department_id=department_id,
-            deadline=deadline,
-            nonce=nonce,
-        )
+        return self._sign("ApproveAccess", fields, signing)
 
     def approve_access_by_sig(
         self, request_id: bytes, expires_at: int, *, auth: Authorization, sender: LocalAccount
@@ -138,15 +126,9 @@ class AccessRegistryClient(SignedActionsClient):
         deadline: int,
         nonce: int | None = None,
     ) -> Authorization:
+        signing = Signing(signer, department_id=department_id, deadline=deadline, nonce=nonce)
         fields = {"requestId": request_id, "reasonHash": reason_hash}
-        return self._sign(
-            "DenyAccess",
-            fields,
-            signer=signer,
-            department_id=department_id,
-            deadline=deadline,
-            nonce=nonce,
-        )
+        return self._sign("DenyAccess", fields, signing)
 
     def deny_access_by_sig(
         self,
@@ -172,14 +154,8 @@ class AccessRegistryClient(SignedActionsClient):
         deadline: int,
         nonce: int | None = None,
     ) -> Authorization:
-        return self._sign(
-            "CancelAccessRequest",
-            {"requestId": request_id},
-            signer=signer,
-            department_id=department_id,
-            deadline=deadline,
-            nonce=nonce,
-        )
+        signing = Signing(signer, department_id=department_id, deadline=deadline, nonce=nonce)
+        return self._sign("CancelAccessRequest", {"requestId": request_id}, signing)
 
     def cancel_access_request_by_sig(
         self, request_id: bytes, *, auth: Authorization, sender: LocalAccount
@@ -203,15 +179,9 @@ class AccessRegistryClient(SignedActionsClient):
         deadline: int,
         nonce: int | None = None,
     ) -> Authorization:
+        signing = Signing(signer, department_id=department_id, deadline=deadline, nonce=nonce)
         fields = {"requestId": request_id, "reasonHash": reason_hash}
-        return self._sign(
-            "RevokeAccess",
-            fields,
-            signer=signer,
-            department_id=department_id,
-            deadline=deadline,
-            nonce=nonce,
-        )
+        return self._sign("RevokeAccess", fields, signing)
 
     def revoke_access_by_sig(
         self,

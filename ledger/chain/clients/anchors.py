@@ -5,7 +5,7 @@ from __future__ import annotations
 from eth_account.signers.local import LocalAccount
 
 from ledger.chain.backend import Receipt
-from ledger.chain.clients.base import SignedActionsClient
+from ledger.chain.clients.base import SignedActionsClient, Signing
 from ledger.chain.types import (
     ZERO32,
     AnchorRecord,
@@ -35,15 +35,9 @@ class AnchorRegistryClient(SignedActionsClient):
         deadline: int,
         nonce: int | None = None,
     ) -> Authorization:
+        signing = Signing(signer, department_id=department_id, deadline=deadline, nonce=nonce)
         fields = {"root": root, "size": size, "metadataHash": metadata_hash}
-        return self._sign(
-            "AnchorBatch",
-            fields,
-            signer=signer,
-            department_id=department_id,
-            deadline=deadline,
-            nonce=nonce,
-        )
+        return self._sign("AnchorBatch", fields, signing)
 
     def anchor_batch_by_sig(
         self,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from eth_account.signers.local import LocalAccount
@@ -10,6 +11,7 @@ from hexbytes import HexBytes
 from web3._utils.events import get_event_data
 
 from ledger.artifacts import load_artifact
+from ledger.chain.abi_json import canonical_type
 from ledger.chain.backend import Chain, Receipt
 from ledger.chain.types import (
     Authorization,
@@ -29,7 +31,7 @@ class ContractClient:
         artifact = load_artifact(self.artifact_name)
         self.contract = chain.w3.eth.contract(address=self.address, abi=artifact.abi)
         self._events = {
-            keccak(text=f"{e['name']}({','.join(_abi_type(i) for i in e['inputs'])})"): e
+            keccak(text=f"{e['name']}({','.join(canonical_type(i) for i in e['inputs'])})"): e
             for e in artifact.abi
             if e["type"] == "event"
         }
@@ -72,11 +74,18 @@ class ContractClient:
         return decoded
 
 
-def _abi_type(param: dict[str, Any]) -> str:
-    kind: str = param["type"]
-    if kind.startswith("tuple"):
-        return "(" + ",".join(_abi_type(c) for c in param["components"]) + ")" + kind[5:]
-    return kind
+@dataclass(frozen=True)
+class Signing:
+    """Who signs a department action and what the signature holds besides its fields: the
+    department's key and id, the deadline, and the nonce (None: the contract's next one).
+
+    Every ``sign_x`` method takes these four the same way and hands them on as one.
+    """
+
+    signer: LocalAccount
+    department_id: int
+    deadline: int
+    nonce: int | None
 
 
 class SignedActionsClient(ContractClient):
@@ -109,24 +118,22 @@ class SignedActionsClient(ContractClient):
         message = {"departmentId": department_id, **fields, "nonce": nonce, "deadline": deadline}
         return TypedAction(primary_type=primary_type, domain=self.domain, message=message)
 
-    def _sign(
-        self,
-        primary_type: str,
-        fields: dict[str, Any],
-        *,
-        signer: LocalAccount,
-        department_id: int,
-        deadline: int,
-        nonce: int | None,
-    ) -> Authorization:
+    def _sign(self, primary_type: str, fields: dict[str, Any], signing: Signing) -> Authorization:
+        """``signing``'s authorization of the action ``primary_type`` with ``fields``: the
+        typed data bind this contract, its chain and the nonce as well as the fields."""
+        nonce = signing.nonce
         if nonce is None:
-            nonce = self.department_nonce(department_id)
+            nonce = self.department_nonce(signing.department_id)
         action = self.typed_action(
-            primary_type, fields, department_id=department_id, nonce=nonce, deadline=deadline
+            primary_type,
+            fields,
+            department_id=signing.department_id,
+            nonce=nonce,
+            deadline=signing.deadline,
         )
         return Authorization(
-            department_id=department_id,
+            department_id=signing.department_id,
             nonce=nonce,
-            deadline=deadline,
-            signature=action.sign(signer),
+            deadline=signing.deadline,
+            signature=action.sign(signing.signer),
         )

@@ -7,7 +7,7 @@ from eth_account.signers.local import LocalAccount
 from eth_utils.crypto import keccak
 
 from ledger.chain.backend import Receipt
-from ledger.chain.clients.base import SignedActionsClient
+from ledger.chain.clients.base import SignedActionsClient, Signing
 from ledger.chain.types import (
     ZERO32,
     Authorization,
@@ -57,6 +57,7 @@ class DatasetRegistryClient(SignedActionsClient):
         deadline: int,
         nonce: int | None = None,
     ) -> Authorization:
+        signing = Signing(signer, department_id=department_id, deadline=deadline, nonce=nonce)
         fields = {
             "salt": salt,
             "classification": int(classification),
@@ -65,14 +66,7 @@ class DatasetRegistryClient(SignedActionsClient):
             "versionMetadataHash": first.metadata_hash,
             "parents": [p.as_typed() for p in first.parents],
         }
-        return self._sign(
-            "CreateDataset",
-            fields,
-            signer=signer,
-            department_id=department_id,
-            deadline=deadline,
-            nonce=nonce,
-        )
+        return self._sign("CreateDataset", fields, signing)
 
     def create_dataset_by_sig(
         self,
@@ -105,20 +99,14 @@ class DatasetRegistryClient(SignedActionsClient):
         deadline: int,
         nonce: int | None = None,
     ) -> Authorization:
+        signing = Signing(signer, department_id=department_id, deadline=deadline, nonce=nonce)
         fields = {
             "datasetId": dataset_id,
             "contentHash": version.content_hash,
             "metadataHash": version.metadata_hash,
             "parents": [p.as_typed() for p in version.parents],
         }
-        return self._sign(
-            "AddVersion",
-            fields,
-            signer=signer,
-            department_id=department_id,
-            deadline=deadline,
-            nonce=nonce,
-        )
+        return self._sign("AddVersion", fields, signing)
 
     def add_version_by_sig(
         self, dataset_id: bytes, version: NewVersion, *, auth: Authorization, sender: LocalAccount
@@ -142,15 +130,9 @@ class DatasetRegistryClient(SignedActionsClient):
         deadline: int,
         nonce: int | None = None,
     ) -> Authorization:
+        signing = Signing(signer, department_id=department_id, deadline=deadline, nonce=nonce)
         fields = {"datasetId": dataset_id, "reasonHash": reason_hash}
-        return self._sign(
-            "WithdrawDataset",
-            fields,
-            signer=signer,
-            department_id=department_id,
-            deadline=deadline,
-            nonce=nonce,
-        )
+        return self._sign("WithdrawDataset", fields, signing)
 
     def withdraw_dataset_by_sig(
         self,
