@@ -54,25 +54,19 @@ def run_demo(file: Path, *, chain_kind: str, console: Console) -> None:
         content_hash = sha256_file(file)
         metadata = {"title": file.name, "licence": "OGL-UK-3.0", "source_system": "demo"}
         department_key = keystore.unlock(1, passphrase)
-        salt = os.urandom(32)
-        first = NewVersion(bytes(content_hash), bytes(metadata_commitment(metadata)))
+        metadata_hash = bytes(metadata_commitment(metadata))
+        # The department signs the dataset and the relayer sends it: the same arguments twice,
+        # or the contract would not recover the department's key from the signature.
+        dataset = (
+            os.urandom(32),  # salt
+            Classification.INTERNAL,
+            metadata_hash,
+            NewVersion(bytes(content_hash), metadata_hash),
+        )
         auth = ledger.datasets.sign_create_dataset(
-            salt,
-            Classification.INTERNAL,
-            bytes(metadata_commitment(metadata)),
-            first,
-            signer=department_key,
-            department_id=1,
-            deadline=chain.block_time() + 600,
+            *dataset, signer=department_key, department_id=1, deadline=chain.block_time() + 600
         )
-        receipt = ledger.datasets.create_dataset_by_sig(
-            salt,
-            Classification.INTERNAL,
-            bytes(metadata_commitment(metadata)),
-            first,
-            auth=auth,
-            sender=relayer,
-        )
+        receipt = ledger.datasets.create_dataset_by_sig(*dataset, auth=auth, sender=relayer)
         console.print(
             f"registered {file.name} ({content_hash}) by signature, "
             f"relayed in block {receipt.block_number}, "

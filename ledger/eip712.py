@@ -22,73 +22,43 @@ ACCESS_REGISTRY_DOMAIN: Final = "provledger.AccessRegistry"
 ANCHOR_REGISTRY_DOMAIN: Final = "provledger.AnchorRegistry"
 DOMAIN_VERSION: Final = "1"
 
-_VERSION_REF = [{"name": "datasetId", "type": "bytes32"}, {"name": "version", "type": "uint32"}]
-_AUTH = [
-    {"name": "nonce", "type": "uint256"},
-    {"name": "deadline", "type": "uint256"},
-]
-_DEPT = [{"name": "departmentId", "type": "uint64"}]
+
+def _fields(*declarations: str) -> list[dict[str, str]]:
+    """EIP-712 fields from Solidity-style declarations (``"bytes32 salt"``), in order: the
+    table below then reads as the contracts' type strings do."""
+    return [{"name": name, "type": kind} for kind, name in (d.split(" ") for d in declarations)]
+
+
+def _action(*declarations: str) -> list[dict[str, str]]:
+    """A department action's fields: the department first, then ``declarations``, then the
+    nonce and deadline that make its signature good once and for a while."""
+    return _fields("uint64 departmentId", *declarations, "uint256 nonce", "uint256 deadline")
+
+
+_VERSION_REF = _fields("bytes32 datasetId", "uint32 version")
 
 #: Primary type → its fields, in the order of the Solidity type strings.
 ACTION_TYPES: Final[dict[str, list[dict[str, str]]]] = {
-    "CreateDataset": [
-        *_DEPT,
-        {"name": "salt", "type": "bytes32"},
-        {"name": "classification", "type": "uint8"},
-        {"name": "metadataHash", "type": "bytes32"},
-        {"name": "contentHash", "type": "bytes32"},
-        {"name": "versionMetadataHash", "type": "bytes32"},
-        {"name": "parents", "type": "VersionRef[]"},
-        *_AUTH,
-    ],
-    "AddVersion": [
-        *_DEPT,
-        {"name": "datasetId", "type": "bytes32"},
-        {"name": "contentHash", "type": "bytes32"},
-        {"name": "metadataHash", "type": "bytes32"},
-        {"name": "parents", "type": "VersionRef[]"},
-        *_AUTH,
-    ],
-    "WithdrawDataset": [
-        *_DEPT,
-        {"name": "datasetId", "type": "bytes32"},
-        {"name": "reasonHash", "type": "bytes32"},
-        *_AUTH,
-    ],
-    "RequestAccess": [
-        *_DEPT,
-        {"name": "salt", "type": "bytes32"},
-        {"name": "datasetId", "type": "bytes32"},
-        {"name": "purposeHash", "type": "bytes32"},
-        {"name": "requestedDuration", "type": "uint64"},
-        *_AUTH,
-    ],
-    "ApproveAccess": [
-        *_DEPT,
-        {"name": "requestId", "type": "bytes32"},
-        {"name": "expiresAt", "type": "uint64"},
-        *_AUTH,
-    ],
-    "DenyAccess": [
-        *_DEPT,
-        {"name": "requestId", "type": "bytes32"},
-        {"name": "reasonHash", "type": "bytes32"},
-        *_AUTH,
-    ],
-    "CancelAccessRequest": [*_DEPT, {"name": "requestId", "type": "bytes32"}, *_AUTH],
-    "RevokeAccess": [
-        *_DEPT,
-        {"name": "requestId", "type": "bytes32"},
-        {"name": "reasonHash", "type": "bytes32"},
-        *_AUTH,
-    ],
-    "AnchorBatch": [
-        *_DEPT,
-        {"name": "root", "type": "bytes32"},
-        {"name": "size", "type": "uint64"},
-        {"name": "metadataHash", "type": "bytes32"},
-        *_AUTH,
-    ],
+    "CreateDataset": _action(
+        "bytes32 salt",
+        "uint8 classification",
+        "bytes32 metadataHash",
+        "bytes32 contentHash",
+        "bytes32 versionMetadataHash",
+        "VersionRef[] parents",
+    ),
+    "AddVersion": _action(
+        "bytes32 datasetId", "bytes32 contentHash", "bytes32 metadataHash", "VersionRef[] parents"
+    ),
+    "WithdrawDataset": _action("bytes32 datasetId", "bytes32 reasonHash"),
+    "RequestAccess": _action(
+        "bytes32 salt", "bytes32 datasetId", "bytes32 purposeHash", "uint64 requestedDuration"
+    ),
+    "ApproveAccess": _action("bytes32 requestId", "uint64 expiresAt"),
+    "DenyAccess": _action("bytes32 requestId", "bytes32 reasonHash"),
+    "CancelAccessRequest": _action("bytes32 requestId"),
+    "RevokeAccess": _action("bytes32 requestId", "bytes32 reasonHash"),
+    "AnchorBatch": _action("bytes32 root", "uint64 size", "bytes32 metadataHash"),
 }
 
 #: Which contract's domain each action is signed under.
@@ -107,11 +77,16 @@ ACTION_DOMAINS: Final[dict[str, str]] = {
 
 def encode_type(primary_type: str) -> str:
     """The EIP-712 ``encodeType`` string, as the contracts hash it into their typehashes."""
-    fields = ",".join(f"{f['type']} {f['name']}" for f in ACTION_TYPES[primary_type])
-    own = f"{primary_type}({fields})"
-    if any(f["type"].startswith("VersionRef") for f in ACTION_TYPES[primary_type]):
-        own += "VersionRef(bytes32 datasetId,uint32 version)"
+    fields = ACTION_TYPES[primary_type]
+    own = _type_string(primary_type, fields)
+    if any(f["type"].startswith("VersionRef") for f in fields):
+        own += _type_string("VersionRef", _VERSION_REF)  # referenced struct types follow
     return own
+
+
+def _type_string(name: str, fields: list[dict[str, str]]) -> str:
+    members = ",".join(f"{f['type']} {f['name']}" for f in fields)
+    return f"{name}({members})"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -200,10 +200,9 @@ class Verifier:
             return "sender", str(tx["from"]), "", {}
         auth = Authorization.from_abi(args["auth"])
         department_id, nonce, deadline, signature = auth.as_abi()
-        datasets = self.datasets
         if name == "createDatasetBySig":
-            first = args["first"]
-            content, meta, parents = _version_parts(first)
+            content, meta, parents = _version_parts(args["first"])
+            primary_type = "CreateDataset"
             fields = {
                 "salt": bytes(args["salt"]),
                 "classification": int(args["classification"]),
@@ -212,20 +211,18 @@ class Verifier:
                 "versionMetadataHash": meta,
                 "parents": parents,
             }
-            action = datasets.typed_action(
-                "CreateDataset", fields, department_id=department_id, nonce=nonce, deadline=deadline
-            )
         else:
             content, meta, parents = _version_parts(args["version"])
+            primary_type = "AddVersion"
             fields = {
                 "datasetId": bytes(args["datasetId"]),
                 "contentHash": content,
                 "metadataHash": meta,
                 "parents": parents,
             }
-            action = datasets.typed_action(
-                "AddVersion", fields, department_id=department_id, nonce=nonce, deadline=deadline
-            )
+        action = self.datasets.typed_action(
+            primary_type, fields, department_id=department_id, nonce=nonce, deadline=deadline
+        )
         document = jsonable(action.full_message())
         return (
             "signature",

@@ -78,16 +78,10 @@ class SQLiteKeyValueStore(BaseDB):
         self._pending[key] = value
 
     def __delitem__(self, key: bytes) -> None:
-        if not self._exists(key):
+        # ``in`` is Mapping's: a lookup through the buffer, so a buffered delete counts as absent.
+        if key not in self:
             raise KeyError(key)
         self._pending[key] = None
-
-    def _exists(self, key: bytes) -> bool:
-        try:
-            self[key]
-        except KeyError:
-            return False
-        return True
 
     def create_schema(self, statements: Sequence[str]) -> None:
         """Create side tables and indexes (``CREATE … IF NOT EXISTS`` statements), at once."""

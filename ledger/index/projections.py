@@ -158,35 +158,44 @@ def _pause_switched(conn: Connection, event: EventRow) -> None:
 # --- datasets ----------------------------------------------------------------------------------
 
 
-def _dataset_created(conn: Connection, event: EventRow) -> None:
-    args = event["args"]
+# A dataset is registered either by its own events or by a record of an anchored batch: both
+# go through these helpers, so the two kinds of dataset project into the same rows alike.
+
+
+def _add_dataset(
+    conn: Connection, event: EventRow, dataset_id: str, classification: int, **values: Any
+) -> None:
+    """Insert a new active dataset; its first version is added next, in the same event or
+    transaction, and counts it up from zero."""
     _add(
         conn,
         DATASETS,
-        dataset_id=args["datasetId"],
-        owner=args["owner"],
-        salt=args["salt"],
-        classification=Classification(args["classification"]).name.lower(),
-        metadata_hash=args["metadataHash"],
+        dataset_id=dataset_id,
+        classification=Classification(classification).name.lower(),
         status="active",
-        version_count=0,  # VersionAdded(version 1) follows in the same transaction
+        version_count=0,
+        **values,
         **_new(event),
     )
 
 
-def _version_added(conn: Connection, event: EventRow) -> None:
-    args = event["args"]
-    dataset_id, number, parents = args["datasetId"], args["version"], args["parents"]
+def _add_version(
+    conn: Connection,
+    event: EventRow,
+    dataset_id: str,
+    version: int,
+    parents: Sequence[tuple[str, int]],
+    **values: Any,
+) -> None:
+    """Insert a version and its lineage edges (``parents`` as (dataset id, version), in
+    order), and make it its dataset's latest."""
     _add(
         conn,
         VERSIONS,
         dataset_id=dataset_id,
-        version=number,
-        content_hash=args["contentHash"],
-        metadata_hash=args["metadataHash"],
-        department_id=args["department"],
-        history_head=args["historyHead"],
+        version=version,
         parent_count=len(parents),
+        **values,
         **_created(event),
     )
     if parents:
@@ -195,15 +204,56 @@ def _version_added(conn: Connection, event: EventRow) -> None:
             [
                 {
                     "dataset_id": dataset_id,
-                    "version": number,
+                    "version": version,
                     "position": position,
-                    "parent_dataset_id": parent["datasetId"],
-                    "parent_version": parent["version"],
+                    "parent_dataset_id": parent_dataset_id,
+                    "parent_version": parent_version,
                     **_created(event),
                 }
-                for position, parent in enumerate(parents)
+                for position, (parent_dataset_id, parent_version) in enumerate(parents)
             ],
         )
+
+
+def _withdraw_dataset(conn: Connection, event: EventRow, dataset_id: str, reason: str) -> None:
+    _change(
+        conn,
+        DATASETS,
+        {"dataset_id": dataset_id},
+        event,
+        status="withdrawn",
+        withdrawn_reason_hash=reason,
+        withdrawn_at=event["block_time"],
+    )
+
+
+def _dataset_created(conn: Connection, event: EventRow) -> None:
+    args = event["args"]
+    _add_dataset(
+        conn,
+        event,
+        args["datasetId"],
+        args["classification"],
+        owner=args["owner"],
+        salt=args["salt"],
+        metadata_hash=args["metadataHash"],
+    )
+
+
+def _version_added(conn: Connection, event: EventRow) -> None:
+    args = event["args"]
+    dataset_id, number = args["datasetId"], args["version"]
+    _add_version(
+        conn,
+        event,
+        dataset_id,
+        number,
+        [(parent["datasetId"], parent["version"]) for parent in args["parents"]],
+        content_hash=args["contentHash"],
+        metadata_hash=args["metadataHash"],
+        department_id=args["department"],
+        history_head=args["historyHead"],
+    )
     _change(
         conn,
         DATASETS,
@@ -216,15 +266,7 @@ def _version_added(conn: Connection, event: EventRow) -> None:
 
 def _dataset_withdrawn(conn: Connection, event: EventRow) -> None:
     args = event["args"]
-    _change(
-        conn,
-        DATASETS,
-        {"dataset_id": args["datasetId"]},
-        event,
-        status="withdrawn",
-        withdrawn_reason_hash=args["reasonHash"],
-        withdrawn_at=event["block_time"],
-    )
+    _withdraw_dataset(conn, event, args["datasetId"], args["reasonHash"])
 
 
 # --- access ------------------------------------------------------------------------------------
@@ -313,60 +355,33 @@ def _batched_record(conn: Connection, event: EventRow, item: tuple[int, BatchRec
     leaf_index, record = item
     dataset_id = "0x" + record.dataset_id.hex()
     if record.kind == RecordKind.WITHDRAW:
-        _change(
-            conn,
-            DATASETS,
-            {"dataset_id": dataset_id},
-            event,
-            status="withdrawn",
-            withdrawn_reason_hash="0x" + record.metadata_hash.hex(),
-            withdrawn_at=event["block_time"],
-        )
+        _withdraw_dataset(conn, event, dataset_id, "0x" + record.metadata_hash.hex())
         return
     if record.kind == RecordKind.CREATE:
-        _add(
+        _add_dataset(
             conn,
-            DATASETS,
-            dataset_id=dataset_id,
+            event,
+            dataset_id,
+            record.classification,
             owner=record.department_id,
             salt="0x" + record.salt.hex(),
-            classification=Classification(record.classification).name.lower(),
             metadata_hash="0x" + record.dataset_metadata_hash.hex(),
-            status="active",
             anchoring="batch",
-            version_count=0,
-            **_new(event),
         )
-    _add(
+    _add_version(
         conn,
-        VERSIONS,
-        dataset_id=dataset_id,
-        version=record.version,
+        event,
+        dataset_id,
+        record.version,
+        [("0x" + parent.hex(), version) for parent, version in record.parents],
         content_hash="0x" + record.content_hash.hex(),
         metadata_hash="0x" + record.metadata_hash.hex(),
         department_id=record.department_id,
         history_head=None,
-        parent_count=len(record.parents),
         anchor_root=event["args"]["root"],
         leaf_index=leaf_index,
         record_digest="0x" + record.digest().hex(),
-        **_created(event),
     )
-    if record.parents:
-        conn.execute(
-            insert(VERSION_PARENTS),
-            [
-                {
-                    "dataset_id": dataset_id,
-                    "version": record.version,
-                    "position": position,
-                    "parent_dataset_id": "0x" + parent.hex(),
-                    "parent_version": version,
-                    **_created(event),
-                }
-                for position, (parent, version) in enumerate(record.parents)
-            ],
-        )
     _change(conn, DATASETS, {"dataset_id": dataset_id}, event, version_count=record.version)
 
 

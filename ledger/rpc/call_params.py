@@ -15,6 +15,7 @@ from ledger.rpc.params import (
     describe,
     invalid,
     parse_address,
+    parse_array,
     parse_data,
     parse_hash,
     parse_quantity,
@@ -152,11 +153,7 @@ def _quantity(obj: dict[str, Any], key: str, where: str, bits: int = 256) -> int
 
 
 def _list(value: Any, where: str) -> list[Any]:
-    if not isinstance(value, list):
-        raise invalid(where, f"expected an array, got {describe(value)}")
-    if len(value) > MAX_LIST_ITEMS:
-        raise invalid(where, f"at most {MAX_LIST_ITEMS} entries, got {len(value)}")
-    return value
+    return parse_array(value, where, maximum=MAX_LIST_ITEMS, items="entries", expected="an array")
 
 
 def _object(value: Any, where: str, fields: frozenset[str]) -> dict[str, Any]:

@@ -15,9 +15,11 @@ from typing import Any, Final
 from ledger.rpc.params import (
     LATEST,
     BlockRef,
+    at_most,
     describe,
     invalid,
     parse_address,
+    parse_array,
     parse_block_number_or_tag,
     parse_hash,
 )
@@ -77,9 +79,8 @@ def _addresses(value: Any, where: str) -> tuple[bytes, ...]:
     if value is None:
         return ()
     if isinstance(value, list):
-        if len(value) > MAX_ALTERNATIVES:
-            raise invalid(where, f"at most {MAX_ALTERNATIVES} addresses, got {len(value)}")
-        return tuple(parse_address(item, f"{where}[{i}]") for i, item in enumerate(value))
+        addresses = at_most(value, where, MAX_ALTERNATIVES, "addresses")
+        return tuple(parse_address(item, f"{where}[{i}]") for i, item in enumerate(addresses))
     return (parse_address(value, where),)
 
 
@@ -88,10 +89,8 @@ def _topic_position(value: Any, where: str) -> TopicAlternatives:
         return None
     if not isinstance(value, list):
         return (parse_hash(value, where),)
-    if len(value) > MAX_ALTERNATIVES:
-        raise invalid(where, f"at most {MAX_ALTERNATIVES} alternatives, got {len(value)}")
     alternatives = []
-    for i, item in enumerate(value):
+    for i, item in enumerate(at_most(value, where, MAX_ALTERNATIVES, "alternatives")):
         if item is None:
             # A null among the alternatives matches anything; still check the rest's syntax.
             for j, rest in enumerate(value[i + 1 :], start=i + 1):
@@ -105,11 +104,14 @@ def _topic_position(value: Any, where: str) -> TopicAlternatives:
 def _topics(value: Any, where: str) -> tuple[TopicAlternatives, ...]:
     if value is None:
         return ()
-    if not isinstance(value, list):
-        raise invalid(where, f"expected an array of topics or null, got {describe(value)}")
-    if len(value) > MAX_TOPIC_POSITIONS:
-        raise invalid(where, f"at most {MAX_TOPIC_POSITIONS} topic positions, got {len(value)}")
-    topics = tuple(_topic_position(item, f"{where}[{i}]") for i, item in enumerate(value))
+    positions = parse_array(
+        value,
+        where,
+        maximum=MAX_TOPIC_POSITIONS,
+        items="topic positions",
+        expected="an array of topics or null",
+    )
+    topics = tuple(_topic_position(item, f"{where}[{i}]") for i, item in enumerate(positions))
     # Trailing wildcards constrain nothing: drop them, so matching and forwarding stay simple.
     end = len(topics)
     while end and topics[end - 1] is None:

@@ -23,6 +23,7 @@ from ledger.rpc.params import (
     describe,
     invalid,
     parse_address,
+    parse_array,
     parse_block_id,
     parse_block_number_or_tag,
     parse_bool,
@@ -83,12 +84,11 @@ def _wire(value: Any) -> Any:
 def _percentiles(value: Any, where: str) -> tuple[float, ...]:
     if value is None:
         return ()
-    if not isinstance(value, list):
-        raise invalid(where, f"expected an array of numbers, got {describe(value)}")
-    if len(value) > MAX_PERCENTILES:
-        raise invalid(where, f"at most {MAX_PERCENTILES} percentiles, got {len(value)}")
+    percentiles = parse_array(
+        value, where, maximum=MAX_PERCENTILES, items="percentiles", expected="an array of numbers"
+    )
     result: list[float] = []
-    for i, item in enumerate(value):
+    for i, item in enumerate(percentiles):
         if isinstance(item, bool) or not isinstance(item, int | float):
             raise invalid(f"{where}[{i}]", f"expected a number, got {describe(item)}")
         if not 0 <= item <= 100:
@@ -100,11 +100,8 @@ def _percentiles(value: Any, where: str) -> tuple[float, ...]:
 
 
 def _storage_keys(value: Any, where: str) -> tuple[Any, ...]:
-    if not isinstance(value, list):
-        raise invalid(where, f"expected an array of storage keys, got {describe(value)}")
-    if len(value) > MAX_PROOF_KEYS:
-        raise invalid(where, f"at most {MAX_PROOF_KEYS} storage keys, got {len(value)}")
-    return tuple(parse_storage_key(key, f"{where}[{i}]") for i, key in enumerate(value))
+    keys = parse_array(value, where, maximum=MAX_PROOF_KEYS, items="storage keys")
+    return tuple(parse_storage_key(key, f"{where}[{i}]") for i, key in enumerate(keys))
 
 
 def _fee_history_count(value: Any, where: str) -> int:

@@ -115,6 +115,26 @@ def parse_bool(value: Any, where: str) -> bool:
     return value
 
 
+def at_most(values: list[Any], where: str, maximum: int, items: str) -> list[Any]:
+    """``values``, if there are no more than ``maximum`` of them (``items`` names them in the
+    error: "storage keys"). Every list a client sends is bounded, so no request costs more
+    than its bounds allow."""
+    if len(values) > maximum:
+        raise invalid(where, f"at most {maximum} {items}, got {len(values)}")
+    return values
+
+
+def parse_array(
+    value: Any, where: str, *, maximum: int, items: str, expected: str | None = None
+) -> list[Any]:
+    """A JSON array of at most ``maximum`` values: :func:`at_most`, refusing anything but an
+    array as ``expected`` (default "an array of ``items``")."""
+    if not isinstance(value, list):
+        wanted = expected or f"an array of {items}"
+        raise invalid(where, f"expected {wanted}, got {describe(value)}")
+    return at_most(value, where, maximum, items)
+
+
 def parse_count(value: Any, where: str, *, maximum: int) -> int:
     """A count given as a hex quantity or a JSON integer (geth's ``HexOrDecimal64``), from 1 to
     ``maximum``."""

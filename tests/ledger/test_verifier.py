@@ -57,6 +57,24 @@ def test_a_registered_file_matches_and_is_attributed_to_the_departments_key(
     assert block["hash"].to_0x_hex() == registration.block_hash
 
 
+def test_a_version_added_by_signature_is_attributed_to_the_key_that_signed_it(
+    ledger: Ledger, actors: Any, deadline: int
+) -> None:
+    dataset_id = _register_by_sig(ledger, actors, os.urandom(32), deadline)
+    content = os.urandom(32)
+    version = NewVersion(content, os.urandom(32))
+    auth = ledger.datasets.sign_add_version(
+        dataset_id, version, signer=actors.dept_a, department_id=DEPT_A, deadline=deadline
+    )
+    ledger.datasets.add_version_by_sig(dataset_id, version, auth=auth, sender=actors.relayer)
+
+    [registration] = Verifier.for_ledger(ledger).verify(content).registrations
+
+    assert registration.version == 2 and registration.authorised_by == "signature"
+    assert registration.signer == registration.department_key == actors.dept_a.address
+    assert registration.typed_data["primaryType"] == "AddVersion"
+
+
 def test_unregistered_bytes_do_not_match(ledger: Ledger) -> None:
     verdict = Verifier.for_ledger(ledger).verify(os.urandom(32))
     assert not verdict.matched and not verdict.authentic

@@ -101,13 +101,6 @@ class _ReadThroughDB(BaseDB):
     def __delitem__(self, key: bytes) -> None:
         self._overlay[key] = None
 
-    def _exists(self, key: bytes) -> bool:
-        try:
-            self[key]
-        except KeyError:
-            return False
-        return True
-
 
 def _run(sock: socket.socket, cache: _NodeCache, payload: bytes) -> CallOutcome:
     try:
