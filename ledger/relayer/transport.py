@@ -104,34 +104,23 @@ class Transport:
         return None
 
     def _receipt_one(self, tx_hash: str) -> Any:
-        try:
-            return self.chain.w3.eth.get_transaction_receipt(HexBytes(tx_hash))
-        except TransactionNotFound:
-            return None
-        except Exception as exc:
-            if "not found" in str(exc).lower():
-                return None
-            raise ChainUnavailableError(f"cannot read receipt of {tx_hash}: {exc}") from exc
+        return _unless_absent(
+            lambda: self.chain.w3.eth.get_transaction_receipt(HexBytes(tx_hash)),
+            f"cannot read receipt of {tx_hash}",
+        )
 
     def _known_one(self, tx_hash: str) -> bool:
-        try:
-            self.chain.w3.eth.get_transaction(HexBytes(tx_hash))
-        except TransactionNotFound:
-            return False
-        except Exception as exc:
-            if "not found" in str(exc).lower():
-                return False
-            raise ChainUnavailableError(f"cannot look up {tx_hash}: {exc}") from exc
-        return True
+        found = _unless_absent(
+            lambda: self.chain.w3.eth.get_transaction(HexBytes(tx_hash)),
+            f"cannot look up {tx_hash}",
+        )
+        return found is not None
 
     def _block_hash_one(self, number: str) -> str | None:
-        try:
-            block = self.chain.w3.eth.get_block(int(number, 16))
-        except Exception as exc:
-            if "not found" in str(exc).lower() or type(exc).__name__ == "BlockNotFound":
-                return None
-            raise ChainUnavailableError(f"cannot read block {number}: {exc}") from exc
-        return HexBytes(block["hash"]).to_0x_hex()
+        block = _unless_absent(
+            lambda: self.chain.w3.eth.get_block(int(number, 16)), f"cannot read block {number}"
+        )
+        return None if block is None else HexBytes(block["hash"]).to_0x_hex()
 
     @staticmethod
     def _decoded_receipt(answer: RpcResult) -> Any:
@@ -170,6 +159,24 @@ def _receipt(raw: dict[str, Any]) -> dict[str, Any]:
             for raw_log in raw["logs"]
         ],
     }
+
+
+def _unless_absent(lookup: Callable[[], T], failure: str) -> T | None:
+    """What ``lookup`` asked the node for, None if the node has no such transaction or block;
+    any other failure is the node's (``failure``: what could not be done)."""
+    try:
+        return lookup()
+    except Exception as exc:
+        # web3 and eth-tester each have their own BlockNotFound, and nodes say "not found" in
+        # the message of errors that are no exception type of either.
+        absent = (
+            isinstance(exc, TransactionNotFound)
+            or type(exc).__name__ == "BlockNotFound"
+            or "not found" in str(exc).lower()
+        )
+        if absent:
+            return None
+        raise ChainUnavailableError(f"{failure}: {exc}") from exc
 
 
 def _node_error(method: str, answer: RpcResult) -> LedgerError:
