@@ -92,6 +92,18 @@ class ProvledgerClient(ClosesOnExit):
         """Close the connections (the context manager does it on exit)."""
         self._http.close()
 
+    # --- the requests most methods make ---------------------------------------------------
+
+    def _write(
+        self, path: str, body: Mapping[str, Any] | None = None, *, idempotency_key: str | None
+    ) -> Accepted:
+        """A write the service accepts for the chain (202): the answer names its operation."""
+        return _accepted(self._http.post(path, body, idempotency_key=idempotency_key))
+
+    def _read(self, path: str, params: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """A read: the decoded JSON object (parameters that are None are left out)."""
+        return dict(self._http.send("GET", path, params=params))
+
     # --- writes naming content ------------------------------------------------------------
 
     def _write_content(
@@ -106,10 +118,8 @@ class ProvledgerClient(ClosesOnExit):
         """A JSON write naming ``content`` by hash (str), or a multipart upload of a file (Path)
         whose other parts are ``fields``, objects as JSON text."""
         if isinstance(content, str):
-            answer = self._http.post(
-                path, {"content_hash": content, **fields}, idempotency_key=idempotency_key
-            )
-            return _accepted(answer)
+            body = {"content_hash": content, **fields}
+            return self._write(path, body, idempotency_key=idempotency_key)
         upload = file_upload(content, fields, on_upload_progress)
         answer = self._http.post(path, idempotency_key=idempotency_key, upload=upload)
         return _accepted(answer)
@@ -135,21 +145,19 @@ class ProvledgerClient(ClosesOnExit):
         self, department_id: int, *, reason: str = "", idempotency_key: str | None = None
     ) -> Accepted:
         """Suspend a department (governance): its actions are refused until reactivated."""
-        answer = self._http.post(
+        return self._write(
             f"/v1/departments/{department_id}/suspend",
             {"reason": reason},
             idempotency_key=idempotency_key,
         )
-        return _accepted(answer)
 
     def reactivate_department(
         self, department_id: int, *, idempotency_key: str | None = None
     ) -> Accepted:
         """Reactivate a suspended department (governance)."""
-        answer = self._http.post(
+        return self._write(
             f"/v1/departments/{department_id}/reactivate", idempotency_key=idempotency_key
         )
-        return _accepted(answer)
 
     def issue_department_token(self, department_id: int, *, label: str = "") -> TokenIssued:
         """Another token for a department (governance); the secret is shown once."""
@@ -166,7 +174,7 @@ class ProvledgerClient(ClosesOnExit):
 
     def department_nonces(self, department_id: int) -> dict[str, Any]:
         """The nonces a department's own next signatures must carry, per contract."""
-        return dict(self._http.send("GET", f"/v1/departments/{department_id}/nonces"))
+        return self._read(f"/v1/departments/{department_id}/nonces")
 
     # --- datasets -------------------------------------------------------------------------
 
@@ -245,27 +253,26 @@ class ProvledgerClient(ClosesOnExit):
         self, dataset_id: str, *, reason: str = "", idempotency_key: str | None = None
     ) -> Accepted:
         """Withdraw one of the caller's datasets (an event; its history stays)."""
-        answer = self._http.post(
+        return self._write(
             f"/v1/datasets/{_seg(dataset_id)}/withdraw",
             {"reason": reason},
             idempotency_key=idempotency_key,
         )
-        return _accepted(answer)
 
     def list_datasets(
         self, *, owner: int | None = None, cursor: str | None = None, limit: int = 50
     ) -> dict[str, Any]:
         """One page: ``items``, ``next_cursor`` (None on the last page), ``indexed_block``."""
         params = {"owner": owner, "cursor": cursor, "limit": limit}
-        return dict(self._http.send("GET", "/v1/datasets", params=params))
+        return self._read("/v1/datasets", params)
 
     def get_dataset(self, dataset_id: str) -> dict[str, Any]:
         """A dataset with its versions, as the index shows it."""
-        return dict(self._http.send("GET", f"/v1/datasets/{_seg(dataset_id)}"))
+        return self._read(f"/v1/datasets/{_seg(dataset_id)}")
 
     def get_version(self, dataset_id: str, version: int) -> dict[str, Any]:
         """One version of a dataset."""
-        return dict(self._http.send("GET", f"/v1/datasets/{_seg(dataset_id)}/versions/{version}"))
+        return self._read(f"/v1/datasets/{_seg(dataset_id)}/versions/{version}")
 
     def audit_events(
         self,
@@ -284,7 +291,7 @@ class ProvledgerClient(ClosesOnExit):
             "cursor": cursor,
             "limit": limit,
         }
-        return dict(self._http.send("GET", "/v1/audit/events", params=params))
+        return self._read("/v1/audit/events", params)
 
     # --- access ---------------------------------------------------------------------------
 
@@ -298,54 +305,49 @@ class ProvledgerClient(ClosesOnExit):
     ) -> Accepted:
         """Ask the owner for access; ``resource["request_id"]`` names the request."""
         body = {"purpose": purpose, "duration_seconds": duration_seconds}
-        answer = self._http.post(
+        return self._write(
             f"/v1/datasets/{_seg(dataset_id)}/access-requests",
             body,
             idempotency_key=idempotency_key,
         )
-        return _accepted(answer)
 
     def approve_access(
         self, request_id: str, *, expires_at: int, idempotency_key: str | None = None
     ) -> Accepted:
         """Grant a pending request on one of the caller's datasets until ``expires_at``."""
-        answer = self._http.post(
+        return self._write(
             f"/v1/access-requests/{_seg(request_id)}/approve",
             {"expires_at": expires_at},
             idempotency_key=idempotency_key,
         )
-        return _accepted(answer)
 
     def deny_access(
         self, request_id: str, *, reason: str = "", idempotency_key: str | None = None
     ) -> Accepted:
         """Refuse a pending request on one of the caller's datasets."""
-        answer = self._http.post(
+        return self._write(
             f"/v1/access-requests/{_seg(request_id)}/deny",
             {"reason": reason},
             idempotency_key=idempotency_key,
         )
-        return _accepted(answer)
 
     def cancel_access_request(
         self, request_id: str, *, idempotency_key: str | None = None
     ) -> Accepted:
         """Withdraw the caller's own pending request."""
-        answer = self._http.post(
+        return self._write(
             f"/v1/access-requests/{_seg(request_id)}/cancel", {}, idempotency_key=idempotency_key
         )
-        return _accepted(answer)
 
     def revoke_access(
         self, request_id: str, *, reason: str = "", idempotency_key: str | None = None
     ) -> Accepted:
         """End an approved grant (a grant's id is its request's id)."""
-        answer = self._http.post(
+        return self._write(
             f"/v1/grants/{_seg(request_id)}/revoke",
             {"reason": reason},
             idempotency_key=idempotency_key,
         )
-        return _accepted(answer)
 
     def list_access_requests(
         self,
@@ -365,20 +367,18 @@ class ProvledgerClient(ClosesOnExit):
             "cursor": cursor,
             "limit": limit,
         }
-        return dict(self._http.send("GET", "/v1/access-requests", params=params))
+        return self._read("/v1/access-requests", params)
 
     def get_access_request(self, request_id: str) -> dict[str, Any]:
         """One request as the chain has it, with its purpose when the service kept it."""
-        return dict(self._http.send("GET", f"/v1/access-requests/{_seg(request_id)}"))
+        return self._read(f"/v1/access-requests/{_seg(request_id)}")
 
     def has_access(
         self, dataset_id: str, department_id: int, *, block: int | None = None
     ) -> dict[str, Any]:
         """The contract's answer (``has_access``) with the block it was asked at."""
         params = {"department": department_id, "block": block}
-        return dict(
-            self._http.send("GET", f"/v1/datasets/{_seg(dataset_id)}/access", params=params)
-        )
+        return self._read(f"/v1/datasets/{_seg(dataset_id)}/access", params)
 
     # --- operations -----------------------------------------------------------------------
 

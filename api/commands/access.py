@@ -12,21 +12,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.markup import escape
 
-from api.commands.common import (
-    DEFAULT_URL,
-    ExitCode,
-    JsonOption,
-    LimitOption,
-    ReasonOption,
-    TimeoutOption,
-    TokenOption,
-    UrlOption,
-    WaitOption,
-    connect,
-    finish,
-    report_write,
-    settle,
-)
+from api.commands.common import ExitCode, LimitOption, ReasonOption, finish, report_write, settle
+from api.commands.options import ServiceOptions, WriteOptions, with_options
 
 if TYPE_CHECKING:
     from api.schemas import OperationPublic
@@ -59,21 +46,19 @@ def parse_duration(text: str, *, option: str) -> int:
 
 
 @access_app.command("request")
+@with_options
 def request_access(
     dataset_id: Annotated[str, typer.Argument(help="The dataset (0x id).")],
     purpose: Annotated[str, typer.Option(help="What the data is for (its hash goes on chain).")],
     duration: Annotated[
         str, typer.Option(help="How long access is wanted: 3600, 90m, 12h, 30d, 2w.")
     ],
-    url: UrlOption = DEFAULT_URL,
-    token: TokenOption = None,
-    as_json: JsonOption = False,
-    wait: WaitOption = True,
-    timeout: TimeoutOption = 120.0,
+    *,
+    options: WriteOptions,
 ) -> None:
     """Ask the dataset's owner for access; prints the request id to give them."""
     seconds = parse_duration(duration, option="--duration")
-    with connect(url, token, as_json=as_json) as (client, terminal):
+    with options.connect() as (client, terminal):
         accepted = client.request_access(dataset_id, purpose=purpose, duration_seconds=seconds)
         request_id = accepted.resource["request_id"]
 
@@ -82,10 +67,11 @@ def request_access(
             what = f"  for {seconds}s to {dataset_id}"
             report_write(terminal, what, operation, accepted.operation_id)
 
-        settle(client, terminal, accepted, human, wait=wait, timeout=timeout)
+        settle(client, terminal, accepted, human, wait=options.wait, timeout=options.timeout)
 
 
 @access_app.command("approve")
+@with_options
 def approve(
     request_id: RequestArg,
     expires_in: Annotated[
@@ -95,18 +81,15 @@ def approve(
     expires_at: Annotated[
         int | None, typer.Option(min=1, help="Grant until this Unix time instead.")
     ] = None,
-    url: UrlOption = DEFAULT_URL,
-    token: TokenOption = None,
-    as_json: JsonOption = False,
-    wait: WaitOption = True,
-    timeout: TimeoutOption = 120.0,
+    *,
+    options: WriteOptions,
 ) -> None:
     """Grant a pending request for one of your datasets, until an expiry (by default for all
     of the requested duration)."""
     if expires_in is not None and expires_at is not None:
         raise typer.BadParameter("give --expires-in or --expires-at, not both")
     lasting = parse_duration(expires_in, option="--expires-in") if expires_in else None
-    with connect(url, token, as_json=as_json) as (client, terminal):
+    with options.connect() as (client, terminal):
         if expires_at is None:
             # Counted from the chain's clock, which the contract checks the expiry against.
             asked = client.get_access_request(request_id)
@@ -115,71 +98,64 @@ def approve(
             expires_at = now + (lasting or int(asked["requested_duration"]) - _CLOCK_MARGIN)
         accepted = client.approve_access(request_id, expires_at=expires_at)
         what = f"grant of {request_id} until {expires_at}"
-        finish(client, terminal, accepted, what, wait=wait, timeout=timeout)
+        finish(client, terminal, accepted, what, wait=options.wait, timeout=options.timeout)
 
 
 @access_app.command("deny")
+@with_options
 def deny(
     request_id: RequestArg,
     reason: ReasonOption = "",
-    url: UrlOption = DEFAULT_URL,
-    token: TokenOption = None,
-    as_json: JsonOption = False,
-    wait: WaitOption = True,
-    timeout: TimeoutOption = 120.0,
+    *,
+    options: WriteOptions,
 ) -> None:
     """Refuse a pending request for one of your datasets."""
-    with connect(url, token, as_json=as_json) as (client, terminal):
-        accepted = client.deny_access(request_id, reason=reason)
-        finish(client, terminal, accepted, f"denial of {request_id}", wait=wait, timeout=timeout)
+    options.send(
+        lambda client: client.deny_access(request_id, reason=reason), f"denial of {request_id}"
+    )
 
 
 @access_app.command("cancel")
+@with_options
 def cancel(
     request_id: RequestArg,
-    url: UrlOption = DEFAULT_URL,
-    token: TokenOption = None,
-    as_json: JsonOption = False,
-    wait: WaitOption = True,
-    timeout: TimeoutOption = 120.0,
+    *,
+    options: WriteOptions,
 ) -> None:
     """Withdraw your own pending request."""
-    with connect(url, token, as_json=as_json) as (client, terminal):
-        accepted = client.cancel_access_request(request_id)
-        what = f"cancellation of {request_id}"
-        finish(client, terminal, accepted, what, wait=wait, timeout=timeout)
+    options.send(
+        lambda client: client.cancel_access_request(request_id), f"cancellation of {request_id}"
+    )
 
 
 @access_app.command("revoke")
+@with_options
 def revoke(
     request_id: RequestArg,
     reason: ReasonOption = "",
-    url: UrlOption = DEFAULT_URL,
-    token: TokenOption = None,
-    as_json: JsonOption = False,
-    wait: WaitOption = True,
-    timeout: TimeoutOption = 120.0,
+    *,
+    options: WriteOptions,
 ) -> None:
     """End a grant on one of your datasets before its expiry."""
-    with connect(url, token, as_json=as_json) as (client, terminal):
-        accepted = client.revoke_access(request_id, reason=reason)
-        what = f"revocation of {request_id}"
-        finish(client, terminal, accepted, what, wait=wait, timeout=timeout)
+    options.send(
+        lambda client: client.revoke_access(request_id, reason=reason),
+        f"revocation of {request_id}",
+    )
 
 
 @access_app.command("check")
+@with_options
 def check(
     dataset_id: Annotated[str, typer.Argument(help="The dataset (0x id).")],
     department: Annotated[int, typer.Option(min=1, help="The department asking to read.")],
     block: Annotated[
         int | None, typer.Option(min=0, help="Ask as of this block (default: the latest).")
     ] = None,
-    url: UrlOption = DEFAULT_URL,
-    token: TokenOption = None,
-    as_json: JsonOption = False,
+    *,
+    options: ServiceOptions,
 ) -> None:
     """Whether a department may read a dataset, per the contract. Exit 0 yes, 1 no."""
-    with connect(url, token, as_json=as_json) as (client, terminal):
+    with options.connect() as (client, terminal):
         answer = client.has_access(dataset_id, department, block=block)
     allowed = bool(answer["has_access"])
 
@@ -197,6 +173,7 @@ def check(
 
 
 @access_app.command("list")
+@with_options
 def list_requests(
     role: Annotated[
         str | None,
@@ -209,12 +186,11 @@ def list_requests(
     dataset: Annotated[str | None, typer.Option(help="Only requests for this dataset.")] = None,
     limit: LimitOption = 50,
     cursor: Annotated[str | None, typer.Option(help="Continue where a page ended.")] = None,
-    url: UrlOption = DEFAULT_URL,
-    token: TokenOption = None,
-    as_json: JsonOption = False,
+    *,
+    options: ServiceOptions,
 ) -> None:
     """Access requests you made or that were made for your datasets, newest first."""
-    with connect(url, token, as_json=as_json) as (client, terminal):
+    with options.connect() as (client, terminal):
         page = client.list_access_requests(
             role=role, status=status, dataset=dataset, cursor=cursor, limit=limit
         )
@@ -231,14 +207,14 @@ def list_requests(
 
 
 @access_app.command("show")
+@with_options
 def show_request(
     request_id: RequestArg,
-    url: UrlOption = DEFAULT_URL,
-    token: TokenOption = None,
-    as_json: JsonOption = False,
+    *,
+    options: ServiceOptions,
 ) -> None:
     """One access request as the chain has it now."""
-    with connect(url, token, as_json=as_json) as (client, terminal):
+    with options.connect() as (client, terminal):
         item = client.get_access_request(request_id)
 
         def human() -> None:

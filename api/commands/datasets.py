@@ -15,23 +15,16 @@ from rich.markup import escape
 from api.client import Parent
 from api.commands.bulk import DEFAULT_CHUNK, register_directory, register_manifest
 from api.commands.common import (
-    DEFAULT_URL,
     CursorOption,
-    JsonOption,
     LimitOption,
     ReasonOption,
     Terminal,
-    TimeoutOption,
-    TokenOption,
-    UrlOption,
-    WaitOption,
     byte_progress,
-    connect,
-    finish,
     hash_locally,
     report_write,
     settle,
 )
+from api.commands.options import ServiceOptions, WriteOptions, with_options
 from ledger.errors import InvalidDigestError
 from ledger.hashing import Digest
 
@@ -89,6 +82,7 @@ def _refuse_dataset_options(given: dict[str, str | None]) -> None:
         )
 
 
+@with_options
 def register_command(
     file: Annotated[
         Path | None,
@@ -143,11 +137,8 @@ def register_command(
     chunk: Annotated[
         int, typer.Option(min=1, max=10_000, help="Records per request for a folder.")
     ] = DEFAULT_CHUNK,
-    url: UrlOption = DEFAULT_URL,
-    token: TokenOption = None,
-    as_json: JsonOption = False,
-    wait: WaitOption = True,
-    timeout: TimeoutOption = 120.0,
+    *,
+    options: WriteOptions,
 ) -> None:
     """Register a file's content hash as a new dataset, or as a new version of one (--dataset).
 
@@ -155,18 +146,20 @@ def register_command(
     if manifest is not None:
         if file is not None or content_hash or dataset or parent or upload:
             raise typer.BadParameter("--manifest takes no FILE, --hash, --dataset or --parent")
-        with connect(url, token, as_json=as_json) as (client, terminal):
-            register_manifest(client, terminal, manifest, chunk=chunk, wait=wait, timeout=timeout)
+        with options.connect() as (client, terminal):
+            register_manifest(
+                client, terminal, manifest, chunk=chunk, wait=options.wait, timeout=options.timeout
+            )
         return
     if file is not None and file.is_dir():
         if upload or content_hash or dataset or parent or note or title:
             raise typer.BadParameter(
                 "a folder takes only --classification, --tag, --chunk and the wait options"
             )
-        with connect(url, token, as_json=as_json) as (client, terminal):
+        with options.connect() as (client, terminal):
             register_directory(
                 client, terminal, file, classification=classification or "internal",
-                tags=tag or [], chunk=chunk, wait=wait, timeout=timeout,
+                tags=tag or [], chunk=chunk, wait=options.wait, timeout=options.timeout,
             )  # fmt: skip
         return
     given_hash = _checked_source(file, content_hash, upload=upload)
@@ -181,7 +174,7 @@ def register_command(
         raise typer.BadParameter("--note is for a new version (with --dataset)")
     elif title is None and file is None:
         raise typer.BadParameter("--title is needed with --hash (there is no file name)")
-    with connect(url, token, as_json=as_json) as (client, terminal):
+    with options.connect() as (client, terminal):
         content: str | Path
         if given_hash is not None:
             content = given_hash
@@ -212,7 +205,7 @@ def register_command(
         def human(operation: OperationPublic | None) -> None:
             _registered(terminal, accepted, operation, uploaded=upload)
 
-        settle(client, terminal, accepted, human, wait=wait, timeout=timeout)
+        settle(client, terminal, accepted, human, wait=options.wait, timeout=options.timeout)
 
 
 def _registered(
@@ -228,16 +221,16 @@ def _registered(
 
 
 @datasets_app.command("list")
+@with_options
 def list_datasets(
     owner: Annotated[int | None, typer.Option(help="Only this department's datasets.")] = None,
     limit: LimitOption = 50,
     cursor: CursorOption = None,
-    url: UrlOption = DEFAULT_URL,
-    token: TokenOption = None,
-    as_json: JsonOption = False,
+    *,
+    options: ServiceOptions,
 ) -> None:
     """Datasets this token may see, newest first (one page)."""
-    with connect(url, token, as_json=as_json) as (client, terminal):
+    with options.connect() as (client, terminal):
         page = client.list_datasets(owner=owner, cursor=cursor, limit=limit)
 
         def show_item(item: dict[str, Any]) -> None:
@@ -251,15 +244,15 @@ def list_datasets(
 
 
 @datasets_app.command("show")
+@with_options
 def show_dataset(
     dataset_id: DatasetArg,
     version: Annotated[int | None, typer.Option(min=1, help="Show only this version.")] = None,
-    url: UrlOption = DEFAULT_URL,
-    token: TokenOption = None,
-    as_json: JsonOption = False,
+    *,
+    options: ServiceOptions,
 ) -> None:
     """A dataset with its versions (content hashes, parents, chain coordinates)."""
-    with connect(url, token, as_json=as_json) as (client, terminal):
+    with options.connect() as (client, terminal):
         if version is not None:
             answer = client.get_version(dataset_id, version)
             terminal.emit(answer, lambda: _show_version(terminal, answer))
@@ -296,18 +289,15 @@ def _show_version(terminal: Terminal, item: dict[str, Any]) -> None:
 
 
 @datasets_app.command("withdraw")
+@with_options
 def withdraw(
     dataset_id: DatasetArg,
     reason: ReasonOption = "",
-    url: UrlOption = DEFAULT_URL,
-    token: TokenOption = None,
-    as_json: JsonOption = False,
-    wait: WaitOption = True,
-    timeout: TimeoutOption = 120.0,
+    *,
+    options: WriteOptions,
 ) -> None:
     """Withdraw one of your datasets: an event on chain; its history stays verifiable."""
-    with connect(url, token, as_json=as_json) as (client, terminal):
-        accepted = client.withdraw_dataset(dataset_id, reason=reason)
-
-        what = f"withdrawal of {dataset_id}"
-        finish(client, terminal, accepted, what, wait=wait, timeout=timeout)
+    options.send(
+        lambda client: client.withdraw_dataset(dataset_id, reason=reason),
+        f"withdrawal of {dataset_id}",
+    )

@@ -11,20 +11,8 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.markup import escape
 
-from api.commands.common import (
-    DEFAULT_URL,
-    JsonOption,
-    ReasonOption,
-    Terminal,
-    TimeoutOption,
-    TokenOption,
-    UrlOption,
-    WaitOption,
-    connect,
-    finish,
-    report_write,
-    settle,
-)
+from api.commands.common import ReasonOption, Terminal, report_write, settle
+from api.commands.options import ServiceOptions, WriteOptions, with_options
 
 if TYPE_CHECKING:
     from api.schemas import OperationPublic, TokenIssued
@@ -56,6 +44,7 @@ def _show_token(terminal: Terminal, issued: TokenIssued) -> None:
 
 
 @dept_app.command("enrol")
+@with_options
 def enrol(
     department_id: DepartmentArg,
     name: Annotated[str, typer.Argument(help="The department's name, as recorded on chain.")],
@@ -66,14 +55,11 @@ def enrol(
             "service keeps for it (encrypted)."
         ),
     ] = None,
-    url: UrlOption = DEFAULT_URL,
-    token: TokenOption = None,
-    as_json: JsonOption = False,
-    wait: WaitOption = True,
-    timeout: TimeoutOption = 120.0,
+    *,
+    options: WriteOptions,
 ) -> None:
     """Enrol a department and print its first token (shown once)."""
-    with connect(url, token, as_json=as_json, governance=True) as (client, terminal):
+    with options.connect(governance=True) as (client, terminal):
         enrolled = client.enrol_department(department_id, name, signer_address=signer)
 
         def human(operation: OperationPublic | None) -> None:
@@ -85,64 +71,62 @@ def enrol(
             report_write(terminal, "enrolment", operation, enrolled.operation_id)
             terminal.say(f"token {enrolled.token_id}, shown once, store it:\n{enrolled.token}")
 
-        settle(client, terminal, enrolled, human, wait=wait, timeout=timeout)
+        settle(client, terminal, enrolled, human, wait=options.wait, timeout=options.timeout)
 
 
 @dept_app.command("suspend")
+@with_options
 def suspend(
     department_id: DepartmentArg,
     reason: ReasonOption = "",
-    url: UrlOption = DEFAULT_URL,
-    token: TokenOption = None,
-    as_json: JsonOption = False,
-    wait: WaitOption = True,
-    timeout: TimeoutOption = 120.0,
+    *,
+    options: WriteOptions,
 ) -> None:
     """Suspend a department: its signatures stop being accepted until reactivated."""
-    with connect(url, token, as_json=as_json, governance=True) as (client, terminal):
-        accepted = client.suspend_department(department_id, reason=reason)
-        what = f"suspension of department {department_id}"
-        finish(client, terminal, accepted, what, wait=wait, timeout=timeout)
+    options.send(
+        lambda client: client.suspend_department(department_id, reason=reason),
+        f"suspension of department {department_id}",
+        governance=True,
+    )
 
 
 @dept_app.command("reactivate")
+@with_options
 def reactivate(
     department_id: DepartmentArg,
-    url: UrlOption = DEFAULT_URL,
-    token: TokenOption = None,
-    as_json: JsonOption = False,
-    wait: WaitOption = True,
-    timeout: TimeoutOption = 120.0,
+    *,
+    options: WriteOptions,
 ) -> None:
     """Reactivate a suspended department."""
-    with connect(url, token, as_json=as_json, governance=True) as (client, terminal):
-        accepted = client.reactivate_department(department_id)
-        what = f"reactivation of department {department_id}"
-        finish(client, terminal, accepted, what, wait=wait, timeout=timeout)
+    options.send(
+        lambda client: client.reactivate_department(department_id),
+        f"reactivation of department {department_id}",
+        governance=True,
+    )
 
 
 @dept_app.command("token")
+@with_options
 def department_token(
     department_id: DepartmentArg,
     label: LabelOption = "",
-    url: UrlOption = DEFAULT_URL,
-    token: TokenOption = None,
-    as_json: JsonOption = False,
+    *,
+    options: ServiceOptions,
 ) -> None:
     """Issue another token for a department (shown once)."""
-    with connect(url, token, as_json=as_json, governance=True) as (client, terminal):
+    with options.connect(governance=True) as (client, terminal):
         _show_token(terminal, client.issue_department_token(department_id, label=label))
 
 
 @dept_app.command("nonces")
+@with_options
 def nonces(
     department_id: DepartmentArg,
-    url: UrlOption = DEFAULT_URL,
-    token: TokenOption = None,
-    as_json: JsonOption = False,
+    *,
+    options: ServiceOptions,
 ) -> None:
     """The nonce each contract expects on the department's next own signature."""
-    with connect(url, token, as_json=as_json, governance=True) as (client, terminal):
+    with options.connect(governance=True) as (client, terminal):
         answer = client.department_nonces(department_id)
 
         def human() -> None:
@@ -154,26 +138,26 @@ def nonces(
 
 
 @auditor_app.command("token")
+@with_options
 def auditor_token(
     label: LabelOption = "",
-    url: UrlOption = DEFAULT_URL,
-    token: TokenOption = None,
-    as_json: JsonOption = False,
+    *,
+    options: ServiceOptions,
 ) -> None:
     """Issue an auditor token (shown once)."""
-    with connect(url, token, as_json=as_json, governance=True) as (client, terminal):
+    with options.connect(governance=True) as (client, terminal):
         _show_token(terminal, client.issue_auditor_token(label=label))
 
 
 @token_app.command("revoke")
+@with_options
 def revoke_token(
     token_id: Annotated[str, typer.Argument(help="The token's public id (tok_…).")],
-    url: UrlOption = DEFAULT_URL,
-    token: TokenOption = None,
-    as_json: JsonOption = False,
+    *,
+    options: ServiceOptions,
 ) -> None:
     """Revoke a token at once; requests carrying it are refused from now on."""
-    with connect(url, token, as_json=as_json, governance=True) as (client, terminal):
+    with options.connect(governance=True) as (client, terminal):
         answer = client.revoke_token(token_id)
         terminal.emit(
             answer, lambda: terminal.say(f"token {token_id} revoked at {answer['revoked_at']}")

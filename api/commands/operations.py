@@ -8,19 +8,15 @@ import typer
 from rich.markup import escape
 
 from api.commands.common import (
-    DEFAULT_URL,
     CursorOption,
     ExitCode,
-    JsonOption,
     LimitOption,
     Terminal,
     TimeoutOption,
-    TokenOption,
-    UrlOption,
-    connect,
     describe,
     watch,
 )
+from api.commands.options import ServiceOptions, with_options
 
 if TYPE_CHECKING:
     from api.schemas import OperationPublic
@@ -45,33 +41,27 @@ def _show(terminal: Terminal, operation: OperationPublic) -> None:
 
 
 @ops_app.command("show")
-def show(
-    operation_id: OperationArg,
-    url: UrlOption = DEFAULT_URL,
-    token: TokenOption = None,
-    as_json: JsonOption = False,
-) -> None:
+@with_options
+def show(operation_id: OperationArg, *, options: ServiceOptions) -> None:
     """An operation as it stands now."""
-    with connect(url, token, as_json=as_json) as (client, terminal):
+    with options.connect() as (client, terminal):
         _show(terminal, client.get_operation(operation_id))
 
 
 @ops_app.command("wait")
+@with_options
 def wait(
-    operation_id: OperationArg,
-    url: UrlOption = DEFAULT_URL,
-    token: TokenOption = None,
-    as_json: JsonOption = False,
-    timeout: TimeoutOption = 120.0,
+    operation_id: OperationArg, *, options: ServiceOptions, timeout: TimeoutOption = 120.0
 ) -> None:
     """Wait until an operation is confirmed (exit 0) or failed (exit 5)."""
-    with connect(url, token, as_json=as_json) as (client, terminal):
+    with options.connect() as (client, terminal):
         operation = watch(client, terminal, operation_id, timeout)
     _show(terminal, operation)
     if operation.status == "failed":
         raise typer.Exit(int(ExitCode.FAILED))
 
 
+@with_options
 def audit_command(
     dataset: Annotated[str | None, typer.Option(help="Only events about this dataset.")] = None,
     department: Annotated[
@@ -82,12 +72,11 @@ def audit_command(
     ] = None,
     limit: LimitOption = 100,
     cursor: CursorOption = None,
-    url: UrlOption = DEFAULT_URL,
-    token: TokenOption = None,
-    as_json: JsonOption = False,
+    *,
+    options: ServiceOptions,
 ) -> None:
     """The ledger's event history, oldest first (a department sees its own trail)."""
-    with connect(url, token, as_json=as_json) as (client, terminal):
+    with options.connect() as (client, terminal):
         page = client.audit_events(
             dataset=dataset, department=department, kind=kind, cursor=cursor, limit=limit
         )
