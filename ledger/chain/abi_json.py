@@ -6,6 +6,7 @@ not the shape of a value, decides how each one converts back.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from functools import cache
 from typing import Any
 
@@ -26,36 +27,40 @@ def function_inputs(contract: str, function: str) -> list[dict[str, Any]]:
 
 def to_json(values: list[Any] | tuple[Any, ...], inputs: list[dict[str, Any]]) -> list[Any]:
     """Call arguments as JSON-safe values."""
-    return [_to_json(v, i) for v, i in zip(values, inputs, strict=True)]
+    return [_convert(v, i, _bytes_to_json, list) for v, i in zip(values, inputs, strict=True)]
 
 
 def from_json(values: list[Any], inputs: list[dict[str, Any]]) -> list[Any]:
     """JSON values back into the arguments web3 expects."""
-    return [_from_json(v, i) for v, i in zip(values, inputs, strict=True)]
+    return [_convert(v, i, _bytes_from_json, tuple) for v, i in zip(values, inputs, strict=True)]
 
 
-def _to_json(value: Any, param: dict[str, Any]) -> Any:
+def _convert(
+    value: Any,
+    param: dict[str, Any],
+    convert_bytes: Callable[[Any], Any],
+    make_tuple: Callable[[Iterator[Any]], Any],
+) -> Any:
+    """``value`` walked by its ABI type: arrays stay lists, a struct becomes ``make_tuple`` of
+    its converted components, bytes of any length go through ``convert_bytes``."""
     kind: str = param["type"]
     if kind.endswith("[]"):
         element = {**param, "type": kind[:-2]}
-        return [_to_json(v, element) for v in value]
+        return [_convert(v, element, convert_bytes, make_tuple) for v in value]
     if kind == "tuple":
-        return [_to_json(v, c) for v, c in zip(value, param["components"], strict=True)]
+        components = zip(value, param["components"], strict=True)
+        return make_tuple(_convert(v, c, convert_bytes, make_tuple) for v, c in components)
     if kind.startswith("bytes"):
-        return "0x" + bytes(value).hex()
+        return convert_bytes(value)
     return value
 
 
-def _from_json(value: Any, param: dict[str, Any]) -> Any:
-    kind: str = param["type"]
-    if kind.endswith("[]"):
-        element = {**param, "type": kind[:-2]}
-        return [_from_json(v, element) for v in value]
-    if kind == "tuple":
-        return tuple(_from_json(v, c) for v, c in zip(value, param["components"], strict=True))
-    if kind.startswith("bytes"):
-        return bytes.fromhex(value.removeprefix("0x"))
-    return value
+def _bytes_to_json(value: Any) -> str:
+    return "0x" + bytes(value).hex()
+
+
+def _bytes_from_json(value: str) -> bytes:
+    return bytes.fromhex(value.removeprefix("0x"))
 
 
 def calldata(contract: str, function: str, values: list[Any]) -> bytes:

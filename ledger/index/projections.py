@@ -24,6 +24,7 @@ from sqlalchemy import Connection, Table, Update, bindparam, delete, insert, sel
 from ledger import merkle
 from ledger.anchoring.models import QueuedRecord
 from ledger.anchoring.records import BatchRecord, RecordKind
+from ledger.chain.abi_json import canonical_type
 from ledger.chain.types import Classification
 from ledger.errors import InvalidInputError
 from ledger.index.models import (
@@ -466,7 +467,7 @@ class LogDecoder:
         self._events: dict[bytes, _Event] = {}
         for item in abi:
             if item["type"] == "event" and not item.get("anonymous", False):
-                signature = f"{item['name']}({','.join(_abi_type(i) for i in item['inputs'])})"
+                signature = f"{item['name']}({','.join(canonical_type(i) for i in item['inputs'])})"
                 self._events[keccak(text=signature)] = _Event(item["name"], item["inputs"])
 
     def decode(self, topics: list[bytes], data: bytes) -> tuple[str, dict[str, Any]] | None:
@@ -489,9 +490,9 @@ class _Event:
         self.inputs = inputs
         plain = [i for i in inputs if not i.get("indexed")]
         self.plain_names = [i["name"] for i in plain]
-        self.plain_types = [_abi_type(i) for i in plain]
+        self.plain_types = [canonical_type(i) for i in plain]
         indexed = [i for i in inputs if i.get("indexed")]
-        self.indexed = [(i["name"], _topic_reader(_abi_type(i))) for i in indexed]
+        self.indexed = [(i["name"], _topic_reader(canonical_type(i))) for i in indexed]
 
 
 _ADDRESS_PADDING = bytes(12)
@@ -520,13 +521,6 @@ def _topic_reader(kind: str) -> Callable[[bytes], Any]:
             value if (value := int.from_bytes(topic, "big")) >> bits == 0 else by_eth_abi(topic)
         )
     return by_eth_abi
-
-
-def _abi_type(param: dict[str, Any]) -> str:
-    kind: str = param["type"]
-    if kind.startswith("tuple"):
-        return "(" + ",".join(_abi_type(c) for c in param["components"]) + ")" + kind[5:]
-    return kind
 
 
 def jsonable(value: Any, param: dict[str, Any]) -> Any:

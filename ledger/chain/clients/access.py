@@ -43,10 +43,8 @@ class AccessRegistryClient(SignedActionsClient):
         *,
         sender: LocalAccount,
     ) -> Receipt:
-        fn = self.contract.functions.requestAccess(
-            salt, dataset_id, purpose_hash, requested_duration
-        )
-        return self._send(fn, sender)
+        args = (salt, dataset_id, purpose_hash, requested_duration)
+        return self._act("requestAccess", args, sender)
 
     def sign_request_access(
         self,
@@ -79,15 +77,13 @@ class AccessRegistryClient(SignedActionsClient):
         auth: Authorization,
         sender: LocalAccount,
     ) -> Receipt:
-        fn = self.contract.functions.requestAccessBySig(
-            salt, dataset_id, purpose_hash, requested_duration, auth.as_abi()
-        )
-        return self._send(fn, sender)
+        args = (salt, dataset_id, purpose_hash, requested_duration)
+        return self._act("requestAccess", args, sender, auth)
 
     def approve_access(
         self, request_id: bytes, expires_at: int, *, sender: LocalAccount
     ) -> Receipt:
-        return self._send(self.contract.functions.approveAccess(request_id, expires_at), sender)
+        return self._act("approveAccess", (request_id, expires_at), sender)
 
     def sign_approve_access(
         self,
@@ -106,15 +102,12 @@ class AccessRegistryClient(SignedActionsClient):
     def approve_access_by_sig(
         self, request_id: bytes, expires_at: int, *, auth: Authorization, sender: LocalAccount
     ) -> Receipt:
-        return self._send(
-            self.contract.functions.approveAccessBySig(request_id, expires_at, auth.as_abi()),
-            sender,
-        )
+        return self._act("approveAccess", (request_id, expires_at), sender, auth)
 
     def deny_access(
         self, request_id: bytes, reason_hash: bytes = ZERO32, *, sender: LocalAccount
     ) -> Receipt:
-        return self._send(self.contract.functions.denyAccess(request_id, reason_hash), sender)
+        return self._act("denyAccess", (request_id, reason_hash), sender)
 
     def sign_deny_access(
         self,
@@ -138,12 +131,10 @@ class AccessRegistryClient(SignedActionsClient):
         auth: Authorization,
         sender: LocalAccount,
     ) -> Receipt:
-        return self._send(
-            self.contract.functions.denyAccessBySig(request_id, reason_hash, auth.as_abi()), sender
-        )
+        return self._act("denyAccess", (request_id, reason_hash), sender, auth)
 
     def cancel_access_request(self, request_id: bytes, *, sender: LocalAccount) -> Receipt:
-        return self._send(self.contract.functions.cancelAccessRequest(request_id), sender)
+        return self._act("cancelAccessRequest", (request_id,), sender)
 
     def sign_cancel_access_request(
         self,
@@ -160,14 +151,12 @@ class AccessRegistryClient(SignedActionsClient):
     def cancel_access_request_by_sig(
         self, request_id: bytes, *, auth: Authorization, sender: LocalAccount
     ) -> Receipt:
-        return self._send(
-            self.contract.functions.cancelAccessRequestBySig(request_id, auth.as_abi()), sender
-        )
+        return self._act("cancelAccessRequest", (request_id,), sender, auth)
 
     def revoke_access(
         self, request_id: bytes, reason_hash: bytes = ZERO32, *, sender: LocalAccount
     ) -> Receipt:
-        return self._send(self.contract.functions.revokeAccess(request_id, reason_hash), sender)
+        return self._act("revokeAccess", (request_id, reason_hash), sender)
 
     def sign_revoke_access(
         self,
@@ -191,10 +180,7 @@ class AccessRegistryClient(SignedActionsClient):
         auth: Authorization,
         sender: LocalAccount,
     ) -> Receipt:
-        return self._send(
-            self.contract.functions.revokeAccessBySig(request_id, reason_hash, auth.as_abi()),
-            sender,
-        )
+        return self._act("revokeAccess", (request_id, reason_hash), sender, auth)
 
     def access_request(self, request_id: bytes) -> AccessRequestRecord:
         dataset_id, requester, status, duration, expires_at = self._view(

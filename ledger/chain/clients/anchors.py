@@ -22,7 +22,7 @@ class AnchorRegistryClient(SignedActionsClient):
     def anchor_batch(
         self, root: bytes, size: int, metadata_hash: bytes = ZERO32, *, sender: LocalAccount
     ) -> Receipt:
-        return self._send(self.contract.functions.anchorBatch(root, size, metadata_hash), sender)
+        return self._act("anchorBatch", (root, size, metadata_hash), sender)
 
     def sign_anchor_batch(
         self,
@@ -48,10 +48,7 @@ class AnchorRegistryClient(SignedActionsClient):
         auth: Authorization,
         sender: LocalAccount,
     ) -> Receipt:
-        return self._send(
-            self.contract.functions.anchorBatchBySig(root, size, metadata_hash, auth.as_abi()),
-            sender,
-        )
+        return self._act("anchorBatch", (root, size, metadata_hash), sender, auth)
 
     def anchor(self, root: bytes) -> AnchorRecord:
         department, size, anchored_at = self._view(self.contract.functions.anchor(root))

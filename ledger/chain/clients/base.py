@@ -118,6 +118,20 @@ class SignedActionsClient(ContractClient):
         message = {"departmentId": department_id, **fields, "nonce": nonce, "deadline": deadline}
         return TypedAction(primary_type=primary_type, domain=self.domain, message=message)
 
+    def _act(
+        self,
+        function: str,
+        args: tuple[Any, ...],
+        sender: LocalAccount,
+        auth: Authorization | None = None,
+    ) -> Receipt:
+        """Send ``function(*args)`` from ``sender``; with ``auth``, its ``BySig`` form instead,
+        which every contract declares with the same arguments and the authorization last."""
+        if auth is None:
+            return self._send(self.contract.functions[function](*args), sender)
+        by_sig = self.contract.functions[f"{function}BySig"]
+        return self._send(by_sig(*args, auth.as_abi()), sender)
+
     def _sign(self, primary_type: str, fields: dict[str, Any], signing: Signing) -> Authorization:
         """``signing``'s authorization of the action ``primary_type`` with ``fields``: the
         typed data bind this contract, its chain and the nonce as well as the fields."""

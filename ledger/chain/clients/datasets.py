@@ -40,10 +40,8 @@ class DatasetRegistryClient(SignedActionsClient):
         *,
         sender: LocalAccount,
     ) -> Receipt:
-        fn = self.contract.functions.createDataset(
-            salt, int(classification), metadata_hash, first.as_abi()
-        )
-        return self._send(fn, sender)
+        args = (salt, int(classification), metadata_hash, first.as_abi())
+        return self._act("createDataset", args, sender)
 
     def sign_create_dataset(
         self,
@@ -78,16 +76,14 @@ class DatasetRegistryClient(SignedActionsClient):
         auth: Authorization,
         sender: LocalAccount,
     ) -> Receipt:
-        fn = self.contract.functions.createDatasetBySig(
-            salt, int(classification), metadata_hash, first.as_abi(), auth.as_abi()
-        )
-        return self._send(fn, sender)
+        args = (salt, int(classification), metadata_hash, first.as_abi())
+        return self._act("createDataset", args, sender, auth)
 
     # add version
     def add_version(
         self, dataset_id: bytes, version: NewVersion, *, sender: LocalAccount
     ) -> Receipt:
-        return self._send(self.contract.functions.addVersion(dataset_id, version.as_abi()), sender)
+        return self._act("addVersion", (dataset_id, version.as_abi()), sender)
 
     def sign_add_version(
         self,
@@ -111,14 +107,13 @@ class DatasetRegistryClient(SignedActionsClient):
     def add_version_by_sig(
         self, dataset_id: bytes, version: NewVersion, *, auth: Authorization, sender: LocalAccount
     ) -> Receipt:
-        fn = self.contract.functions.addVersionBySig(dataset_id, version.as_abi(), auth.as_abi())
-        return self._send(fn, sender)
+        return self._act("addVersion", (dataset_id, version.as_abi()), sender, auth)
 
     # withdraw
     def withdraw_dataset(
         self, dataset_id: bytes, reason_hash: bytes = ZERO32, *, sender: LocalAccount
     ) -> Receipt:
-        return self._send(self.contract.functions.withdrawDataset(dataset_id, reason_hash), sender)
+        return self._act("withdrawDataset", (dataset_id, reason_hash), sender)
 
     def sign_withdraw_dataset(
         self,
@@ -142,10 +137,7 @@ class DatasetRegistryClient(SignedActionsClient):
         auth: Authorization,
         sender: LocalAccount,
     ) -> Receipt:
-        return self._send(
-            self.contract.functions.withdrawDatasetBySig(dataset_id, reason_hash, auth.as_abi()),
-            sender,
-        )
+        return self._act("withdrawDataset", (dataset_id, reason_hash), sender, auth)
 
     # views
     def dataset(self, dataset_id: bytes) -> DatasetRecord:
