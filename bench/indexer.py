@@ -72,6 +72,7 @@ from sqlalchemy import MetaData, Table, func, insert, select, text  # noqa: E402
 from sqlalchemy.engine import Engine  # noqa: E402
 
 from ledger.artifacts import load_artifact  # noqa: E402
+from ledger.chain.abi_json import canonical_type  # noqa: E402
 from ledger.chain.anvil import AnvilNode  # noqa: E402
 from ledger.chain.backend import Chain  # noqa: E402
 from ledger.chain.deploy import Ledger  # noqa: E402
@@ -110,13 +111,6 @@ def rand32(rng: random.Random) -> bytes:
     return rng.randbytes(32)
 
 
-def _abi_type(param: dict[str, Any]) -> str:
-    kind: str = param["type"]
-    if kind.startswith("tuple"):
-        return "(" + ",".join(_abi_type(c) for c in param["components"]) + ")" + kind[5:]
-    return kind
-
-
 class Encoder:
     """Calldata of one contract's functions by name, straight from its ABI (eth_abi, no web3)."""
 
@@ -124,7 +118,7 @@ class Encoder:
         self.functions: dict[str, tuple[bytes, list[str]]] = {}
         for item in load_artifact(artifact).abi:
             if item["type"] == "function":
-                types = [_abi_type(i) for i in item["inputs"]]
+                types = [canonical_type(i) for i in item["inputs"]]
                 selector = keccak(text=f"{item['name']}({','.join(types)})")[:4]
                 self.functions[item["name"]] = (selector, types)
 
