@@ -72,7 +72,9 @@ def create_app(runtime: Runtime, *, start_workers: bool = True) -> FastAPI:
         created = bootstrap_governance_token(runtime)
         if created:
             log.warning("governance token written to %s (readable by its owner only)", created)
-        rpc_server = RpcServer.for_chain(runtime.chain, RpcLimits.from_settings(runtime.settings))
+        rpc_server = RpcServer.for_chain(
+            runtime.chain, runtime.settings.group(RpcLimits, prefix="rpc_")
+        )
         app.state.rpc = rpc_server
         app.state.replayer = replayer = Replayer(
             app, runtime, poll_interval=runtime.settings.indexer_poll_interval
@@ -128,7 +130,7 @@ def create_app(runtime: Runtime, *, start_workers: bool = True) -> FastAPI:
     openapi.install(app)
     app.add_middleware(ChainStatusHeader, runtime=runtime)
     app.add_middleware(
-        BodyGuard, limits=BodyLimits.from_settings(runtime.settings), routes=app.router.routes
+        BodyGuard, limits=runtime.settings.group(BodyLimits), routes=app.router.routes
     )
     # Outermost: a client that keeps being refused is refused before anything else runs.
     budget = ErrorBudget(rate=runtime.settings.error_rate, burst=runtime.settings.error_burst)

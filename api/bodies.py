@@ -21,7 +21,6 @@ from starlette.types import Scope
 
 from api.deps import get_principal
 from api.uploads import MAX_ENVELOPE_BYTES
-from ledger.config import Settings
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -145,28 +144,20 @@ class RouteTable:
 class BodyLimits:
     """Largest bodies by kind, and the deepest JSON, from :class:`~ledger.config.Settings`."""
 
-    json_bytes: int
-    bulk_bytes: int
-    rpc_bytes: int
-    upload_bytes: int
-    json_depth: int
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> BodyLimits:
-        return cls(
-            json_bytes=settings.max_json_bytes,
-            bulk_bytes=settings.max_bulk_json_bytes,
-            rpc_bytes=settings.max_rpc_json_bytes,
-            upload_bytes=settings.max_upload_bytes,
-            json_depth=settings.max_json_depth,
-        )
+    max_json_bytes: int
+    max_bulk_json_bytes: int
+    max_rpc_json_bytes: int
+    max_upload_bytes: int
+    max_json_depth: int
 
     def buffered_bytes(self, body: Body) -> int:
         """The most a route of this kind takes in a body that is read whole (JSON, and anything
         that is not a streamed upload)."""
-        return {Body.BULK: self.bulk_bytes, Body.RPC: self.rpc_bytes}.get(body, self.json_bytes)
+        return {Body.BULK: self.max_bulk_json_bytes, Body.RPC: self.max_rpc_json_bytes}.get(
+            body, self.max_json_bytes
+        )
 
     @property
     def streamed_bytes(self) -> int:
         """The most an upload body carries: the file and the form around it."""
-        return self.upload_bytes + MAX_ENVELOPE_BYTES
+        return self.max_upload_bytes + MAX_ENVELOPE_BYTES

@@ -23,8 +23,6 @@ from uvicorn.config import Config
 from uvicorn.protocols.http.h11_impl import H11Protocol
 from uvicorn.server import ServerState
 
-from ledger.config import Settings
-
 log = logging.getLogger(__name__)
 
 # Sent to a connection over the cap before it is closed: it may have sent nothing yet, so this
@@ -46,14 +44,6 @@ class ConnectionLimits:
     header_timeout: float
     body_idle_timeout: float
     max_connections: int
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> ConnectionLimits:
-        return cls(
-            header_timeout=settings.header_timeout,
-            body_idle_timeout=settings.body_idle_timeout,
-            max_connections=settings.max_connections,
-        )
 
 
 class _BoundedConnection(h11.Connection):

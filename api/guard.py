@@ -84,7 +84,7 @@ class BodyGuard:
             )
         # Any content type naming JSON: a superset of what FastAPI and the handlers parse.
         scanner = (
-            JsonScanner(max_depth=self.limits.json_depth)
+            JsonScanner(max_depth=self.limits.max_json_depth)
             if ("json" in media_type or policy.body.always_json)
             and not policy.body.scans_its_own_json
             else None
@@ -95,8 +95,8 @@ class BodyGuard:
 
 def _upload_too_large(limits: BodyLimits) -> UploadTooLargeError:
     return UploadTooLargeError(
-        f"the upload exceeds {limits.upload_bytes} bytes (with up to "
-        f"{limits.streamed_bytes - limits.upload_bytes} more for the form around it)"
+        f"the upload exceeds {limits.max_upload_bytes} bytes (with up to "
+        f"{limits.streamed_bytes - limits.max_upload_bytes} more for the form around it)"
     )
 
 

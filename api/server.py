@@ -40,7 +40,7 @@ def raise_open_files_limit() -> int:
 
 def connection_limits(settings: Settings, open_files: int) -> ConnectionLimits:
     """The configured limits, with the connection cap lowered to fit ``open_files``."""
-    limits = ConnectionLimits.from_settings(settings)
+    limits = settings.group(ConnectionLimits)
     if open_files == resource.RLIM_INFINITY:
         return limits
     fits = max(1, open_files - FD_RESERVE)

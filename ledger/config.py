@@ -7,13 +7,16 @@ chain (e.g. a Besu/QBFT consortium node), ``PROVLEDGER_DATABASE_URL`` to Postgre
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
 from functools import cached_property
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal, TypeVar
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+Group = TypeVar("Group")
 
 
 class Settings(BaseSettings):
@@ -198,6 +201,18 @@ class Settings(BaseSettings):
         le=1024**2,
         description="Largest request line and headers of one request.",
     )
+
+    def group(self, group: type[Group], *, prefix: str = "") -> Group:
+        """The dataclass ``group`` with each field taken from the setting of its name (after
+        ``prefix``): the part that uses a few related settings receives them as one value, and a
+        setting added to both is handed on without another line to keep in step. A field with
+        no setting of its name keeps its default."""
+        values: dict[str, Any] = {
+            field.name: getattr(self, prefix + field.name)
+            for field in dataclasses.fields(group)  # type: ignore[arg-type]
+            if prefix + field.name in type(self).model_fields
+        }
+        return group(**values)
 
     @cached_property
     def resolved_database_url(self) -> str:

@@ -49,7 +49,6 @@ from ledger.rpc.remote import RemoteBackend
 
 if TYPE_CHECKING:
     from ledger.chain.backend import Chain
-    from ledger.config import Settings
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +62,8 @@ _PARSE_INLINE_BYTES: Final = 64 * 1024
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class RpcLimits:
-    """The bounds of the endpoint (``ledger.config.Settings`` carries the configurable ones)."""
+    """The bounds of the endpoint; ``settings.group(RpcLimits, prefix="rpc_")`` fills the
+    configurable ones from ``PROVLEDGER_RPC_*``."""
 
     #: Gas of an ``eth_call`` that names none, and the most one may use (geth's RPCGasCap).
     gas_cap: int = 50_000_000
@@ -77,16 +77,6 @@ class RpcLimits:
     max_logs: int = 10_000
     #: Most calls in one batch.
     max_batch: int = 100
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> RpcLimits:
-        """The limits ``PROVLEDGER_RPC_*`` configure."""
-        return cls(
-            gas_cap=settings.rpc_gas_cap,
-            evm_timeout=settings.rpc_evm_timeout,
-            evm_workers=settings.rpc_evm_workers,
-            max_logs=settings.rpc_max_logs,
-        )
 
 
 class Backend(Protocol):
