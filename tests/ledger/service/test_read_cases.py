@@ -39,8 +39,9 @@ def ask(runtime: Runtime, who: Principal, read: Callable[..., Any], query: objec
 
 @pytest.fixture
 def ledger_state(runtime: Runtime, relay: Callable[[], None]) -> dict[str, Any]:
-    """A's confidential dataset on chain (with a derived second dataset of B's), a confidential batched dataset of A's,
-    and B's pending request for A's dataset; all mined, anchored and indexed."""
+    """A's confidential dataset on chain (with a derived second dataset of B's), a confidential
+    batched dataset of A's, and B's pending request for A's dataset; all mined, anchored and
+    indexed."""
     content = os.urandom(32)
     on_chain: Queued = act(
         runtime,
