@@ -154,6 +154,13 @@ def accepted(
     )
 
 
+def accept_queued(
+    request: Request, session: Session, idempotency: Idempotency, queued: Queued
+) -> JSONResponse:
+    """:func:`accepted` for what a use case queued: its operation, and the resource it reports."""
+    return accepted(request, session, idempotency, queued.operation, resource=queued.resource)
+
+
 def load_json(text: str) -> Any:
     return json.loads(text)
 
@@ -197,7 +204,7 @@ def queue_write(
 
     def write(session: Session, idempotency: Idempotency) -> JSONResponse:
         queued = case(session, runtime, principal, command)
-        return accepted(request, session, idempotency, queued.operation, resource=queued.resource)
+        return accept_queued(request, session, idempotency, queued)
 
     intent = intent_of(request, body)
     return idempotent_write(runtime, principal, writer.idempotency_key, intent, write)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from functools import partial
 from typing import Any, TypeVar
 
 from fastapi import APIRouter, Request
@@ -17,7 +19,7 @@ from api.deps import IdempotencyKey, PrincipalDep, RuntimeDep
 from api.idempotency import Idempotency
 from api.routes.common import (
     Intent,
-    accepted,
+    accept_queued,
     acknowledge_record,
     client_signature,
     hex_bytes,
@@ -127,6 +129,24 @@ def _upload_body(model: type[BaseModel]) -> dict[str, Any]:
     }
 
 
+async def _write_parsed(
+    request: Request,
+    runtime: Runtime,
+    principal: Principal,
+    idempotency_key: str | None,
+    model: type[M],
+    write: Callable[[M, Session, Idempotency], JSONResponse],
+) -> JSONResponse:
+    """Read the body as ``model`` (:func:`_parse`) and run ``write`` with it, once per
+    Idempotency-Key. The checks and signing wait on the node and the database: off the event
+    loop, which keeps reading other requests meanwhile."""
+    body, identity = await _parse(request, runtime, model)
+    intent = Intent.of(request, identity)
+    return await run_in_threadpool(
+        idempotent_write, runtime, principal, idempotency_key, intent, partial(write, body)
+    )
+
+
 @router.post(
     "/v1/datasets",
     status_code=202,
@@ -142,10 +162,8 @@ async def create_dataset(
     idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
     principal.acting_department()  # a non-department is refused before its upload is read
-    body, identity = await _parse(request, runtime, DatasetCreate)
-    intent = Intent.of(request, identity)
 
-    def write(session: Session, idempotency: Idempotency) -> JSONResponse:
+    def write(body: DatasetCreate, session: Session, idempotency: Idempotency) -> JSONResponse:
         if body.anchoring == "batch":
             entry = batched.BatchedEntry(
                 content_hash=hex_bytes(body.content_hash),
@@ -156,23 +174,14 @@ async def create_dataset(
             )
             records = batched.register_one(session, runtime, principal, entry)
             return acknowledge_record(request, session, idempotency, records)
-        return _create_on_chain(request, session, runtime, idempotency, principal, body)
+        queued = cases.register_dataset(session, runtime, principal, _new_dataset(body))
+        return accept_queued(request, session, idempotency, queued)
 
-    # The checks and signing wait on the node and the database: off the event loop.
-    return await run_in_threadpool(
-        idempotent_write, runtime, principal, idempotency_key, intent, write
-    )
+    return await _write_parsed(request, runtime, principal, idempotency_key, DatasetCreate, write)
 
 
-def _create_on_chain(
-    request: Request,
-    session: Session,
-    runtime: Runtime,
-    idempotency: Idempotency,
-    principal: Principal,
-    body: DatasetCreate,
-) -> JSONResponse:
-    command = cases.NewDataset(
+def _new_dataset(body: DatasetCreate) -> cases.NewDataset:
+    return cases.NewDataset(
         content_hash=hex_bytes(body.content_hash),
         metadata=body.metadata.model_dump(),
         classification=body.classification,
@@ -180,8 +189,6 @@ def _create_on_chain(
         salt=hex_bytes(body.salt) if body.salt else None,
         signature=client_signature(body.signature),
     )
-    queued = cases.register_dataset(session, runtime, principal, command)
-    return accepted(request, session, idempotency, queued.operation, resource=queued.resource)
 
 
 @router.post(
@@ -201,10 +208,8 @@ async def add_version(
 ) -> JSONResponse:
     principal.acting_department()  # a non-department is refused before its upload is read
     dataset_hex = path_id(dataset_id)
-    body, identity = await _parse(request, runtime, VersionCreate)
-    intent = Intent.of(request, identity)
 
-    def write(session: Session, idempotency: Idempotency) -> JSONResponse:
+    def write(body: VersionCreate, session: Session, idempotency: Idempotency) -> JSONResponse:
         if batched_dataset(session, dataset_hex) is not None:
             if body.signature is not None:
                 raise InvalidInputError(
@@ -219,33 +224,21 @@ async def add_version(
             )
             records = batched.append_one(session, runtime, principal, entry)
             return acknowledge_record(request, session, idempotency, records)
-        return _add_version_on_chain(
-            request, session, runtime, idempotency, principal, dataset_hex, body
-        )
+        command = _new_version(dataset_hex, body)
+        queued = cases.append_version(session, runtime, principal, command)
+        return accept_queued(request, session, idempotency, queued)
 
-    return await run_in_threadpool(
-        idempotent_write, runtime, principal, idempotency_key, intent, write
-    )
+    return await _write_parsed(request, runtime, principal, idempotency_key, VersionCreate, write)
 
 
-def _add_version_on_chain(
-    request: Request,
-    session: Session,
-    runtime: Runtime,
-    idempotency: Idempotency,
-    principal: Principal,
-    dataset_hex: str,
-    body: VersionCreate,
-) -> JSONResponse:
-    command = cases.AppendVersion(
+def _new_version(dataset_hex: str, body: VersionCreate) -> cases.AppendVersion:
+    return cases.AppendVersion(
         dataset_id=hex_bytes(dataset_hex),
         content_hash=hex_bytes(body.content_hash),
         metadata=body.metadata.model_dump(),
         parents=refs(body.parents),
         signature=client_signature(body.signature),
     )
-    queued = cases.append_version(session, runtime, principal, command)
-    return accepted(request, session, idempotency, queued.operation, resource=queued.resource)
 
 
 @router.post(
@@ -279,6 +272,6 @@ def withdraw_dataset(
             signature=client_signature(body.signature),
         )
         queued = cases.withdraw_dataset(session, runtime, principal, command)
-        return accepted(request, session, idempotency, queued.operation, resource=queued.resource)
+        return accept_queued(request, session, idempotency, queued)
 
     return idempotent_write(runtime, principal, idempotency_key, intent_of(request, body), write)

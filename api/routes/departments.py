@@ -3,12 +3,14 @@ tokens."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from sqlmodel import Session
 
 from api.auth import issue_token, revoke_token
-from api.deps import IdempotencyKey, PrincipalDep, RuntimeDep, WriterDep
+from api.deps import IdempotencyKey, PrincipalDep, RuntimeDep, Writer, WriterDep
 from api.idempotency import Idempotency
 from api.routes.common import accepted, idempotent_write, intent_of, queue_write
 from api.schemas import (
@@ -22,6 +24,7 @@ from api.schemas import (
     TokenIssue,
     TokenIssued,
 )
+from ledger.runtime import Runtime
 from ledger.service import departments as cases
 from ledger.service.principal import PrincipalKind
 
@@ -133,24 +136,18 @@ def reactivate_department(
 def issue_department_token(
     department_id: DepartmentIdPath,
     body: TokenIssue,
-    request: Request,
-    runtime: RuntimeDep,
-    principal: PrincipalDep,
-    idempotency_key: IdempotencyKey = None,
+    writer: WriterDep,
 ) -> JSONResponse:
-    principal.require(PrincipalKind.GOVERNANCE)
-
-    def write(session: Session, idempotency: Idempotency) -> JSONResponse:
+    def issue(session: Session, runtime: Runtime) -> TokenIssued:
         cases.require_known(session, runtime, department_id)
         token_id, token = issue_token(
             session, PrincipalKind.DEPARTMENT, department_id=department_id, label=body.label
         )
-        issued = TokenIssued(
+        return TokenIssued(
             token_id=token_id, token=token, kind="department", department_id=department_id
         )
-        return _token_issued(session, idempotency, issued)
 
-    return idempotent_write(runtime, principal, idempotency_key, intent_of(request, body), write)
+    return _issue_once(writer, body, issue)
 
 
 @router.post(
@@ -159,29 +156,29 @@ def issue_department_token(
     response_model=TokenIssued,
     summary="Issue an auditor token: read and verify only (governance)",
 )
-def issue_auditor_token(
-    body: TokenIssue,
-    request: Request,
-    runtime: RuntimeDep,
-    principal: PrincipalDep,
-    idempotency_key: IdempotencyKey = None,
+def issue_auditor_token(body: TokenIssue, writer: WriterDep) -> JSONResponse:
+    def issue(session: Session, runtime: Runtime) -> TokenIssued:
+        token_id, token = issue_token(session, PrincipalKind.AUDITOR, label=body.label)
+        return TokenIssued(token_id=token_id, token=token, kind="auditor", department_id=None)
+
+    return _issue_once(writer, body, issue)
+
+
+def _issue_once(
+    writer: Writer, body: TokenIssue, issue: Callable[[Session, Runtime], TokenIssued]
 ) -> JSONResponse:
-    principal.require(PrincipalKind.GOVERNANCE)
+    """Governance only: run ``issue`` once per Idempotency-Key, and commit the new token with
+    its idempotency record (which never holds the secret)."""
+    writer.principal.require(PrincipalKind.GOVERNANCE)
 
     def write(session: Session, idempotency: Idempotency) -> JSONResponse:
-        token_id, token = issue_token(session, PrincipalKind.AUDITOR, label=body.label)
-        issued = TokenIssued(token_id=token_id, token=token, kind="auditor", department_id=None)
-        return _token_issued(session, idempotency, issued)
+        payload = issue(session, writer.runtime).model_dump(mode="json")
+        idempotency.remember(201, payload)
+        session.commit()
+        return JSONResponse(payload, status_code=201)
 
-    return idempotent_write(runtime, principal, idempotency_key, intent_of(request, body), write)
-
-
-def _token_issued(session: Session, idempotency: Idempotency, issued: TokenIssued) -> JSONResponse:
-    """Commit the new token with its idempotency record (which never holds the secret)."""
-    payload = issued.model_dump(mode="json")
-    idempotency.remember(201, payload)
-    session.commit()
-    return JSONResponse(payload, status_code=201)
+    intent = intent_of(writer.request, body)
+    return idempotent_write(writer.runtime, writer.principal, writer.idempotency_key, intent, write)
 
 
 @router.post("/v1/tokens/{token_id}/revoke", summary="Revoke a token (governance)")

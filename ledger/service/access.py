@@ -36,30 +36,55 @@ class RequestAccess:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class ApproveAccess:
-    request_id: bytes
-    expires_at: int  # unix time; at most the requested duration from now
-    signature: ClientSignature | None = None
+class RequestAnswer:
+    """An action on an existing request by one of its parties: what every answer carries."""
 
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class DenyAccess:
-    request_id: bytes
-    reason: str = ""
-    signature: ClientSignature | None = None
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class CancelRequest:
-    request_id: bytes
-    signature: ClientSignature | None = None
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class RevokeGrant:
     request_id: bytes  # a grant's id is its request's
-    reason: str = ""
     signature: ClientSignature | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ApproveAccess(RequestAnswer):
+    expires_at: int  # unix time; at most the requested duration from now
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DenyAccess(RequestAnswer):
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CancelRequest(RequestAnswer):
+    pass
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RevokeGrant(RequestAnswer):
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class _Answer:
+    """How the contract takes one kind of answer: from whom, to a request in which state, as
+    which signed action."""
+
+    by_owner: bool  # the dataset's owner answers; otherwise the requester
+    expected: RequestStatus
+    action_type: str  # the EIP-712 type the department signs
+    function: str
+    kind: str  # the outbox operation's
+
+
+_APPROVE = _Answer(
+    True, RequestStatus.PENDING, "ApproveAccess", "approveAccessBySig", "access.approve"
+)
+_DENY = _Answer(True, RequestStatus.PENDING, "DenyAccess", "denyAccessBySig", "access.deny")
+_CANCEL = _Answer(
+    False, RequestStatus.PENDING, "CancelAccessRequest", "cancelAccessRequestBySig", "access.cancel"
+)
+_REVOKE = _Answer(
+    True, RequestStatus.APPROVED, "RevokeAccess", "revokeAccessBySig", "access.revoke"
+)
 
 
 def request_access(
@@ -130,9 +155,7 @@ def approve_access(
             )
 
     return _answer(
-        session, runtime, principal, command.request_id, command.signature,
-        as_owner=True, expected=RequestStatus.PENDING, action_type="ApproveAccess",
-        function="approveAccessBySig", kind="access.approve",
+        session, runtime, principal, command, _APPROVE,
         fields={"expiresAt": command.expires_at}, validate=check_expiry,
     )  # fmt: skip
 
@@ -141,35 +164,25 @@ def deny_access(
     session: Session, runtime: Runtime, principal: Principal, command: DenyAccess
 ) -> Queued:
     """The owner refuses a pending request; the reason's hash goes on chain."""
-    return _answer(
-        session, runtime, principal, command.request_id, command.signature,
-        as_owner=True, expected=RequestStatus.PENDING, action_type="DenyAccess",
-        function="denyAccessBySig", kind="access.deny",
-        fields={"reasonHash": text_commitment(session, command.reason)},
-    )  # fmt: skip
+    reason_hash = text_commitment(session, command.reason)
+    return _answer(session, runtime, principal, command, _DENY, fields={"reasonHash": reason_hash})
 
 
 def cancel_request(
     session: Session, runtime: Runtime, principal: Principal, command: CancelRequest
 ) -> Queued:
     """The requester withdraws its pending request."""
-    return _answer(
-        session, runtime, principal, command.request_id, command.signature,
-        as_owner=False, expected=RequestStatus.PENDING, action_type="CancelAccessRequest",
-        function="cancelAccessRequestBySig", kind="access.cancel",
-    )  # fmt: skip
+    return _answer(session, runtime, principal, command, _CANCEL)
 
 
 def revoke_grant(
     session: Session, runtime: Runtime, principal: Principal, command: RevokeGrant
 ) -> Queued:
     """The owner ends an approved grant before its expiry."""
+    reason_hash = text_commitment(session, command.reason)
     return _answer(
-        session, runtime, principal, command.request_id, command.signature,
-        as_owner=True, expected=RequestStatus.APPROVED, action_type="RevokeAccess",
-        function="revokeAccessBySig", kind="access.revoke",
-        fields={"reasonHash": text_commitment(session, command.reason)},
-    )  # fmt: skip
+        session, runtime, principal, command, _REVOKE, fields={"reasonHash": reason_hash}
+    )
 
 
 def existing_request(runtime: Runtime, request_id: bytes) -> AccessRequestRecord:
@@ -186,26 +199,23 @@ def _answer(
     session: Session,
     runtime: Runtime,
     principal: Principal,
-    request_id: bytes,
-    signature: ClientSignature | None,
+    command: RequestAnswer,
+    answer: _Answer,
     *,
-    as_owner: bool,
-    expected: RequestStatus,
-    action_type: str,
-    function: str,
-    kind: str,
     fields: dict[str, Any] | None = None,
     validate: Callable[[AccessRequestRecord], None] | None = None,
 ) -> Queued:
-    """One of the four answers to a request: by its dataset's owner (``as_owner``) or by the
-    requester, to a request in the ``expected`` state."""
+    """One of the four answers to a request, checked as the contract would: by the party
+    ``answer`` names, to a request in the state it expects."""
     department_id = principal.acting_department()
+    request_id = command.request_id
     rid_hex = "0x" + request_id.hex()
     record = existing_request(runtime, request_id)
     owner = runtime.ledger.datasets.dataset(record.dataset_id).owner
-    if department_id != (owner if as_owner else record.requester):
-        who = "the dataset's owner" if as_owner else "the requester"
+    if department_id != (owner if answer.by_owner else record.requester):
+        who = "the dataset's owner" if answer.by_owner else "the requester"
         raise ForbiddenError(f"only {who} may do this")
+    expected = answer.expected
     if record.status != expected:
         status = record.status.name.lower()
         raise ConflictError(
@@ -221,11 +231,11 @@ def _answer(
         runtime,
         department_id,
         runtime.ledger.access,
-        action_type=action_type,
+        action_type=answer.action_type,
         fields={"requestId": request_id, **extra},
-        function=function,
+        function=answer.function,
         call_args=lambda auth: [request_id, *extra.values(), auth.as_abi()],
-        kind=kind,
+        kind=answer.kind,
         resource=resource,
-        signature=signature,
+        signature=command.signature,
     )

@@ -121,9 +121,8 @@ def register_dataset(
 def append_version(
     session: Session, runtime: Runtime, principal: Principal, command: AppendVersion
 ) -> Queued:
-    department_id = principal.acting_department()
+    department_id = acting_owner(session, runtime, principal, command.dataset_id)
     dataset_hex = "0x" + command.dataset_id.hex()
-    owned_dataset(session, runtime, department_id, command.dataset_id)
     parents = existing_parents(runtime, command.parents)
     metadata_hash = store_metadata(session, command.metadata)
     version = NewVersion(command.content_hash, metadata_hash, parents)
@@ -155,9 +154,8 @@ def append_version(
 def withdraw_dataset(
     session: Session, runtime: Runtime, principal: Principal, command: WithdrawDataset
 ) -> Queued:
-    department_id = principal.acting_department()
+    department_id = acting_owner(session, runtime, principal, command.dataset_id)
     dataset_hex = "0x" + command.dataset_id.hex()
-    owned_dataset(session, runtime, department_id, command.dataset_id)
     reason_hash = text_commitment(session, command.reason)
     resource = {"dataset_id": dataset_hex}
     return department_action(
@@ -185,16 +183,17 @@ def existing_parents(runtime: Runtime, parents: tuple[VersionRef, ...]) -> tuple
     return parents
 
 
-def owned_dataset(
-    session: Session, runtime: Runtime, department_id: int, dataset_id: bytes
-) -> None:
-    """Refuse unless ``department_id`` owns ``dataset_id`` (on chain, or queued by it) and it
-    is not withdrawn."""
+def acting_owner(
+    session: Session, runtime: Runtime, principal: Principal, dataset_id: bytes
+) -> int:
+    """The acting department, refused unless it owns ``dataset_id`` (on chain, or queued by
+    it) and the dataset is not withdrawn."""
+    department_id = principal.acting_department()
     dataset_hex = "0x" + dataset_id.hex()
     record = runtime.ledger.datasets.dataset(dataset_id)
     if not record.exists:
         if _queued_creation(session, department_id, dataset_hex):
-            return
+            return department_id
         raise ResourceNotFoundError(f"no dataset {dataset_hex}")
     if record.owner != department_id:
         raise ForbiddenError(f"dataset {dataset_hex} belongs to another department")
@@ -202,6 +201,7 @@ def owned_dataset(
         raise ConflictError(
             {"datasetId": dataset_hex}, message=f"dataset {dataset_hex} is withdrawn"
         )
+    return department_id
 
 
 def _queued_creation(session: Session, department_id: int, dataset_hex: str) -> bool:

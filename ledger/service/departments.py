@@ -71,21 +71,12 @@ def enrol_department(
             address = runtime.keystore.create(department_id, runtime.passphrase)
         except KeystoreExistsError:  # an earlier enrolment of this id failed on chain
             address = runtime.keystore.address(department_id)
-    op = enqueue(
-        session,
-        kind="departments.enrol",
-        contract="DepartmentRegistry",
-        function="enrolDepartment",
-        args=[department_id, command.name, address],
-        department_id=department_id,
-        result={"department_id": department_id, "address": address},
-    )
-    resource = {
-        "department_id": department_id,
-        "address": address,
-        "custodial": command.signer_address is None,
-    }
-    return Queued(op, resource)
+    op = _registry_call(
+        session, department_id,
+        kind="departments.enrol", function="enrolDepartment",
+        args=[department_id, command.name, address], result={"address": address},
+    )  # fmt: skip
+    return Queued(op, _key_resource(department_id, address, command.signer_address))
 
 
 def rotate_key(
@@ -109,27 +100,18 @@ def rotate_key(
                 {"signer": address},
                 message=f"key {address} is claimed by a queued enrolment or rotation",
             )
-    op = enqueue(
-        session,
-        kind="departments.rotate_key",
-        contract="DepartmentRegistry",
-        function="rotateDepartmentKey",
-        args=[department_id, address],
-        department_id=department_id,
-        result={"department_id": department_id, "address": address},
-    )
+    op = _registry_call(
+        session, department_id,
+        kind="departments.rotate_key", function="rotateDepartmentKey",
+        args=[department_id, address], result={"address": address},
+    )  # fmt: skip
     if command.signer_address is not None:
         # The contract's own verdict now (a key used before: DepartmentSignerUnavailable),
         # before the custodial key is archived; nothing queued can make a used key free.
         runtime.relayer.dry_run(op)
         if runtime.keystore.path(department_id).exists():
             runtime.keystore.retire(department_id)
-    resource = {
-        "department_id": department_id,
-        "address": address,
-        "custodial": command.signer_address is None,
-    }
-    return Queued(op, resource)
+    return Queued(op, _key_resource(department_id, address, command.signer_address))
 
 
 def suspend_department(
@@ -187,13 +169,33 @@ def _governance_call(
 ) -> Queued:
     principal.require(PrincipalKind.GOVERNANCE)
     require_enrolled(runtime, department_id)
-    op = enqueue(
+    op = _registry_call(session, department_id, kind=kind, function=function, args=args)
+    return Queued(op, {"department_id": department_id})
+
+
+def _registry_call(
+    session: Session,
+    department_id: int,
+    *,
+    kind: str,
+    function: str,
+    args: list[object],
+    result: dict[str, object] | None = None,
+) -> Operation:
+    """Queue a governance call of the DepartmentRegistry about ``department_id``; its operation
+    reports the department and ``result``."""
+    return enqueue(
         session,
         kind=kind,
         contract="DepartmentRegistry",
         function=function,
         args=args,
         department_id=department_id,
-        result={"department_id": department_id},
+        result={"department_id": department_id, **(result or {})},
     )
-    return Queued(op, {"department_id": department_id})
+
+
+def _key_resource(department_id: int, address: str, own_key: str | None) -> dict[str, object]:
+    """What an enrolment or a rotation makes: the department's key, and whether the service
+    holds it (no key of its own was given)."""
+    return {"department_id": department_id, "address": address, "custodial": own_key is None}
