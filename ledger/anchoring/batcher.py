@@ -29,7 +29,7 @@ from ledger.anchoring.models import AnchorBatch, QueuedRecord, RecordStatus
 from ledger.anchoring.records import FORMAT_COMMITMENT, build_batch
 from ledger.chain.deploy import Ledger
 from ledger.errors import ChainUnavailableError, ContractRevertError, LedgerError
-from ledger.relayer.actions import submit_department_action
+from ledger.relayer.actions import DepartmentAction, submit_department_action
 from ledger.relayer.models import Operation, OperationStatus
 from ledger.relayer.signatures import KeyProvider
 from ledger.workers import run_until_stopped
@@ -128,11 +128,7 @@ class Batcher:
             anchors = self.ledger.anchors
             root_hex = "0x" + batch.root.hex()
             try:
-                op = submit_department_action(
-                    session,
-                    self.ledger,
-                    self.keys,
-                    department_id=department_id,
+                anchor = DepartmentAction(
                     client=anchors,
                     action_type="AnchorBatch",
                     fields={
@@ -148,6 +144,13 @@ class Batcher:
                         auth.as_abi(),
                     ],
                     kind="anchors.batch",
+                )
+                op = submit_department_action(
+                    session,
+                    self.ledger,
+                    self.keys,
+                    department_id,
+                    anchor,
                     result={"root": root_hex, "size": batch.size},
                 )
             except ChainUnavailableError:

@@ -41,6 +41,20 @@ CUSTODIAL_SIGNATURE_TTL = 24 * 3600
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class DepartmentAction:
+    """One action of a department as its contract takes it by signature: the EIP-712 typed
+    data the department signs (``action_type`` over ``fields``), the ``…BySig`` ``function``
+    that carries it, its arguments once the authorization is known, and the outbox ``kind``."""
+
+    client: SignedActionsClient
+    action_type: str
+    fields: dict[str, Any]
+    function: str
+    call_args: Callable[[Authorization], list[Any]]
+    kind: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class ClientSignature:
     """A department's own signature over an action, as sent by the department."""
 
@@ -53,18 +67,13 @@ def submit_department_action(
     session: Session,
     ledger: Ledger,
     keys: KeyProvider,
-    *,
     department_id: int,
-    client: SignedActionsClient,
-    action_type: str,
-    fields: dict[str, Any],
-    function: str,
-    call_args: Callable[[Authorization], list[Any]],
-    kind: str,
+    action: DepartmentAction,
+    *,
     result: dict[str, Any] | None = None,
     signature: ClientSignature | None = None,
 ) -> Operation:
-    """Queue ``function`` (a ``…BySig`` call) for ``department_id``; not committed.
+    """Queue ``action`` (a ``…BySig`` call) for ``department_id``; not committed.
 
     Refused at once with :class:`DepartmentInactiveError` when the department will be suspended
     at the action's turn: the contract would refuse it anyway, after the caller was told 202.
@@ -81,27 +90,31 @@ def submit_department_action(
             raise ForbiddenError(
                 f"department {department_id} holds its own key: send its EIP-712 signature"
             )
-        nonce = next_signature_nonce(session, client, department_id)
+        nonce = next_signature_nonce(session, action.client, department_id)
         deadline = ledger.chain.block_time() + CUSTODIAL_SIGNATURE_TTL
-        action = client.typed_action(
-            action_type, fields, department_id=department_id, nonce=nonce, deadline=deadline
+        typed = action.client.typed_action(
+            action.action_type,
+            action.fields,
+            department_id=department_id,
+            nonce=nonce,
+            deadline=deadline,
         )
         auth = Authorization(
-            department_id=department_id, nonce=nonce, deadline=deadline, signature=action.sign(key)
+            department_id=department_id, nonce=nonce, deadline=deadline, signature=typed.sign(key)
         )
         custodial = True
     else:
         if len(signature.signature) != 65:
             raise InvalidInputError(f"a signature is 65 bytes, got {len(signature.signature)}")
-        action = client.typed_action(
-            action_type,
-            fields,
+        typed = action.client.typed_action(
+            action.action_type,
+            action.fields,
             department_id=department_id,
             nonce=signature.nonce,
             deadline=signature.deadline,
         )
         try:
-            recovered = action.recover(signature.signature)
+            recovered = typed.recover(signature.signature)
         except Exception as exc:  # eth-keys raises several kinds for garbage signatures
             raise InvalidSignatureError(
                 {}, message=f"the signature does not recover to any key: {exc}"
@@ -110,8 +123,9 @@ def submit_department_action(
             raise InvalidSignatureError(
                 {"recovered": recovered, "expected": signer},
                 message=f"the signature is by {recovered}, not department {department_id}'s key "
-                f"{signer} (check chain id {ledger.chain.chain_id}, contract {client.address}, "
-                "nonce and fields; a key rotation queued ahead of this action counts)",
+                f"{signer} (check chain id {ledger.chain.chain_id}, contract "
+                f"{action.client.address}, nonce and fields; a key rotation queued ahead of this "
+                "action counts)",
             )
         auth = Authorization(
             department_id=department_id,
@@ -122,13 +136,13 @@ def submit_department_action(
         custodial = False
     return enqueue(
         session,
-        kind=kind,
-        contract=client.artifact_name,
-        function=function,
-        args=call_args(auth),
+        kind=action.kind,
+        contract=action.client.artifact_name,
+        function=action.function,
+        args=action.call_args(auth),
         department_id=department_id,
-        action_type=action_type,
-        action_fields=fields,
+        action_type=action.action_type,
+        action_fields=action.fields,
         signature_nonce=auth.nonce,
         custodial=custodial,
         signer=signer,

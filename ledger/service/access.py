@@ -19,7 +19,7 @@ from sqlmodel import Session
 
 from ledger.chain.types import AccessRequestRecord, RequestStatus
 from ledger.errors import ConflictError, ForbiddenError, InvalidInputError, ResourceNotFoundError
-from ledger.relayer.actions import ClientSignature
+from ledger.relayer.actions import ClientSignature, DepartmentAction
 from ledger.runtime import Runtime
 from ledger.service.documents import text_commitment
 from ledger.service.principal import Principal
@@ -114,23 +114,25 @@ def request_access(
         session,
         runtime,
         department_id,
-        runtime.ledger.access,
-        action_type="RequestAccess",
-        fields={
-            "salt": salt,
-            "datasetId": command.dataset_id,
-            "purposeHash": purpose_hash,
-            "requestedDuration": command.duration_seconds,
-        },
-        function="requestAccessBySig",
-        call_args=lambda auth: [
-            salt,
-            command.dataset_id,
-            purpose_hash,
-            command.duration_seconds,
-            auth.as_abi(),
-        ],
-        kind="access.request",
+        DepartmentAction(
+            client=runtime.ledger.access,
+            action_type="RequestAccess",
+            fields={
+                "salt": salt,
+                "datasetId": command.dataset_id,
+                "purposeHash": purpose_hash,
+                "requestedDuration": command.duration_seconds,
+            },
+            function="requestAccessBySig",
+            call_args=lambda auth: [
+                salt,
+                command.dataset_id,
+                purpose_hash,
+                command.duration_seconds,
+                auth.as_abi(),
+            ],
+            kind="access.request",
+        ),
         resource=resource,
         signature=command.signature,
     )
@@ -230,12 +232,14 @@ def _answer(
         session,
         runtime,
         department_id,
-        runtime.ledger.access,
-        action_type=answer.action_type,
-        fields={"requestId": request_id, **extra},
-        function=answer.function,
-        call_args=lambda auth: [request_id, *extra.values(), auth.as_abi()],
-        kind=answer.kind,
+        DepartmentAction(
+            client=runtime.ledger.access,
+            action_type=answer.action_type,
+            fields={"requestId": request_id, **extra},
+            function=answer.function,
+            call_args=lambda auth: [request_id, *extra.values(), auth.as_abi()],
+            kind=answer.kind,
+        ),
         resource=resource,
         signature=command.signature,
     )

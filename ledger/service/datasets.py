@@ -22,7 +22,7 @@ from sqlmodel import Session, col, select
 from ledger.anchoring.queue import batched_dataset
 from ledger.chain.types import Classification, NewVersion, VersionRef
 from ledger.errors import ConflictError, ForbiddenError, ResourceNotFoundError
-from ledger.relayer.actions import ClientSignature
+from ledger.relayer.actions import ClientSignature, DepartmentAction
 from ledger.relayer.models import Operation, OperationStatus
 from ledger.runtime import Runtime
 from ledger.service.documents import store_metadata, text_commitment
@@ -94,25 +94,27 @@ def register_dataset(
         session,
         runtime,
         department_id,
-        datasets,
-        action_type="CreateDataset",
-        fields={
-            "salt": salt,
-            "classification": int(classification),
-            "metadataHash": metadata_hash,
-            "contentHash": first.content_hash,
-            "versionMetadataHash": first.metadata_hash,
-            "parents": [p.as_typed() for p in parents],
-        },
-        function="createDatasetBySig",
-        call_args=lambda auth: [
-            salt,
-            int(classification),
-            metadata_hash,
-            first.as_abi(),
-            auth.as_abi(),
-        ],
-        kind="datasets.create",
+        DepartmentAction(
+            client=datasets,
+            action_type="CreateDataset",
+            fields={
+                "salt": salt,
+                "classification": int(classification),
+                "metadataHash": metadata_hash,
+                "contentHash": first.content_hash,
+                "versionMetadataHash": first.metadata_hash,
+                "parents": [p.as_typed() for p in parents],
+            },
+            function="createDatasetBySig",
+            call_args=lambda auth: [
+                salt,
+                int(classification),
+                metadata_hash,
+                first.as_abi(),
+                auth.as_abi(),
+            ],
+            kind="datasets.create",
+        ),
         resource=resource,
         signature=command.signature,
     )
@@ -135,17 +137,19 @@ def append_version(
         session,
         runtime,
         department_id,
-        runtime.ledger.datasets,
-        action_type="AddVersion",
-        fields={
-            "datasetId": command.dataset_id,
-            "contentHash": version.content_hash,
-            "metadataHash": metadata_hash,
-            "parents": [p.as_typed() for p in parents],
-        },
-        function="addVersionBySig",
-        call_args=lambda auth: [command.dataset_id, version.as_abi(), auth.as_abi()],
-        kind="datasets.add_version",
+        DepartmentAction(
+            client=runtime.ledger.datasets,
+            action_type="AddVersion",
+            fields={
+                "datasetId": command.dataset_id,
+                "contentHash": version.content_hash,
+                "metadataHash": metadata_hash,
+                "parents": [p.as_typed() for p in parents],
+            },
+            function="addVersionBySig",
+            call_args=lambda auth: [command.dataset_id, version.as_abi(), auth.as_abi()],
+            kind="datasets.add_version",
+        ),
         resource=resource,
         signature=command.signature,
     )
@@ -162,12 +166,14 @@ def withdraw_dataset(
         session,
         runtime,
         department_id,
-        runtime.ledger.datasets,
-        action_type="WithdrawDataset",
-        fields={"datasetId": command.dataset_id, "reasonHash": reason_hash},
-        function="withdrawDatasetBySig",
-        call_args=lambda auth: [command.dataset_id, reason_hash, auth.as_abi()],
-        kind="datasets.withdraw",
+        DepartmentAction(
+            client=runtime.ledger.datasets,
+            action_type="WithdrawDataset",
+            fields={"datasetId": command.dataset_id, "reasonHash": reason_hash},
+            function="withdrawDatasetBySig",
+            call_args=lambda auth: [command.dataset_id, reason_hash, auth.as_abi()],
+            kind="datasets.withdraw",
+        ),
         resource=resource,
         signature=command.signature,
     )

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from sqlmodel import Session
 
-from ledger.chain.clients.base import SignedActionsClient
-from ledger.chain.types import Authorization
-from ledger.relayer.actions import ClientSignature, submit_department_action
+from ledger.relayer.actions import ClientSignature, DepartmentAction, submit_department_action
 from ledger.relayer.models import Operation
 from ledger.runtime import Runtime
 
@@ -28,13 +25,8 @@ def department_action(
     session: Session,
     runtime: Runtime,
     department_id: int,
-    client: SignedActionsClient,
+    action: DepartmentAction,
     *,
-    action_type: str,
-    fields: dict[str, Any],
-    function: str,
-    call_args: Callable[[Authorization], list[Any]],
-    kind: str,
     resource: dict[str, Any],
     signature: ClientSignature | None,
 ) -> Queued:
@@ -44,13 +36,8 @@ def department_action(
         session,
         runtime.ledger,
         runtime.department_key,
-        department_id=department_id,
-        client=client,
-        action_type=action_type,
-        fields=fields,
-        function=function,
-        call_args=call_args,
-        kind=kind,
+        department_id,
+        action,
         result=resource,
         signature=signature,
     )
