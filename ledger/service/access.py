@@ -110,31 +110,27 @@ def request_access(
         "salt": "0x" + salt.hex(),
         "purpose_hash": "0x" + purpose_hash.hex(),
     }
+    action = DepartmentAction(
+        client=runtime.ledger.access,
+        action_type="RequestAccess",
+        fields={
+            "salt": salt,
+            "datasetId": command.dataset_id,
+            "purposeHash": purpose_hash,
+            "requestedDuration": command.duration_seconds,
+        },
+        function="requestAccessBySig",
+        call_args=lambda auth: [
+            salt,
+            command.dataset_id,
+            purpose_hash,
+            command.duration_seconds,
+            auth.as_abi(),
+        ],
+        kind="access.request",
+    )
     return department_action(
-        session,
-        runtime,
-        department_id,
-        DepartmentAction(
-            client=runtime.ledger.access,
-            action_type="RequestAccess",
-            fields={
-                "salt": salt,
-                "datasetId": command.dataset_id,
-                "purposeHash": purpose_hash,
-                "requestedDuration": command.duration_seconds,
-            },
-            function="requestAccessBySig",
-            call_args=lambda auth: [
-                salt,
-                command.dataset_id,
-                purpose_hash,
-                command.duration_seconds,
-                auth.as_abi(),
-            ],
-            kind="access.request",
-        ),
-        resource=resource,
-        signature=command.signature,
+        session, runtime, department_id, action, resource=resource, signature=command.signature
     )
 
 
@@ -228,18 +224,14 @@ def _answer(
         validate(record)
     extra = fields or {}
     resource = {"request_id": rid_hex}
+    action = DepartmentAction(
+        client=runtime.ledger.access,
+        action_type=answer.action_type,
+        fields={"requestId": request_id, **extra},
+        function=answer.function,
+        call_args=lambda auth: [request_id, *extra.values(), auth.as_abi()],
+        kind=answer.kind,
+    )
     return department_action(
-        session,
-        runtime,
-        department_id,
-        DepartmentAction(
-            client=runtime.ledger.access,
-            action_type=answer.action_type,
-            fields={"requestId": request_id, **extra},
-            function=answer.function,
-            call_args=lambda auth: [request_id, *extra.values(), auth.as_abi()],
-            kind=answer.kind,
-        ),
-        resource=resource,
-        signature=command.signature,
+        session, runtime, department_id, action, resource=resource, signature=command.signature
     )

@@ -90,33 +90,29 @@ def register_dataset(
         "content_hash": "0x" + command.content_hash.hex(),
         "metadata_hash": "0x" + metadata_hash.hex(),
     }
+    action = DepartmentAction(
+        client=datasets,
+        action_type="CreateDataset",
+        fields={
+            "salt": salt,
+            "classification": int(classification),
+            "metadataHash": metadata_hash,
+            "contentHash": first.content_hash,
+            "versionMetadataHash": first.metadata_hash,
+            "parents": [p.as_typed() for p in parents],
+        },
+        function="createDatasetBySig",
+        call_args=lambda auth: [
+            salt,
+            int(classification),
+            metadata_hash,
+            first.as_abi(),
+            auth.as_abi(),
+        ],
+        kind="datasets.create",
+    )
     return department_action(
-        session,
-        runtime,
-        department_id,
-        DepartmentAction(
-            client=datasets,
-            action_type="CreateDataset",
-            fields={
-                "salt": salt,
-                "classification": int(classification),
-                "metadataHash": metadata_hash,
-                "contentHash": first.content_hash,
-                "versionMetadataHash": first.metadata_hash,
-                "parents": [p.as_typed() for p in parents],
-            },
-            function="createDatasetBySig",
-            call_args=lambda auth: [
-                salt,
-                int(classification),
-                metadata_hash,
-                first.as_abi(),
-                auth.as_abi(),
-            ],
-            kind="datasets.create",
-        ),
-        resource=resource,
-        signature=command.signature,
+        session, runtime, department_id, action, resource=resource, signature=command.signature
     )
 
 
@@ -133,25 +129,21 @@ def append_version(
         "content_hash": "0x" + command.content_hash.hex(),
         "metadata_hash": "0x" + metadata_hash.hex(),
     }
+    action = DepartmentAction(
+        client=runtime.ledger.datasets,
+        action_type="AddVersion",
+        fields={
+            "datasetId": command.dataset_id,
+            "contentHash": version.content_hash,
+            "metadataHash": metadata_hash,
+            "parents": [p.as_typed() for p in parents],
+        },
+        function="addVersionBySig",
+        call_args=lambda auth: [command.dataset_id, version.as_abi(), auth.as_abi()],
+        kind="datasets.add_version",
+    )
     return department_action(
-        session,
-        runtime,
-        department_id,
-        DepartmentAction(
-            client=runtime.ledger.datasets,
-            action_type="AddVersion",
-            fields={
-                "datasetId": command.dataset_id,
-                "contentHash": version.content_hash,
-                "metadataHash": metadata_hash,
-                "parents": [p.as_typed() for p in parents],
-            },
-            function="addVersionBySig",
-            call_args=lambda auth: [command.dataset_id, version.as_abi(), auth.as_abi()],
-            kind="datasets.add_version",
-        ),
-        resource=resource,
-        signature=command.signature,
+        session, runtime, department_id, action, resource=resource, signature=command.signature
     )
 
 
@@ -162,20 +154,16 @@ def withdraw_dataset(
     dataset_hex = "0x" + command.dataset_id.hex()
     reason_hash = text_commitment(session, command.reason)
     resource = {"dataset_id": dataset_hex}
+    action = DepartmentAction(
+        client=runtime.ledger.datasets,
+        action_type="WithdrawDataset",
+        fields={"datasetId": command.dataset_id, "reasonHash": reason_hash},
+        function="withdrawDatasetBySig",
+        call_args=lambda auth: [command.dataset_id, reason_hash, auth.as_abi()],
+        kind="datasets.withdraw",
+    )
     return department_action(
-        session,
-        runtime,
-        department_id,
-        DepartmentAction(
-            client=runtime.ledger.datasets,
-            action_type="WithdrawDataset",
-            fields={"datasetId": command.dataset_id, "reasonHash": reason_hash},
-            function="withdrawDatasetBySig",
-            call_args=lambda auth: [command.dataset_id, reason_hash, auth.as_abi()],
-            kind="datasets.withdraw",
-        ),
-        resource=resource,
-        signature=command.signature,
+        session, runtime, department_id, action, resource=resource, signature=command.signature
     )
 
 
