@@ -1,19 +1,25 @@
-"""A runtime over the shared test chain with two departments whose keys the service holds, and
-the principals that act in the use cases. No HTTP: the use cases are called directly."""
+"""A runtime over the shared test chain with two departments whose keys the service holds, the
+principals that act in the use cases, and a ledger state the reads are asked about. No HTTP:
+the use cases are called directly."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlmodel import Session
 
 from ledger.chain.deploy import Ledger
+from ledger.chain.types import VersionRef
 from ledger.config import Settings
 from ledger.db import make_engine
 from ledger.runtime import Runtime
+from ledger.service import access, batched, datasets
 from ledger.service.principal import Principal, PrincipalKind
+from ledger.service.queued import Queued
 
 DEPT_A, DEPT_B = 31, 32
 
@@ -52,3 +58,73 @@ def department(department_id: int) -> Principal:
 
 AUDITOR = Principal(PrincipalKind.AUDITOR, "tok_auditor")
 GOVERNANCE = Principal(PrincipalKind.GOVERNANCE, "tok_governance")
+
+DAY = 24 * 3600
+
+
+def act(runtime: Runtime, who: Principal, case: Callable[..., Any], command: object) -> Any:
+    with Session(runtime.engine, expire_on_commit=False) as session:
+        result = case(session, runtime, who, command)
+        session.commit()
+    return result
+
+
+def ask(runtime: Runtime, who: Principal, read: Callable[..., Any], query: object) -> Any:
+    with Session(runtime.engine) as session:
+        return read(session, runtime, who, query)
+
+
+@pytest.fixture
+def ledger_state(runtime: Runtime, relay: Callable[[], None]) -> dict[str, Any]:
+    """A's confidential dataset on chain (with a derived second dataset of B's), a confidential
+    batched dataset of A's, and B's pending request for A's dataset; all mined, anchored and
+    indexed."""
+    content = os.urandom(32)
+    on_chain: Queued = act(
+        runtime,
+        department(DEPT_A),
+        datasets.register_dataset,
+        datasets.NewDataset(
+            content_hash=content, metadata={"title": "Beds"}, classification="confidential"
+        ),
+    )
+    relay()
+    parent = bytes.fromhex(on_chain.resource["dataset_id"][2:])
+    derived: Queued = act(
+        runtime,
+        department(DEPT_B),
+        datasets.register_dataset,
+        datasets.NewDataset(
+            content_hash=os.urandom(32),
+            metadata={"title": "Beds by region"},
+            parents=(VersionRef(parent, 1),),
+        ),
+    )
+    secret = act(
+        runtime,
+        department(DEPT_A),
+        batched.register_one,
+        batched.BatchedEntry(
+            content_hash=os.urandom(32),
+            metadata={"title": "Staff"},
+            classification="confidential",
+        ),
+    )
+    runtime.batcher.flush(DEPT_A)
+    request: Queued = act(
+        runtime,
+        department(DEPT_B),
+        access.request_access,
+        access.RequestAccess(dataset_id=parent, purpose="capacity planning", duration_seconds=DAY),
+    )
+    relay()
+    runtime.indexer.sync()
+    return {
+        "content": content,
+        "dataset": on_chain.resource["dataset_id"],
+        "derived": derived.resource["dataset_id"],
+        "batched": secret.results[0]["dataset_id"],
+        "batched_op": secret.operation_ids[0],
+        "request": request.resource["request_id"],
+        "request_op": request.operation.id,
+    }
