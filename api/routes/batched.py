@@ -3,6 +3,8 @@ next Merkle batches (the rules: :mod:`ledger.service.batched`)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
@@ -14,7 +16,7 @@ from api.bodies import Body, takes
 from api.deps import IdempotencyKey, PrincipalDep, RuntimeDep
 from api.idempotency import Idempotency
 from api.routes.common import Intent, acknowledge_records, hex_bytes, idempotent_write, refs
-from api.schemas import BatchAccepted, BatchRegistration
+from api.schemas import BatchAccepted, BatchEntry, BatchRegistration
 from ledger.service import batched as cases
 
 router = APIRouter(tags=["datasets"])
@@ -51,41 +53,38 @@ async def register_batch(
         body = BatchRegistration.model_validate_json(raw)
     except ValidationError as exc:
         raise RequestValidationError(exc.errors()) from exc
-    intent = Intent.of(request, raw)
-
-    entries = [
-        cases.BatchedEntry(
-            content_hash=hex_bytes(entry.content_hash),
-            metadata=entry.metadata_document(),
-            dataset_id=hex_bytes(entry.dataset_id) if entry.dataset_id else None,
-            classification=entry.classification,
-            parents=refs(entry.parents),
-            salt=hex_bytes(entry.salt) if entry.salt else None,
-        )
-        for entry in body.records
-    ]
+    entries = [_entry(record) for record in body.records]
 
     def write(session: Session, idempotency: Idempotency) -> JSONResponse:
         queued = cases.register_records(session, runtime, principal, entries)
-        payload = BatchAccepted(
-            count=len(queued.operation_ids),
-            status="pending",
-            records=[
-                {
-                    "operation_id": op_id,
-                    **{k: r[k] for k in ("dataset_id", "version", "content_hash")},
-                }
-                for op_id, r in zip(queued.operation_ids, queued.results, strict=True)
-            ],
-        ).model_dump()
-        return acknowledge_records(session, idempotency, payload)
+        return acknowledge_records(session, idempotency, _accepted(queued))
 
     # The checks wait on the node and the database: off the event loop, which keeps reading
     # other requests meanwhile.
+    intent = Intent.of(request, raw)
     return await run_in_threadpool(
         idempotent_write, runtime, principal, idempotency_key, intent, write
     )
 
 
+def _entry(record: BatchEntry) -> cases.BatchedEntry:
+    return cases.BatchedEntry(
+        content_hash=hex_bytes(record.content_hash),
+        metadata=record.metadata_document(),
+        dataset_id=hex_bytes(record.dataset_id) if record.dataset_id else None,
+        classification=record.classification,
+        parents=refs(record.parents),
+        salt=hex_bytes(record.salt) if record.salt else None,
+    )
+
+
 #: What the answer says of each record (the operation holds the rest).
 _SUMMARY = ("dataset_id", "version", "content_hash")
+
+
+def _accepted(queued: cases.QueuedRecords) -> dict[str, Any]:
+    records = [
+        {"operation_id": op_id, **{key: result[key] for key in _SUMMARY}}
+        for op_id, result in zip(queued.operation_ids, queued.results, strict=True)
+    ]
+    return BatchAccepted(count=len(records), status="pending", records=records).model_dump()
