@@ -31,7 +31,7 @@ from web3.exceptions import (
     TimeExhausted,
     Web3Exception,
 )
-from web3.types import TxParams
+from web3.types import BlockIdentifier, TxParams
 
 from ledger.chain.revert import decode_revert, revert_data_from_message
 from ledger.errors import (
@@ -302,6 +302,19 @@ class Chain:
     def block_time(self) -> int:
         """Timestamp of the latest block."""
         return int(self.call(lambda: self.w3.eth.get_block("latest"))["timestamp"])
+
+    def storage_at(self, address: str, slot: int, block: BlockIdentifier = "latest") -> bytes:
+        """The 32-byte word at ``slot`` of ``address``'s storage as of ``block``."""
+        try:
+            if self._tester is not None:
+                # web3's tester provider hands eth-tester a block number as hex, which it
+                # refuses for this method; asked directly, it takes the number.
+                value = self._tester.get_storage_at(address, hex(slot), block)
+                return bytes(HexBytes(value)).rjust(32, b"\0")
+            word = self.w3.eth.get_storage_at(self.w3.to_checksum_address(address), slot, block)
+            return bytes(word).rjust(32, b"\0")
+        except Exception as exc:
+            raise _translate(exc) from exc
 
     def head(self) -> tuple[int, str]:
         """The latest block's number and hash (0x-hex), asked of the provider directly: web3's

@@ -9,10 +9,12 @@ from eth_account.signers.local import LocalAccount
 from eth_utils.crypto import keccak
 from hexbytes import HexBytes
 from web3._utils.events import get_event_data
+from web3.types import BlockIdentifier
 
 from ledger.artifacts import load_artifact
 from ledger.chain.abi_json import canonical_type
 from ledger.chain.backend import Chain, Receipt
+from ledger.chain.storage import StructMapping, struct_mapping
 from ledger.chain.types import (
     Authorization,
     Event,
@@ -30,6 +32,8 @@ class ContractClient:
         self.address = chain.w3.to_checksum_address(address)
         artifact = load_artifact(self.artifact_name)
         self.contract = chain.w3.eth.contract(address=self.address, abi=artifact.abi)
+        self._storage_layout = artifact.storage_layout
+        self._mappings: dict[str, StructMapping] = {}
         self._events = {
             keccak(text=f"{e['name']}({','.join(canonical_type(i) for i in e['inputs'])})"): e
             for e in artifact.abi
@@ -41,6 +45,16 @@ class ContractClient:
 
     def _view(self, function: Any) -> Any:
         return self.chain.call(lambda: function.call())
+
+    def _stored(
+        self, variable: str, key: bytes | int, block: BlockIdentifier = "latest"
+    ) -> dict[str, Any]:
+        """The struct ``variable[key]`` read from this contract's storage at ``block``: what
+        the matching view answers, without running the contract (``eth_getStorageAt``)."""
+        mapping = self._mappings.get(variable)
+        if mapping is None:
+            mapping = self._mappings[variable] = struct_mapping(self._storage_layout, variable)
+        return mapping.read(key, lambda slot: self.chain.storage_at(self.address, slot, block))
 
     def event_name(self, log: Any) -> str | None:
         """The name of the event ``log`` is, if this contract emitted it; nothing decoded.
