@@ -100,7 +100,7 @@ def test_verification_needs_a_token(client: TestClient) -> None:
     assert client.post("/v1/verify", json={"content_hash": "0x" + "ab" * 32}).status_code == 401
 
 
-def test_a_verdict_is_reused_only_while_the_chain_head_stays_the_same(
+def test_a_verdict_is_reused_until_the_chain_does_something_that_concerns_it(
     client: TestClient,
     registered: dict[str, Any],
     monkeypatch: pytest.MonkeyPatch,
@@ -122,9 +122,17 @@ def test_a_verdict_is_reused_only_while_the_chain_head_stays_the_same(
     first, again = client.post("/v1/verify", **ask).json(), client.post("/v1/verify", **ask).json()
     assert first == again and first["matched"] and len(calls) == 1
 
-    # A new block (any write) is a new chain: the verdict is made afresh, at the new head.
-    client.post("/v1/auditors", json={"label": "another"}, headers=governance)
+    # New blocks that concern another department: the verdict holds at the new head as made.
     client.post("/v1/departments", json={"department_id": 42, "name": "X"}, headers=governance)
     relay()
     later = client.post("/v1/verify", **ask).json()
-    assert len(calls) == 2 and later["verified_at_block"] > first["verified_at_block"]
+    assert len(calls) == 1 and later["verified_at_block"] > first["verified_at_block"]
+
+    # Its department suspended: made afresh.
+    suspended = client.post(
+        "/v1/departments/41/suspend", json={"reason": "audit"}, headers=governance
+    )
+    assert suspended.status_code == 202, suspended.text
+    relay()
+    client.post("/v1/verify", **ask)
+    assert len(calls) == 2
