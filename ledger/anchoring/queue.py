@@ -168,3 +168,13 @@ def anchored_candidates(session: Session, content_hash: str) -> list[AnchoredCan
             )
         )
     return found
+
+
+def batch_contents(session: Session, roots: list[str]) -> list[tuple[str, str]]:
+    """(content hash, dataset id) of every record in the batches with these roots (0x-hex)."""
+    rows = session.exec(
+        select(QueuedRecord.content_hash, QueuedRecord.dataset_id).where(
+            col(QueuedRecord.batch_root).in_(roots)
+        )
+    ).all()
+    return [(content_hash, dataset_id) for content_hash, dataset_id in rows]

@@ -15,10 +15,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from hexbytes import HexBytes
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
-from ledger.anchoring.models import QueuedRecord
-from ledger.anchoring.queue import anchored_candidates
+from ledger.anchoring.queue import anchored_candidates, batch_contents
 from ledger.errors import InvalidProofError
 from ledger.hashing import Digest
 from ledger.runtime import Runtime
@@ -151,11 +150,7 @@ def touched(runtime: Runtime, first: int, last: int) -> set[Concern]:
             roots.append(topics[1])
     if roots:  # a batch's records are known here only: which bytes and datasets it anchors
         with Session(runtime.engine) as session:
-            for content_hash, dataset_id in session.exec(
-                select(QueuedRecord.content_hash, QueuedRecord.dataset_id).where(
-                    col(QueuedRecord.batch_root).in_(roots)
-                )
-            ):
+            for content_hash, dataset_id in batch_contents(session, roots):
                 concerns |= {("content", content_hash), ("dataset", dataset_id)}
     return concerns
 
