@@ -63,18 +63,26 @@ class VerdictCache:
     def follow(self, runtime: Runtime, head: tuple[int, str]) -> None:
         """Bring the cache to ``head`` (number, hash): drop what the blocks since concern."""
         with self._lock:
-            if self._at == head:
+            at = self._at
+            if at == head:
                 return
-            at, self._at = self._at, head
-            if at is None or not at[0] < head[0] <= at[0] + self.MAX_SWEEP_BLOCKS:
+            try:
+                if at is not None and head[0] <= at[0] and _block_hash(runtime, at[0]) == at[1]:
+                    return  # a reader that saw an older head: the cache is already past it
+                if at is None or head[0] > at[0] + self.MAX_SWEEP_BLOCKS or head[0] <= at[0]:
+                    self._clear()  # nothing to sweep from, too far to sweep, or reorged
+                elif _block_hash(runtime, at[0]) != at[1]:
+                    self._clear()  # reorged under the cache
+                else:
+                    for concern in touched(runtime, at[0] + 1, head[0]):
+                        for digest in self._by_concern.pop(concern, set()):
+                            self._drop(digest)
+            except BaseException:
+                # The sweep did not finish (the node went away): nothing kept can be vouched for.
                 self._clear()
-                return
-            if _block_hash(runtime, at[0]) != at[1]:  # reorged since: start afresh
-                self._clear()
-                return
-            for concern in touched(runtime, at[0] + 1, head[0]):
-                for digest in self._by_concern.pop(concern, set()):
-                    self._drop(digest)
+                self._at = None
+                raise
+            self._at = head
 
     def get(self, digest: str, head: tuple[int, str]) -> dict[str, Any] | None:
         """The verdict for ``digest`` if one holds at ``head`` (the cache must follow it)."""

@@ -14,9 +14,10 @@ from typing import Any
 
 import pytest
 
+from ledger.errors import ChainUnavailableError
 from ledger.hashing import Digest
 from ledger.runtime import Runtime
-from ledger.service import batched, datasets, departments
+from ledger.service import batched, datasets, departments, verification
 from ledger.service.verification import VerdictCache, verify_digest
 from ledger.verifier import Verifier
 from tests.ledger.service.conftest import (
@@ -177,3 +178,33 @@ def test_the_cache_keeps_its_capacity(runtime: Runtime, ledger_state: dict[str, 
     for _ in range(3):
         verify_digest(runtime, cache, Digest(os.urandom(32)))
     assert len(cache) == 2
+
+
+def test_a_reader_that_saw_an_older_head_leaves_the_cache_as_it_is(
+    runtime: Runtime, ledger_state: dict[str, Any]
+) -> None:
+    cache, digest = VerdictCache(), Digest(ledger_state["content"])
+    older = runtime.chain.head()
+    runtime.chain.advance_time(1)
+    verify_digest(runtime, cache, digest)
+    newer = runtime.chain.head()
+
+    cache.follow(runtime, older)
+
+    assert len(cache) == 1 and cache.get(digest.hex(), newer) is not None
+
+
+def test_a_sweep_the_node_cannot_answer_keeps_nothing(
+    runtime: Runtime, ledger_state: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cache, digest = VerdictCache(), Digest(ledger_state["content"])
+    verify_digest(runtime, cache, digest)
+    runtime.chain.advance_time(1)
+
+    def unreachable(*_: Any) -> set[Any]:
+        raise ChainUnavailableError("the node went away")
+
+    monkeypatch.setattr(verification, "touched", unreachable)
+    with pytest.raises(ChainUnavailableError):
+        verify_digest(runtime, cache, digest)
+    assert len(cache) == 0
