@@ -17,6 +17,9 @@ confirmed before anything is measured. From ``--concurrency`` keep-alive connect
   state; for a batched record its proof and anchor);
 * ``verify_cached``: the same hashes again, each verdict kept since.
 
+``--profile DIR`` samples the service with py-spy during each (``pip install -e '.[bench]'``)
+and prints where its time goes.
+
 Baseline, same run, same client and connections: ``bench/trivial_app.py`` (an endpoint that
 reads the body and answers a small JSON object) served by ``api.server.run`` exactly like the
 service, sent the same requests. Targets (issue 11): ``verify_new`` >= 0.5x the baseline's
@@ -30,6 +33,7 @@ import json
 import os
 import sys
 import tempfile
+import time
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
@@ -37,6 +41,7 @@ from typing import Any
 import httpx2
 from _load import http_request, run_load, summary
 from _service import REPO, enrol_department, percentiles, serve, settle
+from api_load import _profile_start, _profile_stop
 
 TARGETS = {"verify_new": (0.5, 50.0), "verify_cached": (0.8, None)}
 BATCH_REQUEST = 1_000
@@ -79,7 +84,9 @@ def register(base: str, token: str, records: int) -> list[str]:
     return [h for pair in zip(on_chain, batched, strict=True) for h in pair]
 
 
-def measure(base: str, token: str, hashes: list[str], args: argparse.Namespace) -> dict[str, Any]:
+def measure(
+    base: str, token: str, hashes: list[str], args: argparse.Namespace, pid: int | None = None
+) -> dict[str, Any]:
     port = int(base.rsplit(":", 1)[1])
     bodies = [
         http_request(
@@ -93,6 +100,12 @@ def measure(base: str, token: str, hashes: list[str], args: argparse.Namespace) 
     ]
     out: dict[str, Any] = {}
     for scenario in ("verify_new", "verify_cached"):
+        spy = None
+        if args.profile and pid is not None:
+            profile_file = Path(args.profile) / f"{scenario}.txt"
+            profile_file.parent.mkdir(parents=True, exist_ok=True)
+            spy = _profile_start(pid, profile_file)
+            time.sleep(1.0)  # py-spy attaches
         result = run_load(
             port,
             lambda i: bodies[i % len(bodies)],
@@ -101,6 +114,8 @@ def measure(base: str, token: str, hashes: list[str], args: argparse.Namespace) 
             concurrency=args.concurrency,
         )
         out[scenario] = summary(result, percentiles)
+        if spy is not None:
+            out[scenario]["profile"] = _profile_stop(spy, profile_file)
     return out
 
 
@@ -115,7 +130,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         stack.close()
 
         data_dir = Path(tmp) / "service"
-        base, _ = stack.enter_context(serve(data_dir, {}))
+        base, pid = stack.enter_context(serve(data_dir, {}))
         token = enrol_department(base, data_dir)
         hashes = register(base, token, args.records)
         with httpx2.Client(base_url=base, timeout=60) as client:
@@ -123,7 +138,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             probe = client.post("/v1/verify", json={"content_hash": hashes[0]}).json()
         if not (probe["matched"] and probe["authentic"]):
             raise RuntimeError(f"a registered hash does not verify: {probe}")
-        service = measure(base, token, hashes[1:], args)  # the probe's verdict is made already
+        service = measure(base, token, hashes[1:], args, pid)  # the probe's verdict is made
 
     result: dict[str, Any] = {
         "command": " ".join(["python", "bench/verify.py", *sys.argv[1:]]),
@@ -164,6 +179,11 @@ def _print(result: dict[str, Any]) -> None:
             )
         verdict = "met" if pair["met"] else "MISSED"
         print(f"  ratio {pair['ratio']}x, target {pair['target']}: {verdict}")
+        if "profile" in pair["service"]:
+            prof = pair["service"]["profile"]
+            print(f"    profile ({prof['samples']} samples), inclusive time:")
+            for frame, pct in prof["inclusive_pct"]:
+                print(f"      {pct:>5}%  {frame}")
 
 
 def main() -> int:
@@ -171,6 +191,7 @@ def main() -> int:
     parser.add_argument("--records", type=int, default=500, help="on chain, and as many batched")
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--max-seconds", type=float, default=120.0, help="per scenario")
+    parser.add_argument("--profile", help="sample the service with py-spy, stacks kept here")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     result = run(args)
