@@ -193,9 +193,7 @@ class Verifier:
 
     def _authoriser(self, tx: Any, event: Event) -> tuple[str, str, str, dict[str, Any]]:
         """Who authorised the transaction: the EIP-712 signer of a relayed call, or the sender."""
-        contract = self.datasets.contract
-        function, args = contract.decode_function_input(tx["input"])
-        name = function.fn_name
+        name, args = self.datasets.decode_call(tx["input"])
         if not name.endswith("BySig"):
             return "sender", str(tx["from"]), "", {}
         auth = Authorization.from_abi(args["auth"])

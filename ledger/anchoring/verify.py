@@ -150,8 +150,8 @@ def _anchor_log(verifier: ChainReader, anchors: AnchorRegistryClient, root: byte
 
 
 def _authoriser(anchors: AnchorRegistryClient, tx: Any) -> tuple[str, str, str, dict[str, Any]]:
-    function, args = anchors.contract.decode_function_input(tx["input"])
-    if function.fn_name != "anchorBatchBySig":
+    name, args = anchors.decode_call(tx["input"])
+    if name != "anchorBatchBySig":
         return "sender", str(tx["from"]), "", {}
     auth = Authorization.from_abi(args["auth"])
     department_id, nonce, deadline, signature = auth.as_abi()

@@ -33,6 +33,11 @@ class ContractClient:
         artifact = load_artifact(self.artifact_name)
         self.contract = chain.w3.eth.contract(address=self.address, abi=artifact.abi)
         self._storage_layout = artifact.storage_layout
+        self._functions = {
+            keccak(text=f"{f['name']}({','.join(canonical_type(i) for i in f['inputs'])})")[:4]: f
+            for f in artifact.abi
+            if f["type"] == "function"
+        }
         self._mappings: dict[str, StructMapping] = {}
         self._events = {
             keccak(text=f"{e['name']}({','.join(canonical_type(i) for i in e['inputs'])})"): e
@@ -55,6 +60,17 @@ class ContractClient:
         if mapping is None:
             mapping = self._mappings[variable] = struct_mapping(self._storage_layout, variable)
         return mapping.read(key, lambda slot: self.chain.storage_at(self.address, slot, block))
+
+    def decode_call(self, data: bytes | str) -> tuple[str, dict[str, Any]]:
+        """The function a transaction's input calls, and its arguments by name (structs as
+        tuples). A table of selectors, built once: web3's ``decode_function_input`` hashes
+        every function's signature on every call to find the one."""
+        raw = bytes(HexBytes(data))
+        abi = self._functions.get(raw[:4])
+        if abi is None:
+            raise ValueError(f"no function of {self.artifact_name} has selector 0x{raw[:4].hex()}")
+        values = self.chain.w3.codec.decode([canonical_type(i) for i in abi["inputs"]], raw[4:])
+        return str(abi["name"]), {i["name"]: v for i, v in zip(abi["inputs"], values, strict=True)}
 
     def event_name(self, log: Any) -> str | None:
         """The name of the event ``log`` is, if this contract emitted it; nothing decoded.
