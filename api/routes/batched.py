@@ -7,15 +7,20 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import ValidationError
 from sqlmodel import Session
 
 from api.bodies import Body, takes
 from api.deps import IdempotencyKey, PrincipalDep, RuntimeDep
 from api.idempotency import Idempotency
-from api.routes.common import Intent, acknowledge_records, hex_bytes, idempotent_write, refs
+from api.routes.common import (
+    Intent,
+    acknowledge_records,
+    hex_bytes,
+    idempotent_write,
+    refs,
+    validated,
+)
 from api.schemas import BatchAccepted, BatchEntry, BatchRegistration
 from ledger.service import batched as cases
 
@@ -49,10 +54,7 @@ async def register_batch(
     operation id that becomes ``confirmed`` with its inclusion proof."""
     principal.acting_department()  # refused before its body is read
     raw = await request.body()
-    try:
-        body = BatchRegistration.model_validate_json(raw)
-    except ValidationError as exc:
-        raise RequestValidationError(exc.errors()) from exc
+    body = validated(BatchRegistration, raw)
     entries = [_entry(record) for record in body.records]
 
     def write(session: Session, idempotency: Idempotency) -> JSONResponse:

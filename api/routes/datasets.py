@@ -9,9 +9,8 @@ from typing import Any, TypeVar
 
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 from sqlmodel import Session
 
 from api.bodies import Body, takes
@@ -27,6 +26,7 @@ from api.routes.common import (
     intent_of,
     path_id,
     refs,
+    validated,
 )
 from api.schemas import (
     Accepted,
@@ -57,10 +57,7 @@ async def _parse(request: Request, runtime: Runtime, model: type[M]) -> tuple[M,
     model and the bytes that identify the request for idempotency."""
     if request.headers.get("content-type", "").startswith("application/json"):
         raw = await request.body()
-        try:
-            return model.model_validate_json(raw), raw
-        except ValidationError as exc:
-            raise RequestValidationError(exc.errors()) from exc
+        return validated(model, raw), raw
     upload = await hash_upload(request, max_bytes=runtime.settings.max_upload_bytes)
     document: dict[str, Any] = {"content_hash": upload.digest.hex()}
     for name, text in upload.fields.items():
@@ -81,11 +78,7 @@ async def _parse(request: Request, runtime: Runtime, model: type[M]) -> tuple[M,
             raise
         except ValueError as exc:
             raise InvalidInputError(f"form field {name!r} must be JSON: {exc}") from exc
-    try:
-        parsed = model.model_validate(document)
-    except ValidationError as exc:
-        raise RequestValidationError(exc.errors()) from exc
-    return parsed, json.dumps(document, sort_keys=True).encode()
+    return validated(model, document), json.dumps(document, sort_keys=True).encode()
 
 
 _JSON_FIELDS = {"metadata", "parents"}

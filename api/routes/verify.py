@@ -6,11 +6,10 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.exceptions import RequestValidationError
-from pydantic import ValidationError
 
 from api.bodies import Body, takes
 from api.deps import PrincipalDep, RuntimeDep
+from api.routes.common import validated
 from api.schemas import VerifyRequest
 from api.uploads import hash_upload
 from ledger.hashing import Digest
@@ -48,10 +47,7 @@ async def verify(request: Request, runtime: RuntimeDep, principal: PrincipalDep)
     authorised it, block time, lineage, withdrawal and full chain coordinates."""
     size: int | None = None
     if request.headers.get("content-type", "").startswith("application/json"):
-        try:
-            body = VerifyRequest.model_validate_json(await request.body())
-        except ValidationError as exc:
-            raise RequestValidationError(exc.errors()) from exc
+        body = validated(VerifyRequest, await request.body())
         digest = Digest.from_hex(body.content_hash)
     else:
         upload = await hash_upload(request, max_bytes=runtime.settings.max_upload_bytes)
