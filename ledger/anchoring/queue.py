@@ -136,37 +136,49 @@ def anchored_candidates(session: Session, content_hash: str) -> list[AnchoredCan
 
     Candidates only: the verifier proves each against the chain before anyone is told of it.
     """
-    rows = session.exec(
-        select(QueuedRecord, AnchorBatch)
-        .join(AnchorBatch, col(AnchorBatch.root) == col(QueuedRecord.batch_root))
-        .where(
-            QueuedRecord.content_hash == content_hash.lower(),
-            QueuedRecord.status == RecordStatus.BATCHED,
-        )
-        .order_by(col(QueuedRecord.seq))
-    ).all()
-    withdrawn = set(
-        session.exec(
-            select(QueuedRecord.dataset_id).where(
-                col(QueuedRecord.dataset_id).in_([row.dataset_id for row, _ in rows]),
-                QueuedRecord.kind == RecordKind.WITHDRAW.name.lower(),
+    return anchored_candidates_of(session, [content_hash]).get(content_hash.lower(), [])
+
+
+def anchored_candidates_of(
+    session: Session, content_hashes: Sequence[str]
+) -> dict[str, list[AnchoredCandidate]]:
+    """:func:`anchored_candidates` of many content hashes, by 0x-hex hash (lowercase), a few
+    queries per 500 hashes (bulk audits)."""
+    wanted = list(dict.fromkeys(h.lower() for h in content_hashes))
+    found: dict[str, list[AnchoredCandidate]] = {}
+    for start in range(0, len(wanted), 500):
+        rows = session.exec(
+            select(QueuedRecord, AnchorBatch)
+            .join(AnchorBatch, col(AnchorBatch.root) == col(QueuedRecord.batch_root))
+            .where(
+                col(QueuedRecord.content_hash).in_(wanted[start : start + 500]),
                 QueuedRecord.status == RecordStatus.BATCHED,
             )
+            .order_by(col(QueuedRecord.seq))
         ).all()
-    )
-    found = []
-    for row, batch in rows:
-        proof = row.inclusion_proof(batch.size)
-        if proof is None:
+        if not rows:
             continue
-        found.append(
-            AnchoredCandidate(
-                record=row.batch_record(),
-                proof=proof,
-                root=bytes.fromhex(batch.root[2:]),
-                withdrawn=row.dataset_id in withdrawn,
-            )
+        withdrawn = set(
+            session.exec(
+                select(QueuedRecord.dataset_id).where(
+                    col(QueuedRecord.dataset_id).in_({row.dataset_id for row, _ in rows}),
+                    QueuedRecord.kind == RecordKind.WITHDRAW.name.lower(),
+                    QueuedRecord.status == RecordStatus.BATCHED,
+                )
+            ).all()
         )
+        for row, batch in rows:
+            proof = row.inclusion_proof(batch.size)
+            if proof is None:
+                continue
+            found.setdefault(row.content_hash, []).append(
+                AnchoredCandidate(
+                    record=row.batch_record(),
+                    proof=proof,
+                    root=bytes.fromhex(batch.root[2:]),
+                    withdrawn=row.dataset_id in withdrawn,
+                )
+            )
     return found
 
 

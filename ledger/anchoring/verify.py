@@ -21,6 +21,7 @@ A batched record is proven by:
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from eth_utils.crypto import keccak
@@ -30,7 +31,7 @@ from web3 import Web3
 from ledger.anchoring.records import BatchRecord, RecordKind
 from ledger.chain.backend import Chain
 from ledger.chain.clients.anchors import AnchorRegistryClient
-from ledger.chain.types import Authorization
+from ledger.chain.types import AnchorRecord, Authorization
 from ledger.encoding import jsonable
 from ledger.errors import InvalidProofError
 from ledger.merkle import InclusionProof, record_leaf_hash, root_from_inclusion_proof
@@ -63,6 +64,23 @@ def check_inclusion(record: BatchRecord, proof: InclusionProof, root: bytes) -> 
         )
 
 
+@dataclass(frozen=True, slots=True)
+class AnchorEvidence:
+    """What the chain says of one anchored root: read once, it proves every record under it."""
+
+    root: bytes
+    anchor: AnchorRecord
+    contract: str
+    chain_id: int
+    tx_hash: str
+    block_number: int
+    block_hash: str
+    block_time: int
+    log_index: int
+    authoriser: tuple[str, str, str, dict[str, Any]]
+    department_key: str  # the anchoring department's key at the anchor's log
+
+
 def anchored_registration(
     verifier: ChainReader,
     anchors: AnchorRegistryClient,
@@ -83,6 +101,48 @@ def anchored_registration(
     anchor = anchors.anchor(root)
     if anchor.department == 0:
         raise InvalidProofError(f"no batch with root 0x{root.hex()} is anchored on chain")
+    log = _anchor_log(verifier, anchors, root)
+    tx = verifier.w3.eth.get_transaction(HexBytes(log["transactionHash"]))
+    block_number = int(log["blockNumber"])
+    log_index = int(log["logIndex"])
+    block = verifier.w3.eth.get_block(block_number)
+    evidence = AnchorEvidence(
+        root=root,
+        anchor=anchor,
+        contract=anchors.address,
+        chain_id=verifier.chain.chain_id,
+        tx_hash=HexBytes(log["transactionHash"]).to_0x_hex(),
+        block_number=block_number,
+        block_hash=HexBytes(log["blockHash"]).to_0x_hex(),
+        block_time=int(block["timestamp"]),
+        log_index=log_index,
+        authoriser=anchor_authoriser(anchors, bytes(tx["input"]), str(tx["from"])),
+        department_key=verifier.department_key_at(anchor.department, block_number, log_index),
+    )
+    return record_registration(evidence, record, proof, withdrawn=withdrawn)
+
+
+def record_registration(
+    evidence: AnchorEvidence,
+    record: BatchRecord,
+    proof: InclusionProof,
+    *,
+    withdrawn: bool = False,
+    inclusion_checked: bool = False,
+) -> Registration:
+    """The registration ``record`` makes, proven under a root whose ``evidence`` was read.
+
+    Raises :class:`InvalidProofError` if the proof does not lead to the root (unless the
+    caller has ``inclusion_checked`` already), or the anchor is another department's or of
+    another size."""
+    root = evidence.root
+    if record.kind == RecordKind.WITHDRAW:
+        raise InvalidProofError("a withdraw record registers no bytes")
+    if not inclusion_checked:
+        check_inclusion(record, proof, root)
+    anchor = evidence.anchor
+    if anchor.department == 0:
+        raise InvalidProofError(f"no batch with root 0x{root.hex()} is anchored on chain")
     if anchor.department != record.department_id:
         raise InvalidProofError(
             f"root 0x{root.hex()} was anchored by department {anchor.department}, "
@@ -92,17 +152,12 @@ def anchored_registration(
         raise InvalidProofError(
             f"the anchored batch holds {anchor.size} records, the proof is for {proof.tree_size}"
         )
-    log = _anchor_log(verifier, anchors, root)
-    tx = verifier.w3.eth.get_transaction(HexBytes(log["transactionHash"]))
-    block_number = int(log["blockNumber"])
-    log_index = int(log["logIndex"])
-    block = verifier.w3.eth.get_block(block_number)
-    authorised_by, signer, signature, typed_data = _authoriser(anchors, tx)
+    authorised_by, signer, signature, typed_data = evidence.authoriser
     return Registration(
         dataset_id="0x" + record.dataset_id.hex(),
         version=record.version,
         department_id=record.department_id,
-        department_key=verifier.department_key_at(record.department_id, block_number, log_index),
+        department_key=evidence.department_key,
         authorised_by=authorised_by,
         signer=signer,
         signature=signature,
@@ -113,13 +168,13 @@ def anchored_registration(
         # For a batched record, the proven inclusion in the anchored root stands where an
         # on-chain version's complete history does.
         history_complete=True,
-        chain_id=verifier.chain.chain_id,
-        contract=anchors.address,
-        tx_hash=HexBytes(log["transactionHash"]).to_0x_hex(),
-        block_number=block_number,
-        block_hash=HexBytes(log["blockHash"]).to_0x_hex(),
-        block_time=int(block["timestamp"]),
-        log_index=log_index,
+        chain_id=evidence.chain_id,
+        contract=evidence.contract,
+        tx_hash=evidence.tx_hash,
+        block_number=evidence.block_number,
+        block_hash=evidence.block_hash,
+        block_time=evidence.block_time,
+        log_index=evidence.log_index,
         anchor={
             "root": "0x" + root.hex(),
             "leaf_index": proof.index,
@@ -149,10 +204,14 @@ def _anchor_log(verifier: ChainReader, anchors: AnchorRegistryClient, root: byte
     return logs[0]
 
 
-def _authoriser(anchors: AnchorRegistryClient, tx: Any) -> tuple[str, str, str, dict[str, Any]]:
-    name, args = anchors.decode_call(tx["input"])
+def anchor_authoriser(
+    anchors: AnchorRegistryClient, data: bytes, sender: str
+) -> tuple[str, str, str, dict[str, Any]]:
+    """Who authorised an anchoring transaction: the department's EIP-712 signer of a relayed
+    ``anchorBatchBySig`` (recovered), or the sender of a direct call."""
+    name, args = anchors.decode_call(data)
     if name != "anchorBatchBySig":
-        return "sender", str(tx["from"]), "", {}
+        return "sender", sender, "", {}
     auth = Authorization.from_abi(args["auth"])
     department_id, nonce, deadline, signature = auth.as_abi()
     action = anchors.typed_action(

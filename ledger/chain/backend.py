@@ -318,7 +318,14 @@ class Chain:
 
     def head(self) -> tuple[int, str]:
         """The latest block's number and hash (0x-hex), asked of the provider directly: web3's
-        block formatting costs more than the round trip, and callers may ask on every request."""
+        block formatting costs more than the round trip, and callers may ask on every request.
+        An in-process chain answers from py-evm's canonical head (no block is built or
+        formatted: verification asks on every request)."""
+        if self._tester is not None:
+            with self.evm_lock:
+                self._ensure_open()
+                header = self._tester.backend.chain.get_canonical_head()
+            return int(header.block_number), "0x" + bytes(header.hash).hex()
         provider = self.w3.provider
         response = self.call(
             lambda: provider.make_request("eth_getBlockByNumber", ["latest", False])  # type: ignore[arg-type]
@@ -329,6 +336,9 @@ class Chain:
             int(number, 16) if isinstance(number, str) else int(number),
             HexBytes(block["hash"]).to_0x_hex(),
         )
+
+    def _ensure_open(self) -> None:
+        """Raise :class:`ChainUnavailableError` if the chain can no longer be read."""
 
     def advance_time(self, seconds: int) -> None:
         """Mine a block exactly ``seconds`` after the latest one (development chains only)."""

@@ -11,17 +11,17 @@ from __future__ import annotations
 import logging
 import threading
 from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from hexbytes import HexBytes
 from sqlmodel import Session
 
-from ledger.anchoring.queue import anchored_candidates, batch_contents
-from ledger.errors import InvalidProofError
+from ledger.anchoring.queue import anchored_candidates_of, batch_contents
+from ledger.audit import BulkVerifier
 from ledger.hashing import Digest
 from ledger.runtime import Runtime
-from ledger.verifier import Verifier
 
 log = logging.getLogger(__name__)
 
@@ -168,43 +168,54 @@ def _block_hash(runtime: Runtime, number: int) -> str:
     return HexBytes(block["hash"]).to_0x_hex()
 
 
+#: Hashes one bulk verification may ask about (``POST /v1/verify/batch``).
+MAX_BATCH_HASHES = 10_000
+
+
 def verify_digest(runtime: Runtime, cache: VerdictCache, digest: Digest) -> dict[str, Any]:
     """The verdict for ``digest`` at the chain's head (on a worker thread: it waits on the node
     for most of its time, and the event loop keeps serving meanwhile)."""
+    return verify_digests(runtime, cache, [digest])[0]
+
+
+def verify_digests(
+    runtime: Runtime, cache: VerdictCache, digests: Sequence[Digest]
+) -> list[dict[str, Any]]:
+    """The verdict of each of ``digests``, in order: cached ones as kept, the others computed
+    together (:class:`~ledger.audit.BulkVerifier`: the chain read in a few batches for all)."""
     at = runtime.chain.head()
     cache.follow(runtime, at)
-    if (cached := cache.get(digest.hex(), at)) is not None:
-        return {**cached, "verified_at_block": at[0]}  # nothing concerning it since it was made
-    number = at[0]
-    verifier = Verifier.for_ledger(runtime.ledger)
-    verdict = verifier.verify(digest)
-    with Session(runtime.engine) as session:
-        candidates = anchored_candidates(session, digest.hex())
-    for candidate in candidates:
-        try:
-            verdict.registrations.append(
-                verifier.verify_anchored(
-                    candidate.record,
-                    candidate.proof,
-                    candidate.root,
-                    withdrawn=candidate.withdrawn,
-                )
-            )
-        except InvalidProofError as exc:
-            # Not anchored yet (or not as recorded): the chain does not vouch for it, so it is
-            # not a registration. Never answered from our records alone.
-            log.info("verify: batched record of %s not proven: %s", digest, exc)
-    verdict.registrations.sort(
-        key=lambda r: (r.block_number, r.log_index, (r.anchor or {}).get("leaf_index", 0))
-    )
-    answer = {**verdict.to_dict(), "verified_at_block": number}
-    # Kept as of the head read before it was made: if the chain moved while it was made, the
-    # next sweep starts from that head, so an event that concerns it is not missed.
-    concerns: set[Concern] = {("content", digest.hex())}
-    for registration in verdict.registrations:
-        concerns |= {
-            ("dataset", registration.dataset_id),
-            ("department", str(registration.department_id)),
-        }
-    cache.put(digest.hex(), answer, concerns, at)
-    return answer
+    answers: dict[str, dict[str, Any]] = {}
+    missing: list[str] = []
+    for digest in digests:
+        key = digest.hex()
+        if key in answers or key in missing:
+            continue
+        if (cached := cache.get(key, at)) is not None:
+            answers[key] = {**cached, "verified_at_block": at[0]}  # nothing concerning it since
+        else:
+            missing.append(key)
+    if missing:
+        with Session(runtime.engine) as session:
+            candidates = anchored_candidates_of(session, missing)
+        audit = BulkVerifier.for_ledger(runtime.ledger, runtime.json_rpc).verify_many(
+            [bytes.fromhex(key[2:]) for key in missing], candidates, block=at[0]
+        )
+        for key, verdict in zip(missing, audit.verdicts, strict=True):
+            answer = {
+                **verdict.to_dict(),
+                "status": verdict.status,
+                "verified_at_block": audit.block_number,
+            }
+            answers[key] = answer
+            # Kept as of the head read before it was made: if the chain moved while it was
+            # made, the next sweep starts from that head, so an event that concerns it is not
+            # missed.
+            concerns: set[Concern] = {("content", key)}
+            for registration in verdict.registrations:
+                concerns |= {
+                    ("dataset", registration.dataset_id),
+                    ("department", str(registration.department_id)),
+                }
+            cache.put(key, answer, concerns, at)
+    return [answers[digest.hex()] for digest in digests]

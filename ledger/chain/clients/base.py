@@ -56,10 +56,17 @@ class ContractClient:
     ) -> dict[str, Any]:
         """The struct ``variable[key]`` read from this contract's storage at ``block``: what
         the matching view answers, without running the contract (``eth_getStorageAt``)."""
+        return self.storage_mapping(variable).read(
+            key, lambda slot: self.chain.storage_at(self.address, slot, block)
+        )
+
+    def storage_mapping(self, variable: str) -> StructMapping:
+        """Where the ``mapping(key => struct)`` ``variable`` keeps its entries (bulk readers
+        fetch the slots themselves, many in one batch)."""
         mapping = self._mappings.get(variable)
         if mapping is None:
             mapping = self._mappings[variable] = struct_mapping(self._storage_layout, variable)
-        return mapping.read(key, lambda slot: self.chain.storage_at(self.address, slot, block))
+        return mapping
 
     def decode_call(self, data: bytes | str) -> tuple[str, dict[str, Any]]:
         """The function a transaction's input calls, and its arguments by name (structs as

@@ -14,12 +14,12 @@ from typing import Any
 
 import pytest
 
+from ledger.audit import BulkVerifier
 from ledger.errors import ChainUnavailableError
 from ledger.hashing import Digest
 from ledger.runtime import Runtime
 from ledger.service import batched, datasets, departments, verification
 from ledger.service.verification import VerdictCache, verify_digest
-from ledger.verifier import Verifier
 from tests.ledger.service.conftest import (
     DEPT_A,
     DEPT_B,
@@ -33,13 +33,13 @@ from tests.ledger.service.conftest import (
 def made(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
     """The content hashes verdicts were made for afresh (not served from the cache)."""
     calls: list[str] = []
-    verify = Verifier.verify
+    verify_many = BulkVerifier.verify_many
 
-    def counting(self: Verifier, content_hash: Any) -> Any:
-        calls.append("0x" + bytes(content_hash).hex())
-        return verify(self, content_hash)
+    def counting(self: BulkVerifier, digests: Any, *args: Any, **kwargs: Any) -> Any:
+        calls.extend("0x" + bytes(d).hex() for d in digests)
+        return verify_many(self, digests, *args, **kwargs)
 
-    monkeypatch.setattr(Verifier, "verify", counting)
+    monkeypatch.setattr(BulkVerifier, "verify_many", counting)
     yield calls
 
 
