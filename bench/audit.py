@@ -76,7 +76,7 @@ def register(base: str, token: str, batched: int, on_chain: int) -> list[str]:
             if answer.status_code != 202:
                 raise RuntimeError(f"batch: {answer.status_code} {answer.text}")
             ops = [r["operation_id"] for r in answer.json()["records"]]
-            last_ops.extend(ops[:: max(1, len(ops) // 20)] + [ops[-1]])
+            last_ops.extend([*ops[:: max(1, len(ops) // 20)], ops[-1]])
         statuses = settle(client, last_ops, 0.2, timeout=1800)
         if set(statuses) != {"confirmed"}:
             raise RuntimeError(f"not every record confirmed: {dict(statuses)}")
@@ -272,7 +272,8 @@ def main() -> int:
         print(f"folder on anvil: {f['files']} files ({f['registered_on_chain']} registered "
               f"on chain, one in ten withdrawn): {f['counts']}")  # fmt: skip
         print(f"  provledger verify DIR  {f['files_per_s']:>6} files/s checking "
-              f"({f['checking_s']} s; hashing {f['hashing_s']} s; wall {f['wall_s']} s)")  # fmt: skip
+              f"({f['checking_s']} s; hashing {f['hashing_s']} s; "
+              f"wall {f['wall_s']} s)")  # fmt: skip
         print(f"  baseline one by one    {f['baseline_one_by_one_per_s']:>6} files/s")
         met = f["files_per_s"] >= TARGET_FOLDER
         print(f"  target >= {TARGET_FOLDER:.0f} files/s: {'met' if met else 'MISSED'}")
