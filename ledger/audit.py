@@ -24,9 +24,10 @@ from __future__ import annotations
 
 import bisect
 import logging
+import threading
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, cast
 
 from eth_utils.crypto import keccak
 from hexbytes import HexBytes
@@ -43,7 +44,7 @@ from ledger.chain.clients.anchors import AnchorRegistryClient
 from ledger.chain.clients.base import ContractClient
 from ledger.chain.deploy import Ledger
 from ledger.chain.types import AnchorRecord, Event
-from ledger.errors import InvalidProofError
+from ledger.errors import ChainError, InvalidProofError
 from ledger.registration import Registration
 from ledger.rpc.client import Call, JsonRpc
 from ledger.verifier import (
@@ -79,6 +80,32 @@ class Audit:
     verdicts: list[Verdict]
 
 
+class ChainFacts:
+    """What does not change once read, kept between audits (bounded, thread-safe):
+
+    * a transaction's authoriser, by transaction hash (the hash commits to the input and the
+      signature the authoriser is computed from);
+    * a block's time, by block hash;
+    * an anchor's stored record, by root and the hash of the block its ``BatchAnchored`` log is
+      in (an anchor is written once; the log is looked up on every audit, so an anchor a reorg
+      removed is not found, whatever is kept here).
+    """
+
+    def __init__(self, capacity: int = 200_000) -> None:
+        self.capacity = capacity
+        self._lock = threading.Lock()
+        self._values: dict[tuple[str, Any], Any] = {}
+
+    def get(self, kind: str, key: Any) -> Any | None:
+        return self._values.get((kind, key))
+
+    def put(self, kind: str, key: Any, value: Any) -> None:
+        with self._lock:
+            self._values[(kind, key)] = value
+            while len(self._values) > self.capacity:
+                del self._values[next(iter(self._values))]
+
+
 class BulkVerifier:
     """Answers "who registered these bytes, and can I trust that?" for many hashes at once."""
 
@@ -90,21 +117,26 @@ class BulkVerifier:
         departments: DepartmentRegistryClient,
         anchors: AnchorRegistryClient | None = None,
         start_block: int = 0,
+        facts: ChainFacts | None = None,
     ) -> None:
         self.rpc = rpc
         self.datasets = datasets
         self.departments = departments
         self.anchors = anchors
         self.start_block = start_block
+        self.facts = facts if facts is not None else ChainFacts()
 
     @classmethod
-    def for_ledger(cls, ledger: Ledger, rpc: JsonRpc) -> BulkVerifier:
+    def for_ledger(
+        cls, ledger: Ledger, rpc: JsonRpc, *, facts: ChainFacts | None = None
+    ) -> BulkVerifier:
         return cls(
             rpc,
             datasets=ledger.datasets,
             departments=ledger.departments,
             anchors=ledger.anchors,
             start_block=ledger.deployment.start_block,
+            facts=facts,
         )
 
     @classmethod
@@ -140,8 +172,8 @@ class BulkVerifier:
         batched = {k.lower(): list(v) for k, v in (candidates or {}).items() if v}
         evidence = reading.anchors({c.root for group in batched.values() for c in group})
         reading.fetch_transactions_and_blocks(
-            [(e.tx_hash, e.block_number) for e in events]
-            + [(ev.tx_hash, ev.block_number) for ev in evidence.values()]
+            [(e.tx_hash, e.block_number, e.block_hash) for e in events]
+            + [(ev.tx_hash, ev.block_number, ev.block_hash) for ev in evidence.values()]
         )
         keys = reading.key_timelines()
         by_content: dict[bytes, list[Registration]] = {d: [] for d in wanted}
@@ -157,7 +189,7 @@ class BulkVerifier:
                     department_key=keys.at(department, event.block_number, event.log_index),
                     withdrawn=withdrawn,
                     history_complete=history_complete,
-                    block_time=reading.block_time(event.block_number),
+                    block_time=reading.block_time(event.block_hash),
                 )
             )
         for content, group in batched.items():
@@ -189,7 +221,8 @@ def _prove(
 ) -> Registration | None:
     found = evidence.get(candidate.root)
     try:
-        check_inclusion(candidate.record, candidate.proof, candidate.root)
+        digest = candidate.record.digest()
+        check_inclusion(candidate.record, candidate.proof, candidate.root, digest=digest)
         if found is None:
             raise InvalidProofError(
                 f"no batch with root 0x{candidate.root.hex()} is anchored on chain"
@@ -200,6 +233,7 @@ def _prove(
             candidate.proof,
             withdrawn=candidate.withdrawn,
             inclusion_checked=True,
+            record_digest=digest,
         )
     except InvalidProofError as exc:
         # Not anchored yet (or not as recorded): the chain does not vouch for it, so it is
@@ -233,7 +267,7 @@ class _RootEvidence:
                 tx_hash=self.tx_hash,
                 block_number=self.block_number,
                 block_hash=self.block_hash,
-                block_time=reading.block_time(self.block_number),
+                block_time=reading.block_time(self.block_hash),
                 log_index=self.log_index,
                 authoriser=reading.anchor_authoriser(self.tx_hash),
                 department_key=keys.at(self.anchor.department, self.block_number, self.log_index),
@@ -272,9 +306,8 @@ class _Reading:
         self.v = verifier
         self.block = block
         self.chain_id = verifier.datasets.chain.chain_id
+        self.facts = verifier.facts
         self._txs: dict[str, dict[str, Any]] = {}
-        self._block_times: dict[int, int] = {}
-        self._authorisers: dict[str, Authoriser] = {}
 
     def _range(self) -> dict[str, Any]:
         return {"fromBlock": hex(self.v.start_block), "toBlock": hex(self.block)}
@@ -327,22 +360,34 @@ class _Reading:
         if anchors is None:
             raise InvalidProofError("no anchor registry is known to check a batched record")
         ordered = sorted(roots)
-        stored = self._structs(anchors, "_anchors", ordered)
         logs: dict[bytes, list[Event]] = {}
         topics = ["0x" + r.hex() for r in ordered]
         for event in self._logs(
             anchors, [[_BATCH_ANCHORED, chunk] for chunk in _chunks(topics, TOPICS_PER_QUERY)]
         ):
             logs.setdefault(bytes(event.args["root"]), []).append(event)
-        found = {}
-        for root in ordered:
-            anchor = AnchorRecord(
+        logged = [root for root in ordered if len(logs.get(root, [])) == 1]
+        records: dict[bytes, AnchorRecord] = {}
+        unread = []
+        for root in logged:
+            kept = self.facts.get("anchor", (root, logs[root][0].block_hash))
+            if kept is not None:
+                records[root] = kept
+            else:
+                unread.append(root)
+        for root, stored in self._structs(anchors, "_anchors", unread).items():
+            records[root] = AnchorRecord(
                 root=root,
-                department=int(stored[root]["department"]),
-                size=int(stored[root]["size"]),
-                anchored_at=int(stored[root]["anchoredAt"]),
+                department=int(stored["department"]),
+                size=int(stored["size"]),
+                anchored_at=int(stored["anchoredAt"]),
             )
-            if anchor.department == 0 or len(logs.get(root, [])) != 1:
+            if records[root].department != 0:
+                self.facts.put("anchor", (root, logs[root][0].block_hash), records[root])
+        found = {}
+        for root in logged:
+            anchor = records[root]
+            if anchor.department == 0:
                 continue
             event = logs[root][0]
             found[root] = _RootEvidence(
@@ -376,41 +421,47 @@ class _Reading:
     def key_timelines(self) -> _KeyTimelines:
         return _KeyTimelines(self._logs(self.v.departments, [[[_ENROLLED, _ROTATED]]]))
 
-    def fetch_transactions_and_blocks(self, wanted: list[tuple[str, int]]) -> None:
-        hashes = sorted({h for h, _ in wanted} - self._txs.keys())
-        numbers = sorted({n for _, n in wanted} - self._block_times.keys())
+    def fetch_transactions_and_blocks(self, wanted: list[tuple[str, int, str]]) -> None:
+        """Read the transactions whose authoriser and the blocks whose time is not known yet
+        (``wanted``: transaction hash, block number and hash of each event)."""
+        facts = self.facts
+        hashes = sorted({h for h, _, _ in wanted if facts.get("authoriser", h) is None})
+        blocks = sorted({(n, b) for _, n, b in wanted if facts.get("block-time", b) is None})
         answers = self.v.rpc.batch(
             [("eth_getTransactionByHash", [h]) for h in hashes]
-            + [("eth_getBlockByNumber", [hex(n), False]) for n in numbers]
+            + [("eth_getBlockByNumber", [hex(n), False]) for n, _ in blocks]
         )
         for tx_hash, tx in zip(hashes, answers[: len(hashes)], strict=True):
             if tx is None:
                 raise InvalidProofError(f"the node has no transaction {tx_hash}")
             self._txs[tx_hash] = tx
-        for number, header in zip(numbers, answers[len(hashes) :], strict=True):
-            if header is None:
-                raise InvalidProofError(f"the node has no block {number}")
-            self._block_times[number] = _quantity(header["timestamp"])
+        for (number, block_hash), header in zip(blocks, answers[len(hashes) :], strict=True):
+            if header is None or str(header["hash"]).lower() != block_hash.lower():
+                raise ChainError(
+                    f"block {number} is no longer {block_hash}: the chain reorganised while "
+                    "it was read; ask again"
+                )
+            facts.put("block-time", block_hash, _quantity(header["timestamp"]))
 
-    def block_time(self, number: int) -> int:
-        return self._block_times[number]
+    def block_time(self, block_hash: str) -> int:
+        found = self.facts.get("block-time", block_hash)
+        assert found is not None, "fetch_transactions_and_blocks reads every block first"
+        return int(found)
 
     def dataset_authoriser(self, tx_hash: str) -> Authoriser:
-        if tx_hash not in self._authorisers:
-            tx = self._txs[tx_hash]
-            self._authorisers[tx_hash] = dataset_authoriser(
-                self.v.datasets, bytes(HexBytes(tx["input"])), _checksummed(tx["from"])
-            )
-        return self._authorisers[tx_hash]
+        return self._authoriser(tx_hash, self.v.datasets, dataset_authoriser)
 
     def anchor_authoriser(self, tx_hash: str) -> Authoriser:
         assert self.v.anchors is not None
-        if tx_hash not in self._authorisers:
+        return self._authoriser(tx_hash, self.v.anchors, anchor_authoriser)
+
+    def _authoriser(self, tx_hash: str, client: Any, derive: Any) -> Authoriser:
+        found = self.facts.get("authoriser", tx_hash)
+        if found is None:
             tx = self._txs[tx_hash]
-            self._authorisers[tx_hash] = anchor_authoriser(
-                self.v.anchors, bytes(HexBytes(tx["input"])), _checksummed(tx["from"])
-            )
-        return self._authorisers[tx_hash]
+            found = derive(client, bytes(HexBytes(tx["input"])), _checksummed(tx["from"]))
+            self.facts.put("authoriser", tx_hash, found)
+        return cast(Authoriser, found)
 
 
 def _decode(client: ContractClient, logs: list[dict[str, Any]]) -> list[Event]:

@@ -23,12 +23,13 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ledger.audit import BulkVerifier
 from ledger.hashing import Digest, sha256_file
 from ledger.manifest import ManifestEntry
-from ledger.verifier import verdict_summary
+
+if TYPE_CHECKING:  # web3 comes with them: the CLI imports this module at every start
+    from ledger.audit import BulkVerifier
 
 #: Checks a chunk of hashes: the block the verdicts hold at, and a summary per hash in order
 #: (:func:`ledger.verifier.verdict_summary`).
@@ -93,6 +94,7 @@ class AuditReport:
 
 def chain_checker(verifier: BulkVerifier) -> Checker:
     """Checks against the chain alone (the verifier's registries, over its JSON-RPC)."""
+    from ledger.verifier import verdict_summary
 
     def check(digests: Sequence[Digest]) -> tuple[int, list[dict[str, Any]]]:
         audit = verifier.verify_many([bytes(d) for d in digests])

@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import func, insert
+from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from ledger.anchoring.models import AnchorBatch, QueuedRecord, RecordStatus
@@ -147,12 +148,21 @@ def anchored_candidates_of(
     wanted = list(dict.fromkeys(h.lower() for h in content_hashes))
     found: dict[str, list[AnchoredCandidate]] = {}
     for start in range(0, len(wanted), 500):
-        rows = session.exec(
-            select(QueuedRecord, AnchorBatch)
+        # Columns, not ORM objects: a catalogue audit reads thousands of rows.
+        rows = session.execute(
+            sa_select(
+                col(QueuedRecord.content_hash),
+                col(QueuedRecord.dataset_id),
+                col(QueuedRecord.record),
+                col(QueuedRecord.proof),
+                col(QueuedRecord.leaf_index),
+                col(AnchorBatch.root),
+                col(AnchorBatch.size),
+            )
             .join(AnchorBatch, col(AnchorBatch.root) == col(QueuedRecord.batch_root))
             .where(
                 col(QueuedRecord.content_hash).in_(wanted[start : start + 500]),
-                QueuedRecord.status == RecordStatus.BATCHED,
+                col(QueuedRecord.status) == RecordStatus.BATCHED,
             )
             .order_by(col(QueuedRecord.seq))
         ).all()
@@ -161,22 +171,25 @@ def anchored_candidates_of(
         withdrawn = set(
             session.exec(
                 select(QueuedRecord.dataset_id).where(
-                    col(QueuedRecord.dataset_id).in_({row.dataset_id for row, _ in rows}),
+                    col(QueuedRecord.dataset_id).in_({row[1] for row in rows}),
                     QueuedRecord.kind == RecordKind.WITHDRAW.name.lower(),
                     QueuedRecord.status == RecordStatus.BATCHED,
                 )
             ).all()
         )
-        for row, batch in rows:
-            proof = row.inclusion_proof(batch.size)
-            if proof is None:
+        for content_hash, dataset_id, record, proof, leaf_index, root, size in rows:
+            if proof is None or leaf_index is None:
                 continue
-            found.setdefault(row.content_hash, []).append(
+            found.setdefault(content_hash, []).append(
                 AnchoredCandidate(
-                    record=row.batch_record(),
-                    proof=proof,
-                    root=bytes.fromhex(batch.root[2:]),
-                    withdrawn=row.dataset_id in withdrawn,
+                    record=BatchRecord.from_json(json.loads(record)),
+                    proof=InclusionProof(
+                        index=leaf_index,
+                        tree_size=size,
+                        hashes=tuple(bytes.fromhex(h[2:]) for h in json.loads(proof)),
+                    ),
+                    root=bytes.fromhex(root[2:]),
+                    withdrawn=dataset_id in withdrawn,
                 )
             )
     return found

@@ -53,10 +53,13 @@ class ChainReader(Protocol):
 _BATCH_ANCHORED = "0x" + keccak(text="BatchAnchored(bytes32,uint64,uint64,bytes32)").hex()
 
 
-def check_inclusion(record: BatchRecord, proof: InclusionProof, root: bytes) -> None:
-    """Offline: the record's leaf leads to ``root`` through ``proof``, or InvalidProofError."""
+def check_inclusion(
+    record: BatchRecord, proof: InclusionProof, root: bytes, *, digest: bytes | None = None
+) -> None:
+    """Offline: the record's leaf leads to ``root`` through ``proof``, or InvalidProofError.
+    ``digest`` is the record's, if the caller has computed it already."""
     computed = root_from_inclusion_proof(
-        proof.index, proof.tree_size, record_leaf_hash(record.digest()), proof.hashes
+        proof.index, proof.tree_size, record_leaf_hash(digest or record.digest()), proof.hashes
     )
     if computed != root:
         raise InvalidProofError(
@@ -129,12 +132,13 @@ def record_registration(
     *,
     withdrawn: bool = False,
     inclusion_checked: bool = False,
+    record_digest: bytes | None = None,
 ) -> Registration:
     """The registration ``record`` makes, proven under a root whose ``evidence`` was read.
 
     Raises :class:`InvalidProofError` if the proof does not lead to the root (unless the
     caller has ``inclusion_checked`` already), or the anchor is another department's or of
-    another size."""
+    another size. ``record_digest`` is the record's digest if the caller has it."""
     root = evidence.root
     if record.kind == RecordKind.WITHDRAW:
         raise InvalidProofError("a withdraw record registers no bytes")
@@ -181,7 +185,7 @@ def record_registration(
             "tree_size": proof.tree_size,
             "proof": ["0x" + h.hex() for h in proof.hashes],
             "record": record.to_json(),
-            "record_digest": "0x" + record.digest().hex(),
+            "record_digest": "0x" + (record_digest or record.digest()).hex(),
         },
     )
 

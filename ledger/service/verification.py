@@ -19,7 +19,7 @@ from hexbytes import HexBytes
 from sqlmodel import Session
 
 from ledger.anchoring.queue import anchored_candidates_of, batch_contents
-from ledger.audit import BulkVerifier
+from ledger.audit import BulkVerifier, ChainFacts
 from ledger.hashing import Digest
 from ledger.runtime import Runtime
 
@@ -59,6 +59,8 @@ class VerdictCache:
         self._by_concern: dict[Concern, set[str]] = {}
         self._at: tuple[int, str] | None = None  # the head every kept verdict holds at
         self._lock = threading.Lock()
+        #: Chain facts that never change (authorisers, block times, anchors), for new verdicts.
+        self.facts = ChainFacts()
 
     def follow(self, runtime: Runtime, head: tuple[int, str]) -> None:
         """Bring the cache to ``head`` (number, hash): drop what the blocks since concern."""
@@ -186,7 +188,7 @@ def verify_digests(
     at = runtime.chain.head()
     cache.follow(runtime, at)
     answers: dict[str, dict[str, Any]] = {}
-    missing: list[str] = []
+    missing: dict[str, None] = {}  # in order, each once
     for digest in digests:
         key = digest.hex()
         if key in answers or key in missing:
@@ -194,11 +196,12 @@ def verify_digests(
         if (cached := cache.get(key, at)) is not None:
             answers[key] = {**cached, "verified_at_block": at[0]}  # nothing concerning it since
         else:
-            missing.append(key)
+            missing[key] = None
     if missing:
         with Session(runtime.engine) as session:
-            candidates = anchored_candidates_of(session, missing)
-        audit = BulkVerifier.for_ledger(runtime.ledger, runtime.json_rpc).verify_many(
+            candidates = anchored_candidates_of(session, list(missing))
+        verifier = BulkVerifier.for_ledger(runtime.ledger, runtime.json_rpc, facts=cache.facts)
+        audit = verifier.verify_many(
             [bytes.fromhex(key[2:]) for key in missing], candidates, block=at[0]
         )
         for key, verdict in zip(missing, audit.verdicts, strict=True):

@@ -8,12 +8,12 @@ from typing import Any
 from eth_account.signers.local import LocalAccount
 from eth_utils.crypto import keccak
 from hexbytes import HexBytes
-from web3._utils.events import get_event_data
 from web3.types import BlockIdentifier
 
 from ledger.artifacts import load_artifact
 from ledger.chain.abi_json import canonical_type
 from ledger.chain.backend import Chain, Receipt
+from ledger.chain.event_abi import EventDecoder
 from ledger.chain.storage import StructMapping, struct_mapping
 from ledger.chain.types import (
     Authorization,
@@ -44,6 +44,7 @@ class ContractClient:
             for e in artifact.abi
             if e["type"] == "event"
         }
+        self._decoders = {topic: EventDecoder(abi) for topic, abi in self._events.items()}
 
     def _send(self, function: Any, sender: LocalAccount) -> Receipt:
         return self.chain.transact(function, sender)
@@ -93,14 +94,13 @@ class ContractClient:
         for log in logs:
             if log["address"] != self.address or not log["topics"]:
                 continue
-            abi = self._events.get(bytes(log["topics"][0]))
-            if abi is None:
+            decoder = self._decoders.get(bytes(log["topics"][0]))
+            if decoder is None:
                 continue
-            data = get_event_data(self.chain.w3.codec, abi, log)
             decoded.append(
                 Event(
-                    name=data["event"],
-                    args=dict(data["args"]),
+                    name=decoder.name,
+                    args=decoder.decode(log["topics"], log["data"]),
                     address=self.address,
                     tx_hash=HexBytes(log["transactionHash"]).to_0x_hex(),
                     block_number=log["blockNumber"],
