@@ -45,6 +45,7 @@ from api_load import _profile_start, _profile_stop
 
 TARGETS = {"verify_new": (0.5, 50.0), "verify_cached": (0.8, None)}
 BATCH_REQUEST = 1_000
+GROW_REQUEST = 10_000
 
 
 def _random_hash() -> str:
@@ -119,7 +120,27 @@ def measure(
     return out
 
 
+def grow(base: str, token: str, count: int) -> None:
+    """``count`` more batched records (filler: the ledger's size), all confirmed."""
+    with httpx2.Client(base_url=base, timeout=600) as client:
+        client.headers["Authorization"] = f"Bearer {token}"
+        last = []
+        for start in range(0, count, GROW_REQUEST):
+            n = min(GROW_REQUEST, count - start)
+            records = [
+                {"content_hash": _random_hash(), "metadata": {"title": "f"}} for _ in range(n)
+            ]
+            answer = client.post("/v1/datasets/batch", json={"records": records})
+            if answer.status_code != 202:
+                raise RuntimeError(f"grow: {answer.status_code} {answer.text}")
+            last.append(answer.json()["records"][-1]["operation_id"])
+        statuses = settle(client, last, 0.5, timeout=7200)
+        if set(statuses) - {"confirmed"}:
+            raise RuntimeError(f"filler not confirmed: {dict(statuses)}")
+
+
 def run(args: argparse.Namespace) -> dict[str, Any]:
+    sizes = [int(n) for n in args.sizes.split(",")] if args.sizes else [0]
     with tempfile.TemporaryDirectory(prefix="bench-verify-") as tmp, ExitStack() as stack:
         data_dir = Path(tmp) / "baseline"
         command = (str(REPO / "bench" / "trivial_app.py"),)
@@ -132,58 +153,89 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         data_dir = Path(tmp) / "service"
         base, pid = stack.enter_context(serve(data_dir, {}))
         token = enrol_department(base, data_dir)
-        hashes = register(base, token, args.records)
-        with httpx2.Client(base_url=base, timeout=60) as client:
-            client.headers["Authorization"] = f"Bearer {token}"
-            probe = client.post("/v1/verify", json={"content_hash": hashes[0]}).json()
-        if not (probe["matched"] and probe["authentic"]):
-            raise RuntimeError(f"a registered hash does not verify: {probe}")
-        service = measure(base, token, hashes[1:], args, pid)  # the probe's verdict is made
+        by_size: dict[int, dict[str, Any]] = {}
+        registered = 0
+        for size in sizes:
+            if size > registered:
+                grow(base, token, size - registered)
+                registered = size
+            hashes = register(base, token, args.records)
+            registered += 2 * args.records
+            with httpx2.Client(base_url=base, timeout=60) as client:
+                client.headers["Authorization"] = f"Bearer {token}"
+                probe = client.post("/v1/verify", json={"content_hash": hashes[0]}).json()
+            if not (probe["matched"] and probe["authentic"]):
+                raise RuntimeError(f"a registered hash does not verify: {probe}")
+            by_size[registered] = measure(base, token, hashes[1:], args, pid)
 
     result: dict[str, Any] = {
         "command": " ".join(["python", "bench/verify.py", *sys.argv[1:]]),
         "records": {"on_chain": args.records, "batched": args.records},
         "concurrency": args.concurrency,
-        "scenarios": {},
+        "sizes": {},
     }
-    for name, (ratio_target, p99_target) in TARGETS.items():
-        ours, theirs = service[name], baseline[name]
-        ratio = round(ours["per_s"] / theirs["per_s"], 3) if theirs["per_s"] else None
-        met = ratio is not None and ratio >= ratio_target
-        if p99_target is not None:
-            met = met and ours["latency_ms"]["p99"] <= p99_target
-        result["scenarios"][name] = {
-            "service": ours,
-            "baseline": theirs,
-            "ratio": ratio,
-            "target": f">= {ratio_target}x baseline"
-            + (f", p99 <= {p99_target:.0f} ms" if p99_target else ""),
-            "met": met,
+    for size, service in by_size.items():
+        scenarios: dict[str, Any] = {}
+        for name, (ratio_target, p99_target) in TARGETS.items():
+            ours, theirs = service[name], baseline[name]
+            ratio = round(ours["per_s"] / theirs["per_s"], 3) if theirs["per_s"] else None
+            met = ratio is not None and ratio >= ratio_target
+            if p99_target is not None:
+                met = met and ours["latency_ms"]["p99"] <= p99_target
+            scenarios[name] = {
+                "service": ours,
+                "baseline": theirs,
+                "ratio": ratio,
+                "target": f">= {ratio_target}x baseline"
+                + (f", p99 <= {p99_target:.0f} ms" if p99_target else ""),
+                "met": met,
+            }
+        result["sizes"][size] = scenarios
+    if len(by_size) > 1:
+        ordered = list(by_size.values())
+        first, last = ordered[0], ordered[-1]
+        slower = first["verify_new"]["per_s"] / max(last["verify_new"]["per_s"], 1e-9)
+        result["growth"] = {
+            "from": min(by_size),
+            "to": max(by_size),
+            "verify_new_slower_x": round(slower, 2),
+            "target": "<= 1.2x",
+            "met": slower <= 1.2,
         }
     return result
 
 
 def _print(result: dict[str, Any]) -> None:
     print(f"\n== verification ({result['command']}), {result['concurrency']} connections")
-    print(f"{'scenario':<16}{'server':<10}{'req/s':>9}{'p50':>8}{'p95':>8}{'p99':>8}{'max':>8}  ms")
-    for name, pair in result["scenarios"].items():
-        for who in ("service", "baseline"):
-            r = pair[who]
-            p = r["latency_ms"]
-            extra = ""
-            if set(r["statuses"]) - {"200"}:
-                extra = f"  statuses {r['statuses']} {r.get('first_error', '')}"
-            print(
-                f"{name:<16}{who:<10}{r['per_s']:>9}{p['p50']:>8}{p['p95']:>8}{p['p99']:>8}"
-                f"{p['max']:>8}{extra}"
-            )
-        verdict = "met" if pair["met"] else "MISSED"
-        print(f"  ratio {pair['ratio']}x, target {pair['target']}: {verdict}")
-        if "profile" in pair["service"]:
-            prof = pair["service"]["profile"]
-            print(f"    profile ({prof['samples']} samples), inclusive time:")
-            for frame, pct in prof["inclusive_pct"]:
-                print(f"      {pct:>5}%  {frame}")
+    for size, scenarios in result["sizes"].items():
+        print(f"-- ledger of {size:,} registered records" if size else "")
+        head = ("scenario", "server", "req/s", "p50", "p95", "p99", "max")
+        print(f"{head[0]:<16}{head[1]:<10}" + "".join(f"{h:>8}" for h in head[2:]) + "  ms")
+        for name, pair in scenarios.items():
+            for who in ("service", "baseline"):
+                r = pair[who]
+                p = r["latency_ms"]
+                extra = ""
+                if set(r["statuses"]) - {"200"}:
+                    extra = f"  statuses {r['statuses']} {r.get('first_error', '')}"
+                print(
+                    f"{name:<16}{who:<10}{r['per_s']:>9}{p['p50']:>8}{p['p95']:>8}{p['p99']:>8}"
+                    f"{p['max']:>8}{extra}"
+                )
+            verdict = "met" if pair["met"] else "MISSED"
+            print(f"  ratio {pair['ratio']}x, target {pair['target']}: {verdict}")
+            if "profile" in pair["service"]:
+                prof = pair["service"]["profile"]
+                print(f"    profile ({prof['samples']} samples), inclusive time:")
+                for frame, pct in prof["inclusive_pct"]:
+                    print(f"      {pct:>5}%  {frame}")
+    if "growth" in result:
+        g = result["growth"]
+        verdict = "met" if g["met"] else "MISSED"
+        print(
+            f"growth {g['from']:,} -> {g['to']:,} records: verify_new {g['verify_new_slower_x']}x "
+            f"slower, target {g['target']}: {verdict}"
+        )
 
 
 def main() -> int:
@@ -191,12 +243,18 @@ def main() -> int:
     parser.add_argument("--records", type=int, default=500, help="on chain, and as many batched")
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--max-seconds", type=float, default=120.0, help="per scenario")
+    parser.add_argument(
+        "--sizes",
+        help="grow the ledger with batched filler records to each of these sizes (comma "
+        "separated) and measure at each: e.g. 10000,1000000",
+    )
     parser.add_argument("--profile", help="sample the service with py-spy, stacks kept here")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     result = run(args)
     print(json.dumps(result, indent=2)) if args.json else _print(result)
-    return 0 if all(s["met"] for s in result["scenarios"].values()) else 1
+    met = all(s["met"] for scenarios in result["sizes"].values() for s in scenarios.values())
+    return 0 if met and result.get("growth", {}).get("met", True) else 1
 
 
 if __name__ == "__main__":

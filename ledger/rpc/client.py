@@ -95,15 +95,13 @@ class LocalJsonRpc:
         )
 
     def batch(self, calls: Sequence[Call]) -> list[Any]:
-        results = []
-        for method, params in calls:
-            try:
-                results.append(self._backend.read(parse_call(method, params)))
-            except LedgerError:
-                raise
-            except Exception as exc:  # py-evm's own errors: the chain could not be read
-                raise ChainError(f"{method} failed on the in-process chain: {exc!r}") from exc
-        return results
+        parsed = [parse_call(method, params) for method, params in calls]
+        try:
+            return self._backend.read_many(parsed)
+        except LedgerError:
+            raise
+        except Exception as exc:  # py-evm's own errors: the chain could not be read
+            raise ChainError(f"reading the in-process chain failed: {exc!r}") from exc
 
 
 def json_rpc_for(chain: Chain) -> JsonRpc:
