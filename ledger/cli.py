@@ -164,8 +164,8 @@ def verify_command(
         typer.Option(
             "--url",
             envvar="PROVLEDGER_URL",
-            help="Audit a folder or manifest through this provledger service instead of the "
-            "chain alone (it also proves records anchored in batches).",
+            help="Audit a folder or manifest through this provledger service (it also proves "
+            "records anchored in batches); --rpc and --contract take precedence.",
         ),
     ] = None,
     token: Annotated[
@@ -267,13 +267,15 @@ def _audit(
     from ledger.rpc.client import HttpJsonRpc
     from ledger.verifier import Verifier
 
+    # Against the chain when told where it is (--rpc and --contract win over a service URL
+    # from the environment, which client commands set), else through the service.
     on_chain = rpc is not None or contract is not None
     if on_chain and (rpc is None or contract is None):
         raise typer.BadParameter("an audit against the chain needs both --rpc and --contract")
-    if on_chain == (url is not None):
+    if not on_chain and not url:
         raise typer.BadParameter(
-            "audit against the chain (--rpc and --contract) or through a service (--url), "
-            "one of the two"
+            "audit against the chain (--rpc and --contract) or through a service (--url or "
+            "PROVLEDGER_URL)"
         )
     if report is not None and report.exists():
         raise typer.BadParameter(f"{report} exists: a report is never overwritten")
