@@ -89,7 +89,7 @@ async def verify_batch(request: Request, runtime: RuntimeDep, principal: Princip
     cache = _cache(request)
 
     def answer() -> str:
-        answers = verify_digests(runtime, cache, digests)
+        answers = verify_digests(runtime, cache, digests, keep=False)
         results = answers if body.detail == "full" else [verdict_summary(a) for a in answers]
         return json.dumps(
             {

@@ -181,10 +181,13 @@ def verify_digest(runtime: Runtime, cache: VerdictCache, digest: Digest) -> dict
 
 
 def verify_digests(
-    runtime: Runtime, cache: VerdictCache, digests: Sequence[Digest]
+    runtime: Runtime, cache: VerdictCache, digests: Sequence[Digest], *, keep: bool = True
 ) -> list[dict[str, Any]]:
     """The verdict of each of ``digests``, in order: cached ones as kept, the others computed
-    together (:class:`~ledger.audit.BulkVerifier`: the chain read in a few batches for all)."""
+    together (:class:`~ledger.audit.BulkVerifier`: the chain read in a few batches for all).
+
+    ``keep=False`` (a catalogue audit) leaves the new verdicts out of the cache: thousands of
+    one-off answers would push out the verdicts auditors ask for again and again."""
     at = runtime.chain.head()
     cache.follow(runtime, at)
     answers: dict[str, dict[str, Any]] = {}
@@ -211,6 +214,8 @@ def verify_digests(
                 "verified_at_block": audit.block_number,
             }
             answers[key] = answer
+            if not keep:
+                continue
             # Kept as of the head read before it was made: if the chain moved while it was
             # made, the next sweep starts from that head, so an event that concerns it is not
             # missed.

@@ -64,6 +64,26 @@ def test_a_verdict_names_the_registration_and_an_unknown_hash_matches_nothing(
     assert unknown["matched"] is False and unknown["registrations"] == []
 
 
+def test_a_catalogue_audit_reads_the_cache_but_does_not_fill_it(
+    runtime: Runtime, ledger_state: dict[str, Any], made: list[str]
+) -> None:
+    cache = VerdictCache()
+    known, unknown = Digest(ledger_state["content"]), Digest(os.urandom(32))
+    kept = verify_digest(runtime, cache, known)
+    assert len(cache) == 1 and made == [known.hex()]
+
+    answers = verification.verify_digests(runtime, cache, [known, unknown, known], keep=False)
+
+    assert [a["content_hash"] for a in answers] == [known.hex(), unknown.hex(), known.hex()]
+    assert answers[0] == kept and [a["status"] for a in answers] == [
+        "matched",
+        "not-registered",
+        "matched",
+    ]
+    assert made == [known.hex(), unknown.hex()]  # the kept verdict was served, not made again
+    assert len(cache) == 1  # the audit's new verdict was not kept
+
+
 def test_blocks_that_do_not_concern_a_verdict_leave_it_served_from_the_cache(
     runtime: Runtime,
     ledger_state: dict[str, Any],
