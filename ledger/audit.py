@@ -29,6 +29,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, cast
 
+from eth_utils.address import to_checksum_address
 from eth_utils.crypto import keccak
 from hexbytes import HexBytes
 
@@ -484,8 +485,6 @@ def _decode(client: ContractClient, logs: list[dict[str, Any]]) -> list[Event]:
 
 
 def _checksummed(address: str) -> str:
-    from eth_utils.address import to_checksum_address
-
     return str(to_checksum_address(address))
 
 
@@ -497,4 +496,4 @@ def _chunks(items: list[Any], size: int) -> list[list[Any]]:
     return [items[i : i + size] for i in range(0, len(items), size)]
 
 
-__all__ = ["TOPICS_PER_QUERY", "Audit", "BulkVerifier"]
+__all__ = ["TOPICS_PER_QUERY", "Audit", "BulkVerifier", "ChainFacts"]
