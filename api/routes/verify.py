@@ -14,7 +14,12 @@ from api.routes.common import validated
 from api.schemas import VerifyBatchAnswer, VerifyBatchRequest, VerifyRequest
 from api.uploads import hash_upload
 from ledger.hashing import Digest
-from ledger.service.verification import VerdictCache, verify_digest, verify_digests
+from ledger.service.verification import (
+    VerdictCache,
+    kept_verdict,
+    verify_digest,
+    verify_digests,
+)
 from ledger.verifier import verdict_summary
 
 router = APIRouter(tags=["verify"])
@@ -56,6 +61,9 @@ async def verify(request: Request, runtime: RuntimeDep, principal: PrincipalDep)
         upload = await hash_upload(request, max_bytes=runtime.settings.max_upload_bytes)
         digest, size = upload.digest, upload.size
     cache: VerdictCache = _cache(request)
+    kept = kept_verdict(runtime, cache, digest)
+    if kept is not None:  # a dict lookup: answered here, no thread hop
+        return Response(json.dumps({**kept, "size": size}), media_type="application/json")
 
     def answer() -> str:
         # Encoded here, off the event loop: FastAPI's encoder walks a verdict's nested

@@ -337,6 +337,21 @@ class Chain:
             HexBytes(block["hash"]).to_0x_hex(),
         )
 
+    def head_if_free(self) -> tuple[int, str] | None:
+        """:meth:`head` of an in-process chain if nothing holds its lock (a read that must not
+        wait: the event loop's); None if it would have to wait, or for a JSON-RPC node."""
+        if self._tester is None:
+            return None
+        lock: Any = self.evm_lock
+        if not lock.acquire(blocking=False):
+            return None
+        try:
+            self._ensure_open()
+            header = self._tester.backend.chain.get_canonical_head()
+        finally:
+            lock.release()
+        return int(header.block_number), "0x" + bytes(header.hash).hex()
+
     def _ensure_open(self) -> None:
         """Raise :class:`ChainUnavailableError` if the chain can no longer be read."""
 

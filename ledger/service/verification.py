@@ -86,9 +86,14 @@ class VerdictCache:
                 raise
             self._at = head
 
-    def get(self, digest: str, head: tuple[int, str]) -> dict[str, Any] | None:
-        """The verdict for ``digest`` if one holds at ``head`` (the cache must follow it)."""
-        with self._lock:
+    def get(
+        self, digest: str, head: tuple[int, str], *, wait: bool = True
+    ) -> dict[str, Any] | None:
+        """The verdict for ``digest`` if one holds at ``head`` (the cache must follow it).
+        ``wait=False`` (the event loop) answers None rather than wait for a sweep under way."""
+        if not self._lock.acquire(blocking=wait):
+            return None
+        try:
             if self._at != head:
                 return None
             found = self._entries.get(digest)
@@ -96,6 +101,8 @@ class VerdictCache:
                 return None
             self._entries.move_to_end(digest)
             return found.answer
+        finally:
+            self._lock.release()
 
     def put(
         self, digest: str, answer: dict[str, Any], concerns: set[Concern], at: tuple[int, str]
@@ -168,6 +175,18 @@ def touched(runtime: Runtime, first: int, last: int) -> set[Concern]:
 def _block_hash(runtime: Runtime, number: int) -> str:
     block = runtime.chain.call(lambda: runtime.chain.w3.eth.get_block(number))
     return HexBytes(block["hash"]).to_0x_hex()
+
+
+def kept_verdict(runtime: Runtime, cache: VerdictCache, digest: Digest) -> dict[str, Any] | None:
+    """The verdict of ``digest`` if the cache holds one at the current head and that can be
+    told without waiting (on the event loop: no thread hop for the commonest answer); None
+    means ask :func:`verify_digest` on a worker thread."""
+    head = runtime.chain.head_if_free()
+    if head is None:
+        return None
+    # None unless the cache has followed to this head, and if a sweep holds it right now.
+    cached = cache.get(digest.hex(), head, wait=False)
+    return None if cached is None else {**cached, "verified_at_block": head[0]}
 
 
 #: Hashes one bulk verification may ask about (``POST /v1/verify/batch``).

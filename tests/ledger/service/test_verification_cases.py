@@ -9,6 +9,7 @@ it leave it be."""
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -101,6 +102,38 @@ def test_blocks_that_do_not_concern_a_verdict_leave_it_served_from_the_cache(
     assert len(made) == 1  # not made again
     assert later["verified_at_block"] == runtime.chain.head()[0] > first["verified_at_block"]
     assert {**later, "verified_at_block": 0} == {**first, "verified_at_block": 0}
+
+
+def test_a_kept_verdict_is_told_without_waiting_only_at_the_head_the_cache_has_followed(
+    runtime: Runtime, ledger_state: dict[str, Any], relay: Callable[[], None]
+) -> None:
+    cache, digest = VerdictCache(), Digest(ledger_state["content"])
+    assert verification.kept_verdict(runtime, cache, digest) is None  # nothing kept yet
+    made = verify_digest(runtime, cache, digest)
+    assert verification.kept_verdict(runtime, cache, digest) == made
+
+    unrelated_block(runtime, relay)
+    # The head moved: the cache has not swept the new blocks, so it is not asked on the loop.
+    assert verification.kept_verdict(runtime, cache, digest) is None
+    later = verify_digest(runtime, cache, digest)
+    assert verification.kept_verdict(runtime, cache, digest) == later
+
+    held = threading.Event()
+    release = threading.Event()
+
+    def hold_the_chain() -> None:
+        with runtime.chain.evm_lock:
+            held.set()
+            release.wait(10)
+
+    holder = threading.Thread(target=hold_the_chain)
+    holder.start()
+    try:
+        assert held.wait(10)
+        assert verification.kept_verdict(runtime, cache, digest) is None  # would have waited
+    finally:
+        release.set()
+        holder.join()
 
 
 def test_a_new_version_or_a_withdrawal_of_its_dataset_makes_it_again(
