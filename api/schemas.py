@@ -376,6 +376,29 @@ class VerifyRequest(Strict):
     content_hash: Hex32
 
 
+class VerifyBatchRequest(Strict):
+    """Up to 10,000 hashes verified in one request (a catalogue audit)."""
+
+    content_hashes: list[Hex32] = Field(min_length=1, max_length=10_000)
+    detail: Literal["summary", "full"] = Field(
+        "summary",
+        description="`summary`: each hash's status and, per registration, who, what and where; "
+        "`full`: each hash's whole verdict as `POST /v1/verify` answers it (signed documents "
+        "and inclusion proofs: about ten times larger).",
+    )
+
+
+class VerifyBatchAnswer(BaseModel):
+    """One answer per hash, in the order asked, all as of one block."""
+
+    verified_at_block: int
+    counts: dict[str, int] = Field(
+        description="How many hashes got each status: matched, withdrawn, not-registered, "
+        "signature-invalid, history-incomplete."
+    )
+    results: list[dict[str, Any]]
+
+
 class Accepted(BaseModel):
     """A write was stored and will be sent to the chain; follow ``operation_url``."""
 

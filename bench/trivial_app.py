@@ -30,6 +30,7 @@ def ready() -> dict[str, Any]:
 
 
 @app.post("/v1/verify")
+@app.post("/v1/verify/batch")
 async def verify(request: Request) -> dict[str, Any]:
     body = await request.body()
     return {"matched": False, "size": len(body)}

@@ -20,6 +20,8 @@ class Artifact:
     bytecode: str
     deployed_bytecode: str
     compiler_version: str
+    #: The compiler's ``storageLayout``: state variables, their slots and types.
+    storage_layout: dict[str, Any]
 
 
 @cache
@@ -39,6 +41,7 @@ def load_artifact(name: str) -> Artifact:
             bytecode=document["bytecode"],
             deployed_bytecode=document["deployedBytecode"],
             compiler_version=document["compiler"]["version"],
+            storage_layout=document["storageLayout"],
         )
     except (ValueError, KeyError, TypeError) as exc:
         raise ArtifactError(f"artifact for {name!r} is malformed: {exc}") from exc

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import os
 import tempfile
-from contextlib import ExitStack
+from collections.abc import Callable
+from contextlib import AbstractContextManager, ExitStack
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -15,6 +16,9 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColu
 
 from ledger.errors import LedgerError
 from ledger.hashing import Digest
+
+if TYPE_CHECKING:
+    from ledger.audit_report import Checker
 
 app = typer.Typer(
     name="provledger",
@@ -118,18 +122,63 @@ def demo_command(
             raise _fail(exc) from exc
 
 
+#: Opens a checker that audits through a provledger service (``--url``): installed by the
+#: service's command line (``api.commands``), which has the HTTP client; ``ledger`` has none.
+ServiceChecker = Callable[[str, str | None], AbstractContextManager["Checker"]]
+_service_checker: ServiceChecker | None = None
+
+
+def use_service_checker(factory: ServiceChecker) -> None:
+    global _service_checker
+    _service_checker = factory
+
+
 @app.command("verify")
 def verify_command(
-    file: Annotated[
+    path: Annotated[
         Path | None,
-        typer.Argument(exists=True, dir_okay=False, readable=True, help="File to verify."),
+        typer.Argument(
+            exists=True,
+            readable=True,
+            help="A file to verify, or a folder to audit (every file below it).",
+        ),
     ] = None,
     content_hash: Annotated[
         str | None, typer.Option("--hash", help="Verify a 0x-hex SHA-256 instead of a file.")
     ] = None,
+    manifest: Annotated[
+        Path | None,
+        typer.Option(
+            exists=True,
+            dir_okay=False,
+            readable=True,
+            help="Audit the files a manifest names: sha256sum output or JSON lines "
+            '({"sha256": …, "path": …}).',
+        ),
+    ] = None,
     rpc: Annotated[str | None, typer.Option(help="JSON-RPC URL of any node of the chain.")] = None,
     contract: Annotated[str | None, typer.Option(help="DatasetRegistry address.")] = None,
     from_block: Annotated[int, typer.Option(help="First block to search (deployment block).")] = 0,
+    url: Annotated[
+        str | None,
+        typer.Option(
+            "--url",
+            envvar="PROVLEDGER_URL",
+            help="Audit a folder or manifest through this provledger service (it also proves "
+            "records anchored in batches); --rpc and --contract take precedence.",
+        ),
+    ] = None,
+    token: Annotated[
+        str | None,
+        typer.Option("--token", envvar="PROVLEDGER_TOKEN", help="Bearer token for --url."),
+    ] = None,
+    report: Annotated[
+        Path | None,
+        typer.Option(help="Write an audit's report here: CSV, or JSON if it ends in .json."),
+    ] = None,
+    chunk: Annotated[
+        int, typer.Option(min=1, max=10_000, help="Hashes checked per round trip (audits).")
+    ] = 5_000,
     bundle: Annotated[
         Path | None,
         typer.Option(
@@ -139,12 +188,31 @@ def verify_command(
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the verdict as JSON.")] = False,
 ) -> None:
-    """Verify a file against the chain itself: no provledger API or index involved.
+    """Verify a file against the chain itself: no provledger API or index involved; or audit a
+    folder or a manifest in bulk, against the chain (--rpc --contract) or a service (--url).
 
-    Exit status: 0 registered and authentic, 1 not registered or not authentic, 2 bad usage."""
+    Exit status: 0 registered and authentic (an audit: every file matched), 1 not registered
+    or not authentic (an audit: any file not matched), 2 bad usage."""
     from ledger.chain.backend import Chain
     from ledger.verifier import Verdict, Verifier, check_bundle, write_bundle
 
+    if manifest is not None or (path is not None and path.is_dir()):
+        if content_hash is not None or bundle is not None:
+            raise typer.BadParameter("an audit takes no --hash or --bundle")
+        _audit(
+            folder=path if manifest is None else None,
+            manifest=manifest,
+            rpc=rpc,
+            contract=contract,
+            from_block=from_block,
+            url=url,
+            token=token,
+            report=report,
+            chunk=chunk,
+            as_json=as_json,
+        )
+        return
+    file = path
     checking = (file is None and content_hash is None) or (bundle is not None and bundle.exists())
     if checking and bundle is None:
         raise typer.BadParameter("give a FILE, --hash, or --bundle to check")
@@ -172,6 +240,107 @@ def verify_command(
         raise _fail(exc) from exc
     _show_verdict(verdict, as_json=as_json)
     raise typer.Exit(code=0 if verdict.authentic else 1)
+
+
+def _audit(
+    *,
+    folder: Path | None,
+    manifest: Path | None,
+    rpc: str | None,
+    contract: str | None,
+    from_block: int,
+    url: str | None,
+    token: str | None,
+    report: Path | None,
+    chunk: int,
+    as_json: bool,
+) -> None:
+    """A folder or manifest checked in bulk; the counts printed, the rows in ``report``."""
+    import time
+
+    from rich.progress import MofNCompleteColumn, TimeElapsedColumn
+
+    from ledger.audit import BulkVerifier
+    from ledger.audit_report import chain_checker, files_below, hash_files, run_audit
+    from ledger.chain.backend import Chain
+    from ledger.manifest import read_manifest
+    from ledger.rpc.client import HttpJsonRpc
+    from ledger.verifier import Verifier
+
+    # Against the chain when told where it is (--rpc and --contract win over a service URL
+    # from the environment, which client commands set), else through the service.
+    on_chain = rpc is not None or contract is not None
+    if on_chain and (rpc is None or contract is None):
+        raise typer.BadParameter("an audit against the chain needs both --rpc and --contract")
+    if not on_chain and not url:
+        raise typer.BadParameter(
+            "audit against the chain (--rpc and --contract) or through a service (--url or "
+            "PROVLEDGER_URL)"
+        )
+    if report is not None and report.exists():
+        raise typer.BadParameter(f"{report} exists: a report is never overwritten")
+    quiet = as_json or not console.is_terminal
+    try:
+        started = time.perf_counter()
+        if manifest is not None:
+            with manifest.open(encoding="utf-8") as lines:
+                entries = read_manifest(lines)
+        else:
+            assert folder is not None
+            files = files_below(folder)
+            total = sum(f.stat().st_size for f in files)
+            with Progress(
+                "[progress.description]{task.description}",
+                BarColumn(),
+                DownloadColumn(),
+                TransferSpeedColumn(),
+                console=console,
+                disable=quiet,
+            ) as progress:
+                task = progress.add_task(f"hashing {len(files)} files", total=total)
+                entries = hash_files(folder, files, lambda n: progress.advance(task, n))
+        hashing = time.perf_counter() - started
+        with ExitStack() as stack:
+            if on_chain:
+                assert rpc is not None and contract is not None
+                chain = Chain.rpc(rpc)
+                stack.callback(chain.close)
+                verifier = Verifier.at(chain, contract, start_block=from_block)
+                check = chain_checker(BulkVerifier.like(verifier, HttpJsonRpc(rpc)))
+            else:
+                assert url is not None
+                if _service_checker is None:
+                    raise typer.BadParameter("this installation has no service client for --url")
+                check = stack.enter_context(_service_checker(url, token))
+            with Progress(
+                "[progress.description]{task.description}",
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+                console=console,
+                disable=quiet,
+            ) as progress:
+                task = progress.add_task("checking", total=len(entries))
+                result = run_audit(
+                    entries, check, chunk=chunk, on_checked=lambda n: progress.advance(task, n)
+                )
+        result.hashing_seconds = hashing
+    except LedgerError as exc:
+        raise _fail(exc) from exc
+    if report is not None:
+        report.write_text(result.to_json() if report.suffix == ".json" else result.to_csv())
+    if as_json:
+        print(result.to_json())
+    else:
+        counts = ", ".join(f"{n} {status}" for status, n in result.counts.items()) or "nothing"
+        rate = len(entries) / result.checking_seconds if result.checking_seconds else 0.0
+        console.print(
+            f"{len(entries)} files: {counts} (block {result.block_number}; "
+            f"checked in {result.checking_seconds:.2f}s, {rate:,.0f} files/s)"
+        )
+        if report is not None:
+            console.print(f"report written to {report}")
+    raise typer.Exit(code=0 if result.all_matched else 1)
 
 
 def _digest_of(file: Path | None, content_hash: str | None) -> Digest | None:

@@ -41,6 +41,7 @@ SETTINGS: dict[str, Any] = {
                 "evm.bytecode.object",
                 "evm.deployedBytecode.object",
                 "evm.methodIdentifiers",
+                "storageLayout",
             ]
         }
     },
@@ -134,6 +135,9 @@ def compile_contracts(root: Path | None = None) -> CompileResult:
             "bytecode": "0x" + out["evm"]["bytecode"]["object"],
             "deployedBytecode": "0x" + out["evm"]["deployedBytecode"]["object"],
             "methodIdentifiers": out["evm"]["methodIdentifiers"],
+            # Where each state variable lives: auditors read state from storage, not by
+            # running view functions (ledger.chain.storage).
+            "storageLayout": out["storageLayout"],
             "compiler": {"name": "solc", "version": version, "settings": _settings_record()},
             "sources": source_hashes,
         }

@@ -10,8 +10,10 @@ and against signatures the contracts accept.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
 from typing import Any, Final
 
+from eth_abi.abi import encode as abi_encode
 from eth_account import Account
 from eth_account.messages import encode_typed_data
 from eth_account.signers.local import LocalAccount
@@ -149,9 +151,25 @@ class TypedAction:
         }
 
     def digest(self) -> bytes:
-        """The 32-byte digest that is signed: keccak256(0x1901 ‖ domainSeparator ‖ structHash)."""
-        signable = encode_typed_data(full_message=self.full_message())
-        return keccak(b"\x19" + signable.version + signable.header + signable.body)
+        """The 32-byte digest that is signed: keccak256(0x1901 ‖ domainSeparator ‖ structHash),
+        computed as the contracts compute it (a verifier recovers thousands of signatures:
+        eth-account's generic encoder re-parses the types for each; ``tests/ledger/test_eip712.py``
+        checks the two agree for every action)."""
+        return keccak(b"\x19\x01" + _domain_separator(self.domain) + self._struct_hash())
+
+    def _struct_hash(self) -> bytes:
+        fields = ACTION_TYPES[self.primary_type]
+        types = ["bytes32"]
+        values: list[Any] = [_typehash(self.primary_type)]
+        for field in fields:
+            value = self.message[field["name"]]
+            if field["type"] == "VersionRef[]":
+                types.append("bytes32")
+                values.append(_version_refs_hash(value))
+            else:
+                types.append(field["type"])
+                values.append(_atomic(value))
+        return keccak(abi_encode(types, values))
 
     def sign(self, account: LocalAccount) -> bytes:
         """65-byte (r ‖ s ‖ v) signature by ``account``; eth-account always produces low-s."""
@@ -160,8 +178,53 @@ class TypedAction:
 
     def recover(self, signature: bytes) -> str:
         """The address that produced ``signature`` over this action."""
-        return str(
-            Account.recover_message(
-                encode_typed_data(full_message=self.full_message()), signature=signature
-            )
+        return str(Account._recover_hash(self.digest(), signature=signature))
+
+
+_DOMAIN_TYPEHASH: Final = keccak(
+    text="EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)"
+)
+_VERSION_REF_TYPEHASH: Final = keccak(text="VersionRef(bytes32 datasetId,uint32 version)")
+
+
+@cache
+def _typehash(primary_type: str) -> bytes:
+    return keccak(text=encode_type(primary_type))
+
+
+@cache
+def _domain_separator(domain: Domain) -> bytes:
+    return keccak(
+        abi_encode(
+            ["bytes32", "bytes32", "bytes32", "uint256", "address"],
+            [
+                _DOMAIN_TYPEHASH,
+                keccak(text=domain.name),
+                keccak(text=domain.version),
+                domain.chain_id,
+                domain.verifying_contract,
+            ],
         )
+    )
+
+
+def _version_refs_hash(refs: Any) -> bytes:
+    return keccak(
+        b"".join(
+            keccak(
+                abi_encode(
+                    ["bytes32", "bytes32", "uint32"],
+                    [_VERSION_REF_TYPEHASH, _atomic(ref["datasetId"]), int(ref["version"])],
+                )
+            )
+            for ref in refs
+        )
+    )
+
+
+def _atomic(value: Any) -> Any:
+    """A message value as ``abi_encode`` takes it (0x-hex text, as a JSON document has it,
+    becomes bytes)."""
+    if isinstance(value, str) and value.startswith("0x"):
+        return bytes.fromhex(value[2:])
+    return value

@@ -28,6 +28,7 @@ from ledger.errors import ChainMismatchError, ConfigurationError, KeystoreNotFou
 from ledger.index import Indexer
 from ledger.keys import Keystore
 from ledger.relayer import Relayer
+from ledger.rpc.client import JsonRpc, json_rpc_for
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +66,7 @@ class Runtime:
     _threads: list[threading.Thread] = field(default_factory=list)
     _stop: threading.Event = field(default_factory=threading.Event)
     _unlocked: dict[tuple[int, str], LocalAccount] = field(default_factory=dict)
+    _json_rpc: JsonRpc | None = field(default=None, init=False, repr=False)
 
     @classmethod
     def assemble(
@@ -153,6 +155,13 @@ class Runtime:
         return self._unlocked[slot]
 
     # --- background workers -----------------------------------------------------------------
+
+    @property
+    def json_rpc(self) -> JsonRpc:
+        """The chain as raw JSON-RPC in batches (bulk readers: audits), made on first use."""
+        if self._json_rpc is None:
+            self._json_rpc = json_rpc_for(self.chain)
+        return self._json_rpc
 
     def start_workers(self) -> None:
         """Start the relayer, the indexer and the batcher in daemon threads."""

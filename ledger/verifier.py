@@ -23,7 +23,7 @@ signatures with no network, and everything else against any RPC endpoint.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from eth_abi.abi import encode as abi_encode
@@ -51,6 +51,7 @@ from ledger.registration import Registration
 __all__ = ["BUNDLE_FORMAT", "Registration", "Verdict", "Verifier"]
 
 BUNDLE_FORMAT = "provledger-proof-bundle/1"
+_REGISTRATION_FIELDS = tuple(f.name for f in fields(Registration))
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -68,13 +69,45 @@ class Verdict:
     def authentic(self) -> bool:
         return self.matched and all(r.authentic for r in self.registrations)
 
+    @property
+    def status(self) -> str:
+        """The verdict in one word, worst first (what an audit report counts):
+        ``not-registered``; ``signature-invalid`` (a registration was not authorised by its
+        department's key of the time); ``history-incomplete`` (a node withheld a version);
+        ``withdrawn`` (every registration's dataset is withdrawn); else ``matched``."""
+        if not self.matched:
+            return "not-registered"
+        if any(r.signer.lower() != r.department_key.lower() for r in self.registrations):
+            return "signature-invalid"
+        if not all(r.history_complete for r in self.registrations):
+            return "history-incomplete"
+        if all(r.withdrawn for r in self.registrations):
+            return "withdrawn"
+        return "matched"
+
+    @classmethod
+    def from_dict(cls, document: dict[str, Any]) -> Verdict:
+        """The verdict :meth:`to_dict` wrote (a bundle, or an API answer)."""
+        return cls(
+            content_hash=document["content_hash"],
+            registrations=[
+                Registration(**{k: r[k] for k in _REGISTRATION_FIELDS if k in r})
+                for r in document["registrations"]
+            ],
+        )
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "format": BUNDLE_FORMAT,
             "content_hash": self.content_hash,
             "matched": self.matched,
             "authentic": self.authentic,
-            "registrations": [asdict(r) for r in self.registrations],
+            # Shallow: a registration's nested documents are built once and never changed, so
+            # they are shared, not deep-copied as asdict would (a bulk audit makes thousands).
+            "registrations": [
+                {name: getattr(r, name) for name in _REGISTRATION_FIELDS}
+                for r in self.registrations
+            ],
         }
 
 
@@ -160,75 +193,18 @@ class Verifier:
     # --- the parts ----------------------------------------------------------------------------
 
     def _registration(self, event: Event, history_complete: bool) -> Registration:
-        department_id = int(event.args["department"])
         tx = self.w3.eth.get_transaction(HexBytes(event.tx_hash))
         block = self.w3.eth.get_block(event.block_number)
-        key = self.department_key_at(department_id, event.block_number, event.log_index)
-        authorised_by, signer, signature, typed_data = self._authoriser(tx, event)
-        record = self.datasets.dataset(bytes(event.args["datasetId"]))
-        return Registration(
-            dataset_id="0x" + bytes(event.args["datasetId"]).hex(),
-            version=int(event.args["version"]),
-            department_id=department_id,
-            department_key=key,
-            authorised_by=authorised_by,
-            signer=signer,
-            signature=signature,
-            typed_data=typed_data,
-            metadata_hash="0x" + bytes(event.args["metadataHash"]).hex(),
-            parents=[
-                {"dataset_id": "0x" + bytes(p["datasetId"]).hex(), "version": int(p["version"])}
-                for p in event.args["parents"]
-            ],
-            withdrawn=record.withdrawn,
+        return version_registration(
+            self.datasets,
+            event,
+            authoriser=dataset_authoriser(self.datasets, bytes(tx["input"]), str(tx["from"])),
+            department_key=self.department_key_at(
+                int(event.args["department"]), event.block_number, event.log_index
+            ),
+            withdrawn=self.datasets.dataset(bytes(event.args["datasetId"])).withdrawn,
             history_complete=history_complete,
-            chain_id=self.chain.chain_id,
-            contract=self.datasets.address,
-            tx_hash=event.tx_hash,
-            block_number=event.block_number,
-            block_hash=event.block_hash,
             block_time=int(block["timestamp"]),
-            log_index=event.log_index,
-        )
-
-    def _authoriser(self, tx: Any, event: Event) -> tuple[str, str, str, dict[str, Any]]:
-        """Who authorised the transaction: the EIP-712 signer of a relayed call, or the sender."""
-        contract = self.datasets.contract
-        function, args = contract.decode_function_input(tx["input"])
-        name = function.fn_name
-        if not name.endswith("BySig"):
-            return "sender", str(tx["from"]), "", {}
-        auth = Authorization.from_abi(args["auth"])
-        department_id, nonce, deadline, signature = auth.as_abi()
-        if name == "createDatasetBySig":
-            content, meta, parents = _version_parts(args["first"])
-            primary_type = "CreateDataset"
-            fields = {
-                "salt": bytes(args["salt"]),
-                "classification": int(args["classification"]),
-                "metadataHash": bytes(args["metadataHash"]),
-                "contentHash": content,
-                "versionMetadataHash": meta,
-                "parents": parents,
-            }
-        else:
-            content, meta, parents = _version_parts(args["version"])
-            primary_type = "AddVersion"
-            fields = {
-                "datasetId": bytes(args["datasetId"]),
-                "contentHash": content,
-                "metadataHash": meta,
-                "parents": parents,
-            }
-        action = self.datasets.typed_action(
-            primary_type, fields, department_id=department_id, nonce=nonce, deadline=deadline
-        )
-        document = jsonable(action.full_message())
-        return (
-            "signature",
-            action.recover(bytes(signature)),
-            "0x" + bytes(signature).hex(),
-            document,
         )
 
     def department_key_at(
@@ -249,18 +225,7 @@ class Verifier:
                 "topics": [None, topic],
             }
         )
-        until = (block_number, log_index if log_index is not None else float("inf"))
-        key = ""
-        for event in sorted(
-            registry.decode_events(logs), key=lambda e: (e.block_number, e.log_index)
-        ):
-            if (event.block_number, event.log_index) > until:
-                break
-            if event.name == "DepartmentEnrolled":
-                key = str(event.args["signer"])
-            elif event.name == "DepartmentKeyRotated":
-                key = str(event.args["newSigner"])
-        return key
+        return key_in_force(registry.decode_events(logs), block_number, log_index)
 
     def history_is_complete(self, dataset_id: bytes) -> bool:
         """Re-hash every ``VersionAdded`` of the dataset; the chain must end at the stored head."""
@@ -279,21 +244,157 @@ class Verifier:
                 "topics": [topic0, "0x" + dataset_id.hex()],
             }
         )
-        events = sorted(datasets.decode_events(logs), key=lambda e: (e.block_number, e.log_index))
-        head = bytes(32)
-        for expected_number, event in enumerate(events, start=1):
-            if int(event.args["version"]) != expected_number:
-                return False
-            head = history_step(
-                head,
-                bytes(event.args["contentHash"]),
-                bytes(event.args["metadataHash"]),
-                [
-                    VersionRef(bytes(p["datasetId"]), int(p["version"]))
-                    for p in event.args["parents"]
-                ],
-            )
-        return head == datasets.dataset(dataset_id).history_head
+        return history_matches(
+            datasets.decode_events(logs), datasets.dataset(dataset_id).history_head
+        )
+
+
+Authoriser = tuple[str, str, str, dict[str, Any]]
+
+
+def version_registration(
+    datasets: DatasetRegistryClient,
+    event: Event,
+    *,
+    authoriser: Authoriser,
+    department_key: str,
+    withdrawn: bool,
+    history_complete: bool,
+    block_time: int,
+) -> Registration:
+    """The registration a ``VersionAdded`` event makes, given what was read about it: who
+    authorised its transaction, the department's key at its block, the dataset's state."""
+    authorised_by, signer, signature, typed_data = authoriser
+    return Registration(
+        dataset_id="0x" + bytes(event.args["datasetId"]).hex(),
+        version=int(event.args["version"]),
+        department_id=int(event.args["department"]),
+        department_key=department_key,
+        authorised_by=authorised_by,
+        signer=signer,
+        signature=signature,
+        typed_data=typed_data,
+        metadata_hash="0x" + bytes(event.args["metadataHash"]).hex(),
+        parents=[
+            {"dataset_id": "0x" + bytes(p["datasetId"]).hex(), "version": int(p["version"])}
+            for p in event.args["parents"]
+        ],
+        withdrawn=withdrawn,
+        history_complete=history_complete,
+        chain_id=datasets.chain.chain_id,
+        contract=datasets.address,
+        tx_hash=event.tx_hash,
+        block_number=event.block_number,
+        block_hash=event.block_hash,
+        block_time=block_time,
+        log_index=event.log_index,
+    )
+
+
+def dataset_authoriser(datasets: DatasetRegistryClient, data: bytes, sender: str) -> Authoriser:
+    """Who authorised a dataset registry transaction with input ``data`` sent by ``sender``:
+    the EIP-712 signer of a relayed call (recovered), or the sender of a direct one."""
+    name, args = datasets.decode_call(data)
+    if not name.endswith("BySig"):
+        return "sender", sender, "", {}
+    auth = Authorization.from_abi(args["auth"])
+    department_id, nonce, deadline, signature = auth.as_abi()
+    if name == "createDatasetBySig":
+        content, meta, parents = _version_parts(args["first"])
+        primary_type = "CreateDataset"
+        fields = {
+            "salt": bytes(args["salt"]),
+            "classification": int(args["classification"]),
+            "metadataHash": bytes(args["metadataHash"]),
+            "contentHash": content,
+            "versionMetadataHash": meta,
+            "parents": parents,
+        }
+    else:
+        content, meta, parents = _version_parts(args["version"])
+        primary_type = "AddVersion"
+        fields = {
+            "datasetId": bytes(args["datasetId"]),
+            "contentHash": content,
+            "metadataHash": meta,
+            "parents": parents,
+        }
+    action = datasets.typed_action(
+        primary_type, fields, department_id=department_id, nonce=nonce, deadline=deadline
+    )
+    document = jsonable(action.full_message())
+    return "signature", action.recover(bytes(signature)), "0x" + bytes(signature).hex(), document
+
+
+def key_in_force(events: list[Event], block_number: int, log_index: int | None = None) -> str:
+    """A department's key just before log ``log_index`` of ``block_number`` (after the whole
+    block if None), from its enrol and rotate events (any order); "" before its enrolment."""
+    until = (block_number, log_index if log_index is not None else float("inf"))
+    key = ""
+    for event in sorted(events, key=lambda e: (e.block_number, e.log_index)):
+        if (event.block_number, event.log_index) > until:
+            break
+        if event.name == "DepartmentEnrolled":
+            key = str(event.args["signer"])
+        elif event.name == "DepartmentKeyRotated":
+            key = str(event.args["newSigner"])
+    return key
+
+
+def history_matches(version_events: list[Event], stored_head: bytes) -> bool:
+    """Whether a dataset's ``VersionAdded`` events, re-hashed in order, end at the history head
+    the contract stores: versions numbered 1, 2, … with none missing or extra."""
+    events = sorted(version_events, key=lambda e: (e.block_number, e.log_index))
+    head = bytes(32)
+    for expected_number, event in enumerate(events, start=1):
+        if int(event.args["version"]) != expected_number:
+            return False
+        head = history_step(
+            head,
+            bytes(event.args["contentHash"]),
+            bytes(event.args["metadataHash"]),
+            [VersionRef(bytes(p["datasetId"]), int(p["version"])) for p in event.args["parents"]],
+        )
+    return head == stored_head
+
+
+#: What a summary keeps of each registration (the full verdict, with the signed document and
+#: the inclusion proof, is ``POST /v1/verify``'s answer or ``"detail": "full"``).
+_SUMMARY_FIELDS = (
+    "dataset_id",
+    "version",
+    "department_id",
+    "department_key",
+    "signer",
+    "authorised_by",
+    "history_complete",
+    "withdrawn",
+    "chain_id",
+    "contract",
+    "tx_hash",
+    "block_number",
+    "block_time",
+    "log_index",
+)
+
+
+def verdict_summary(answer: dict[str, Any]) -> dict[str, Any]:
+    """A verdict as a bulk audit reports it: the status and, for each registration, who, what
+    and where (a batched one also its root and leaf index); no signed documents or proofs."""
+    registrations = []
+    for registration in answer["registrations"]:
+        brief = {name: registration[name] for name in _SUMMARY_FIELDS}
+        anchor = registration.get("anchor")
+        if anchor is not None:
+            brief["anchor"] = {"root": anchor["root"], "leaf_index": anchor["leaf_index"]}
+        registrations.append(brief)
+    return {
+        "content_hash": answer["content_hash"],
+        "status": answer.get("status") or Verdict.from_dict(answer).status,
+        "matched": answer["matched"],
+        "authentic": answer["authentic"],
+        "registrations": registrations,
+    }
 
 
 VERSION_REF_TYPEHASH = keccak(text="VersionRef(bytes32 datasetId,uint32 version)")

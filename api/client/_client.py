@@ -227,6 +227,16 @@ class ProvledgerClient(ClosesOnExit):
         )
         return dict(answer)
 
+    def verify_batch(
+        self, content_hashes: Sequence[str], *, detail: str = "summary"
+    ) -> dict[str, Any]:
+        """Verify up to 10,000 hashes in one request (``POST /v1/verify/batch``): a verdict per
+        hash in order, with its status, as of one block."""
+        answer = self._http.post(
+            "/v1/verify/batch", {"content_hashes": list(content_hashes), "detail": detail}
+        )
+        return dict(answer)
+
     def add_version(
         self,
         dataset_id: str,

@@ -11,29 +11,21 @@ from __future__ import annotations
 
 import time
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
 from api.client import ProvledgerClient
-from api.commands.common import ExitCode, Terminal, byte_progress
-from ledger.hashing import sha256_file
+from api.commands.common import ExitCode, Terminal, byte_progress, connect
+from ledger.audit_report import Checker, files_below
+from ledger.hashing import Digest, sha256_file
 from ledger.jsonguard import loads
 
 #: Records per request; the API takes up to 10,000.
 DEFAULT_CHUNK = 1_000
-
-
-def files_below(folder: Path) -> list[Path]:
-    """Regular files below ``folder``, in a stable order; hidden ones (``.git``…) left out."""
-    return sorted(
-        path
-        for path in folder.rglob("*")
-        if path.is_file()
-        and not any(part.startswith(".") for part in path.relative_to(folder).parts)
-    )
 
 
 def register_directory(
@@ -175,3 +167,16 @@ def _wait_all(
             else:
                 time.sleep(0.2)
     return statuses
+
+
+@contextmanager
+def service_checker(url: str, token: str | None) -> Iterator[Checker]:
+    """``provledger verify DIR|--manifest --url``: hashes checked by the service's
+    ``POST /v1/verify/batch`` (a client error ends the command with its exit status)."""
+    with connect(url, token, as_json=False) as (client, _):
+
+        def check(digests: Sequence[Digest]) -> tuple[int, list[dict[str, Any]]]:
+            answer = client.verify_batch([d.hex() for d in digests])
+            return int(answer["verified_at_block"]), list(answer["results"])
+
+        yield check

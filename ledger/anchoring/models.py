@@ -50,6 +50,8 @@ class QueuedRecord(SQLModel, table=True):
             postgresql_where=text("status != 'failed'"),
         ),
         Index("ix_anchor_queued_records_pending", "department_id", "status", "seq"),
+        # Verification asks whether a batched dataset was withdrawn by a later record.
+        Index("ix_anchor_queued_records_dataset_kind", "dataset_id", "kind"),
     )
 
     seq: int | None = Field(default=None, primary_key=True)

@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import func, insert
+from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from ledger.anchoring.models import AnchorBatch, QueuedRecord, RecordStatus
@@ -136,35 +137,69 @@ def anchored_candidates(session: Session, content_hash: str) -> list[AnchoredCan
 
     Candidates only: the verifier proves each against the chain before anyone is told of it.
     """
-    rows = session.exec(
-        select(QueuedRecord, AnchorBatch)
-        .join(AnchorBatch, col(AnchorBatch.root) == col(QueuedRecord.batch_root))
-        .where(
-            QueuedRecord.content_hash == content_hash.lower(),
-            QueuedRecord.status == RecordStatus.BATCHED,
-        )
-        .order_by(col(QueuedRecord.seq))
-    ).all()
-    withdrawn = set(
-        session.exec(
-            select(QueuedRecord.dataset_id).where(
-                col(QueuedRecord.dataset_id).in_([row.dataset_id for row, _ in rows]),
-                QueuedRecord.kind == RecordKind.WITHDRAW.name.lower(),
-                QueuedRecord.status == RecordStatus.BATCHED,
+    return anchored_candidates_of(session, [content_hash]).get(content_hash.lower(), [])
+
+
+def anchored_candidates_of(
+    session: Session, content_hashes: Sequence[str]
+) -> dict[str, list[AnchoredCandidate]]:
+    """:func:`anchored_candidates` of many content hashes, by 0x-hex hash (lowercase), a few
+    queries per 500 hashes (bulk audits)."""
+    wanted = list(dict.fromkeys(h.lower() for h in content_hashes))
+    found: dict[str, list[AnchoredCandidate]] = {}
+    for start in range(0, len(wanted), 500):
+        # Columns, not ORM objects: a catalogue audit reads thousands of rows.
+        rows = session.execute(
+            sa_select(
+                col(QueuedRecord.content_hash),
+                col(QueuedRecord.dataset_id),
+                col(QueuedRecord.record),
+                col(QueuedRecord.proof),
+                col(QueuedRecord.leaf_index),
+                col(AnchorBatch.root),
+                col(AnchorBatch.size),
             )
+            .join(AnchorBatch, col(AnchorBatch.root) == col(QueuedRecord.batch_root))
+            .where(
+                col(QueuedRecord.content_hash).in_(wanted[start : start + 500]),
+                col(QueuedRecord.status) == RecordStatus.BATCHED,
+            )
+            .order_by(col(QueuedRecord.seq))
         ).all()
-    )
-    found = []
-    for row, batch in rows:
-        proof = row.inclusion_proof(batch.size)
-        if proof is None:
+        if not rows:
             continue
-        found.append(
-            AnchoredCandidate(
-                record=row.batch_record(),
-                proof=proof,
-                root=bytes.fromhex(batch.root[2:]),
-                withdrawn=row.dataset_id in withdrawn,
-            )
+        withdrawn = set(
+            session.exec(
+                select(QueuedRecord.dataset_id).where(
+                    col(QueuedRecord.dataset_id).in_({row[1] for row in rows}),
+                    QueuedRecord.kind == RecordKind.WITHDRAW.name.lower(),
+                    QueuedRecord.status == RecordStatus.BATCHED,
+                )
+            ).all()
         )
+        for content_hash, dataset_id, record, proof, leaf_index, root, size in rows:
+            if proof is None or leaf_index is None:
+                continue
+            found.setdefault(content_hash, []).append(
+                AnchoredCandidate(
+                    record=BatchRecord.from_json(json.loads(record)),
+                    proof=InclusionProof(
+                        index=leaf_index,
+                        tree_size=size,
+                        hashes=tuple(bytes.fromhex(h[2:]) for h in json.loads(proof)),
+                    ),
+                    root=bytes.fromhex(root[2:]),
+                    withdrawn=dataset_id in withdrawn,
+                )
+            )
     return found
+
+
+def batch_contents(session: Session, roots: list[str]) -> list[tuple[str, str]]:
+    """(content hash, dataset id) of every record in the batches with these roots (0x-hex)."""
+    rows = session.exec(
+        select(QueuedRecord.content_hash, QueuedRecord.dataset_id).where(
+            col(QueuedRecord.batch_root).in_(roots)
+        )
+    ).all()
+    return [(content_hash, dataset_id) for content_hash, dataset_id in rows]

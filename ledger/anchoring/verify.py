@@ -9,16 +9,19 @@ A batched record is proven by:
 
 * **the leaf**: the record's digest, recomputed from its fields (dataset, version, department,
   content and metadata hashes, lineage), so no field can be altered;
-* **inclusion**: the proof leads from that leaf to the root, checked here and by the contract's
-  own ``verifyInclusion`` (an ``eth_call``), against the size the anchor stores;
-* **the anchor**: ``anchor(root)`` names the record's department, and the ``BatchAnchored`` log
-  gives the transaction, block and time;
+* **inclusion**: the proof leads from that leaf to the root (RFC 6962, checked here with the
+  contract's own algorithm: ``tests/contracts/test_anchor_registry.py`` shows the two agree on
+  valid and tampered proofs, so no ``verifyInclusion`` runs in the EVM per request), against
+  the size the anchor stores;
+* **the anchor**: the anchor in the registry's storage names the record's department and the
+  batch's size, and the ``BatchAnchored`` log gives the transaction, block and time;
 * **who**: the department's EIP-712 signature over the root, recovered from the anchoring
   transaction's calldata, must be by the department's key at that block.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from eth_utils.crypto import keccak
@@ -28,7 +31,7 @@ from web3 import Web3
 from ledger.anchoring.records import BatchRecord, RecordKind
 from ledger.chain.backend import Chain
 from ledger.chain.clients.anchors import AnchorRegistryClient
-from ledger.chain.types import Authorization
+from ledger.chain.types import AnchorRecord, Authorization
 from ledger.encoding import jsonable
 from ledger.errors import InvalidProofError
 from ledger.merkle import InclusionProof, record_leaf_hash, root_from_inclusion_proof
@@ -50,15 +53,35 @@ class ChainReader(Protocol):
 _BATCH_ANCHORED = "0x" + keccak(text="BatchAnchored(bytes32,uint64,uint64,bytes32)").hex()
 
 
-def check_inclusion(record: BatchRecord, proof: InclusionProof, root: bytes) -> None:
-    """Offline: the record's leaf leads to ``root`` through ``proof``, or InvalidProofError."""
+def check_inclusion(
+    record: BatchRecord, proof: InclusionProof, root: bytes, *, digest: bytes | None = None
+) -> None:
+    """Offline: the record's leaf leads to ``root`` through ``proof``, or InvalidProofError.
+    ``digest`` is the record's, if the caller has computed it already."""
     computed = root_from_inclusion_proof(
-        proof.index, proof.tree_size, record_leaf_hash(record.digest()), proof.hashes
+        proof.index, proof.tree_size, record_leaf_hash(digest or record.digest()), proof.hashes
     )
     if computed != root:
         raise InvalidProofError(
             f"the record's proof leads to root 0x{computed.hex()}, expected 0x{root.hex()}"
         )
+
+
+@dataclass(frozen=True, slots=True)
+class AnchorEvidence:
+    """What the chain says of one anchored root: read once, it proves every record under it."""
+
+    root: bytes
+    anchor: AnchorRecord
+    contract: str
+    chain_id: int
+    tx_hash: str
+    block_number: int
+    block_hash: str
+    block_time: int
+    log_index: int
+    authoriser: tuple[str, str, str, dict[str, Any]]
+    department_key: str  # the anchoring department's key at the anchor's log
 
 
 def anchored_registration(
@@ -81,6 +104,49 @@ def anchored_registration(
     anchor = anchors.anchor(root)
     if anchor.department == 0:
         raise InvalidProofError(f"no batch with root 0x{root.hex()} is anchored on chain")
+    log = _anchor_log(verifier, anchors, root)
+    tx = verifier.w3.eth.get_transaction(HexBytes(log["transactionHash"]))
+    block_number = int(log["blockNumber"])
+    log_index = int(log["logIndex"])
+    block = verifier.w3.eth.get_block(block_number)
+    evidence = AnchorEvidence(
+        root=root,
+        anchor=anchor,
+        contract=anchors.address,
+        chain_id=verifier.chain.chain_id,
+        tx_hash=HexBytes(log["transactionHash"]).to_0x_hex(),
+        block_number=block_number,
+        block_hash=HexBytes(log["blockHash"]).to_0x_hex(),
+        block_time=int(block["timestamp"]),
+        log_index=log_index,
+        authoriser=anchor_authoriser(anchors, bytes(tx["input"]), str(tx["from"])),
+        department_key=verifier.department_key_at(anchor.department, block_number, log_index),
+    )
+    return record_registration(evidence, record, proof, withdrawn=withdrawn)
+
+
+def record_registration(
+    evidence: AnchorEvidence,
+    record: BatchRecord,
+    proof: InclusionProof,
+    *,
+    withdrawn: bool = False,
+    inclusion_checked: bool = False,
+    record_digest: bytes | None = None,
+) -> Registration:
+    """The registration ``record`` makes, proven under a root whose ``evidence`` was read.
+
+    Raises :class:`InvalidProofError` if the proof does not lead to the root (unless the
+    caller has ``inclusion_checked`` already), or the anchor is another department's or of
+    another size. ``record_digest`` is the record's digest if the caller has it."""
+    root = evidence.root
+    if record.kind == RecordKind.WITHDRAW:
+        raise InvalidProofError("a withdraw record registers no bytes")
+    if not inclusion_checked:
+        check_inclusion(record, proof, root)
+    anchor = evidence.anchor
+    if anchor.department == 0:
+        raise InvalidProofError(f"no batch with root 0x{root.hex()} is anchored on chain")
     if anchor.department != record.department_id:
         raise InvalidProofError(
             f"root 0x{root.hex()} was anchored by department {anchor.department}, "
@@ -90,19 +156,12 @@ def anchored_registration(
         raise InvalidProofError(
             f"the anchored batch holds {anchor.size} records, the proof is for {proof.tree_size}"
         )
-    if not anchors.verify_inclusion(root, proof.index, record.digest(), list(proof.hashes)):
-        raise InvalidProofError("the contract's verifyInclusion rejects the record's proof")
-    log = _anchor_log(verifier, anchors, root)
-    tx = verifier.w3.eth.get_transaction(HexBytes(log["transactionHash"]))
-    block_number = int(log["blockNumber"])
-    log_index = int(log["logIndex"])
-    block = verifier.w3.eth.get_block(block_number)
-    authorised_by, signer, signature, typed_data = _authoriser(anchors, tx)
+    authorised_by, signer, signature, typed_data = evidence.authoriser
     return Registration(
         dataset_id="0x" + record.dataset_id.hex(),
         version=record.version,
         department_id=record.department_id,
-        department_key=verifier.department_key_at(record.department_id, block_number, log_index),
+        department_key=evidence.department_key,
         authorised_by=authorised_by,
         signer=signer,
         signature=signature,
@@ -113,20 +172,20 @@ def anchored_registration(
         # For a batched record, the proven inclusion in the anchored root stands where an
         # on-chain version's complete history does.
         history_complete=True,
-        chain_id=verifier.chain.chain_id,
-        contract=anchors.address,
-        tx_hash=HexBytes(log["transactionHash"]).to_0x_hex(),
-        block_number=block_number,
-        block_hash=HexBytes(log["blockHash"]).to_0x_hex(),
-        block_time=int(block["timestamp"]),
-        log_index=log_index,
+        chain_id=evidence.chain_id,
+        contract=evidence.contract,
+        tx_hash=evidence.tx_hash,
+        block_number=evidence.block_number,
+        block_hash=evidence.block_hash,
+        block_time=evidence.block_time,
+        log_index=evidence.log_index,
         anchor={
             "root": "0x" + root.hex(),
             "leaf_index": proof.index,
             "tree_size": proof.tree_size,
             "proof": ["0x" + h.hex() for h in proof.hashes],
             "record": record.to_json(),
-            "record_digest": "0x" + record.digest().hex(),
+            "record_digest": "0x" + (record_digest or record.digest()).hex(),
         },
     )
 
@@ -149,10 +208,14 @@ def _anchor_log(verifier: ChainReader, anchors: AnchorRegistryClient, root: byte
     return logs[0]
 
 
-def _authoriser(anchors: AnchorRegistryClient, tx: Any) -> tuple[str, str, str, dict[str, Any]]:
-    function, args = anchors.contract.decode_function_input(tx["input"])
-    if function.fn_name != "anchorBatchBySig":
-        return "sender", str(tx["from"]), "", {}
+def anchor_authoriser(
+    anchors: AnchorRegistryClient, data: bytes, sender: str
+) -> tuple[str, str, str, dict[str, Any]]:
+    """Who authorised an anchoring transaction: the department's EIP-712 signer of a relayed
+    ``anchorBatchBySig`` (recovered), or the sender of a direct call."""
+    name, args = anchors.decode_call(data)
+    if name != "anchorBatchBySig":
+        return "sender", sender, "", {}
     auth = Authorization.from_abi(args["auth"])
     department_id, nonce, deadline, signature = auth.as_abi()
     action = anchors.typed_action(

@@ -31,7 +31,7 @@ from web3.exceptions import (
     TimeExhausted,
     Web3Exception,
 )
-from web3.types import TxParams
+from web3.types import BlockIdentifier, TxParams
 
 from ledger.chain.revert import decode_revert, revert_data_from_message
 from ledger.errors import (
@@ -303,9 +303,29 @@ class Chain:
         """Timestamp of the latest block."""
         return int(self.call(lambda: self.w3.eth.get_block("latest"))["timestamp"])
 
+    def storage_at(self, address: str, slot: int, block: BlockIdentifier = "latest") -> bytes:
+        """The 32-byte word at ``slot`` of ``address``'s storage as of ``block``."""
+        try:
+            if self._tester is not None:
+                # web3's tester provider hands eth-tester a block number as hex, which it
+                # refuses for this method; asked directly, it takes the number.
+                value = self._tester.get_storage_at(address, hex(slot), block)
+                return bytes(HexBytes(value)).rjust(32, b"\0")
+            word = self.w3.eth.get_storage_at(self.w3.to_checksum_address(address), slot, block)
+            return bytes(word).rjust(32, b"\0")
+        except Exception as exc:
+            raise _translate(exc) from exc
+
     def head(self) -> tuple[int, str]:
         """The latest block's number and hash (0x-hex), asked of the provider directly: web3's
-        block formatting costs more than the round trip, and callers may ask on every request."""
+        block formatting costs more than the round trip, and callers may ask on every request.
+        An in-process chain answers from py-evm's canonical head (no block is built or
+        formatted: verification asks on every request)."""
+        if self._tester is not None:
+            with self.evm_lock:
+                self._ensure_open()
+                header = self._tester.backend.chain.get_canonical_head()
+            return int(header.block_number), "0x" + bytes(header.hash).hex()
         provider = self.w3.provider
         response = self.call(
             lambda: provider.make_request("eth_getBlockByNumber", ["latest", False])  # type: ignore[arg-type]
@@ -316,6 +336,24 @@ class Chain:
             int(number, 16) if isinstance(number, str) else int(number),
             HexBytes(block["hash"]).to_0x_hex(),
         )
+
+    def head_if_free(self) -> tuple[int, str] | None:
+        """:meth:`head` of an in-process chain if nothing holds its lock (a read that must not
+        wait: the event loop's); None if it would have to wait, or for a JSON-RPC node."""
+        if self._tester is None:
+            return None
+        lock: Any = self.evm_lock
+        if not lock.acquire(blocking=False):
+            return None
+        try:
+            self._ensure_open()
+            header = self._tester.backend.chain.get_canonical_head()
+        finally:
+            lock.release()
+        return int(header.block_number), "0x" + bytes(header.hash).hex()
+
+    def _ensure_open(self) -> None:
+        """Raise :class:`ChainUnavailableError` if the chain can no longer be read."""
 
     def advance_time(self, seconds: int) -> None:
         """Mine a block exactly ``seconds`` after the latest one (development chains only)."""

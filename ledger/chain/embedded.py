@@ -418,6 +418,10 @@ class EmbeddedChain(Chain, ClosesOnExit):
         self._lock: threading.RLock = tester.lock
         self.faucet_address: str = tester.get_accounts()[0]
 
+    def _ensure_open(self) -> None:
+        if self._store.closed:
+            raise ChainUnavailableError("the embedded chain is closed")
+
     @property
     def log_table(self) -> LogTable:
         """The log table of this chain's database (read it under :attr:`evm_lock`)."""

@@ -100,31 +100,127 @@ def test_verification_needs_a_token(client: TestClient) -> None:
     assert client.post("/v1/verify", json={"content_hash": "0x" + "ab" * 32}).status_code == 401
 
 
-def test_a_verdict_is_reused_only_while_the_chain_head_stays_the_same(
+def test_a_verdict_is_reused_until_the_chain_does_something_that_concerns_it(
     client: TestClient,
     registered: dict[str, Any],
     monkeypatch: pytest.MonkeyPatch,
     relay: Callable[[], None],
     governance: dict[str, str],
 ) -> None:
-    from ledger.verifier import Verifier
+    from ledger.audit import BulkVerifier
 
     calls: list[str] = []
-    verify = Verifier.verify
+    verify_many = BulkVerifier.verify_many
 
-    def counting(self: Verifier, content_hash: Any) -> Any:
-        calls.append(bytes(content_hash).hex())
-        return verify(self, content_hash)
+    def counting(self: BulkVerifier, digests: Any, *args: Any, **kwargs: Any) -> Any:
+        calls.extend(bytes(d).hex() for d in digests)
+        return verify_many(self, digests, *args, **kwargs)
 
-    monkeypatch.setattr(Verifier, "verify", counting)
+    monkeypatch.setattr(BulkVerifier, "verify_many", counting)
     digest = "0x" + hashlib.sha256(registered["data"]).hexdigest()
     ask = {"json": {"content_hash": digest}, "headers": registered["auditor"]}
     first, again = client.post("/v1/verify", **ask).json(), client.post("/v1/verify", **ask).json()
     assert first == again and first["matched"] and len(calls) == 1
 
-    # A new block (any write) is a new chain: the verdict is made afresh, at the new head.
-    client.post("/v1/auditors", json={"label": "another"}, headers=governance)
+    # New blocks that concern another department: the verdict holds at the new head as made.
     client.post("/v1/departments", json={"department_id": 42, "name": "X"}, headers=governance)
     relay()
     later = client.post("/v1/verify", **ask).json()
-    assert len(calls) == 2 and later["verified_at_block"] > first["verified_at_block"]
+    assert len(calls) == 1 and later["verified_at_block"] > first["verified_at_block"]
+
+    # Its department suspended: made afresh.
+    suspended = client.post(
+        "/v1/departments/41/suspend", json={"reason": "audit"}, headers=governance
+    )
+    assert suspended.status_code == 202, suspended.text
+    relay()
+    client.post("/v1/verify", **ask)
+    assert len(calls) == 2
+
+
+def test_a_catalogue_is_audited_in_one_request_each_hash_as_verify_answers_it(
+    client: TestClient,
+    registered: dict[str, Any],
+    departments: dict[str, dict[str, str]],
+    runtime: Any,
+    relay: Callable[[], None],
+) -> None:
+    batched = ["0x" + os.urandom(32).hex() for _ in range(3)]
+    records = [
+        {"content_hash": h, "metadata": {"title": f"file {i}"}} for i, h in enumerate(batched)
+    ]
+    accepted = client.post(
+        "/v1/datasets/batch", json={"records": records}, headers=departments["a"]
+    )
+    assert accepted.status_code == 202, accepted.text
+    gone = accepted.json()["records"][2]["dataset_id"]
+    withdrawn = client.post(
+        f"/v1/datasets/{gone}/withdraw", json={"reason": "superseded"}, headers=departments["a"]
+    )
+    assert withdrawn.status_code == 202, withdrawn.text
+    runtime.batcher.tick(force=True)
+    relay()
+    runtime.indexer.sync()
+    on_chain = "0x" + hashlib.sha256(registered["data"]).hexdigest()
+    never = "0x" + os.urandom(32).hex()
+    asked = [on_chain, batched[0], never, batched[1], batched[2], on_chain]
+
+    response = client.post(
+        "/v1/verify/batch", json={"content_hashes": asked}, headers=registered["auditor"]
+    )
+
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert [r["content_hash"] for r in body["results"]] == asked
+    assert [r["status"] for r in body["results"]] == [
+        "matched", "matched", "not-registered", "matched", "withdrawn", "matched",
+    ]  # fmt: skip
+    assert body["counts"] == {"matched": 4, "not-registered": 1, "withdrawn": 1}
+    for summary in body["results"]:
+        one = client.post(
+            "/v1/verify",
+            json={"content_hash": summary["content_hash"]},
+            headers=registered["auditor"],
+        ).json()
+        assert summary["authentic"] == one["authentic"]
+        assert [(r["dataset_id"], r["tx_hash"], r["signer"]) for r in summary["registrations"]] == [
+            (r["dataset_id"], r["tx_hash"], r["signer"]) for r in one["registrations"]
+        ]
+        assert body["verified_at_block"] == one["verified_at_block"]
+    assert body["results"][1]["registrations"][0]["anchor"]["leaf_index"] == 0
+    assert "typed_data" not in body["results"][0]["registrations"][0]
+
+    full = client.post(
+        "/v1/verify/batch",
+        json={"content_hashes": [batched[1]], "detail": "full"},
+        headers=registered["auditor"],
+    ).json()
+    [verdict] = full["results"]
+    assert (
+        verdict["registrations"][0]["anchor"]["proof"] and verdict["registrations"][0]["typed_data"]
+    )
+
+
+@pytest.mark.parametrize(
+    ("body", "problem"),
+    [
+        ({"content_hashes": []}, "content_hashes"),
+        ({"content_hashes": ["0x" + "ab" * 32] * 10_001}, "content_hashes"),
+        ({"content_hashes": ["0x12"]}, "content_hashes.0"),
+        ({"content_hashes": ["0x" + "ab" * 32], "detail": "everything"}, "detail"),
+        ({"content_hash": "0x" + "ab" * 32}, "content_hash: Extra inputs"),
+    ],
+)
+def test_a_malformed_catalogue_is_refused_naming_the_field(
+    client: TestClient, registered: dict[str, Any], body: dict[str, Any], problem: str
+) -> None:
+    response = client.post("/v1/verify/batch", json=body, headers=registered["auditor"])
+
+    assert response.status_code == 422, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    assert problem in response.json()["detail"]
+
+
+def test_a_catalogue_audit_needs_a_token(client: TestClient) -> None:
+    response = client.post("/v1/verify/batch", json={"content_hashes": ["0x" + "ab" * 32]})
+    assert response.status_code == 401

@@ -3,7 +3,6 @@ without losing a row."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,34 +17,18 @@ import api.models  # noqa: F401  (registers the API's tables on SQLModel.metadat
 import ledger.anchoring.models
 import ledger.relayer.models
 import ledger.service.documents  # noqa: F401
-from ledger.db import make_engine
 from ledger.index.models import INDEX_TABLES
 from ledger.migrations import current_revision, upgrade
 from ledger.migrations.versions import v0001_baseline
+from tests.ledger.empty_databases import empty_database
 
-HEAD = "0004"
+HEAD = "0005"
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
-    if request.param == "sqlite":
-        engine = make_engine(f"sqlite:///{tmp_path / 'service.db'}")
-    else:
-        url = os.environ.get("PROVLEDGER_TEST_DATABASE_URL")
-        if not url:
-            pytest.skip("PROVLEDGER_TEST_DATABASE_URL is not set: no PostgreSQL to run against")
-        engine = make_engine(url)
-        _drop(engine)
-    yield engine
-    if request.param == "postgresql":
-        _drop(engine)
-    engine.dispose()
-
-
-def _drop(engine: Engine) -> None:
-    SQLModel.metadata.drop_all(engine)
-    with engine.begin() as conn:
-        conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
+    with empty_database(request.param, tmp_path) as engine:
+        yield engine
 
 
 def _differences(engine: Engine) -> list[object]:

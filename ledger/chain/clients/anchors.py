@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from eth_account.signers.local import LocalAccount
+from web3.types import BlockIdentifier
 
 from ledger.chain.backend import Receipt
 from ledger.chain.clients.base import SignedActionsClient, Signing
@@ -50,10 +51,14 @@ class AnchorRegistryClient(SignedActionsClient):
     ) -> Receipt:
         return self._act("anchorBatch", (root, size, metadata_hash), sender, auth)
 
-    def anchor(self, root: bytes) -> AnchorRecord:
-        department, size, anchored_at = self._view(self.contract.functions.anchor(root))
+    def anchor(self, root: bytes, *, block: BlockIdentifier = "latest") -> AnchorRecord:
+        """The anchor as ``anchor(root)`` answers it, read from storage (no EVM run)."""
+        stored = self._stored("_anchors", root, block)
         return AnchorRecord(
-            root=bytes(root), department=department, size=size, anchored_at=anchored_at
+            root=bytes(root),
+            department=stored["department"],
+            size=stored["size"],
+            anchored_at=stored["anchoredAt"],
         )
 
     def verify_inclusion(self, root: bytes, index: int, record: bytes, proof: list[bytes]) -> bool:

@@ -8,11 +8,13 @@ from typing import Any
 from eth_account.signers.local import LocalAccount
 from eth_utils.crypto import keccak
 from hexbytes import HexBytes
-from web3._utils.events import get_event_data
+from web3.types import BlockIdentifier
 
 from ledger.artifacts import load_artifact
 from ledger.chain.abi_json import canonical_type
 from ledger.chain.backend import Chain, Receipt
+from ledger.chain.event_abi import EventDecoder
+from ledger.chain.storage import StructMapping, struct_mapping
 from ledger.chain.types import (
     Authorization,
     Event,
@@ -30,17 +32,53 @@ class ContractClient:
         self.address = chain.w3.to_checksum_address(address)
         artifact = load_artifact(self.artifact_name)
         self.contract = chain.w3.eth.contract(address=self.address, abi=artifact.abi)
+        self._storage_layout = artifact.storage_layout
+        self._functions = {
+            keccak(text=f"{f['name']}({','.join(canonical_type(i) for i in f['inputs'])})")[:4]: f
+            for f in artifact.abi
+            if f["type"] == "function"
+        }
+        self._mappings: dict[str, StructMapping] = {}
         self._events = {
             keccak(text=f"{e['name']}({','.join(canonical_type(i) for i in e['inputs'])})"): e
             for e in artifact.abi
             if e["type"] == "event"
         }
+        self._decoders = {topic: EventDecoder(abi) for topic, abi in self._events.items()}
 
     def _send(self, function: Any, sender: LocalAccount) -> Receipt:
         return self.chain.transact(function, sender)
 
     def _view(self, function: Any) -> Any:
         return self.chain.call(lambda: function.call())
+
+    def _stored(
+        self, variable: str, key: bytes | int, block: BlockIdentifier = "latest"
+    ) -> dict[str, Any]:
+        """The struct ``variable[key]`` read from this contract's storage at ``block``: what
+        the matching view answers, without running the contract (``eth_getStorageAt``)."""
+        return self.storage_mapping(variable).read(
+            key, lambda slot: self.chain.storage_at(self.address, slot, block)
+        )
+
+    def storage_mapping(self, variable: str) -> StructMapping:
+        """Where the ``mapping(key => struct)`` ``variable`` keeps its entries (bulk readers
+        fetch the slots themselves, many in one batch)."""
+        mapping = self._mappings.get(variable)
+        if mapping is None:
+            mapping = self._mappings[variable] = struct_mapping(self._storage_layout, variable)
+        return mapping
+
+    def decode_call(self, data: bytes | str) -> tuple[str, dict[str, Any]]:
+        """The function a transaction's input calls, and its arguments by name (structs as
+        tuples). A table of selectors, built once: web3's ``decode_function_input`` hashes
+        every function's signature on every call to find the one."""
+        raw = bytes(HexBytes(data))
+        abi = self._functions.get(raw[:4])
+        if abi is None:
+            raise ValueError(f"no function of {self.artifact_name} has selector 0x{raw[:4].hex()}")
+        values = self.chain.w3.codec.decode([canonical_type(i) for i in abi["inputs"]], raw[4:])
+        return str(abi["name"]), {i["name"]: v for i, v in zip(abi["inputs"], values, strict=True)}
 
     def event_name(self, log: Any) -> str | None:
         """The name of the event ``log`` is, if this contract emitted it; nothing decoded.
@@ -56,14 +94,13 @@ class ContractClient:
         for log in logs:
             if log["address"] != self.address or not log["topics"]:
                 continue
-            abi = self._events.get(bytes(log["topics"][0]))
-            if abi is None:
+            decoder = self._decoders.get(bytes(log["topics"][0]))
+            if decoder is None:
                 continue
-            data = get_event_data(self.chain.w3.codec, abi, log)
             decoded.append(
                 Event(
-                    name=data["event"],
-                    args=dict(data["args"]),
+                    name=decoder.name,
+                    args=decoder.decode(log["topics"], log["data"]),
                     address=self.address,
                     tx_hash=HexBytes(log["transactionHash"]).to_0x_hex(),
                     block_number=log["blockNumber"],

@@ -5,6 +5,7 @@ from __future__ import annotations
 from eth_abi.abi import encode as abi_encode
 from eth_account.signers.local import LocalAccount
 from eth_utils.crypto import keccak
+from web3.types import BlockIdentifier
 
 from ledger.chain.backend import Receipt
 from ledger.chain.clients.base import SignedActionsClient, Signing
@@ -140,18 +141,17 @@ class DatasetRegistryClient(SignedActionsClient):
         return self._act("withdrawDataset", (dataset_id, reason_hash), sender, auth)
 
     # views
-    def dataset(self, dataset_id: bytes) -> DatasetRecord:
-        owner, count, classification, withdrawn, created_at, head = self._view(
-            self.contract.functions.dataset(dataset_id)
-        )
+    def dataset(self, dataset_id: bytes, *, block: BlockIdentifier = "latest") -> DatasetRecord:
+        """The dataset as ``dataset(id)`` answers it, read from storage (no EVM run)."""
+        stored = self._stored("_datasets", dataset_id, block)
         return DatasetRecord(
             dataset_id=bytes(dataset_id),
-            owner=owner,
-            version_count=count,
-            classification=Classification(classification),
-            withdrawn=withdrawn,
-            created_at=created_at,
-            history_head=bytes(head),
+            owner=stored["owner"],
+            version_count=stored["versionCount"],
+            classification=Classification(stored["classification"]),
+            withdrawn=stored["withdrawn"],
+            created_at=stored["createdAt"],
+            history_head=stored["historyHead"],
         )
 
     def registrations_of(self, content_hash: bytes, *, from_block: int = 0) -> list[Event]:

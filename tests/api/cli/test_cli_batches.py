@@ -112,3 +112,58 @@ def test_a_manifest_registers_hashes_computed_elsewhere_with_versions_and_lineag
 def _write(path: Path, records: list[dict[str, object]]) -> str:
     path.write_text("".join(json.dumps(r) + "\n" for r in records))
     return str(path)
+
+
+def test_a_catalogue_is_audited_through_the_service_and_against_the_chain_alone(
+    provledger: Invoke, enrol: Callable[[str], Department], service: Service, tmp_path: Path
+) -> None:
+    archive = enrol("Archives")
+    folder = tmp_path / "archive"
+    folder.mkdir()
+    for name in ("a.csv", "b.csv", "c.csv"):
+        (folder / name).write_bytes(os.urandom(700))
+    registered = provledger("register", str(folder), "--json", token=archive.token)
+    assert registered.exit_code == 0, registered.output
+    (folder / "unregistered.csv").write_bytes(os.urandom(700))
+    auditor = provledger("auditor", "token", "--json", token=service.governance_token)
+    auditor_token = json.loads(auditor.stdout)["token"]
+    manifest = tmp_path / "SHA256SUMS"
+    manifest.write_text(
+        "".join(
+            f"{hashlib.sha256((folder / n).read_bytes()).hexdigest()}  {n}\n"
+            for n in ("a.csv", "b.csv", "c.csv", "unregistered.csv")
+        )
+    )
+    report = tmp_path / "audit.json"
+
+    through_service = provledger(
+        "verify", "--manifest", str(manifest), "--report", str(report), token=auditor_token
+    )
+    folder_through_service = provledger("verify", str(folder), "--json", token=auditor_token)
+    registry = service.runtime.ledger.deployment.dataset_registry
+    chain_only = provledger(
+        "verify", str(folder), "--rpc", f"{service.url}/rpc", "--contract", registry, "--json"
+    )
+
+    assert through_service.exit_code == 1, through_service.output  # one file is not registered
+    assert "4 files: 3 matched, 1 not-registered" in through_service.stdout
+    rows = {row["path"]: row for row in json.loads(report.read_text())["results"]}
+    assert rows["unregistered.csv"]["status"] == "not-registered"
+    assert rows["a.csv"]["registrations"][0]["department_id"] == archive.id
+    assert rows["a.csv"]["registrations"][0]["anchor"]["root"].startswith("0x")
+    assert json.loads(folder_through_service.stdout)["counts"] == {
+        "matched": 3,
+        "not-registered": 1,
+    }
+    # Batched records are not in the chain's logs (only their roots are): the chain alone
+    # cannot find them, as the README says.
+    assert json.loads(chain_only.stdout)["counts"] == {"not-registered": 4}
+
+
+def test_an_audit_through_the_service_needs_a_token(provledger: Invoke, tmp_path: Path) -> None:
+    manifest = tmp_path / "SHA256SUMS"
+    manifest.write_text(f"{'ab' * 32}  a.csv\n")
+
+    result = provledger("verify", "--manifest", str(manifest), token=None)
+
+    assert result.exit_code == EXIT_USAGE and "no-token" in result.stderr
