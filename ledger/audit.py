@@ -343,11 +343,14 @@ class _Reading:
             [[_VERSION_ADDED, chunk] for chunk in _chunks(topics, TOPICS_PER_QUERY)],
         ):
             by_dataset.setdefault(bytes(event.args["datasetId"]), []).append(event)
-        stored = self._structs(self.v.datasets, "_datasets", ids)
+        stored = {
+            d: self.v.datasets.dataset_from_storage(d, entry)
+            for d, entry in self._structs(self.v.datasets, "_datasets", ids).items()
+        }
         return {
             d: (
-                bool(stored[d]["withdrawn"]),
-                history_matches(by_dataset[d], bytes(stored[d]["historyHead"])),
+                stored[d].withdrawn,
+                history_matches(by_dataset[d], stored[d].history_head),
             )
             for d in ids
         }
@@ -377,12 +380,7 @@ class _Reading:
             else:
                 unread.append(root)
         for root, stored in self._structs(anchors, "_anchors", unread).items():
-            records[root] = AnchorRecord(
-                root=root,
-                department=int(stored["department"]),
-                size=int(stored["size"]),
-                anchored_at=int(stored["anchoredAt"]),
-            )
+            records[root] = anchors.anchor_from_storage(root, stored)
             if records[root].department != 0:
                 self.facts.put("anchor", (root, logs[root][0].block_hash), records[root])
         found = {}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from eth_account.signers.local import LocalAccount
 from web3.types import BlockIdentifier
 
@@ -53,12 +55,17 @@ class AnchorRegistryClient(SignedActionsClient):
 
     def anchor(self, root: bytes, *, block: BlockIdentifier = "latest") -> AnchorRecord:
         """The anchor as ``anchor(root)`` answers it, read from storage (no EVM run)."""
-        stored = self._stored("_anchors", root, block)
+        return self.anchor_from_storage(root, self._stored("_anchors", root, block))
+
+    @staticmethod
+    def anchor_from_storage(root: bytes, stored: dict[str, Any]) -> AnchorRecord:
+        """The anchor that the storage entry ``_anchors[root]`` holds (bulk readers fetch the
+        entries themselves, many in one batch)."""
         return AnchorRecord(
             root=bytes(root),
-            department=stored["department"],
-            size=stored["size"],
-            anchored_at=stored["anchoredAt"],
+            department=int(stored["department"]),
+            size=int(stored["size"]),
+            anchored_at=int(stored["anchoredAt"]),
         )
 
     def verify_inclusion(self, root: bytes, index: int, record: bytes, proof: list[bytes]) -> bool:

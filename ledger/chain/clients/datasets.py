@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from eth_abi.abi import encode as abi_encode
 from eth_account.signers.local import LocalAccount
 from eth_utils.crypto import keccak
@@ -143,7 +145,12 @@ class DatasetRegistryClient(SignedActionsClient):
     # views
     def dataset(self, dataset_id: bytes, *, block: BlockIdentifier = "latest") -> DatasetRecord:
         """The dataset as ``dataset(id)`` answers it, read from storage (no EVM run)."""
-        stored = self._stored("_datasets", dataset_id, block)
+        return self.dataset_from_storage(dataset_id, self._stored("_datasets", dataset_id, block))
+
+    @staticmethod
+    def dataset_from_storage(dataset_id: bytes, stored: dict[str, Any]) -> DatasetRecord:
+        """The dataset that the storage entry ``_datasets[id]`` holds (bulk readers fetch the
+        entries themselves, many in one batch)."""
         return DatasetRecord(
             dataset_id=bytes(dataset_id),
             owner=stored["owner"],
