@@ -16,7 +16,7 @@ from api.uploads import hash_upload
 from ledger.hashing import Digest
 from ledger.service.verification import (
     VerdictCache,
-    kept_verdict,
+    kept_verdict_json,
     verify_digest,
     verify_digests,
 )
@@ -61,9 +61,9 @@ async def verify(request: Request, runtime: RuntimeDep, principal: PrincipalDep)
         upload = await hash_upload(request, max_bytes=runtime.settings.max_upload_bytes)
         digest, size = upload.digest, upload.size
     cache: VerdictCache = _cache(request)
-    kept = kept_verdict(runtime, cache, digest)
+    kept = kept_verdict_json(runtime, cache, digest, size)
     if kept is not None:  # a dict lookup: answered here, no thread hop
-        return Response(json.dumps({**kept, "size": size}), media_type="application/json")
+        return Response(kept, media_type="application/json")
 
     def answer() -> str:
         # Encoded here, off the event loop: FastAPI's encoder walks a verdict's nested

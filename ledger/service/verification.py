@@ -8,6 +8,7 @@ chain does not vouch for (not anchored yet, or not as recorded) is not a registr
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 from collections import OrderedDict
@@ -30,10 +31,27 @@ log = logging.getLogger(__name__)
 Concern = tuple[str, str]
 
 
+#: Keys a kept verdict's answer takes per request, so left out of its encoding.
+_PER_REQUEST = ("verified_at_block", "size")
+
+
 @dataclass(frozen=True, slots=True)
 class _Cached:
     answer: dict[str, Any]
     concerns: frozenset[Concern]
+    #: The answer as JSON without ``_PER_REQUEST`` and its closing brace, encoded once: the
+    #: commonest answer of the service was re-encoding the same nested verdict every time.
+    encoded_head: str
+
+    @classmethod
+    def of(cls, answer: dict[str, Any], concerns: set[Concern]) -> _Cached:
+        fixed = {k: v for k, v in answer.items() if k not in _PER_REQUEST}
+        return cls(answer, frozenset(concerns), json.dumps(fixed)[:-1])
+
+    def encoded(self, block: int, size: int | None) -> str:
+        separator = ", " if len(self.encoded_head) > 1 else ""
+        tail = f'"verified_at_block": {block}, "size": {json.dumps(size)}}}'
+        return self.encoded_head + separator + tail
 
 
 class VerdictCache:
@@ -91,16 +109,27 @@ class VerdictCache:
     ) -> dict[str, Any] | None:
         """The verdict for ``digest`` if one holds at ``head`` (the cache must follow it).
         ``wait=False`` (the event loop) answers None rather than wait for a sweep under way."""
+        found = self._kept(digest, head, wait=wait)
+        return None if found is None else found.answer
+
+    def get_json(
+        self, digest: str, head: tuple[int, str], size: int | None, *, wait: bool = True
+    ) -> str | None:
+        """:meth:`get`'s answer as ``POST /v1/verify`` sends it, with ``size`` and the head's
+        block number, or None."""
+        found = self._kept(digest, head, wait=wait)
+        return None if found is None else found.encoded(head[0], size)
+
+    def _kept(self, digest: str, head: tuple[int, str], *, wait: bool) -> _Cached | None:
         if not self._lock.acquire(blocking=wait):
             return None
         try:
             if self._at != head:
                 return None
             found = self._entries.get(digest)
-            if found is None:
-                return None
-            self._entries.move_to_end(digest)
-            return found.answer
+            if found is not None:
+                self._entries.move_to_end(digest)
+            return found
         finally:
             self._lock.release()
 
@@ -114,7 +143,7 @@ class VerdictCache:
             if self._at != at:
                 return
             self._drop(digest)
-            self._entries[digest] = _Cached(answer, frozenset(concerns))
+            self._entries[digest] = _Cached.of(answer, concerns)
             for concern in concerns:
                 self._by_concern.setdefault(concern, set()).add(digest)
             while len(self._entries) > self.capacity:
@@ -187,6 +216,17 @@ def kept_verdict(runtime: Runtime, cache: VerdictCache, digest: Digest) -> dict[
     # None unless the cache has followed to this head, and if a sweep holds it right now.
     cached = cache.get(digest.hex(), head, wait=False)
     return None if cached is None else {**cached, "verified_at_block": head[0]}
+
+
+def kept_verdict_json(
+    runtime: Runtime, cache: VerdictCache, digest: Digest, size: int | None
+) -> str | None:
+    """:func:`kept_verdict` as the JSON ``POST /v1/verify`` answers, with the upload's
+    ``size`` (None for a hash), encoded when the verdict was kept."""
+    head = runtime.chain.head_if_free()
+    if head is None:
+        return None
+    return cache.get_json(digest.hex(), head, size, wait=False)
 
 
 #: Hashes one bulk verification may ask about (``POST /v1/verify/batch``).

@@ -8,6 +8,7 @@ it leave it be."""
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 from collections.abc import Callable, Iterator
@@ -134,6 +135,22 @@ def test_a_kept_verdict_is_told_without_waiting_only_at_the_head_the_cache_has_f
     finally:
         release.set()
         holder.join()
+
+
+def test_a_kept_verdict_as_json_is_the_verdict_with_the_heads_block_and_the_size(
+    runtime: Runtime, ledger_state: dict[str, Any], relay: Callable[[], None]
+) -> None:
+    cache, digest = VerdictCache(), Digest(ledger_state["content"])
+    assert verification.kept_verdict_json(runtime, cache, digest, None) is None
+    made = verify_digest(runtime, cache, digest)
+    unrelated_block(runtime, relay)
+    later = verify_digest(runtime, cache, digest)  # kept, told at a later block
+
+    for size in (None, 0, 1234):
+        encoded = verification.kept_verdict_json(runtime, cache, digest, size)
+        assert encoded is not None
+        assert json.loads(encoded) == {**later, "size": size}
+    assert later["verified_at_block"] > made["verified_at_block"]
 
 
 def test_a_new_version_or_a_withdrawal_of_its_dataset_makes_it_again(
