@@ -284,6 +284,14 @@ class ProvledgerClient(ClosesOnExit):
         """One version of a dataset."""
         return self._read(f"/v1/datasets/{_seg(dataset_id)}/versions/{version}")
 
+    def get_lineage(
+        self, dataset_id: str, *, version: int | None = None, depth: int = 5
+    ) -> dict[str, Any]:
+        """Edges to ancestors and descendants up to ``depth`` steps from the dataset's versions
+        (or one ``version``), and between its own versions (``within``)."""
+        params = {"version": version, "depth": depth}
+        return self._read(f"/v1/datasets/{_seg(dataset_id)}/lineage", params)
+
     def audit_events(
         self,
         *,

@@ -158,12 +158,22 @@ def get_lineage(
         if walk.version
         else {(row.dataset_id, v) for v in range(1, row.version_count + 1)}
     )
+    within = [
+        _edge_view(row_, 0)
+        for node in sorted(start)
+        for other, row_ in _edges(session, node, upward=True)
+        if other in start
+    ]
     return {
         "dataset_id": row.dataset_id,
         "version": walk.version,
         "depth": walk.depth,
         "ancestors": _walk(reader, start, walk.depth, upward=True),
         "descendants": _walk(reader, start, walk.depth, upward=False),
+        # A version derived from an earlier version of the same dataset, when the walk starts
+        # from all of them: neither an ancestor nor a descendant of the dataset, listed once
+        # (it used to appear under both).
+        "within": within,
     }
 
 
@@ -303,20 +313,11 @@ def _walk(
     frontier, seen = set(start), set(start)
     for level in range(1, depth + 1):
         next_frontier: set[tuple[str, int]] = set()
-        for node in frontier:
+        for node in sorted(frontier):
             for other, row in _edges(reader.session, node, upward=upward):
-                if not reader.readable_id(other[0]):
-                    continue
-                edges.append(
-                    {
-                        "depth": level,
-                        "child": {"dataset_id": row.dataset_id, "version": row.version},
-                        "parent": {
-                            "dataset_id": row.parent_dataset_id,
-                            "version": row.parent_version,
-                        },
-                    }
-                )
+                if other in start or not reader.readable_id(other[0]):
+                    continue  # an edge between starting versions is listed under "within"
+                edges.append(_edge_view(row, level))
                 if other not in seen:
                     seen.add(other)
                     next_frontier.add(other)
@@ -324,6 +325,14 @@ def _walk(
         if not frontier:
             break
     return edges
+
+
+def _edge_view(row: IndexVersionParent, depth: int) -> dict[str, Any]:
+    return {
+        "depth": depth,
+        "child": {"dataset_id": row.dataset_id, "version": row.version},
+        "parent": {"dataset_id": row.parent_dataset_id, "version": row.parent_version},
+    }
 
 
 def _event_view(runtime: Runtime, event: IndexEvent) -> dict[str, Any]:

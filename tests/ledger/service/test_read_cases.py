@@ -4,15 +4,18 @@ need-to-know basis."""
 
 from __future__ import annotations
 
+import os
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 
+from ledger.chain.types import VersionRef
 from ledger.errors import ResourceNotFoundError
 from ledger.runtime import Runtime
-from ledger.service import reads
+from ledger.service import datasets, reads
 from ledger.service.principal import Principal
-from tests.ledger.service.conftest import AUDITOR, DEPT_A, DEPT_B, ask, department
+from tests.ledger.service.conftest import AUDITOR, DEPT_A, DEPT_B, act, ask, department
 
 
 def listed(runtime: Runtime, who: Principal, ours: dict[str, Any]) -> set[str]:
@@ -65,6 +68,36 @@ def test_lineage_walks_to_children_and_parents(
     assert down["ancestors"] == []
     up = ask(runtime, AUDITOR, reads.get_lineage, reads.LineageWalk(ledger_state["derived"], 1))
     assert [edge["parent"]["dataset_id"] for edge in up["ancestors"]] == [ledger_state["dataset"]]
+
+
+def test_a_datasets_own_version_edges_are_listed_once_not_as_ancestors_and_descendants(
+    runtime: Runtime, ledger_state: dict[str, Any], relay: Callable[[], None]
+) -> None:
+    dataset = ledger_state["dataset"]
+    act(
+        runtime,
+        department(DEPT_A),
+        datasets.append_version,
+        datasets.AppendVersion(
+            dataset_id=bytes.fromhex(dataset[2:]),
+            content_hash=os.urandom(32),
+            parents=(VersionRef(bytes.fromhex(dataset[2:]), 1),),
+        ),
+    )
+    relay()
+    runtime.indexer.sync()
+    own = {"child": {"dataset_id": dataset, "version": 2},
+           "parent": {"dataset_id": dataset, "version": 1}}  # fmt: skip
+
+    whole = ask(runtime, AUDITOR, reads.get_lineage, reads.LineageWalk(dataset))
+    assert whole["within"] == [{"depth": 0, **own}]
+    assert [e["child"]["dataset_id"] for e in whole["descendants"]] == [ledger_state["derived"]]
+    assert whole["ancestors"] == []
+
+    # From version 2 alone, version 1 is an ancestor, and version 2's children are below it.
+    second = ask(runtime, AUDITOR, reads.get_lineage, reads.LineageWalk(dataset, 2))
+    assert second["ancestors"] == [{"depth": 1, **own}]
+    assert second["within"] == [] and second["descendants"] == []
 
 
 def test_a_department_reads_only_its_own_audit_trail(
