@@ -14,7 +14,16 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColumn
 
-from ledger.errors import LedgerError
+from ledger.errors import (
+    ChainError,
+    ConfigurationError,
+    ContractRevertError,
+    InvalidInputError,
+    KeystoreError,
+    LedgerError,
+    RpcError,
+    TransactionFailedError,
+)
 from ledger.hashing import Digest
 
 if TYPE_CHECKING:
@@ -30,10 +39,24 @@ console = Console()
 errors = Console(stderr=True)
 
 
+#: Exit statuses of a failure, as the client commands use them (``api.commands.common.
+#: ExitCode``): 2 the input or configuration is wrong (nothing was done), 4 the chain or node
+#: did not answer as it should, 5 the chain refused a transaction; 1 anything else (and, for
+#: ``verify``, "not every file matched").
+EXIT_OTHER, EXIT_USAGE, EXIT_UNAVAILABLE, EXIT_CHAIN_REFUSED = 1, 2, 4, 5
+
+
 def _fail(exc: LedgerError) -> typer.Exit:
-    # Escaped: the code in brackets and any text from the chain are data, not rich markup.
-    errors.print(f"[bold red]error[/] {escape(f'[{exc.code}] {exc.message}')}")
-    return typer.Exit(code=1)
+    """Print ``error: <code>: <detail>`` (the format every command uses) and the exit."""
+    # Escaped: the code and any text from the chain are data, not rich markup.
+    errors.print(f"[bold red]error[/]: {escape(exc.code)}: {escape(exc.message)}")
+    if isinstance(exc, InvalidInputError | ConfigurationError | KeystoreError):
+        return typer.Exit(code=EXIT_USAGE)
+    if isinstance(exc, ContractRevertError | TransactionFailedError):
+        return typer.Exit(code=EXIT_CHAIN_REFUSED)
+    if isinstance(exc, ChainError | RpcError):
+        return typer.Exit(code=EXIT_UNAVAILABLE)
+    return typer.Exit(code=EXIT_OTHER)
 
 
 @app.command("compile")

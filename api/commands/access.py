@@ -12,7 +12,17 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.markup import escape
 
-from api.commands.common import ExitCode, LimitOption, ReasonOption, finish, report_write, settle
+from api.commands.common import (
+    ExitCode,
+    LimitOption,
+    ReasonOption,
+    finish,
+    hex_id,
+    human_duration,
+    human_time,
+    report_write,
+    settle,
+)
 from api.commands.options import ServiceOptions, WriteOptions, with_options
 
 if TYPE_CHECKING:
@@ -26,7 +36,10 @@ access_app = typer.Typer(
 )
 
 RequestArg = Annotated[
-    str, typer.Argument(help="The access request's id (a grant's id is its request's id).")
+    str,
+    typer.Argument(
+        help="The access request's id (a grant's id is its request's id).", callback=hex_id
+    ),
 ]
 
 _CLOCK_MARGIN = 60
@@ -45,10 +58,36 @@ def parse_duration(text: str, *, option: str) -> int:
     return seconds
 
 
+def parse_time(text: str, *, option: str) -> int:
+    """Unix seconds of ``2027-01-31``, ``2027-01-31T12:00``, ``2027-01-31T12:00:00+08:00``
+    (UTC when no offset is given) or of Unix seconds themselves."""
+    from datetime import UTC, datetime
+
+    stripped = text.strip()
+    if stripped.isdigit() and len(stripped) <= 12:
+        seconds = int(stripped)
+    else:
+        try:
+            moment = datetime.fromisoformat(stripped.replace("Z", "+00:00"))
+        except ValueError:
+            moment = None
+        seconds = (
+            int((moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp())
+            if moment
+            else 0
+        )
+    if seconds < 1:
+        raise typer.BadParameter(
+            f"{text[:40]!r} is not a time like 2027-01-31, 2027-01-31T12:00Z or Unix seconds",
+            param_hint=option,
+        )
+    return seconds
+
+
 @access_app.command("request")
 @with_options
 def request_access(
-    dataset_id: Annotated[str, typer.Argument(help="The dataset (0x id).")],
+    dataset_id: Annotated[str, typer.Argument(help="The dataset (0x id).", callback=hex_id)],
     purpose: Annotated[str, typer.Option(help="What the data is for (its hash goes on chain).")],
     duration: Annotated[
         str, typer.Option(help="How long access is wanted: 3600, 90m, 12h, 30d, 2w.")
@@ -64,7 +103,7 @@ def request_access(
 
         def human(operation: OperationPublic | None) -> None:
             terminal.say(f"access request {request_id}")
-            what = f"  for {seconds}s to {dataset_id}"
+            what = f"  for {human_duration(seconds)} to {dataset_id}"
             report_write(terminal, what, operation, accepted.operation_id)
 
         settle(client, terminal, accepted, human, wait=options.wait, timeout=options.timeout)
@@ -79,7 +118,11 @@ def approve(
         typer.Option(help="Grant for this long from now (at most the requested duration)."),
     ] = None,
     expires_at: Annotated[
-        int | None, typer.Option(min=1, help="Grant until this Unix time instead.")
+        str | None,
+        typer.Option(
+            help="Grant until this time instead: 2027-01-31, 2027-01-31T12:00Z (UTC unless "
+            "given) or Unix seconds."
+        ),
     ] = None,
     *,
     options: WriteOptions,
@@ -89,15 +132,16 @@ def approve(
     if expires_in is not None and expires_at is not None:
         raise typer.BadParameter("give --expires-in or --expires-at, not both")
     lasting = parse_duration(expires_in, option="--expires-in") if expires_in else None
+    until = parse_time(expires_at, option="--expires-at") if expires_at is not None else None
     with options.connect() as (client, terminal):
-        if expires_at is None:
+        if until is None:
             # Counted from the chain's clock, which the contract checks the expiry against.
             asked = client.get_access_request(request_id)
             now = int(asked["chain"]["block_time"])
             # A minute short of the limit: the approval is mined a little after now.
-            expires_at = now + (lasting or int(asked["requested_duration"]) - _CLOCK_MARGIN)
-        accepted = client.approve_access(request_id, expires_at=expires_at)
-        what = f"grant of {request_id} until {expires_at}"
+            until = now + (lasting or int(asked["requested_duration"]) - _CLOCK_MARGIN)
+        accepted = client.approve_access(request_id, expires_at=until)
+        what = f"grant of {request_id} until {human_time(until)}"
         finish(client, terminal, accepted, what, wait=options.wait, timeout=options.timeout)
 
 
@@ -146,7 +190,7 @@ def revoke(
 @access_app.command("check")
 @with_options
 def check(
-    dataset_id: Annotated[str, typer.Argument(help="The dataset (0x id).")],
+    dataset_id: Annotated[str, typer.Argument(help="The dataset (0x id).", callback=hex_id)],
     department: Annotated[int, typer.Option(min=1, help="The department asking to read.")],
     block: Annotated[
         int | None, typer.Option(min=0, help="Ask as of this block (default: the latest).")
@@ -183,7 +227,9 @@ def list_requests(
         str | None,
         typer.Option(help="pending, approved, denied, cancelled, revoked or superseded."),
     ] = None,
-    dataset: Annotated[str | None, typer.Option(help="Only requests for this dataset.")] = None,
+    dataset: Annotated[
+        str | None, typer.Option(help="Only requests for this dataset.", callback=hex_id)
+    ] = None,
     limit: LimitOption = 50,
     cursor: Annotated[str | None, typer.Option(help="Continue where a page ended.")] = None,
     *,
@@ -198,7 +244,7 @@ def list_requests(
         def show_item(item: dict[str, Any]) -> None:
             terminal.say(
                 f"{item['request_id']} {item['status']} dataset {item['dataset_id']} "
-                f"by {item['requester']} for {item['requested_duration']}s"
+                f"by {item['requester']} for {human_duration(int(item['requested_duration']))}"
             )
             if item.get("purpose"):
                 terminal.say(f"  purpose: {escape(item['purpose'])}")
@@ -221,10 +267,10 @@ def show_request(
             terminal.say(
                 f"{item['request_id']} {item['status']} dataset {item['dataset_id']} "
                 f"(owner {item['owner']}) by {item['requester']} "
-                f"for {item['requested_duration']}s"
+                f"for {human_duration(int(item['requested_duration']))}"
             )
             if item.get("expires_at"):
-                terminal.say(f"  expires at {item['expires_at']}")
+                terminal.say(f"  expires at {human_time(int(item['expires_at']))}")
             if item.get("purpose"):
                 terminal.say(f"  purpose: {escape(item['purpose'])}")
 

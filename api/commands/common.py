@@ -29,6 +29,7 @@ from api.client import (
     OperationTimeoutError,
     ProvledgerClient,
 )
+from ledger.errors import InvalidDigestError
 from ledger.hashing import Digest
 
 if TYPE_CHECKING:
@@ -82,6 +83,19 @@ ReasonOption = Annotated[str, typer.Option(help="Why (its hash goes on chain).")
 #: A page of a list: the API answers at most 500 items a request.
 LimitOption = Annotated[int, typer.Option(min=1, max=500, help="At most this many.")]
 CursorOption = Annotated[str | None, typer.Option(help="Continue where a previous page ended.")]
+
+
+def hex_id(value: str | None) -> str | None:
+    """A typer callback: a dataset or request id (0x + 64 hex digits), lowercased, or a usage
+    error (exit 2, nothing sent) rather than the service's 422 (exit 3)."""
+    if value is None:
+        return None
+    try:
+        return Digest.from_hex(value).hex()
+    except InvalidDigestError as exc:
+        raise typer.BadParameter(
+            f"{value[:80]!r} is not an id: 0x and 64 hex digits, as the ledger prints them"
+        ) from exc
 
 
 #: ``api.app.GOVERNANCE_TOKEN_FILE``, spelled here because importing the service takes seconds
@@ -206,6 +220,26 @@ def connect(
 # --- waiting for the chain -------------------------------------------------------------------
 
 
+def human_duration(seconds: int) -> str:
+    """``2592000`` as ``30 days``, ``5400`` as ``1 h 30 min``: the largest two units that
+    are not zero (a person reads an access grant's length, not its seconds)."""
+    if seconds < 60:
+        return f"{seconds} s"
+    parts = []
+    for name, size in (("day", 86400), ("h", 3600), ("min", 60), ("s", 1)):
+        count, seconds = divmod(seconds, size)
+        if count:
+            parts.append(f"{count} {name}{'s' if name == 'day' and count != 1 else ''}")
+    return " ".join(parts[:2])
+
+
+def human_time(unix_seconds: int) -> str:
+    """A Unix time as people and ``date -d`` read it: ``2026-12-07 19:15:00 UTC``."""
+    from datetime import UTC, datetime
+
+    return datetime.fromtimestamp(unix_seconds, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
 def describe(operation: OperationPublic) -> str:
     """One line: where an operation stands (pending → submitted → confirmed k/K)."""
     text = f"{operation.kind} {operation.id}: {operation.status}"
@@ -235,6 +269,8 @@ def watch(
 
     def log_change(operation: OperationPublic) -> None:
         state = (operation.status, operation.confirmations)
+        if operation.status in ("confirmed", "failed") and not terminal.as_json:
+            return  # the caller's answer says how it ended: once, not twice
         if not seen or seen[-1] != state:
             seen.append(state)
             terminal.status.print(escape(describe(operation)))

@@ -21,6 +21,7 @@ from api.commands.common import (
     Terminal,
     byte_progress,
     hash_locally,
+    hex_id,
     report_write,
     settle,
 )
@@ -41,7 +42,9 @@ datasets_app = typer.Typer(
     name="datasets", help="List, show and withdraw datasets.", no_args_is_help=True
 )
 
-DatasetArg = Annotated[str, typer.Argument(help="The dataset id (0x + 64 hex digits).")]
+DatasetArg = Annotated[
+    str, typer.Argument(help="The dataset id (0x + 64 hex digits).", callback=hex_id)
+]
 
 
 def parse_parent(text: str) -> Parent:
@@ -98,7 +101,10 @@ def register_command(
     ] = None,
     dataset: Annotated[
         str | None,
-        typer.Option(help="Append a version to this dataset (0x id) instead of creating one."),
+        typer.Option(
+            help="Append a version to this dataset (0x id) instead of creating one.",
+            callback=hex_id,
+        ),
     ] = None,
     title: Annotated[
         str | None, typer.Option(help="New dataset's title (default: the file's name).")

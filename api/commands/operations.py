@@ -14,6 +14,7 @@ from api.commands.common import (
     Terminal,
     TimeoutOption,
     describe,
+    hex_id,
     watch,
 )
 from api.commands.options import ServiceOptions, with_options
@@ -35,7 +36,8 @@ def _show(terminal: Terminal, operation: OperationPublic) -> None:
         if operation.error is not None:
             terminal.say(f"  error {operation.error.code}: {escape(operation.error.message)}")
         if operation.result:
-            terminal.say(f"  result {escape(str(operation.result))}")
+            fields = " ".join(f"{key}={value}" for key, value in sorted(operation.result.items()))
+            terminal.say(f"  result: {escape(fields)}")
 
     terminal.emit(operation.model_dump(mode="json"), human)
 
@@ -63,12 +65,18 @@ def wait(
 
 @with_options
 def audit_command(
-    dataset: Annotated[str | None, typer.Option(help="Only events about this dataset.")] = None,
+    dataset: Annotated[
+        str | None, typer.Option(help="Only events about this dataset.", callback=hex_id)
+    ] = None,
     department: Annotated[
         int | None, typer.Option(help="Only events naming this department (governance).")
     ] = None,
     kind: Annotated[
-        str | None, typer.Option(help="Only this event, e.g. AccessRequested, VersionAdded.")
+        str | None,
+        typer.Option(
+            help="Only this event (e.g. AccessRequested, VersionAdded) or category: access, "
+            "anchor, dataset, department."
+        ),
     ] = None,
     limit: LimitOption = 100,
     cursor: CursorOption = None,

@@ -65,7 +65,12 @@ def audit_events(
     dataset: DatasetIdQuery = None,
     department: OptionalDepartmentIdQuery = None,
     kind: Annotated[
-        str | None, Query(pattern=r"^[A-Za-z]{1,64}$", description="An event name")
+        str | None,
+        Query(
+            pattern=r"^[A-Za-z]{1,64}$",
+            description="An event name (e.g. VersionAdded) or a contract's events together: "
+            "access, anchor, dataset, department. Anything else is refused (422).",
+        ),
     ] = None,
     from_block: BlockQuery = None,
     to_block: BlockQuery = None,

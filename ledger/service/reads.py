@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 from sqlmodel import Session, col, select
 
-from ledger.errors import ResourceNotFoundError
+from ledger.artifacts import load_artifact
+from ledger.errors import InvalidInputError, ResourceNotFoundError
 from ledger.index.models import IndexDataset, IndexEvent, IndexVersion, IndexVersionParent
 from ledger.runtime import Runtime
 from ledger.service.documents import MetadataDocument
@@ -54,6 +56,38 @@ class AuditQuery:
     to_block: int | None = None
     cursor: str | None = None
     limit: int = 100
+
+
+#: ``kind`` in the audit trail may name a contract's events together (case-insensitive).
+EVENT_CATEGORIES = {
+    "access": "AccessRegistry",
+    "anchor": "AnchorRegistry",
+    "dataset": "DatasetRegistry",
+    "department": "DepartmentRegistry",
+}
+
+
+@cache
+def _contract_events(contract: str) -> frozenset[str]:
+    return frozenset(e["name"] for e in load_artifact(contract).abi if e["type"] == "event")
+
+
+def events_of_kind(kind: str) -> frozenset[str]:
+    """The event names ``kind`` stands for: one event (``AccessRequested``) or a category
+    (``access``, ``dataset``, ``department``, ``anchor``); InvalidInputError for anything
+    else, so a typo is not an empty trail."""
+    contract = EVENT_CATEGORIES.get(kind.lower())
+    if contract is not None:
+        return _contract_events(contract)
+    known = frozenset().union(*(_contract_events(c) for c in EVENT_CATEGORIES.values()))
+    if kind in known:
+        return frozenset({kind})
+    matching = [name for name in known if name.lower() == kind.lower()]
+    hint = f"; did you mean {matching[0]}?" if matching else ""
+    raise InvalidInputError(
+        f"no events of kind {kind[:64]!r}{hint or '.'} A kind is a category "
+        f"({', '.join(sorted(EVENT_CATEGORIES))}) or an event name, e.g. VersionAdded"
+    )
 
 
 class Reader:
@@ -189,7 +223,7 @@ def audit_events(
         department = principal.department_id
     select_events = select(IndexEvent)
     if query.event is not None:
-        select_events = select_events.where(IndexEvent.event == query.event)
+        select_events = select_events.where(col(IndexEvent.event).in_(events_of_kind(query.event)))
     if query.from_block is not None:
         select_events = select_events.where(col(IndexEvent.block_number) >= query.from_block)
     if query.to_block is not None:

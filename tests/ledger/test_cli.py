@@ -92,3 +92,25 @@ def test_verify_without_a_target_is_a_usage_error() -> None:
     result = runner.invoke(app, ["verify", "--hash", "0x" + "ab" * 32])
     assert result.exit_code == 2
     assert "--rpc and --contract" in result.output
+
+
+def test_a_node_that_does_not_answer_fails_as_unavailable_in_the_common_error_format(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "data.csv"
+    path.write_bytes(b"a,b\n")
+    result = runner.invoke(
+        app,
+        ["verify", str(path), "--rpc", "http://127.0.0.1:9", "--contract", "0x" + "11" * 20],
+        env={"COLUMNS": "200"},
+    )
+    assert result.exit_code == 4, result.output
+    assert result.output.startswith("error: chain-unavailable: ")
+
+
+def test_a_bundle_that_proves_nothing_is_a_no_in_the_common_error_format(tmp_path: Path) -> None:
+    bundle = tmp_path / "bundle.json"
+    bundle.write_text('{"format": "not a bundle"')
+    result = runner.invoke(app, ["verify", "--bundle", str(bundle)], env={"COLUMNS": "200"})
+    assert result.exit_code == 1, result.output  # 1: not verified, as for NO MATCH
+    assert result.output.startswith("error: invalid-proof: not a readable proof bundle")

@@ -154,26 +154,28 @@ def test_no_token_at_all_is_a_usage_error(
 
 
 @pytest.mark.parametrize(
-    ("args", "message"),
+    ("args", "exit_code", "message"),
     [
+        (["--dataset", "0x12"], EXIT_USAGE, "'0x12' is not an id: 0x and 64 hex digits"),
         (
-            ["--dataset", "0x12"],
-            "error: invalid-request: path.dataset_id: must be 0x followed by 64 hex digits",
+            ["--dataset", NOT_REGISTERED],
+            EXIT_REFUSED,
+            f"error: not-found: no dataset {NOT_REGISTERED}",
         ),
-        (["--dataset", NOT_REGISTERED], f"error: not-found: no dataset {NOT_REGISTERED}"),
     ],
     ids=["malformed", "unknown"],
 )
-def test_a_version_for_a_bad_dataset_is_refused_by_the_service(
+def test_a_version_for_a_bad_dataset_is_refused_before_or_by_the_service(
     provledger: Invoke,
     health: Department,
     data_file: Path,
     unchanged: Callable[[], None],
     args: list[str],
+    exit_code: int,
     message: str,
 ) -> None:
     result = provledger("register", str(data_file), *args, token=health.token)
-    assert result.exit_code == EXIT_REFUSED
+    assert result.exit_code == exit_code
     assert message in result.stderr
     unchanged()
 
@@ -247,8 +249,8 @@ def test_an_id_cannot_smuggle_in_another_route(
     # Pasted as a request id, this would otherwise be POST /v1/datasets/<dataset>/withdraw.
     smuggled = f"../datasets/{dataset}/withdraw?"
     result = provledger("access", "cancel", smuggled, token=health.token)
-    assert result.exit_code == EXIT_REFUSED
-    assert "error: not-found:" in result.stderr
+    assert result.exit_code == EXIT_USAGE  # not an id: never sent (the client escapes it too)
+    assert "is not an id" in result.stderr
     assert outbox_size() == before  # no withdrawal, nor anything else, was accepted
 
 
@@ -262,4 +264,20 @@ def test_a_governance_token_that_cannot_be_read_or_found_is_named(
     misconfigured = provledger("dept", "token", "1", token=None, PROVLEDGER_PORT="eighty")
     assert misconfigured.exit_code == EXIT_USAGE
     assert "error: configuration-error: PROVLEDGER_* settings:" in misconfigured.stderr
+    unchanged()
+
+
+def test_a_malformed_id_is_a_usage_error_and_nothing_is_sent(
+    provledger: Invoke, health: Department, unchanged: Callable[[], None]
+) -> None:
+    for args in (
+        ("datasets", "show", "0x1234"),
+        ("lineage", "not-an-id"),
+        ("access", "request", "0xZZ" + "0" * 62, "--purpose", "p", "--duration", "1d"),
+        ("access", "show", "12"),
+        ("audit", "--dataset", "0x" + "a" * 63),
+    ):
+        result = provledger(*args, token=health.token)
+        assert result.exit_code == EXIT_USAGE, (args, result.output)
+        assert "is not an id: 0x and 64 hex digits" in result.stderr, result.stderr
     unchanged()

@@ -227,3 +227,21 @@ def test_another_departments_operation_is_not_found(
     with _client(service, transport.token) as client, pytest.raises(ApiError) as caught:
         client.get_operation(accepted.operation_id)
     assert (caught.value.status, caught.value.code) == (404, "not-found")
+
+
+def test_an_id_cannot_smuggle_the_client_into_another_route(
+    service: Service, enrol: Callable[[str], Department], tmp_path: Path
+) -> None:
+    health = enrol("Health")
+    path = tmp_path / "kept.csv"
+    path.write_bytes(os.urandom(64))
+    with _client(service, health.token) as client:
+        content = "0x" + hashlib.sha256(path.read_bytes()).hexdigest()
+        accepted = client.create_dataset(content, title="kept")
+        client.wait_for_operation(accepted.operation_id, timeout=30)
+        dataset = accepted.resource["dataset_id"]
+        # Pasted as a request id, this would otherwise be POST /v1/datasets/<dataset>/withdraw.
+        with pytest.raises(ApiError) as caught:
+            client.cancel_access_request(f"../datasets/{dataset}/withdraw?")
+        assert caught.value.status in (404, 422)
+        assert client.get_dataset(dataset)["status"] != "withdrawn"

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from ledger.chain.types import VersionRef
-from ledger.errors import ResourceNotFoundError
+from ledger.errors import InvalidInputError, ResourceNotFoundError
 from ledger.runtime import Runtime
 from ledger.service import datasets, reads
 from ledger.service.principal import Principal
@@ -113,3 +113,22 @@ def test_a_department_reads_only_its_own_audit_trail(
     )
     everything = ask(runtime, AUDITOR, reads.audit_events, reads.AuditQuery())
     assert len(everything["items"]) > len(mine["items"])
+
+
+def test_the_audit_trail_filters_by_event_or_by_category_and_refuses_unknown_kinds(
+    runtime: Runtime, ledger_state: dict[str, Any]
+) -> None:
+    def kinds(kind: str) -> set[str]:
+        answer = ask(runtime, AUDITOR, reads.audit_events, reads.AuditQuery(event=kind))
+        return {e["event"] for e in answer["items"]}
+
+    assert kinds("access") == kinds("Access") == {"AccessRequested"}
+    assert kinds("AccessRequested") == {"AccessRequested"}
+    assert kinds("dataset") == {"DatasetCreated", "VersionAdded"}
+    assert "DepartmentEnrolled" in kinds("department")
+    assert kinds("anchor") == {"BatchAnchored"}
+    with pytest.raises(InvalidInputError, match="did you mean VersionAdded"):
+        kinds("versionadded")
+    categories = r"category \(access, anchor, dataset, department\)"
+    with pytest.raises(InvalidInputError, match=categories):
+        kinds("Bogus")
