@@ -363,7 +363,18 @@ def _audit(
         )
         if report is not None:
             console.print(f"report written to {report}")
+        if rpc is not None and result.counts.get("not-registered"):
+            console.print(BATCHED_HINT)
     raise typer.Exit(code=0 if result.all_matched else 1)
+
+
+#: What "not registered" against the chain alone may mean: a batched record is not in the
+#: chain's logs, only its batch's Merkle root is.
+BATCHED_HINT = (
+    '  hint: a record registered in a batch (anchoring "batch") is on chain only as its '
+    "batch's Merkle root: check it with its proof bundle (--bundle) or through the service "
+    "(--url)"
+)
 
 
 def _digest_of(file: Path | None, content_hash: str | None) -> Digest | None:
@@ -384,6 +395,7 @@ def _show_verdict(verdict: Any, *, as_json: bool) -> None:
         console.print(
             f"[bold red]NO MATCH[/] {verdict.content_hash} is not registered on this chain"
         )
+        console.print(BATCHED_HINT)
         return
     title = "[bold green]AUTHENTIC[/]" if verdict.authentic else "[bold red]NOT AUTHENTIC[/]"
     table = Table(title=f"{title} {verdict.content_hash}")

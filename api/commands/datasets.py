@@ -223,6 +223,16 @@ def _registered(
     how = "uploaded and hashed by the service" if uploaded else "hash only; the file stayed here"
     terminal.say(f"dataset {resource['dataset_id']} {what}")
     terminal.say(f"  content sha256:{resource['content_hash'][2:]} ({how})")
+    earlier = [
+        r
+        for r in resource.get("registered_before", [])
+        if r["dataset_id"] != resource["dataset_id"] or r["version"] != version
+    ]
+    if earlier:
+        named = ", ".join(
+            f"{r['dataset_id']}:{r['version']} (dept {r['department_id']})" for r in earlier
+        )
+        terminal.status.print(f"note: these bytes were registered before, as {named}")
     report_write(terminal, "  registration", operation, accepted.operation_id)
 
 

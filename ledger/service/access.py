@@ -19,11 +19,13 @@ from sqlmodel import Session
 
 from ledger.chain.types import AccessRequestRecord, RequestStatus
 from ledger.errors import ConflictError, ForbiddenError, InvalidInputError, ResourceNotFoundError
+from ledger.index.models import IndexDataset
 from ledger.relayer.actions import ClientSignature, DepartmentAction
 from ledger.runtime import Runtime
 from ledger.service.documents import text_commitment
 from ledger.service.principal import Principal
 from ledger.service.queued import Queued, department_action
+from ledger.service.visibility import may_read
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -94,6 +96,19 @@ def request_access(
     dataset_hex = "0x" + command.dataset_id.hex()
     record = runtime.ledger.datasets.dataset(command.dataset_id)
     if not record.exists:
+        indexed = session.get(IndexDataset, dataset_hex)
+        if (
+            indexed is not None
+            and indexed.anchoring == "batch"
+            and may_read(session, runtime, principal, indexed)
+        ):
+            # It exists, as a record under an anchored root: the contract grants access only
+            # to datasets it holds, so say why rather than "no dataset".
+            raise InvalidInputError(
+                f"dataset {dataset_hex} is a batched record (only its batch's Merkle root is "
+                "on chain): access requests need a dataset registered on chain "
+                '(anchoring "chain", the default)'
+            )
         raise ResourceNotFoundError(f"no dataset {dataset_hex}")
     if record.owner == department_id:
         raise InvalidInputError("a department already has access to its own datasets")

@@ -22,12 +22,14 @@ from sqlmodel import Session, col, select
 from ledger.anchoring.queue import batched_dataset
 from ledger.chain.types import Classification, NewVersion, VersionRef
 from ledger.errors import ConflictError, ForbiddenError, ResourceNotFoundError
+from ledger.index.models import IndexDataset, IndexVersion
 from ledger.relayer.actions import ClientSignature, DepartmentAction
 from ledger.relayer.models import Operation, OperationStatus
 from ledger.runtime import Runtime
 from ledger.service.documents import store_metadata, text_commitment
 from ledger.service.principal import Principal
 from ledger.service.queued import Queued, department_action
+from ledger.service.visibility import may_read
 
 ClassificationName = Literal["public", "internal", "restricted", "confidential"]
 
@@ -89,6 +91,7 @@ def register_dataset(
         "salt": "0x" + salt.hex(),
         "content_hash": "0x" + command.content_hash.hex(),
         "metadata_hash": "0x" + metadata_hash.hex(),
+        "registered_before": registered_before(session, runtime, principal, command.content_hash),
     }
     action = DepartmentAction(
         client=datasets,
@@ -128,6 +131,7 @@ def append_version(
         "dataset_id": dataset_hex,
         "content_hash": "0x" + command.content_hash.hex(),
         "metadata_hash": "0x" + metadata_hash.hex(),
+        "registered_before": registered_before(session, runtime, principal, command.content_hash),
     }
     action = DepartmentAction(
         client=runtime.ledger.datasets,
@@ -145,6 +149,32 @@ def append_version(
     return department_action(
         session, runtime, department_id, action, resource=resource, signature=command.signature
     )
+
+
+#: Earlier registrations of the same bytes named in a write's answer, at most.
+REGISTERED_BEFORE_LIMIT = 10
+
+
+def registered_before(
+    session: Session, runtime: Runtime, principal: Principal, content_hash: bytes
+) -> list[dict[str, Any]]:
+    """Versions (as the index knows them, oldest first) that registered these bytes already
+    and that ``principal`` may see: registering the same file twice is allowed (one file may
+    belong to two datasets) but is usually a slip, so the answer says so rather than nothing.
+    """
+    rows = session.exec(
+        select(IndexVersion, IndexDataset)
+        .join(IndexDataset, col(IndexDataset.dataset_id) == col(IndexVersion.dataset_id))
+        .where(IndexVersion.content_hash == "0x" + content_hash.hex())
+        .order_by(col(IndexVersion.created_block_number), col(IndexVersion.created_log_index))
+        .limit(REGISTERED_BEFORE_LIMIT * 4)
+    ).all()
+    seen = [
+        {"dataset_id": v.dataset_id, "version": v.version, "department_id": v.department_id}
+        for v, d in rows
+        if may_read(session, runtime, principal, d)
+    ]
+    return seen[:REGISTERED_BEFORE_LIMIT]
 
 
 def withdraw_dataset(

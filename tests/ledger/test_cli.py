@@ -82,6 +82,7 @@ def test_verify_reads_the_chain_directly_and_writes_and_checks_a_bundle(tmp_path
     assert matched.exit_code == 0, matched.output
     assert "AUTHENTIC" in matched.output and bundle.exists()
     assert unmatched.exit_code == 1 and "NO MATCH" in unmatched.output
+    assert "hint: a record registered in a batch" in unmatched.output  # where else to look
     assert checked_online.exit_code == 0, checked_online.output
     assert "against the chain" in checked_online.output
     assert checked_offline.exit_code == 0 and "offline" in checked_offline.output

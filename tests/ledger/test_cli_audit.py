@@ -77,6 +77,7 @@ def test_a_folder_is_audited_file_by_file_into_a_csv_report(
 
     assert result.exit_code == 1, result.output  # not every file matched
     assert "4 files: 2 matched, 1 withdrawn, 1 not-registered" in result.output
+    assert "hint: a record registered in a batch" in result.output
     rows = list(csv.DictReader(report.read_text().splitlines()))
     assert {row["path"]: row["status"] for row in rows} == audited["statuses"]
     matched = next(row for row in rows if row["path"] == "a.csv")
@@ -161,7 +162,7 @@ def test_a_bad_manifest_line_is_named_and_nothing_is_checked(
         app, ["verify", "--manifest", str(manifest), *audited["target"]], env={"COLUMNS": "300"}
     )
 
-    assert result.exit_code == 1
+    assert result.exit_code == 2  # bad input: nothing was checked
     assert message in result.output
 
 

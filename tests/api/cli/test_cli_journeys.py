@@ -337,3 +337,24 @@ def test_audit_lists_a_departments_own_trail(
 
     [event] = _eventually(created)
     assert event["chain"]["tx_hash"].startswith("0x")
+
+
+def test_registering_the_same_bytes_again_says_where_they_were_registered_before(
+    provledger: Invoke, enrol: Callable[[str], Department], tmp_path: Path
+) -> None:
+    health = enrol("Health")
+    path = tmp_path / "twice.csv"
+    path.write_bytes(os.urandom(64))
+    first = _register(provledger, health, path)["resource"]["dataset_id"]
+
+    def second_time() -> Result | None:
+        again = provledger("register", str(path), token=health.token)
+        assert again.exit_code == 0, again.output
+        return again if "registered before" in again.stderr else None
+
+    # The index names the first registration a moment after it is confirmed.
+    again = _eventually(second_time)
+    assert again, "the second registration never named the first"
+    assert f"note: these bytes were registered before, as {first}:1 (dept {health.id})" in (
+        again.stderr
+    )

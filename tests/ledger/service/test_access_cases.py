@@ -11,7 +11,7 @@ from sqlmodel import Session
 from ledger.errors import ConflictError, ForbiddenError, InvalidInputError, ResourceNotFoundError
 from ledger.runtime import Runtime
 from ledger.service import access as cases
-from ledger.service import datasets
+from ledger.service import batched, datasets
 from ledger.service.queued import Queued
 from tests.ledger.service.conftest import DEPT_A, DEPT_B, department
 
@@ -64,6 +64,31 @@ def test_nobody_asks_for_its_own_dataset_or_one_that_does_not_exist(
     nowhere = cases.RequestAccess(dataset_id=os.urandom(32), purpose="", duration_seconds=DAY)
     with pytest.raises(ResourceNotFoundError):
         run(runtime, DEPT_B, cases.request_access, nowhere)
+
+
+def test_a_batched_dataset_is_named_as_such_to_whoever_may_see_it_and_to_nobody_else(
+    runtime: Runtime, relay: Callable[[], None]
+) -> None:
+    def batched_dataset(classification: str) -> bytes:
+        entry = batched.BatchedEntry(
+            content_hash=os.urandom(32), metadata={"title": "t"}, classification=classification
+        )
+        queued = run(runtime, DEPT_A, batched.register_one, entry)
+        return bytes.fromhex(queued.results[0]["dataset_id"][2:])
+
+    internal, confidential = batched_dataset("internal"), batched_dataset("confidential")
+    runtime.batcher.flush(DEPT_A)
+    relay()
+    runtime.indexer.sync()
+
+    visible = cases.RequestAccess(dataset_id=internal, purpose="", duration_seconds=DAY)
+    with pytest.raises(
+        InvalidInputError, match=r"is a batched record .* need a dataset registered"
+    ):
+        run(runtime, DEPT_B, cases.request_access, visible)
+    hidden = cases.RequestAccess(dataset_id=confidential, purpose="", duration_seconds=DAY)
+    with pytest.raises(ResourceNotFoundError, match=r"^no dataset 0x"):
+        run(runtime, DEPT_B, cases.request_access, hidden)  # its existence is need-to-know
 
 
 def test_only_the_owner_approves_and_only_within_the_requested_duration(

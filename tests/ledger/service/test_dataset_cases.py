@@ -54,6 +54,22 @@ def test_registering_queues_one_signed_creation_and_keeps_the_metadata_behind_it
     assert record.owner == DEPT_A and record.classification.name == "RESTRICTED"
 
 
+def test_registering_bytes_registered_before_names_the_earlier_registrations(
+    runtime: Runtime, relay: Callable[[], None]
+) -> None:
+    content = os.urandom(32)
+    first = register(runtime, new(content_hash=content))
+    assert first.resource["registered_before"] == []
+    relay()
+    runtime.indexer.sync()
+
+    again = register(runtime, new(content_hash=content), who=DEPT_B)  # allowed, but said
+    assert again.resource["registered_before"] == [
+        {"dataset_id": first.resource["dataset_id"], "version": 1, "department_id": DEPT_A}
+    ]
+    assert register(runtime, new()).resource["registered_before"] == []
+
+
 def test_the_dataset_id_follows_from_the_department_and_its_salt(runtime: Runtime) -> None:
     salt = os.urandom(32)
     queued = register(runtime, new(salt=salt))
