@@ -14,15 +14,17 @@ from collections import deque
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
-from api.client import ProvledgerClient
 from api.commands.common import ExitCode, Terminal, byte_progress, connect
 from ledger.audit_report import Checker, files_below
 from ledger.hashing import Digest, sha256_file
 from ledger.jsonguard import loads
+
+if TYPE_CHECKING:
+    from api.client import ProvledgerClient
 
 #: Records per request; the API takes up to 10,000.
 DEFAULT_CHUNK = 1_000

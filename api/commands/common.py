@@ -23,16 +23,13 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColumn
 
-from api.client import (
-    ApiError,
-    ClientError,
-    OperationTimeoutError,
-    ProvledgerClient,
-)
 from ledger.errors import InvalidDigestError
 from ledger.hashing import Digest
 
 if TYPE_CHECKING:
+    # The client (and httpx under it) is imported where a command first talks to a service:
+    # `provledger hash` and `--help` start in a fraction of the time without it.
+    from api.client import ClientError, ProvledgerClient
     from api.schemas import Accepted, DepartmentEnrolled, OperationPublic
 
 
@@ -170,6 +167,8 @@ class Terminal:
 
     def fail_client(self, exc: ClientError) -> NoReturn:
         """Exit for a client error, with the status that says what kind of failure it was."""
+        from api.client import ApiError, OperationTimeoutError
+
         if isinstance(exc, ApiError):
             refused = 400 <= exc.status < 500
             code = ExitCode.REFUSED if refused else ExitCode.UNAVAILABLE
@@ -204,6 +203,8 @@ def connect(
     """A client for ``url`` and the terminal to report on; client errors become exits.
 
     Governance commands without a token read the one ``provledger serve`` wrote."""
+    from api.client import ClientError, ProvledgerClient
+
     terminal = Terminal(as_json)
     if token is None and governance:
         token = _saved_governance_token(terminal)

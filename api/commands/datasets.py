@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 import typer
 from rich.markup import escape
 
-from api.client import Parent
 from api.commands.bulk import DEFAULT_CHUNK, register_directory, register_manifest
 from api.commands.common import (
     CursorOption,
@@ -30,6 +29,7 @@ from ledger.errors import InvalidDigestError
 from ledger.hashing import Digest
 
 if TYPE_CHECKING:
+    from api.client import Parent
     from api.schemas import Accepted, OperationPublic
 
 

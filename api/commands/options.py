@@ -15,7 +15,6 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING, Any, get_type_hints
 
-from api.client import ProvledgerClient
 from api.commands.common import (
     DEFAULT_URL,
     JsonOption,
@@ -29,6 +28,7 @@ from api.commands.common import (
 )
 
 if TYPE_CHECKING:
+    from api.client import ProvledgerClient
     from api.schemas import Accepted
 
 

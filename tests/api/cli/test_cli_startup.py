@@ -29,5 +29,5 @@ def test_starting_the_cli_builds_neither_the_service_nor_its_schemas() -> None:
         text=True,
         check=True,
     ).stdout
-    for heavy in ("'api.app'", "'api.schemas'", "'web3'", "'fastapi'"):
+    for heavy in ("'api.app'", "'api.schemas'", "'web3'", "'fastapi'", "'httpx2'"):
         assert heavy not in loaded
