@@ -4,16 +4,18 @@ DCAT-AP (the documents are built by :mod:`ledger.service.provenance` and
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request, Response
+from fastapi.responses import JSONResponse
 
 from api.deps import AskerDep
 from api.errors import PROBLEM_JSON
 from api.negotiation import negotiate
+from api.pagination import DatasetsCursor
 from api.routes.common import path_id
 from api.schemas import DatasetIdPath, VersionQuery
-from ledger.service import provenance
+from ledger.service import catalog, provenance
 from ledger.service.provenance import ProvFormat
 
 router = APIRouter(tags=["read"])
@@ -25,10 +27,17 @@ PROV_MEDIA_TYPES: dict[str, ProvFormat] = {
     "text/provenance-notation": ProvFormat.PROVN,
     "text/turtle": ProvFormat.TURTLE,
 }
+JSON_LD = "application/ld+json"
 
 _PROBLEM = {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}}
 _JSON_DOCUMENT = {"schema": {"type": "object"}}
 _TEXT_DOCUMENT = {"schema": {"type": "string"}}
+
+
+class JsonLdResponse(JSONResponse):
+    """A JSON-LD document: JSON, as ``application/ld+json``."""
+
+    media_type = JSON_LD
 
 
 @router.get(
@@ -78,3 +87,28 @@ def get_provenance(
     query = provenance.ProvenanceQuery(path_id(dataset_id), version, depth, chosen)
     document = ask(provenance.get_provenance, query)
     return Response(document, media_type=media_type, headers={"Vary": "Accept"})
+
+
+@router.get(
+    "/v1/catalog",
+    summary="The datasets visible to this token as a DCAT-AP catalogue (JSON-LD), newest first",
+    response_class=JsonLdResponse,
+)
+def get_catalog(
+    request: Request,
+    response: Response,
+    ask: AskerDep,
+    cursor: DatasetsCursor = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+) -> dict[str, Any]:
+    """One page of ``dcat:Dataset``s, each with its publisher (the owning department), access
+    rights (from its classification) and a ``dcat:Distribution`` per version carrying the
+    SHA-256 of its bytes as an ``spdx:checksum``. Paged like ``/v1/datasets``: ``next_cursor``
+    (also linked as ``hydra:view`` / ``hydra:next``, and in a ``Link`` header) names the next
+    page, absent on the last."""
+    base_url = str(request.base_url).rstrip("/")
+    page = ask(catalog.get_catalog, catalog.CatalogQuery(base_url, cursor, limit))
+    following = page["hydra:view"].get("hydra:next")
+    if following is not None:
+        response.headers["Link"] = f'<{following["@id"]}>; rel="next"'
+    return page
