@@ -21,6 +21,7 @@ from prov.model import (
 )
 
 from ledger.runtime import Runtime
+from ledger.service import provenance
 from ledger.service.vocabulary import NAMESPACE
 
 PL = NAMESPACE
@@ -294,3 +295,16 @@ def test_an_unknown_dataset_or_version_is_not_found_and_unknown_formats_are_refu
     chosen = client.get(url, params={"format": "turtle"}, headers={**headers, "Accept": "a/b"})
     assert chosen.status_code == 200 and chosen.headers["content-type"].startswith("text/turtle")
     assert client.get(url).status_code == 401
+
+
+def test_a_document_beyond_the_bound_is_refused_with_how_to_ask_for_less(
+    client: TestClient, state: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(provenance, "MAX_VERSIONS", 1)
+    headers, source, derived = state["headers"]["Health"], state["source"], state["derived"]
+    refused = client.get(f"/v1/datasets/{source}/provenance", headers=headers)
+    assert refused.status_code == 422 and refused.json()["code"] == "export-too-large"
+    assert "one version or a smaller depth" in refused.json()["detail"]
+    through_parents = client.get(f"/v1/datasets/{derived}/provenance", headers=headers)
+    assert through_parents.status_code == 422
+    assert _provenance(client, source, headers, version=2).status_code == 200
