@@ -82,6 +82,20 @@ class IncompleteUploadError(InvalidInputError):
     code = "upload-incomplete"
 
 
+class NotAcceptableError(InvalidInputError):
+    """None of the representations a client accepts is one the service can give (a format or
+    an ``Accept`` header naming only unknown media types)."""
+
+    code = "not-acceptable"
+
+
+class ExportTooLargeError(InvalidInputError):
+    """A standards export (a PROV document) would hold more records than one answer may; the
+    message says how to ask for less."""
+
+    code = "export-too-large"
+
+
 class MerkleError(LedgerError):
     """Base class for Merkle tree errors."""
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, overload
 from urllib.parse import quote
 
 from api.client._errors import OperationTimeoutError
@@ -291,6 +291,47 @@ class ProvledgerClient(ClosesOnExit):
         (or one ``version``), and between its own versions (``within``)."""
         params = {"version": version, "depth": depth}
         return self._read(f"/v1/datasets/{_seg(dataset_id)}/lineage", params)
+
+    @overload
+    def provenance(
+        self,
+        dataset_id: str,
+        *,
+        fmt: Literal["prov-json"] = "prov-json",
+        version: int | None = None,
+        depth: int = 5,
+    ) -> dict[str, Any]: ...
+
+    @overload
+    def provenance(
+        self,
+        dataset_id: str,
+        *,
+        fmt: Literal["prov-n", "turtle"],
+        version: int | None = None,
+        depth: int = 5,
+    ) -> str: ...
+
+    def provenance(
+        self,
+        dataset_id: str,
+        *,
+        fmt: Literal["prov-json", "prov-n", "turtle"] = "prov-json",
+        version: int | None = None,
+        depth: int = 5,
+    ) -> dict[str, Any] | str:
+        """The dataset's provenance as W3C PROV (its versions, or one ``version``, and their
+        ancestors up to ``depth`` steps): PROV-JSON decoded, PROV-N or Turtle as text."""
+        path = f"/v1/datasets/{_seg(dataset_id)}/provenance"
+        params = {"format": fmt, "version": version, "depth": depth}
+        if fmt == "prov-json":
+            return self._read(path, params)
+        return str(self._http.send("GET", path, params=params, as_text=True))
+
+    def catalog(self, *, cursor: str | None = None, limit: int = 20) -> dict[str, Any]:
+        """One page of the DCAT-AP catalogue (JSON-LD, decoded): ``dcat:dataset`` and the
+        ``next_cursor`` of the next page (None on the last)."""
+        return self._read("/v1/catalog", {"cursor": cursor, "limit": limit})
 
     def audit_events(
         self,

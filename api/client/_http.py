@@ -105,8 +105,10 @@ class Http:
         params: Mapping[str, Any] | None = None,
         upload: Upload | None = None,
         idempotency_key: str | None = None,
+        as_text: bool = False,
     ) -> Any:
-        """One request (retried when unanswered); the decoded JSON body of a 2xx answer.
+        """One request (retried when unanswered); the decoded JSON body of a 2xx answer, or
+        its text if ``as_text`` (documents in other formats than JSON).
 
         ``upload`` makes the multipart arguments afresh for each attempt, so a retried upload
         streams the file again from its start."""
@@ -130,7 +132,7 @@ class Http:
                 time.sleep(self.backoff * 2**attempt)
                 continue
             if response.is_success:
-                return response.json()
+                return response.text if as_text else response.json()
             problem = problem_from(response)
             if attempt < self.retries and problem.code in _COME_BACK_LATER:
                 time.sleep(_retry_after(response, self.backoff * 2**attempt))

@@ -129,11 +129,21 @@ def list_datasets(
 ) -> dict[str, Any]:
     """Datasets visible to ``principal``, newest first."""
     reader = Reader(session, runtime, principal)
+    rows, next_cursor = visible_datasets(reader, query)
+    items = [_dataset_view(reader, row) for row in rows]
+    return page(items, next_cursor, runtime.indexer.last_indexed_block())
+
+
+def visible_datasets(
+    reader: Reader, query: DatasetListing
+) -> tuple[list[IndexDataset], str | None]:
+    """One page of the datasets ``reader`` may see, newest first, and the next page's cursor:
+    the order and cursors of every listing of datasets (``/v1/datasets``, the catalogue)."""
     select_datasets = select(IndexDataset)
     if query.owner is not None:
         select_datasets = select_datasets.where(IndexDataset.owner == query.owner)
-    rows, next_cursor = keyset_page(
-        session,
+    return keyset_page(
+        reader.session,
         select_datasets,
         key=[
             col(IndexDataset.created_block_number),
@@ -146,8 +156,6 @@ def list_datasets(
         descending=True,
         keep=reader.readable,
     )
-    items = [_dataset_view(reader, row) for row in rows]
-    return page(items, next_cursor, runtime.indexer.last_indexed_block())
 
 
 def get_dataset(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from pathlib import Path
@@ -245,3 +246,28 @@ def test_an_id_cannot_smuggle_the_client_into_another_route(
             client.cancel_access_request(f"../datasets/{dataset}/withdraw?")
         assert caught.value.status in (404, 422)
         assert client.get_dataset(dataset)["status"] != "withdrawn"
+
+
+def test_provenance_comes_decoded_as_prov_json_or_as_text_and_the_catalogue_as_json_ld(
+    service: Service, enrol: Callable[[str], Department]
+) -> None:
+    health = enrol("Health")
+    with _client(service, health.token) as client:
+        accepted = client.create_dataset("0x" + os.urandom(32).hex(), title="for PROV")
+        assert client.wait_for_operation(accepted.operation_id).status == "confirmed"
+        dataset_id = accepted.resource["dataset_id"]
+        deadline = time.monotonic() + 30
+        while True:  # the index catches up with the chain in the background
+            try:
+                as_json = client.provenance(dataset_id)
+                break
+            except ApiError as error:
+                if error.status != 404 or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
+        assert f"pl:dataset/{dataset_id}/v/1" in as_json["entity"]
+        assert client.provenance(dataset_id, fmt="prov-n").startswith("document")
+        assert "prov:Entity" in client.provenance(dataset_id, fmt="turtle", depth=1)
+        page = client.catalog(limit=100)
+    assert "@context" in page and "next_cursor" in page
+    assert dataset_id in [d["dct:identifier"] for d in page["dcat:dataset"]]  # newest first
