@@ -1,8 +1,9 @@
 """``provledger lineage``: what a dataset was derived from and what was derived from it, as a
-tree for people or Graphviz DOT for drawings."""
+tree for people, Graphviz DOT for drawings, or W3C PROV-JSON for provenance tools."""
 
 from __future__ import annotations
 
+import json
 import sys
 from collections.abc import Iterable
 from enum import StrEnum
@@ -21,6 +22,7 @@ Node = tuple[str, int]
 class LineageFormat(StrEnum):
     TREE = "tree"
     DOT = "dot"
+    PROV_JSON = "prov-json"
 
 
 def _node(end: dict[str, Any]) -> Node:
@@ -100,7 +102,10 @@ def lineage_command(
     depth: Annotated[int, typer.Option(min=1, max=20, help="Steps to walk each way.")] = 5,
     output: Annotated[
         LineageFormat,
-        typer.Option("--format", help="tree (people) or dot (Graphviz)."),
+        typer.Option(
+            "--format",
+            help="tree (people), dot (Graphviz) or prov-json (W3C PROV, for PROV tools).",
+        ),
     ] = LineageFormat.TREE,
     *,
     options: ServiceOptions,
@@ -109,6 +114,11 @@ def lineage_command(
     departments, up to --depth steps each way (as the index shows it; `verify` checks each
     version against the chain)."""
     with options.connect() as (client, terminal):
+        if output is LineageFormat.PROV_JSON:
+            # Ancestors only, as PROV records them (what each version was derived from).
+            document = client.provenance(dataset_id, version=version, depth=depth)
+            sys.stdout.write(json.dumps(document, indent=2, sort_keys=True) + "\n")
+            return
         answer = client.get_lineage(dataset_id, version=version, depth=depth)
         if output is LineageFormat.DOT:
             _write(dot_lines(answer))

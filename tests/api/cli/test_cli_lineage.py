@@ -82,6 +82,15 @@ def test_lineage_shows_versions_and_what_another_department_derived_from_them(
     )  # fmt: skip
     assert f'"{source}:1" -> "{source}:2"' not in one_step
 
+    # The same ancestry as W3C PROV-JSON: the derived version was derived from version 2.
+    prov = json.loads(
+        _lineage(provledger, planning.token, derived, "--format", "prov-json", until=bool)
+    )
+    derivations = {
+        (d["prov:generatedEntity"], d["prov:usedEntity"]) for d in prov["wasDerivedFrom"].values()
+    }
+    assert (f"pl:dataset/{derived}/v/1", f"pl:dataset/{source}/v/2") in derivations
+
 
 def test_lineage_of_a_dataset_with_no_links_says_so_and_of_an_unknown_one_is_refused(
     provledger: Invoke, enrol: Callable[[str], Department], tmp_path: Path
