@@ -4,7 +4,8 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup run demo test test-fast test-anvil lint compile check-artifacts bench bench-gas bench-relayer clean
+.PHONY: setup run demo test test-fast test-anvil lint compile check-artifacts docs-assets \
+	check-docs-assets bench bench-gas bench-relayer clean
 
 setup: $(VENV)/.installed node_modules/.installed
 
@@ -54,6 +55,13 @@ compile: setup
 
 check-artifacts: setup
 	$(BIN)/provledger compile --check
+
+# The assets of /docs and /redoc, copied from the pinned npm packages into api/docs/static.
+docs-assets: setup
+	$(BIN)/python -m api.docs.assets
+
+check-docs-assets: setup
+	$(BIN)/python -m api.docs.assets --check
 
 # Every benchmark in a quick bounded mode (a few minutes); full-size commands in bench/RESULTS.md.
 bench: setup

@@ -1,0 +1,1 @@
+"""The API's documentation pages and their assets."""
