@@ -28,10 +28,11 @@ demo: setup
 	$(BIN)/provledger demo
 
 # Suites that talk to the shared test chain, run again on a real anvil node. The second pass
-# leaves out PostgreSQL (the first pass covered it) and tests/api/cli (its server runs its own
-# embedded chain whatever --chain says).
+# leaves out PostgreSQL (the first pass covered it), tests/api/cli and tests/api/browser (their
+# servers run their own embedded chain whatever --chain says).
 ANVIL_SUITES := tests/contracts tests/ledger/chain tests/ledger/relayer tests/ledger/index \
-	tests/ledger/rpc tests/ledger/test_verifier.py tests/api --ignore=tests/api/cli
+	tests/ledger/rpc tests/ledger/test_verifier.py tests/api --ignore=tests/api/cli \
+	--ignore=tests/api/browser
 
 # The whole suite on the in-process chain, then the chain suites again on a real anvil node.
 test: setup
