@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from browsing import Visit
+from playwright.sync_api import Locator
 
 from api.docs.assets import ASSETS
 from ledger.compiler import project_root
@@ -30,20 +31,43 @@ def _operation(document: dict[str, Any], path: str, method: str) -> dict[str, An
     return operation
 
 
+def _swagger_ui_block(visit: Visit, operation: dict[str, Any]) -> Locator:
+    """``/docs`` opened, and the block of ``operation`` once Swagger UI shows it."""
+    visit.open("/docs")
+    block = visit.page.locator(f"#operations-{operation['tags'][0]}-{operation['operationId']}")
+    block.wait_for(state="visible", timeout=RENDERED_WITHIN_MS)
+    return block
+
+
 def test_swagger_ui_shows_every_operation_asking_only_the_service(
     visit: Visit, document: dict[str, Any]
 ) -> None:
     verify = _operation(document, "/v1/verify", "post")
 
-    visit.open("/docs")
+    block = _swagger_ui_block(visit, verify)
 
-    block = visit.page.locator(f"#operations-verify-{verify['operationId']}")
-    block.wait_for(state="visible", timeout=RENDERED_WITHIN_MS)
     assert block.locator(".opblock-summary-path").inner_text() == "/v1/verify"
     assert block.locator(".opblock-summary-description").inner_text() == verify["summary"]
     operations = sum(len(methods) for methods in document["paths"].values())
     assert visit.page.locator(".opblock").count() == operations
     visit.page.wait_for_load_state("networkidle")
+    visit.assert_offline()
+
+
+def test_swagger_ui_tries_an_operation_out_on_the_service(
+    visit: Visit, document: dict[str, Any]
+) -> None:
+    """The page's policy leaves its requests to the service alone: "Try it out" works."""
+    block = _swagger_ui_block(visit, _operation(document, "/healthz", "get"))
+
+    block.locator(".opblock-summary").click()
+    block.get_by_role("button", name="Try it out").click()
+    block.get_by_role("button", name="Execute").click()
+
+    status = block.locator(".live-responses-table .response .response-col_status")
+    status.wait_for(timeout=RENDERED_WITHIN_MS)
+    assert status.inner_text().strip() == "200"
+    assert f"{visit.base_url}/healthz" in visit.requests
     visit.assert_offline()
 
 
