@@ -4,7 +4,8 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup run demo test test-fast test-anvil lint compile check-artifacts bench bench-gas bench-relayer clean
+.PHONY: setup run demo test test-fast test-anvil lint compile check-artifacts docs-assets \
+	check-docs-assets bench bench-gas bench-relayer clean
 
 setup: $(VENV)/.installed node_modules/.installed
 
@@ -27,10 +28,11 @@ demo: setup
 	$(BIN)/provledger demo
 
 # Suites that talk to the shared test chain, run again on a real anvil node. The second pass
-# leaves out PostgreSQL (the first pass covered it) and tests/api/cli (its server runs its own
-# embedded chain whatever --chain says).
+# leaves out PostgreSQL (the first pass covered it), tests/api/cli and tests/api/browser (their
+# servers run their own embedded chain whatever --chain says).
 ANVIL_SUITES := tests/contracts tests/ledger/chain tests/ledger/relayer tests/ledger/index \
-	tests/ledger/rpc tests/ledger/test_verifier.py tests/api --ignore=tests/api/cli
+	tests/ledger/rpc tests/ledger/test_verifier.py tests/api --ignore=tests/api/cli \
+	--ignore=tests/api/browser
 
 # The whole suite on the in-process chain, then the chain suites again on a real anvil node.
 test: setup
@@ -54,6 +56,13 @@ compile: setup
 
 check-artifacts: setup
 	$(BIN)/provledger compile --check
+
+# The assets of /docs and /redoc, copied from the pinned npm packages into api/docs/static.
+docs-assets: setup
+	$(BIN)/python -m api.docs.assets
+
+check-docs-assets: setup
+	$(BIN)/python -m api.docs.assets --check
 
 # Every benchmark in a quick bounded mode (a few minutes); full-size commands in bench/RESULTS.md.
 bench: setup

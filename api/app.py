@@ -12,7 +12,7 @@ from anyio import to_thread
 from fastapi import FastAPI
 from sqlmodel import Session, select
 
-from api import errors, openapi
+from api import docs, errors, openapi
 from api.auth import PrincipalCache, issue_token
 from api.bodies import BodyLimits
 from api.chain_status import ChainStatusHeader
@@ -110,6 +110,9 @@ def create_app(runtime: Runtime, *, start_workers: bool = True) -> FastAPI:
         "carries chain coordinates to re-check against any node. Errors are "
         "application/problem+json (RFC 9457).",
         lifespan=lifespan,
+        # Served by api.docs from the package's own copies: FastAPI's load them from CDNs.
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.runtime = runtime
     app.state.principals = PrincipalCache()
@@ -135,6 +138,7 @@ def create_app(runtime: Runtime, *, start_workers: bool = True) -> FastAPI:
         # to the tenth router paid for ten (a fifth of a cached verification). The routers set
         # no prefix, dependency or option of their own that inclusion would add.
         app.router.routes.extend(module.router.routes)
+    docs.install(app)
     openapi.install(app)
     app.add_middleware(ChainStatusHeader, runtime=runtime)
     app.add_middleware(

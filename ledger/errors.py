@@ -175,7 +175,8 @@ class KeystoreExistsError(KeystoreError, FileExistsError):
 
 
 class ToolchainError(LedgerError, RuntimeError):
-    """The Solidity toolchain (node, npm solc) is missing or failed."""
+    """A development toolchain (node, the pinned npm packages: solc, the documentation
+    assets) is missing or failed."""
 
     code = "toolchain-error"
 

@@ -1,0 +1,100 @@
+"""Pages of the service opened in a real browser: Debian's Chromium driven by Playwright.
+
+One service (its embedded chain, served on loopback) and one browser for the package; each test
+gets a fresh context and page that record what the page did (:class:`browsing.Visit`). Without
+a system Chromium the tests are skipped, unless ``PROVLEDGER_REQUIRE_BROWSER=1`` (CI sets it:
+there a missing browser is a failure).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from urllib.parse import urlsplit
+
+import pytest
+from browsing import (
+    CHROMIUM_ENV,
+    DEFAULT_CHROMIUM,
+    REQUIRE_ENV,
+    SERVICE_HOST,
+    Visit,
+    chromium_executable,
+)
+from live_server import embedded_settings, serve_in_thread
+from playwright.sync_api import Browser, ConsoleMessage, Playwright, sync_playwright
+from playwright.sync_api import Request as BrowserRequest
+
+from ledger.runtime import Runtime
+
+
+@pytest.fixture(scope="package")
+def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The service on its embedded chain, served on a loopback port; its base URL."""
+    data_dir = tmp_path_factory.mktemp("browser-service")
+    runtime = Runtime.open(embedded_settings(data_dir))
+    try:
+        with serve_in_thread(runtime, start_workers=False) as url:
+            yield url
+    finally:
+        runtime.close()
+
+
+@pytest.fixture(scope="package")
+def playwright() -> Iterator[Playwright]:
+    executable = chromium_executable()
+    if executable is None:
+        looked = os.environ.get(CHROMIUM_ENV) or DEFAULT_CHROMIUM
+        reason = f"no Chromium at {looked} (apt-get install chromium, or set ${CHROMIUM_ENV})"
+        if os.environ.get(REQUIRE_ENV) == "1":
+            pytest.fail(f"{reason}, and {REQUIRE_ENV}=1")
+        pytest.skip(reason)
+    with sync_playwright() as driver:
+        yield driver
+
+
+@pytest.fixture(scope="package")
+def browser(playwright: Playwright) -> Iterator[Browser]:
+    executable = chromium_executable()
+    assert executable is not None  # the playwright fixture skipped otherwise
+    browser = playwright.chromium.launch(
+        executable_path=executable,
+        args=[
+            # Resolved in the browser's own resolver: the service's name, and nothing else.
+            f"--host-resolver-rules=MAP {SERVICE_HOST} 127.0.0.1, MAP * ~NOTFOUND",
+            "--disable-dev-shm-usage",  # containers give /dev/shm 64 MB
+        ],
+    )
+    try:
+        yield browser
+    finally:
+        browser.close()
+
+
+@pytest.fixture
+def visit(browser: Browser, service: str) -> Iterator[Visit]:
+    """A fresh browser context (no cache, no cookies) on the service, recording."""
+    base_url = f"http://{SERVICE_HOST}:{urlsplit(service).port}"
+    context = browser.new_context()
+    page = context.new_page()
+    seen = Visit(page, base_url)
+
+    def requested(request: BrowserRequest) -> None:
+        if not request.url.startswith("data:"):
+            seen.requests.append(request.url)
+
+    def failed(request: BrowserRequest) -> None:
+        seen.failed.append(f"{request.url}: {request.failure}")
+
+    def logged(message: ConsoleMessage) -> None:
+        if message.type == "error":
+            seen.errors.append(f"console: {message.text}")
+
+    context.on("request", requested)
+    context.on("requestfailed", failed)
+    page.on("console", logged)
+    page.on("pageerror", lambda error: seen.errors.append(f"uncaught: {error}"))
+    try:
+        yield seen
+    finally:
+        context.close()
