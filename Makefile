@@ -28,11 +28,12 @@ demo: setup
 	$(BIN)/provledger demo
 
 # Suites that talk to the shared test chain, run again on a real anvil node. The second pass
-# leaves out PostgreSQL (the first pass covered it), tests/api/cli and tests/api/browser (their
+# leaves out PostgreSQL (the first pass covered it), tests/api/cli, tests/api/browser and the
+# pytest plugin's test (their
 # servers run their own embedded chain whatever --chain says).
 ANVIL_SUITES := tests/contracts tests/ledger/chain tests/ledger/relayer tests/ledger/index \
 	tests/ledger/rpc tests/ledger/test_verifier.py tests/api --ignore=tests/api/cli \
-	--ignore=tests/api/browser
+	--ignore=tests/api/browser --ignore=tests/api/test_pytest_plugin.py
 
 # The whole suite on the in-process chain, then the chain suites again on a real anvil node.
 test: setup
