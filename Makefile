@@ -29,8 +29,7 @@ demo: setup
 
 # Suites that talk to the shared test chain, run again on a real anvil node. The second pass
 # leaves out PostgreSQL (the first pass covered it), tests/api/cli, tests/api/browser and the
-# pytest plugin's test (their
-# servers run their own embedded chain whatever --chain says).
+# pytest plugin's test (their servers run their own embedded chain whatever --chain says).
 ANVIL_SUITES := tests/contracts tests/ledger/chain tests/ledger/relayer tests/ledger/index \
 	tests/ledger/rpc tests/ledger/test_verifier.py tests/api --ignore=tests/api/cli \
 	--ignore=tests/api/browser --ignore=tests/api/test_pytest_plugin.py
