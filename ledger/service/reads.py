@@ -72,6 +72,12 @@ def _contract_events(contract: str) -> frozenset[str]:
     return frozenset(e["name"] for e in load_artifact(contract).abi if e["type"] == "event")
 
 
+def event_kinds() -> tuple[str, ...]:
+    """Every ``kind`` the audit trail takes: the categories, then each event name."""
+    names = frozenset().union(*(_contract_events(c) for c in EVENT_CATEGORIES.values()))
+    return (*sorted(EVENT_CATEGORIES), *sorted(names))
+
+
 def events_of_kind(kind: str) -> frozenset[str]:
     """The event names ``kind`` stands for: one event (``AccessRequested``) or a category
     (``access``, ``dataset``, ``department``, ``anchor``); InvalidInputError for anything

@@ -166,6 +166,12 @@ def test_the_audit_trail_is_filtered_and_paginated(
     assert (
         client.get("/v1/audit/events", params={"cursor": "!!"}, headers=auditor).status_code == 422
     )
+    datasets_events = client.get(
+        "/v1/audit/events", params={"kind": "dataset"}, headers=auditor
+    ).json()["items"]
+    assert {e["event"] for e in datasets_events} == {"DatasetCreated", "VersionAdded"}
+    unknown = client.get("/v1/audit/events", params={"kind": "Bogus"}, headers=auditor)
+    assert unknown.status_code == 422 and "kind" in unknown.text  # not an empty trail
 
 
 def test_a_revoked_grant_hides_the_metadata_before_the_indexer_sees_the_revocation(
