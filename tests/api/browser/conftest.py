@@ -40,7 +40,11 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         runtime.close()
 
 
-@pytest.fixture(scope="package")
+# Module scope, not wider: Playwright's sync API keeps an asyncio loop running in this thread
+# while it is open, and every later test that calls asyncio.run() would fail
+# ("cannot be called from a running event loop"). A directory without __init__.py is no
+# package to pytest, so "package" scope lasted the whole session.
+@pytest.fixture(scope="module")
 def playwright() -> Iterator[Playwright]:
     executable = chromium_executable()
     if executable is None:
@@ -53,7 +57,7 @@ def playwright() -> Iterator[Playwright]:
         yield driver
 
 
-@pytest.fixture(scope="package")
+@pytest.fixture(scope="module")
 def browser(playwright: Playwright) -> Iterator[Browser]:
     executable = chromium_executable()
     assert executable is not None  # the playwright fixture skipped otherwise
