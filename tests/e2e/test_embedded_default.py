@@ -173,7 +173,7 @@ def test_reindex_rebuilds_the_same_index_and_refuses_while_the_service_runs(
 
         busy = reindex()  # the chain and database belong to the running service
         assert busy.returncode != 0
-        assert "[chain-unavailable]" in busy.stderr and "in use" in busy.stderr, busy.stderr
+        assert "error: chain-unavailable:" in busy.stderr and "in use" in busy.stderr, busy.stderr
 
     before = _index_dump(data_dir / "provledger.db")
     assert any(rows for rows in before.values())
