@@ -223,7 +223,8 @@ def audit_events(
     session: Session, runtime: Runtime, principal: Principal, query: AuditQuery
 ) -> dict[str, Any]:
     """The ledger's events, oldest first. A department sees only events naming it or its
-    datasets."""
+    datasets; the anonymous reader none (a department's trail is need-to-know)."""
+    principal.require(PrincipalKind.GOVERNANCE, PrincipalKind.AUDITOR, PrincipalKind.DEPARTMENT)
     department = query.department_id
     if principal.kind == PrincipalKind.DEPARTMENT:
         if department is not None and department != principal.department_id:
