@@ -23,7 +23,7 @@ from ledger.runtime import Runtime
 from ledger.service.documents import MetadataDocument
 from ledger.service.pagination import keyset_page, page
 from ledger.service.principal import Principal, PrincipalKind
-from ledger.service.views import coordinates
+from ledger.service.views import coordinates, event_coordinates
 from ledger.service.visibility import may_read_content
 
 
@@ -386,11 +386,7 @@ def _event_view(runtime: Runtime, event: IndexEvent) -> dict[str, Any]:
         "chain": {
             "chain_id": runtime.chain.chain_id,
             "address": event.address,
-            "tx_hash": event.tx_hash,
-            "block_number": event.block_number,
-            "block_hash": event.block_hash,
-            "log_index": event.log_index,
-            "block_time": event.block_time,
+            **event_coordinates(event),
         },
     }
 

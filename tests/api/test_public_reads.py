@@ -188,7 +188,7 @@ def test_anyone_follows_lineage_across_departments_but_not_into_a_batch(
         shared["derived"],
         shared["batched"],
     }
-    for path in ("", "/versions/1", "/lineage", "/provenance"):
+    for path in ("", "/versions/1", "/lineage", "/provenance", "/grants"):
         hidden = client.get(f"/v1/datasets/{shared['batched']}{path}")
         assert hidden.status_code == 404, path
 
@@ -203,6 +203,44 @@ def test_anyone_reads_a_department_and_its_keys(client: TestClient, shared: dict
     assert anonymous.status_code == 200, anonymous.text
     assert anonymous.json() == client.get("/v1/departments/22", headers=shared["auditor"]).json()
     assert anonymous.json()["name"] == "b" and anonymous.json()["keys"]
+
+
+def test_anyone_reads_who_has_access_now_and_who_had_it_at_a_past_time(
+    client: TestClient, shared: dict[str, Any]
+) -> None:
+    url = f"/v1/datasets/{shared['source']}/grants"
+    answer = client.get(url)
+    assert answer.status_code == 200, answer.text
+    now = answer.json()
+    assert "winter pressures" not in answer.text  # the purpose is need-to-know
+    [grant] = now["grants"]
+    assert grant["request_id"] == shared["request"]
+    assert grant["requester"] == {"department_id": 22, "name": "b"}
+    assert grant["approved"]["tx_hash"].startswith("0x") and grant["ended"] is None
+    assert now["indexed_block"] >= grant["approved"]["block_number"]
+    assert now == client.get(url, headers=shared["auditor"]).json()
+
+    approved = grant["approved_at"]
+    before = client.get(url, params={"at": approved - 1}).json()
+    assert before["grants"] == [] and before["as_of"] == approved - 1
+    assert client.get(url, params={"at": grant["approved_at_utc"]}).json()["grants"] == [grant]
+    # An ISO date is its first second (UTC); an offset is honoured.
+    day = client.get(url, params={"at": grant["expires_at_utc"][:10]}).json()
+    assert day["as_of_utc"] == grant["expires_at_utc"][:10] + "T00:00:00Z"
+    offset = client.get(url, params={"at": "2026-01-01T01:30:00+01:30"}).json()
+    assert offset["as_of_utc"] == "2026-01-01T00:00:00Z"
+    assert client.get(url, params={"at": grant["expires_at"]}).json()["grants"] == []
+
+
+@pytest.mark.parametrize(
+    "at", ["2026-02-30", "yesterday", "-5", "1e9", "99999-01-01", "999999999999", "0001-01-01"]
+)
+def test_a_time_that_is_no_time_or_out_of_range_is_refused(
+    client: TestClient, shared: dict[str, Any], at: str
+) -> None:
+    refused = client.get(f"/v1/datasets/{shared['source']}/grants", params={"at": at})
+    assert refused.status_code == 422, refused.text
+    assert refused.headers["content-type"] == "application/problem+json"
 
 
 # --- what needs a token -----------------------------------------------------------------------
@@ -265,6 +303,7 @@ PUBLIC_READS = [
     ("GET", "/v1/datasets/0x" + "ab" * 32 + "/versions/1", None),
     ("GET", "/v1/datasets/0x" + "ab" * 32 + "/lineage", None),
     ("GET", "/v1/datasets/0x" + "ab" * 32 + "/provenance", None),
+    ("GET", "/v1/datasets/0x" + "ab" * 32 + "/grants", None),
     ("GET", "/v1/departments/21", None),
 ]
 
@@ -301,6 +340,7 @@ def test_the_openapi_document_says_which_operations_need_no_token(
         ("GET", "/v1/datasets/{dataset_id}/versions/{number}"),
         ("GET", "/v1/datasets/{dataset_id}/lineage"),
         ("GET", "/v1/datasets/{dataset_id}/provenance"),
+        ("GET", "/v1/datasets/{dataset_id}/grants"),
         ("GET", "/v1/departments/{department_id}"),
     }
     for method, path in documented:
