@@ -86,10 +86,6 @@ class RoutePolicy:
     body: Body
     token: Token
 
-    @property
-    def needs_token(self) -> bool:
-        return self.token is Token.REQUIRED
-
 
 #: Requests that match no route of ours (the router answers 404/405 without reading a body),
 #: and the documentation pages.

@@ -3,8 +3,7 @@ exactly 32 bytes as 0x-hex, sizes are bounded."""
 
 from __future__ import annotations
 
-import math
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import Path, Query
@@ -18,8 +17,6 @@ from pydantic import (
     model_validator,
 )
 from starlette.convertors import Convertor, register_url_convertor
-
-from ledger.errors import InvalidInputError
 
 HEX32_PATTERN = r"^0x[0-9a-fA-F]{64}$"
 Hex32 = Annotated[
@@ -118,39 +115,6 @@ BlockQuery = Annotated[int | None, Query(ge=0, le=MAX_JSON_INT, description="Blo
 DatasetIdQuery = Annotated[
     str | None, Query(pattern=HEX32_PATTERN, description="Dataset id: 0x + 64 hex digits")
 ]
-#: A time: Unix seconds, or an ISO 8601 date or date and time (UTC unless it names an offset).
-INSTANT_PATTERN = (
-    r"^(\d{1,12}|\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?"
-    r"(Z|[+-]\d{2}(:?\d{2})?)?)?)$"
-)
-InstantQuery = Annotated[
-    str | None,
-    Query(
-        pattern=INSTANT_PATTERN,
-        max_length=40,
-        description="A time: Unix seconds (1767225600), an ISO 8601 date (2026-01-01: its "
-        "first second, UTC) or date and time (2026-01-01T09:30:00Z; UTC unless an offset is "
-        "given), from 1970 to the end of 9999.",
-        examples=["2026-01-01T09:30:00Z"],
-    ),
-]
-
-
-def instant(text: str | None) -> int | None:
-    """The Unix seconds an :data:`InstantQuery` names (fractions of a second dropped), or None;
-    ``InvalidInputError`` for a date that is no date (2026-02-30)."""
-    if text is None:
-        return None
-    if text.isdigit():
-        return int(text)
-    try:
-        moment = datetime.fromisoformat(text)
-        if moment.tzinfo is None:
-            moment = moment.replace(tzinfo=UTC)
-        return math.floor(moment.timestamp())
-    except (ValueError, OverflowError) as exc:
-        raise InvalidInputError(f"at is not a time: {text!r} ({exc})") from exc
-
 
 Classification = Literal["public", "internal", "restricted", "confidential"]
 Anchoring = Literal["chain", "batch"]

@@ -441,7 +441,7 @@ class ProvledgerClient(ClosesOnExit):
         return self._read(f"/v1/datasets/{_seg(dataset_id)}/access", params)
 
     def grants(self, dataset_id: str, *, at: int | str | None = None) -> dict[str, Any]:
-        """The dataset's grants in force at ``at`` (Unix seconds or ISO 8601; default: the
+        """The dataset's grants in force at ``at`` (Unix seconds or RFC 3339; default: the
         chain's latest block time), each with its approval's chain coordinates. A public read:
         a client without a token may ask where the service's reads are open."""
         return self._read(f"/v1/datasets/{_seg(dataset_id)}/grants", {"at": at})

@@ -9,17 +9,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 
 from api.deps import AskerDep, ReaderAskerDep
+from api.instants import InstantQuery, instant
 from api.pagination import EventsCursor
 from api.routes.common import path_id
-from api.schemas import (
-    BlockQuery,
-    DatasetIdPath,
-    DatasetIdQuery,
-    DepartmentIdQuery,
-    InstantQuery,
-    RequestIdPath,
-    instant,
-)
+from api.schemas import BlockQuery, DatasetIdPath, DatasetIdQuery, DepartmentIdQuery, RequestIdPath
 from ledger.service import access_reads as reads
 from ledger.service.access_reads import RequestStatusName, Role
 

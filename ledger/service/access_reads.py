@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlmodel import Session, col, or_, select
@@ -76,9 +76,11 @@ class GrantsAt:
     at: int | None = None  # Unix seconds; None: the chain's latest block time
 
 
-#: The latest time :func:`grants_at` is asked about: the last second of the year 9999 (UTC), as
-#: far as an ISO 8601 date reaches.
-MAX_INSTANT = 253_402_300_799
+#: The first and last seconds of the years 1 to 9999 (UTC), the years a date names.
+FIRST_DATED, LAST_DATED = -62_135_596_800, 253_402_300_799
+#: The times :func:`grants_at` is asked about: the years 1 to 9999 in any time zone (a day of
+#: offset either side), as far as a date and time with its offset reaches.
+MIN_INSTANT, MAX_INSTANT = FIRST_DATED - 24 * 3600, LAST_DATED + 24 * 3600
 
 #: The events that start and end a grant.
 _GRANT_EVENTS = ("AccessApproved", "AccessRevoked", "AccessSuperseded")
@@ -235,9 +237,9 @@ def grants_at(
     if row is None or not may_read(session, runtime, principal, row):
         raise ResourceNotFoundError(f"no dataset {query.dataset_id} visible to this token")
     at = query.at if query.at is not None else runtime.chain.block_time()
-    if not 0 <= at <= MAX_INSTANT:
+    if not MIN_INSTANT <= at <= MAX_INSTANT:
         raise InvalidInputError(
-            f"at must be a time from 1970 to the end of 9999 (0 to {MAX_INSTANT} in Unix "
+            f"at must be a time of the years 1 to 9999 ({MIN_INSTANT} to {MAX_INSTANT} in Unix "
             f"seconds), got {at}"
         )
     events = session.exec(
@@ -307,11 +309,11 @@ def _grant_view(
 
 
 def _utc(seconds: int) -> str | None:
-    """ISO 8601 in UTC (``2026-01-31T09:30:00Z``); None for a time beyond the year 9999 (an
-    ``expiresAt`` may be any 64-bit number)."""
-    if seconds > MAX_INSTANT:
+    """ISO 8601 in UTC (``2026-01-31T09:30:00Z``); None for a time outside the years 1 to 9999
+    (an ``expiresAt`` may be any 64-bit number)."""
+    if not FIRST_DATED <= seconds <= LAST_DATED:
         return None
-    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return (datetime(1970, 1, 1) + timedelta(seconds=seconds)).isoformat() + "Z"
 
 
 def _request_view(

@@ -233,7 +233,17 @@ def test_anyone_reads_who_has_access_now_and_who_had_it_at_a_past_time(
 
 
 @pytest.mark.parametrize(
-    "at", ["2026-02-30", "yesterday", "-5", "1e9", "99999-01-01", "999999999999", "0001-01-01"]
+    "at",
+    [
+        "2026-02-30",  # no such day
+        "2026-01-31T17:00",  # a time without its offset: which zone?
+        "2026-01-31T17:00:00+24:00",
+        "yesterday",
+        "-5",
+        "1e9",
+        "99999-01-01",
+        "123456789012",  # more than 11 digits: a date says it better
+    ],
 )
 def test_a_time_that_is_no_time_or_out_of_range_is_refused(
     client: TestClient, shared: dict[str, Any], at: str
