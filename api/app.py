@@ -116,6 +116,8 @@ def create_app(runtime: Runtime, *, start_workers: bool = True) -> FastAPI:
     )
     app.state.runtime = runtime
     app.state.principals = PrincipalCache()
+    # Read once: the guard's route table, the reader dependency and the OpenAPI document agree.
+    app.state.public_reads = runtime.settings.resolved_public_reads == "open"
     errors.install(app)
     # Matched in this order, first match wins: the paths auditors and nodes call most (verify,
     # /rpc) before the rest; no path of theirs overlaps another router's.
@@ -142,7 +144,10 @@ def create_app(runtime: Runtime, *, start_workers: bool = True) -> FastAPI:
     openapi.install(app)
     app.add_middleware(ChainStatusHeader, runtime=runtime)
     app.add_middleware(
-        BodyGuard, limits=runtime.settings.group(BodyLimits), routes=app.router.routes
+        BodyGuard,
+        limits=runtime.settings.group(BodyLimits),
+        routes=app.router.routes,
+        public_reads=app.state.public_reads,
     )
     # Outermost: a client that keeps being refused is refused before anything else runs.
     budget = ErrorBudget(rate=runtime.settings.error_rate, burst=runtime.settings.error_burst)

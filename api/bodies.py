@@ -1,7 +1,8 @@
 """What body each route takes, declared next to the route, and the limits that follow from it.
 
 A route takes small JSON unless its handler says otherwise with :func:`takes`; whether it needs
-a token is read from its dependencies (:func:`api.deps.get_principal`). The transport guard
+a token is read from its dependencies (:func:`api.deps.get_principal`: it does;
+:func:`api.deps.get_reader`: only while public reads are off). The transport guard
 (:mod:`api.guard`) finds both by matching a request to its route the way the router will, so
 there is no second table of paths to drift from the routes.
 """
@@ -19,7 +20,7 @@ from fastapi.routing import APIRoute, RouteContext, iter_route_contexts
 from starlette.routing import BaseRoute
 from starlette.types import Scope
 
-from api.deps import get_principal
+from api.deps import get_principal, get_reader
 from api.uploads import MAX_ENVELOPE_BYTES
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -66,17 +67,29 @@ def takes(body: Body) -> Callable[[F], F]:
     return declare
 
 
+class Token(enum.Enum):
+    """What a route asks of the ``Authorization`` header."""
+
+    #: Nothing (probes, documentation), or the route checks it itself (``/rpc``).
+    NONE = "none"
+    #: A read of what the chain records, with public reads open: without the header the
+    #: caller reads anonymously; a header that is sent must be well-formed.
+    OPTIONAL = "optional"
+    #: A well-formed bearer token (the dependency checks that it is valid).
+    REQUIRED = "required"
+
+
 @dataclass(frozen=True, slots=True)
 class RoutePolicy:
     """What the guard enforces for one route before its handler runs."""
 
     body: Body
-    needs_token: bool
+    token: Token
 
 
 #: Requests that match no route of ours (the router answers 404/405 without reading a body),
 #: and the documentation pages.
-UNROUTED = RoutePolicy(Body.JSON, needs_token=False)
+UNROUTED = RoutePolicy(Body.JSON, Token.NONE)
 
 
 def _depends_on(dependant: Dependant, call: Callable[..., Any]) -> bool:
@@ -89,15 +102,23 @@ def _depends_on(dependant: Dependant, call: Callable[..., Any]) -> bool:
     return False
 
 
-def policy_of(route: RouteContext) -> RoutePolicy:
+def policy_of(route: RouteContext, *, public_reads: bool) -> RoutePolicy:
     """The policy of one route: its declared body, and whether it depends on a token (through
-    its own dependencies or its router's)."""
+    its own dependencies or its router's); a public read's token is optional while
+    ``public_reads`` are open, required otherwise."""
     if not isinstance(route.original_route, APIRoute):  # /docs, /openapi.json: no body, token
         return UNROUTED
     body = getattr(route.endpoint, _ATTRIBUTE, Body.JSON)
     dependant = getattr(route, "dependant", None) or route.original_route.dependant
-    needs_token = body is not Body.RPC and _depends_on(dependant, get_principal)
-    return RoutePolicy(body, needs_token)
+    if body is Body.RPC:
+        token = Token.NONE
+    elif _depends_on(dependant, get_principal):
+        token = Token.REQUIRED
+    elif _depends_on(dependant, get_reader):
+        token = Token.OPTIONAL if public_reads else Token.REQUIRED
+    else:
+        token = Token.NONE
+    return RoutePolicy(body, token)
 
 
 #: A route's path pattern, its methods (None: any), its policy.
@@ -112,8 +133,9 @@ class RouteTable:
     included by then); FastAPI's public :func:`~fastapi.routing.iter_route_contexts` sees
     through included routers."""
 
-    def __init__(self, routes: Sequence[BaseRoute]) -> None:
+    def __init__(self, routes: Sequence[BaseRoute], *, public_reads: bool) -> None:
         self._routes = routes
+        self._public_reads = public_reads
         self._table: list[_Entry] | None = None
 
     def _build(self) -> list[_Entry]:
@@ -123,7 +145,8 @@ class RouteTable:
             if regex is None:  # a mount or host: nothing of ours sits behind one
                 continue
             methods = getattr(route, "methods", None)
-            table.append((regex, frozenset(methods) if methods else None, policy_of(route)))
+            policy = policy_of(route, public_reads=self._public_reads)
+            table.append((regex, frozenset(methods) if methods else None, policy))
         return table
 
     def policy(self, scope: Scope) -> RoutePolicy:

@@ -23,7 +23,7 @@ from starlette.concurrency import run_in_threadpool
 from api.auth import PrincipalCache, principal_of, revocation_epoch, token_digest
 from api.deferred import replayed_principal
 from ledger.runtime import Runtime
-from ledger.service.principal import Principal
+from ledger.service.principal import ANONYMOUS, Principal
 
 
 async def get_runtime(request: Request) -> Runtime:
@@ -53,6 +53,27 @@ async def get_principal(
     request: Request,
     _credentials: Annotated[HTTPAuthorizationCredentials | None, Security(_BEARER)],
 ) -> Principal:
+    """The principal of the request's bearer token (401 without a valid one)."""
+    return await _authenticated(request)
+
+
+async def get_reader(
+    request: Request,
+    _credentials: Annotated[HTTPAuthorizationCredentials | None, Security(_BEARER)],
+) -> Principal:
+    """Who reads what the chain records: the token's principal, or, when the request sends no
+    ``Authorization`` header at all and public reads are open (``PROVLEDGER_PUBLIC_READS``),
+    the anonymous reader. A header that is sent must hold a valid token: a malformed, unknown
+    or revoked one is 401, never a quiet step down to anonymous.
+
+    Deliberately not built on :func:`get_principal`: the transport guard reads a dependency on
+    that one as "needs a token" (:func:`api.bodies.policy_of`)."""
+    if "authorization" not in request.headers and request.app.state.public_reads:
+        return ANONYMOUS
+    return await _authenticated(request)
+
+
+async def _authenticated(request: Request) -> Principal:
     # Async, and without the request's session: a cached principal costs no worker thread and
     # no database connection (see PrincipalCache for why that is safe).
     replayed = replayed_principal(request)
@@ -70,6 +91,7 @@ async def get_principal(
 
 
 PrincipalDep = Annotated[Principal, Depends(get_principal)]
+ReaderDep = Annotated[Principal, Depends(get_reader)]
 IdempotencyKey = Annotated[
     str | None,
     Header(
@@ -125,3 +147,12 @@ async def get_asker(runtime: RuntimeDep, principal: PrincipalDep) -> Asker:
 
 
 AskerDep = Annotated[Asker, Depends(get_asker)]
+
+
+async def get_reader_asker(runtime: RuntimeDep, principal: ReaderDep) -> Asker:
+    return Asker(runtime, principal)
+
+
+#: An :class:`Asker` for the reads of what the chain records: anonymous callers too, where
+#: public reads are open (:func:`get_reader`).
+ReaderAskerDep = Annotated[Asker, Depends(get_reader_asker)]

@@ -4,7 +4,9 @@ A pure ASGI middleware that bounds what a client can make the service hold or pa
 the route's handler, FastAPI or any parser sees the body:
 
 * a route that needs a token answers 401 to a request without a well-formed ``Authorization``
-  header before reading a byte of its body (the token itself is checked by the dependency);
+  header before reading a byte of its body (the token itself is checked by the dependency); a
+  public read (token optional, :class:`~api.bodies.Token`) answers 401 to a malformed header
+  the same way, and to an upload without a token: anonymous callers send JSON, not files;
 * a body is bounded by its route and content type (:class:`~api.bodies.BodyLimits`): a declared
   ``Content-Length`` over the limit is refused at once, an undeclared (chunked) body is counted
   as it arrives and cut off at the limit;
@@ -27,10 +29,12 @@ from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.auth import token_digest
-from api.bodies import Body, BodyLimits, RouteTable
+from api.bodies import Body, BodyLimits, RouteTable, Token
 from api.deferred import is_replay
 from api.errors import ledger_problem
+from api.uploads import ANONYMOUS_UPLOAD
 from ledger.errors import (
+    AuthenticationError,
     BodyTooLargeError,
     LedgerError,
     UploadTooLargeError,
@@ -43,10 +47,17 @@ _STREAMED_TYPES = ("multipart/form-data", "application/octet-stream")
 class BodyGuard:
     """The middleware; ``routes`` is the application router's list of routes."""
 
-    def __init__(self, app: ASGIApp, *, limits: BodyLimits, routes: Sequence[BaseRoute]) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        limits: BodyLimits,
+        routes: Sequence[BaseRoute],
+        public_reads: bool = False,
+    ) -> None:
         self.app = app
         self.limits = limits
-        self.routes = RouteTable(routes)
+        self.routes = RouteTable(routes, public_reads=public_reads)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -66,12 +77,18 @@ class BodyGuard:
         refusal otherwise."""
         policy = self.routes.policy(scope)
         headers = exchange.headers
-        if policy.needs_token and not is_replay(scope):
+        replayed = is_replay(scope)
+        sent = "authorization" in headers
+        if not replayed and (
+            policy.token is Token.REQUIRED or (policy.token is Token.OPTIONAL and sent)
+        ):
             token_digest(headers.get("authorization"))  # raises AuthenticationError (401)
         if not exchange.expects_body:
             return exchange.receive
         media_type = ",".join(headers.getlist("content-type")).lower()
         if policy.body is Body.UPLOAD and media_type.startswith(_STREAMED_TYPES):
+            if policy.token is Token.OPTIONAL and not sent and not replayed:
+                raise AuthenticationError(ANONYMOUS_UPLOAD)
             cap = self.limits.streamed_bytes
             if exchange.declared_length is not None and exchange.declared_length > cap:
                 raise _upload_too_large(self.limits)

@@ -11,7 +11,10 @@ once, when the document is first built:
   ``404`` under ``/v1``, ``409`` and ``413`` for writes, ``422`` when it takes parameters or a
   body, ``503`` for anything that reads the database or the chain;
 * the request bodies that routes parse themselves (uploads, bulk registration) as components,
-  so their ``$ref`` resolve.
+  so their ``$ref`` resolve;
+* for the reads served without a token while public reads are open
+  (:class:`~api.bodies.Token` ``OPTIONAL``), the security requirement "none, or the bearer
+  token" (``[{}, {"HTTPBearer": []}]``), as ``/rpc`` declares its own.
 
 Schemathesis checks the service against this document in the test suite
 (``tests/api/test_openapi_conformance.py``).
@@ -23,8 +26,10 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
+from fastapi.routing import iter_route_contexts
 from pydantic import BaseModel
 
+from api.bodies import Token, policy_of
 from api.errors import PROBLEM_JSON
 from api.schemas import (
     BATCHED_IS_UNSIGNED,
@@ -120,10 +125,24 @@ def build(app: FastAPI) -> dict[str, Any]:
     schemas["DatasetCreate"].update(BATCHED_IS_UNSIGNED)
     for name in ("HTTPValidationError", "ValidationError"):
         schemas.pop(name, None)
+    _declare_optional_tokens(app, document)
     for path, operations in document["paths"].items():
         for method, operation in operations.items():
             _declare_problems(operation, _statuses(path, method, operation))
     return document
+
+
+def _declare_optional_tokens(app: FastAPI, document: dict[str, Any]) -> None:
+    public_reads = bool(getattr(app.state, "public_reads", False))
+    for route in iter_route_contexts(app.routes):
+        if route.path_format is None or route.path_format not in document["paths"]:
+            continue  # not in the document (the documentation pages)
+        if policy_of(route, public_reads=public_reads).token is not Token.OPTIONAL:
+            continue
+        for method in route.methods or ():
+            operation = document["paths"][route.path_format].get(method.lower())
+            if operation is not None:
+                operation["security"] = [{}, {"HTTPBearer": []}]
 
 
 def _statuses(path: str, method: str, operation: dict[str, Any]) -> set[int]:

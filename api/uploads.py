@@ -27,6 +27,13 @@ MAX_PARTS = 16
 #: The transport guard (api/guard.py) lets uploads run this far past ``max_upload_bytes``.
 MAX_ENVELOPE_BYTES = MAX_FIELDS_BYTES + 64 * 1024
 
+#: Why an anonymous upload is refused: hashing it would cost the service what the caller can
+#: do itself (the auditors' page hashes the file in the browser).
+ANONYMOUS_UPLOAD = (
+    'an upload needs a token; without one, send JSON {"content_hash": "0x…"} with the '
+    "file's SHA-256"
+)
+
 
 @dataclass
 class HashedUpload:

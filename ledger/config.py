@@ -124,6 +124,13 @@ class Settings(BaseSettings):
         "API token as Authorization: Bearer); unset = open when the service listens on "
         "loopback only, token otherwise.",
     )
+    public_reads: Literal["open", "token"] | None = Field(
+        None,
+        description="Who may read what the chain records (datasets, versions, lineage, "
+        "provenance, departments, grants, verdicts of on-chain registrations) without a token: "
+        "open (anyone who reaches the port) or token; unset = as /rpc (what these reads show "
+        "is what /rpc serves).",
+    )
     rpc_gas_cap: int = Field(
         50_000_000,
         ge=21_000,
@@ -238,3 +245,9 @@ class Settings(BaseSettings):
         except ValueError:
             loopback = False  # a host name: it may resolve to anything
         return "open" if loopback else "token"
+
+    @property
+    def resolved_public_reads(self) -> Literal["open", "token"]:
+        """``public_reads``, or its default: as ``/rpc`` (:attr:`resolved_rpc_access`), whose
+        chain holds everything these reads show to a caller without a token."""
+        return self.public_reads or self.resolved_rpc_access

@@ -62,7 +62,8 @@ def _parents(parents: Sequence[Parent]) -> list[dict[str, Any]]:
 
 
 class ProvledgerClient(ClosesOnExit):
-    """The v1 API at ``base_url``, authenticated with a bearer ``token``.
+    """The v1 API at ``base_url``, authenticated with a bearer ``token`` (None: no token, for
+    the reads the service serves to anyone where public reads are open).
 
     ``transport`` is injected for tests and proxies (an ``httpx2`` transport). Requests that get
     no answer are retried ``retries`` times with exponential backoff; writes keep their
@@ -438,6 +439,12 @@ class ProvledgerClient(ClosesOnExit):
         """The contract's answer (``has_access``) with the block it was asked at."""
         params = {"department": department_id, "block": block}
         return self._read(f"/v1/datasets/{_seg(dataset_id)}/access", params)
+
+    def grants(self, dataset_id: str, *, at: int | str | None = None) -> dict[str, Any]:
+        """The dataset's grants in force at ``at`` (Unix seconds or RFC 3339; default: the
+        chain's latest block time), each with its approval's chain coordinates. A public read:
+        a client without a token may ask where the service's reads are open."""
+        return self._read(f"/v1/datasets/{_seg(dataset_id)}/grants", {"at": at})
 
     # --- operations -----------------------------------------------------------------------
 

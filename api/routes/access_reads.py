@@ -1,5 +1,6 @@
-"""Reading access: requests and whether a department has access (the rules, and who sees
-which texts, are :mod:`ledger.service.access_reads`)."""
+"""Reading access: requests, whether a department has access, and who held access when (the
+rules, and who sees which texts, are :mod:`ledger.service.access_reads`). A dataset's grants
+are a public read (:data:`api.deps.ReaderAskerDep`): chain facts, no purposes."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
-from api.deps import AskerDep
+from api.deps import AskerDep, ReaderAskerDep
+from api.instants import InstantQuery, instant
 from api.pagination import EventsCursor
 from api.routes.common import path_id
 from api.schemas import BlockQuery, DatasetIdPath, DatasetIdQuery, DepartmentIdQuery, RequestIdPath
@@ -52,3 +54,17 @@ def has_access(
     """Answered by the contract's ``hasAccess`` at the latest block, or at ``block``. Any token
     may ask: the contract answers anyone who reads the chain."""
     return ask(reads.has_access, reads.AccessQuestion(path_id(dataset_id), department, block))
+
+
+@router.get(
+    "/v1/datasets/{dataset_id}/grants",
+    summary="The grants of a dataset in force now or at a past time, with chain coordinates",
+)
+def grants(
+    dataset_id: DatasetIdPath, ask: ReaderAskerDep, at: InstantQuery = None
+) -> dict[str, Any]:
+    """Every approved request in force at ``at`` (default: the chain's latest block time) as the
+    contract counts it: approved at or before ``at``, ``at`` before its ``expires_at``, not
+    revoked or superseded at or before ``at``. Each with the requester, its approval's and (if
+    it ended since) its revocation's chain coordinates; from the index (``indexed_block``)."""
+    return ask(reads.grants_at, reads.GrantsAt(path_id(dataset_id), instant(at)))

@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
-from api.deps import AskerDep
+from api.deps import AskerDep, ReaderAskerDep
 from api.pagination import DepartmentsCursor
 from api.schemas import DepartmentIdPath
 from ledger.service import department_reads as reads
@@ -25,7 +25,7 @@ def list_departments(
 
 
 @router.get("/v1/departments/{department_id}", summary="One department and its key history")
-def get_department(department_id: DepartmentIdPath, ask: AskerDep) -> dict[str, Any]:
+def get_department(department_id: DepartmentIdPath, ask: ReaderAskerDep) -> dict[str, Any]:
     """Status and current key from the contract at the latest block; name, enrolment and the
     keys it had (with the blocks each was valid in) from the index."""
     return ask(reads.get_department, department_id)

@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
 
-from api.deps import AskerDep
+from api.deps import AskerDep, ReaderAskerDep
 from api.errors import PROBLEM_JSON
 from api.negotiation import negotiate
 from api.pagination import DatasetsCursor
@@ -63,7 +63,7 @@ class JsonLdResponse(JSONResponse):
 def get_provenance(
     dataset_id: DatasetIdPath,
     request: Request,
-    ask: AskerDep,
+    ask: ReaderAskerDep,
     version: VersionQuery = None,
     depth: Annotated[int, Query(ge=1, le=20)] = 5,
     fmt: Annotated[

@@ -1,5 +1,6 @@
 """Reading the ledger: datasets, versions, lineage and the audit trail (the rules, and who sees
-what, are :mod:`ledger.service.reads`)."""
+what, are :mod:`ledger.service.reads`). One dataset, its versions and its lineage are public
+reads (:data:`api.deps.ReaderAskerDep`); listings and the audit trail need a token."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
-from api.deps import AskerDep
+from api.deps import AskerDep, ReaderAskerDep
 from api.pagination import DatasetsCursor, EventsCursor
 from api.routes.common import path_id
 from api.schemas import (
@@ -36,19 +37,21 @@ def list_datasets(
 
 
 @router.get("/v1/datasets/{dataset_id:dataset}", summary="A dataset and its versions")
-def get_dataset(dataset_id: DatasetIdPath, ask: AskerDep) -> dict[str, Any]:
+def get_dataset(dataset_id: DatasetIdPath, ask: ReaderAskerDep) -> dict[str, Any]:
     return ask(reads.get_dataset, path_id(dataset_id))
 
 
 @router.get("/v1/datasets/{dataset_id}/versions/{number}", summary="One version of a dataset")
-def get_version(dataset_id: DatasetIdPath, number: VersionPath, ask: AskerDep) -> dict[str, Any]:
+def get_version(
+    dataset_id: DatasetIdPath, number: VersionPath, ask: ReaderAskerDep
+) -> dict[str, Any]:
     return ask(reads.get_version, reads.VersionLookup(path_id(dataset_id), number))
 
 
 @router.get("/v1/datasets/{dataset_id}/lineage", summary="Ancestors and descendants, depth-bounded")
 def get_lineage(
     dataset_id: DatasetIdPath,
-    ask: AskerDep,
+    ask: ReaderAskerDep,
     version: VersionQuery = None,
     depth: Annotated[int, Query(ge=1, le=20)] = 5,
 ) -> dict[str, Any]:

@@ -1,4 +1,9 @@
-"""Auditors verify a file or a hash: the verdict comes from the chain, never the index alone."""
+"""Auditors verify a file or a hash: the verdict comes from the chain, never the index alone.
+
+Both routes are public reads (:func:`api.deps.get_reader`): where public reads are open, a
+caller without a token verifies a hash (JSON) and gets the verdict of its registrations by
+contract call; batched ones are shown on a need to know (:mod:`ledger.service.verification`).
+Uploads need a token: hashing a file is work the caller can do itself."""
 
 from __future__ import annotations
 
@@ -9,17 +14,14 @@ from fastapi import APIRouter, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
 from api.bodies import Body, takes
-from api.deps import PrincipalDep, RuntimeDep
+from api.deps import ReaderDep, RuntimeDep
 from api.routes.common import validated
 from api.schemas import VerifyBatchAnswer, VerifyBatchRequest, VerifyRequest
-from api.uploads import hash_upload
+from api.uploads import ANONYMOUS_UPLOAD, hash_upload
+from ledger.errors import AuthenticationError
 from ledger.hashing import Digest
-from ledger.service.verification import (
-    VerdictCache,
-    kept_verdict_json,
-    verify_digest,
-    verify_digests,
-)
+from ledger.service.principal import PrincipalKind
+from ledger.service.verification import VerdictCache, kept_verdict_json, verdicts_for
 from ledger.verifier import verdict_summary
 
 router = APIRouter(tags=["verify"])
@@ -49,26 +51,31 @@ _BODY = {
     openapi_extra=_BODY,
 )
 @takes(Body.UPLOAD)
-async def verify(request: Request, runtime: RuntimeDep, principal: PrincipalDep) -> Response:
-    """Send JSON ``{"content_hash": "0x…"}``, a multipart ``file`` or a raw body. The answer
-    lists each registration (earliest first) with dataset, version, department, the key that
-    authorised it, block time, lineage, withdrawal and full chain coordinates."""
+async def verify(request: Request, runtime: RuntimeDep, principal: ReaderDep) -> Response:
+    """Send JSON ``{"content_hash": "0x…"}``, a multipart ``file`` or a raw body (a file needs
+    a token; a hash does not where public reads are open). The answer lists each registration
+    (earliest first) with dataset, version, department, the key that authorised it, block
+    time, lineage, withdrawal and full chain coordinates; batched registrations only to a
+    token that may read their dataset."""
     size: int | None = None
     if request.headers.get("content-type", "").startswith("application/json"):
         body = validated(VerifyRequest, await request.body())
         digest = Digest.from_hex(body.content_hash)
+    elif principal.kind is PrincipalKind.PUBLIC:
+        raise AuthenticationError(ANONYMOUS_UPLOAD)
     else:
         upload = await hash_upload(request, max_bytes=runtime.settings.max_upload_bytes)
         digest, size = upload.digest, upload.size
     cache: VerdictCache = _cache(request)
-    kept = kept_verdict_json(runtime, cache, digest, size)
+    kept = kept_verdict_json(runtime, cache, digest, size, principal=principal)
     if kept is not None:  # a dict lookup: answered here, no thread hop
         return Response(kept, media_type="application/json")
 
     def answer() -> str:
         # Encoded here, off the event loop: FastAPI's encoder walks a verdict's nested
         # documents in Python, which cost more than the verdict once cached.
-        return json.dumps({**verify_digest(runtime, cache, digest), "size": size})
+        [verdict] = verdicts_for(runtime, cache, principal, [digest])
+        return json.dumps({**verdict, "size": size})
 
     return Response(await run_in_threadpool(answer), media_type="application/json")
 
@@ -87,7 +94,7 @@ async def verify(request: Request, runtime: RuntimeDep, principal: PrincipalDep)
     },
 )
 @takes(Body.BULK)
-async def verify_batch(request: Request, runtime: RuntimeDep, principal: PrincipalDep) -> Response:
+async def verify_batch(request: Request, runtime: RuntimeDep, principal: ReaderDep) -> Response:
     """Send ``{"content_hashes": ["0x…", …]}``. Each hash gets the verdict ``POST /v1/verify``
     gives it (the same checks, the chain read in a few batches for all of them), in the order
     asked, with a status: ``matched``, ``withdrawn``, ``not-registered``,
@@ -97,7 +104,7 @@ async def verify_batch(request: Request, runtime: RuntimeDep, principal: Princip
     cache = _cache(request)
 
     def answer() -> str:
-        answers = verify_digests(runtime, cache, digests, keep=False)
+        answers = verdicts_for(runtime, cache, principal, digests, keep=False)
         results = answers if body.detail == "full" else [verdict_summary(a) for a in answers]
         return json.dumps(
             {

@@ -6,12 +6,17 @@ requester has to follow its own. A department's list holds the requests it made 
 made for its datasets; governance and auditors list all of them. Any principal may read one
 request's chain facts (they are on chain), but the text of its purpose and reasons only the
 parties, governance and auditors (:mod:`ledger.service.visibility`).
+
+Who held access to a dataset at a given time (:func:`grants_at`) is the chain's record, read
+from the index's events: any principal, the anonymous one included, may ask it of any dataset
+it may read, and it carries no purposes or reasons.
 """
 
 from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlmodel import Session, col, or_, select
@@ -21,15 +26,16 @@ from ledger.errors import (
     ChainError,
     ChainUnavailableError,
     ContractRevertError,
+    InvalidInputError,
     ResourceNotFoundError,
 )
-from ledger.index.models import IndexAccessRequest, IndexDataset
+from ledger.index.models import IndexAccessRequest, IndexDataset, IndexDepartment, IndexEvent
 from ledger.runtime import Runtime
 from ledger.service.documents import stored_text
 from ledger.service.pagination import keyset_page, page
 from ledger.service.principal import Principal
-from ledger.service.views import coordinates
-from ledger.service.visibility import sees_everything
+from ledger.service.views import coordinates, event_coordinates
+from ledger.service.visibility import may_read, sees_everything
 
 
 class Role(enum.StrEnum):
@@ -62,6 +68,22 @@ class AccessQuestion:
     dataset_id: str  # 0x + 64 lower-case hex digits
     department_id: int
     block: int | None = None  # None: the latest block
+
+
+@dataclass(frozen=True, slots=True)
+class GrantsAt:
+    dataset_id: str  # 0x + 64 lower-case hex digits
+    at: int | None = None  # Unix seconds; None: the chain's latest block time
+
+
+#: The first and last seconds of the years 1 to 9999 (UTC), the years a date names.
+FIRST_DATED, LAST_DATED = -62_135_596_800, 253_402_300_799
+#: The times :func:`grants_at` is asked about: the years 1 to 9999 in any time zone (a day of
+#: offset either side), as far as a date and time with its offset reaches.
+MIN_INSTANT, MAX_INSTANT = FIRST_DATED - 24 * 3600, LAST_DATED + 24 * 3600
+
+#: The events that start and end a grant.
+_GRANT_EVENTS = ("AccessApproved", "AccessRevoked", "AccessSuperseded")
 
 
 def list_access_requests(
@@ -189,6 +211,109 @@ def has_access(
             "block_time": header["timestamp"],
         },
     }
+
+
+def grants_at(
+    session: Session, runtime: Runtime, principal: Principal, query: GrantsAt
+) -> dict[str, Any]:
+    """Every grant of the dataset in force at ``at`` (Unix seconds; by default the chain's
+    latest block time), oldest approval first, from the index's events of the access registry.
+
+    A grant is in force at ``at`` as the contract's ``hasAccess`` would find it in a block of
+    that time: approved in a block of time at or before ``at``; not expired (the contract's
+    ``block.timestamp < expiresAt``: a grant is over at the very second of its ``expiresAt``);
+    not revoked, nor superseded by a newer approval for the same department, in a block of time
+    at or before ``at``. Requests never approved (pending, denied, cancelled) are never grants.
+    A grant that ended after ``at`` says how and where (``ended``). ``hasAccess`` asks two more
+    things of the moment it is asked, which are not grants' terms and so not weighed here: that
+    the dataset is not withdrawn and the requester is an active department
+    (``has_access`` asks the contract itself, at a block).
+
+    Chain facts only: the purposes and reasons of the requests are not part of the answer, so
+    any principal that may read the dataset (:mod:`ledger.service.visibility`) may ask. A time
+    after the latest indexed block (``indexed_block``) is answered from what the index holds.
+    """
+    row = session.get(IndexDataset, query.dataset_id)
+    if row is None or not may_read(session, runtime, principal, row):
+        raise ResourceNotFoundError(f"no dataset {query.dataset_id} visible to this token")
+    at = query.at if query.at is not None else runtime.chain.block_time()
+    if not MIN_INSTANT <= at <= MAX_INSTANT:
+        raise InvalidInputError(
+            f"at must be a time of the years 1 to 9999 ({MIN_INSTANT} to {MAX_INSTANT} in Unix "
+            f"seconds), got {at}"
+        )
+    events = session.exec(
+        select(IndexEvent)
+        .where(
+            IndexEvent.contract == "AccessRegistry",
+            col(IndexEvent.event).in_(_GRANT_EVENTS),
+            col(IndexEvent.args)["datasetId"].as_string() == query.dataset_id,
+        )
+        .order_by(col(IndexEvent.block_number), col(IndexEvent.log_index))
+    ).all()
+    approvals: dict[str, IndexEvent] = {}
+    endings: dict[str, IndexEvent] = {}
+    for event in events:
+        request_id = event.args["requestId"]
+        if event.event == "AccessApproved":
+            approvals[request_id] = event
+        else:
+            endings.setdefault(request_id, event)  # a grant ends once
+    in_force = [
+        (approval, endings.get(request_id))
+        for request_id, approval in approvals.items()
+        if approval.block_time <= at < int(approval.args["expiresAt"])
+        and (request_id not in endings or endings[request_id].block_time > at)
+    ]
+    requesters = {int(approval.args["requester"]) for approval, _ in in_force}
+    names = dict(
+        session.exec(
+            select(IndexDepartment.department_id, IndexDepartment.name).where(
+                col(IndexDepartment.department_id).in_(requesters)
+            )
+        ).all()
+    )
+    return {
+        "dataset_id": query.dataset_id,
+        "as_of": at,
+        "as_of_utc": _utc(at),
+        "chain": {"chain_id": runtime.chain.chain_id, "contract": runtime.ledger.access.address},
+        "indexed_block": runtime.indexer.last_indexed_block(),
+        "grants": [_grant_view(approval, ending, names) for approval, ending in in_force],
+    }
+
+
+def _grant_view(
+    approval: IndexEvent, ending: IndexEvent | None, names: dict[int, str]
+) -> dict[str, Any]:
+    requester = int(approval.args["requester"])
+    expires_at = int(approval.args["expiresAt"])
+    return {
+        "request_id": approval.args["requestId"],
+        "requester": {"department_id": requester, "name": names.get(requester)},
+        "approved_at": approval.block_time,
+        "approved_at_utc": _utc(approval.block_time),
+        "expires_at": expires_at,
+        "expires_at_utc": _utc(expires_at),
+        "approved": event_coordinates(approval),
+        "ended": None
+        if ending is None
+        else {
+            "how": "revoked" if ending.event == "AccessRevoked" else "superseded",
+            "at": ending.block_time,
+            "at_utc": _utc(ending.block_time),
+            "superseded_by": ending.args.get("supersededBy"),
+            "chain": event_coordinates(ending),
+        },
+    }
+
+
+def _utc(seconds: int) -> str | None:
+    """ISO 8601 in UTC (``2026-01-31T09:30:00Z``); None for a time outside the years 1 to 9999
+    (an ``expiresAt`` may be any 64-bit number)."""
+    if not FIRST_DATED <= seconds <= LAST_DATED:
+        return None
+    return (datetime(1970, 1, 1) + timedelta(seconds=seconds)).isoformat() + "Z"
 
 
 def _request_view(

@@ -102,7 +102,9 @@ def signature_nonces(
 ) -> dict[str, Any]:
     """The nonce the department's next signature must carry, per contract, counting what the
     service has queued (departments that hold their own key sign with these). A department
-    asks only for its own."""
+    asks only for its own; the anonymous reader not at all (the count holds what this
+    service has queued)."""
+    principal.require(PrincipalKind.GOVERNANCE, PrincipalKind.AUDITOR, PrincipalKind.DEPARTMENT)
     if principal.kind == PrincipalKind.DEPARTMENT and principal.department_id != department_id:
         raise ResourceNotFoundError(f"no department {department_id} visible to this token")
     ledger = runtime.ledger

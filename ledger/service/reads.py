@@ -23,7 +23,7 @@ from ledger.runtime import Runtime
 from ledger.service.documents import MetadataDocument
 from ledger.service.pagination import keyset_page, page
 from ledger.service.principal import Principal, PrincipalKind
-from ledger.service.views import coordinates
+from ledger.service.views import coordinates, event_coordinates
 from ledger.service.visibility import may_read_content
 
 
@@ -229,7 +229,8 @@ def audit_events(
     session: Session, runtime: Runtime, principal: Principal, query: AuditQuery
 ) -> dict[str, Any]:
     """The ledger's events, oldest first. A department sees only events naming it or its
-    datasets."""
+    datasets; the anonymous reader none (a department's trail is need-to-know)."""
+    principal.require(PrincipalKind.GOVERNANCE, PrincipalKind.AUDITOR, PrincipalKind.DEPARTMENT)
     department = query.department_id
     if principal.kind == PrincipalKind.DEPARTMENT:
         if department is not None and department != principal.department_id:
@@ -391,11 +392,7 @@ def _event_view(runtime: Runtime, event: IndexEvent) -> dict[str, Any]:
         "chain": {
             "chain_id": runtime.chain.chain_id,
             "address": event.address,
-            "tx_hash": event.tx_hash,
-            "block_number": event.block_number,
-            "block_hash": event.block_hash,
-            "log_index": event.log_index,
-            "block_time": event.block_time,
+            **event_coordinates(event),
         },
     }
 

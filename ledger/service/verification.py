@@ -4,6 +4,12 @@ The verdict comes from the chain, never the index alone: a registration by a con
 read from its event and transaction (the key that authorised it, at that block); a batched one
 is proven by its inclusion proof against a root the department anchored. A batched record the
 chain does not vouch for (not anchored yet, or not as recorded) is not a registration.
+
+Who sees what is :mod:`ledger.service.visibility`: a registration by a contract call is the
+chain's and shown to every principal; a batched one (a record this service holds, proven under
+an anchored root) only to a principal that may read its dataset. The cache keeps whole verdicts
+and :func:`verdicts_for` cuts each to its reader, so a verdict made for an auditor is never
+answered whole to anyone else.
 """
 
 from __future__ import annotations
@@ -22,7 +28,11 @@ from sqlmodel import Session
 from ledger.anchoring.queue import anchored_candidates_of, batch_contents
 from ledger.audit import BulkVerifier, ChainFacts
 from ledger.hashing import Digest
+from ledger.index.models import IndexDataset
 from ledger.runtime import Runtime
+from ledger.service.principal import Principal
+from ledger.service.visibility import may_read, sees_everything
+from ledger.verifier import Verdict
 
 log = logging.getLogger(__name__)
 
@@ -42,11 +52,13 @@ class _Cached:
     #: The answer as JSON without ``_PER_REQUEST`` and its closing brace, encoded once: the
     #: commonest answer of the service was re-encoding the same nested verdict every time.
     encoded_head: str
+    #: Whether it holds a batched registration, which not every reader may see.
+    need_to_know: bool
 
     @classmethod
     def of(cls, answer: dict[str, Any], concerns: set[Concern]) -> _Cached:
         fixed = {k: v for k, v in answer.items() if k not in _PER_REQUEST}
-        return cls(answer, frozenset(concerns), json.dumps(fixed)[:-1])
+        return cls(answer, frozenset(concerns), json.dumps(fixed)[:-1], _need_to_know(answer))
 
     def encoded(self, block: int, size: int | None) -> str:
         separator = ", " if len(self.encoded_head) > 1 else ""
@@ -113,12 +125,21 @@ class VerdictCache:
         return None if found is None else found.answer
 
     def get_json(
-        self, digest: str, head: tuple[int, str], size: int | None, *, wait: bool = True
+        self,
+        digest: str,
+        head: tuple[int, str],
+        size: int | None,
+        *,
+        wait: bool = True,
+        whole: bool = True,
     ) -> str | None:
         """:meth:`get`'s answer as ``POST /v1/verify`` sends it, with ``size`` and the head's
-        block number, or None."""
+        block number, or None. ``whole=False`` (a reader who may not see every batched
+        registration): None for a verdict that holds one, which must be cut to the reader."""
         found = self._kept(digest, head, wait=wait)
-        return None if found is None else found.encoded(head[0], size)
+        if found is None or (found.need_to_know and not whole):
+            return None
+        return found.encoded(head[0], size)
 
     def _kept(self, digest: str, head: tuple[int, str], *, wait: bool) -> _Cached | None:
         if not self._lock.acquire(blocking=wait):
@@ -219,14 +240,22 @@ def kept_verdict(runtime: Runtime, cache: VerdictCache, digest: Digest) -> dict[
 
 
 def kept_verdict_json(
-    runtime: Runtime, cache: VerdictCache, digest: Digest, size: int | None
+    runtime: Runtime,
+    cache: VerdictCache,
+    digest: Digest,
+    size: int | None,
+    *,
+    principal: Principal,
 ) -> str | None:
-    """:func:`kept_verdict` as the JSON ``POST /v1/verify`` answers, with the upload's
-    ``size`` (None for a hash), encoded when the verdict was kept."""
+    """:func:`kept_verdict` as the JSON ``POST /v1/verify`` answers ``principal``, with the
+    upload's ``size`` (None for a hash), encoded when the verdict was kept. None, too, when the
+    verdict holds a batched registration and ``principal`` may not see every one: telling which
+    it may see reads the index, which is not for the event loop (ask :func:`verdicts_for`)."""
     head = runtime.chain.head_if_free()
     if head is None:
         return None
-    return cache.get_json(digest.hex(), head, size, wait=False)
+    whole = sees_everything(principal)
+    return cache.get_json(digest.hex(), head, size, wait=False, whole=whole)
 
 
 #: Hashes one bulk verification may ask about (``POST /v1/verify/batch``).
@@ -286,3 +315,62 @@ def verify_digests(
                 }
             cache.put(key, answer, concerns, at)
     return [answers[digest.hex()] for digest in digests]
+
+
+def verdicts_for(
+    runtime: Runtime,
+    cache: VerdictCache,
+    principal: Principal,
+    digests: Sequence[Digest],
+    *,
+    keep: bool = True,
+) -> list[dict[str, Any]]:
+    """:func:`verify_digests` as ``principal`` may see them: a batched registration only if it
+    may read its dataset (:func:`~ledger.service.visibility.may_read`; the anonymous reader
+    never), with ``matched``, ``authentic`` and ``status`` told of what is left, so a verdict
+    says nothing of what was left out. Registrations by contract call are the chain's and
+    shown to everyone."""
+    answers = verify_digests(runtime, cache, digests, keep=keep)
+    if sees_everything(principal) or not any(_need_to_know(a) for a in answers):
+        return answers
+    with Session(runtime.engine) as session:
+        readable = _ReadableBatches(session, runtime, principal)
+        return [_cut(answer, readable) for answer in answers]
+
+
+def _need_to_know(answer: dict[str, Any]) -> bool:
+    return any(r.get("anchor") is not None for r in answer["registrations"])
+
+
+class _ReadableBatches:
+    """Whether a principal may see a batched registration, by dataset, asked once each."""
+
+    def __init__(self, session: Session, runtime: Runtime, principal: Principal) -> None:
+        self.session, self.runtime, self.principal = session, runtime, principal
+        self._seen: dict[str, bool] = {}
+
+    def __call__(self, registration: dict[str, Any]) -> bool:
+        dataset_id = registration["dataset_id"]
+        if dataset_id not in self._seen:
+            row = self.session.get(IndexDataset, dataset_id)
+            self._seen[dataset_id] = (
+                may_read(self.session, self.runtime, self.principal, row)
+                if row is not None
+                # Not indexed yet: only its department (a batched record's is its owner).
+                else self.principal.department_id == registration["department_id"]
+            )
+        return self._seen[dataset_id]
+
+
+def _cut(answer: dict[str, Any], readable: _ReadableBatches) -> dict[str, Any]:
+    shown = [r for r in answer["registrations"] if r.get("anchor") is None or readable(r)]
+    if len(shown) == len(answer["registrations"]):
+        return answer
+    verdict = Verdict.from_dict({**answer, "registrations": shown})
+    return {
+        **answer,
+        "matched": verdict.matched,
+        "authentic": verdict.authentic,
+        "status": verdict.status,
+        "registrations": shown,
+    }

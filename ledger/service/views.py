@@ -14,3 +14,14 @@ def coordinates(row: Any, prefix: str = "created") -> dict[str, Any]:
         "log_index": getattr(row, f"{prefix}_log_index"),
         "block_time": getattr(row, f"{prefix}_at"),
     }
+
+
+def event_coordinates(event: Any) -> dict[str, Any]:
+    """Where an indexed event (:class:`~ledger.index.models.IndexEvent`) stands on chain."""
+    return {
+        "tx_hash": event.tx_hash,
+        "block_number": event.block_number,
+        "block_hash": event.block_hash,
+        "log_index": event.log_index,
+        "block_time": event.block_time,
+    }

@@ -179,6 +179,40 @@ def test_public_routes_and_rpc_need_no_token(client: TestClient) -> None:
     assert answer.status_code == 200 and "result" in answer.json()
 
 
+def test_a_public_read_bounds_an_anonymous_body_as_it_bounds_any_other(
+    client: TestClient,
+) -> None:
+    json_type = {"content-type": "application/json"}
+    declared = call(client, "POST", "/v1/verify", endless(), headers=json_type, length=10 * MiB)
+    assert declared.status == 413 and declared.pulled == 0
+    assert declared.problem()["code"] == "body-too-large"
+    cut = call(client, "POST", "/v1/verify/batch", endless(b"a" * 10_000), headers=json_type)
+    assert cut.status == 413 and 512 * 1024 < cut.pulled <= 512 * 1024 + 10_000
+    deep = call(client, "POST", "/v1/verify", [nested(50).encode()], headers=json_type)
+    assert deep.status == 422 and deep.problem()["code"] == "json-too-deep"
+
+
+@pytest.mark.parametrize(
+    "content_type", ["multipart/form-data; boundary=x", "application/octet-stream"]
+)
+def test_an_anonymous_upload_to_a_public_read_is_refused_before_a_byte_is_read(
+    client: TestClient, content_type: str
+) -> None:
+    seen = call(client, "POST", "/v1/verify", endless(), headers={"content-type": content_type})
+    assert seen.status == 401 and seen.pulled == 0
+    assert seen.headers["connection"] == "close"
+    assert seen.problem()["detail"].startswith("an upload needs a token")
+
+
+@pytest.mark.parametrize("authorization", ["Basic dXNlcjpwYXNz", "Bearer ", ""])
+def test_a_malformed_token_on_a_public_read_is_refused_before_the_body_is_read(
+    client: TestClient, authorization: str
+) -> None:
+    headers = {"content-type": "application/json", "authorization": authorization}
+    seen = call(client, "POST", "/v1/verify", endless(), headers=headers)
+    assert seen.status == 401 and seen.pulled == 0
+
+
 # --- sizes ------------------------------------------------------------------------------------
 
 

@@ -73,6 +73,19 @@ def test_a_client_refused_again_and_again_gets_429_before_anything_else_runs(
     assert client.get("/v1/datasets", headers=governance).status_code == 200
 
 
+def test_an_anonymous_flood_of_public_reads_runs_dry_on_its_address(
+    small_budget: TestClient, departments: dict[str, dict[str, str]]
+) -> None:
+    client = small_budget
+    assert client.get("/v1/departments/21", headers=departments["a"]).status_code == 200
+    bad = {"content_hash": "0xnot-a-hash"}
+    statuses = [client.post("/v1/verify", json=bad).status_code for _ in range(8)]
+    assert statuses == [422] * 5 + [429] * 3
+    assert client.get("/v1/departments/21").status_code == 429  # a good anonymous read too
+    # A token holder at the same address is its own client.
+    assert client.get("/v1/departments/21", headers=departments["a"]).status_code == 200
+
+
 def test_made_up_tokens_run_dry_on_their_address_not_each_on_its_own(
     small_budget: TestClient, departments: dict[str, dict[str, str]]
 ) -> None:

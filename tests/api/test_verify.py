@@ -96,8 +96,14 @@ def test_malformed_verification_requests_are_problems(
     assert response.headers["content-type"] == "application/problem+json"
 
 
-def test_verification_needs_a_token(client: TestClient) -> None:
-    assert client.post("/v1/verify", json={"content_hash": "0x" + "ab" * 32}).status_code == 401
+def test_verifying_a_file_needs_a_token_a_hash_does_not_where_reads_are_public(
+    client: TestClient, registered: dict[str, Any]
+) -> None:
+    # Reads are public by default on loopback (tests/api/test_public_reads.py: when they are not).
+    digest = "0x" + hashlib.sha256(registered["data"]).hexdigest()
+    assert client.post("/v1/verify", json={"content_hash": digest}).json()["matched"]
+    upload = client.post("/v1/verify", files={"file": ("census.csv", registered["data"])})
+    assert upload.status_code == 401
 
 
 def test_a_verdict_is_reused_until_the_chain_does_something_that_concerns_it(
@@ -219,8 +225,3 @@ def test_a_malformed_catalogue_is_refused_naming_the_field(
     assert response.status_code == 422, response.text
     assert response.headers["content-type"] == "application/problem+json"
     assert problem in response.json()["detail"]
-
-
-def test_a_catalogue_audit_needs_a_token(client: TestClient) -> None:
-    response = client.post("/v1/verify/batch", json={"content_hashes": ["0x" + "ab" * 32]})
-    assert response.status_code == 401

@@ -49,3 +49,13 @@ def test_a_group_is_any_dataclass() -> None:
 
     settings = Settings(confirmations=4)
     assert settings.group(Chain) == Chain(4, settings.rpc_url)
+
+
+def test_reads_without_a_token_follow_rpc_access_unless_set() -> None:
+    # What these reads show anonymously is what /rpc serves: open together by default.
+    assert Settings(host="127.0.0.1").resolved_public_reads == "open"
+    assert Settings(host="0.0.0.0").resolved_public_reads == "token"
+    assert Settings(host="127.0.0.1", rpc_access="token").resolved_public_reads == "token"
+    assert Settings(host="0.0.0.0", rpc_access="open").resolved_public_reads == "open"
+    assert Settings(host="0.0.0.0", public_reads="open").resolved_public_reads == "open"
+    assert Settings(host="127.0.0.1", public_reads="token").resolved_public_reads == "token"

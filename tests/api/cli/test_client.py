@@ -46,7 +46,7 @@ class Recording(httpx2.BaseTransport):
         self.inner.close()
 
 
-def _client(service: Service, token: str, **kwargs: object) -> ProvledgerClient:
+def _client(service: Service, token: str | None, **kwargs: object) -> ProvledgerClient:
     return ProvledgerClient(service.url, token, backoff=0.01, **kwargs)  # type: ignore[arg-type]
 
 
@@ -271,3 +271,32 @@ def test_provenance_comes_decoded_as_prov_json_or_as_text_and_the_catalogue_as_j
         page = client.catalog(limit=100)
     assert "@context" in page and "next_cursor" in page
     assert dataset_id in [d["dct:identifier"] for d in page["dcat:dataset"]]  # newest first
+
+
+def test_a_client_without_a_token_reads_a_datasets_grants_now_and_in_the_past(
+    service: Service, enrol: Callable[[str], Department]
+) -> None:
+    owner, reader = enrol("Owner"), enrol("Reader")
+    with _client(service, owner.token) as as_owner, _client(service, reader.token) as as_reader:
+        created = as_owner.create_dataset("0x" + os.urandom(32).hex(), title="shared")
+        assert as_owner.wait_for_operation(created.operation_id).status == "confirmed"
+        dataset = created.resource["dataset_id"]
+        asked = as_reader.request_access(dataset, purpose="audit", duration_seconds=3600)
+        assert as_reader.wait_for_operation(asked.operation_id).status == "confirmed"
+        expires = service.runtime.chain.block_time() + 600
+        approved = as_owner.approve_access(asked.resource["request_id"], expires_at=expires)
+        assert as_owner.wait_for_operation(approved.operation_id).status == "confirmed"
+
+    with _client(service, None) as anonymous:
+        deadline = time.monotonic() + 30
+        while not (now := anonymous.grants(dataset))["grants"]:  # the index follows the chain
+            assert time.monotonic() < deadline, now
+            time.sleep(0.1)
+        [grant] = now["grants"]
+        assert grant["requester"]["department_id"] == reader.id
+        assert grant["expires_at"] == expires
+        assert anonymous.grants(dataset, at=grant["approved_at"] - 1)["grants"] == []
+        assert anonymous.grants(dataset, at=grant["approved_at_utc"])["grants"] == [grant]
+        with pytest.raises(ApiError) as caught:
+            anonymous.list_datasets()
+        assert caught.value.status == 401

@@ -141,13 +141,15 @@ def test_a_kept_verdict_as_json_is_the_verdict_with_the_heads_block_and_the_size
     runtime: Runtime, ledger_state: dict[str, Any], relay: Callable[[], None]
 ) -> None:
     cache, digest = VerdictCache(), Digest(ledger_state["content"])
-    assert verification.kept_verdict_json(runtime, cache, digest, None) is None
+    assert (
+        verification.kept_verdict_json(runtime, cache, digest, None, principal=GOVERNANCE) is None
+    )
     made = verify_digest(runtime, cache, digest)
     unrelated_block(runtime, relay)
     later = verify_digest(runtime, cache, digest)  # kept, told at a later block
 
     for size in (None, 0, 1234):
-        encoded = verification.kept_verdict_json(runtime, cache, digest, size)
+        encoded = verification.kept_verdict_json(runtime, cache, digest, size, principal=GOVERNANCE)
         assert encoded is not None
         assert json.loads(encoded) == {**later, "size": size}
     assert later["verified_at_block"] > made["verified_at_block"]
