@@ -18,12 +18,11 @@ function attempt(key, params, compute) {
   }
 }
 
-/** The checks of a bundle (a parsed verdict), or of a file's hash against it. */
-export function checkBundle(bundle, { fileHash = null } = {}) {
+/** The checks of a bundle (a parsed verdict). */
+export function checkBundle(bundle) {
   const checks = [check("offline.format", bundle?.format === BUNDLE_FORMAT, {}, String(bundle?.format))];
   if (!Array.isArray(bundle?.registrations)) return checks;
   const content = bundle.content_hash;
-  if (fileHash) checks.push(check("offline.fileHash", same(fileHash, content), {}, `${fileHash} / ${content}`));
   bundle.registrations.forEach((registration, position) => {
     const n = { n: position + 1 };
     checks.push(...registrationChecks(registration, content, n));
