@@ -470,3 +470,51 @@ def test_the_access_panel_shows_grants_now_and_at_a_past_date(
     access.get_by_role("button", name="Show", exact=True).click()
     expect(access).to_contain_text("No grant is in force.")
     assert asked[-1].endswith("?at=2024-01-02T03%3A04%3A05.000Z")
+
+
+def test_a_token_is_sent_only_once_entered_and_kept_in_the_tab_only(
+    visit: Visit, ledger: LedgerService
+) -> None:
+    sent: list[str | None] = []
+    visit.page.on(
+        "request",
+        lambda request: (
+            sent.append(request.headers.get("authorization")) if "/v1/" in request.url else None
+        ),
+    )
+    _open(visit)
+    content = _unique("anonymous")
+    _register(ledger, content)
+
+    _choose_file(visit, "anonymous.csv", content)
+
+    # Until the service answers anonymous auditors, it asks for a token, and the page says so.
+    expect(visit.page.locator("#status")).to_have_text(
+        "This service needs an API token for that: enter one above."
+    )
+    assert sent == [None]
+    visit.page.locator("#token-input").fill(ledger.auditor_token)
+    visit.page.locator("#token-input").press("Enter")
+    _choose_file(visit, "anonymous.csv", content)
+    expect(_verdict(visit).locator(".verdict-status .badge")).to_have_text("✓ Registered")
+    assert sent[1:] and set(sent[1:]) == {f"Bearer {ledger.auditor_token}"}
+    storage = visit.page.evaluate(
+        "() => [JSON.stringify(localStorage), JSON.stringify(sessionStorage), location.href]"
+    )
+    assert ledger.auditor_token not in storage[0] + storage[2]
+    assert ledger.auditor_token in storage[1]
+    visit.page.get_by_role("button", name="Forget token").click()
+    assert visit.page.evaluate("() => sessionStorage.length") == 0
+
+
+def test_the_pickers_are_buttons_a_keyboard_reaches(auditor: Visit) -> None:
+    page = auditor.page
+    page.get_by_role("button", name="Choose a file").focus()
+    with page.expect_file_chooser() as chooser:
+        page.keyboard.press("Enter")
+    assert not chooser.value.is_multiple()
+    page.keyboard.press("Tab")
+    expect(page.get_by_role("button", name="Choose a folder")).to_be_focused()
+    with page.expect_file_chooser() as chooser:
+        page.keyboard.press("Space")
+    assert chooser.value.is_multiple()
