@@ -412,6 +412,9 @@ def test_axe_finds_no_serious_violation_in_a_verdict_and_its_checks(
 
     assert _serious_violations(auditor) == []
     auditor.page.get_by_role("button", name="简体中文").click()
+    # Re-rendered in Chinese, the checks already run kept.
+    expect(verdict.locator("#chain-summary")).to_contain_text("项检查均已通过")
+    expect(auditor.page.locator("#bundle-summary")).to_contain_text("离线核验")
     assert _serious_violations(auditor) == []
 
 

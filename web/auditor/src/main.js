@@ -157,7 +157,7 @@ function wireLanguage() {
   setLanguage(remembered && remembered !== language() ? remembered : language(), { remember: false });
   onLanguageChange(() => {
     if (state.rows.length > 0) renderRows();
-    if (state.verdict) showVerdict($("verdict"), state.verdict, state.verdictName);
+    if (state.verdict) showVerdict($("verdict"), state.verdict, state.verdictName, { focus: false });
     renderBundle();
     tokenState();
   });

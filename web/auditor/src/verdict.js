@@ -119,8 +119,12 @@ function download(verdict) {
   setTimeout(() => URL.revokeObjectURL(url), 1000);
 }
 
-/** Render `verdict` (the API's answer for one hash, of the file `name`) into `section`. */
-export async function showVerdict(section, verdict, name) {
+/** The chain checks already run, by verdict: shown again when the page is re-rendered. */
+const checked = new WeakMap();
+
+/** Render `verdict` (the API's answer for one hash, of the file `name`) into `section`, and
+ * move the focus to its heading unless `focus` is false (a re-render in another language). */
+export async function showVerdict(section, verdict, name, { focus = true } = {}) {
   const status = statusOf(verdict);
   let head = null;
   try {
@@ -132,6 +136,16 @@ export async function showVerdict(section, verdict, name) {
   const names = new Map();
   for (const id of new Set(registrations.map((r) => r.department_id))) names.set(id, await departmentName(id));
   const chainOutput = h("div", { class: "chain-output", "aria-live": "polite" });
+  const showChecks = (checks) => {
+    const failed = checks.filter((item) => !item.ok).length;
+    // The service's verdict is authentic exactly when every registration checks out.
+    const agrees = (failed === 0) === (verdict.authentic === true);
+    clear(chainOutput).append(
+      h("p", { class: failed === 0 ? "summary ok" : "summary bad", id: "chain-summary" }, failed === 0 ? t("checks.allPassed", { count: checks.length }) : t("checks.someFailed", { failed, count: checks.length })),
+      h("p", { class: agrees ? "summary ok" : "summary bad", id: "chain-agreement" }, agrees ? t("checks.agrees") : t("checks.disagrees")),
+      checkList(checks),
+    );
+  };
   const chainButton = h(
     "button",
     {
@@ -142,14 +156,8 @@ export async function showVerdict(section, verdict, name) {
         clear(chainOutput).append(h("p", { class: "note" }, t("checks.running")));
         try {
           const checks = await checkOnChain(verdict);
-          const failed = checks.filter((item) => !item.ok).length;
-          const browserSays = failed === 0;
-          const serviceSays = verdict.authentic === true;
-          clear(chainOutput).append(
-            h("p", { class: failed === 0 ? "summary ok" : "summary bad", id: "chain-summary" }, failed === 0 ? t("checks.allPassed", { count: checks.length }) : t("checks.someFailed", { failed, count: checks.length })),
-            h("p", { class: browserSays === serviceSays ? "summary ok" : "summary bad", id: "chain-agreement" }, browserSays === serviceSays ? t("checks.agrees") : t("checks.disagrees")),
-            checkList(checks),
-          );
+          checked.set(verdict, checks);
+          showChecks(checks);
         } catch (error) {
           clear(chainOutput).append(h("p", { class: "summary bad" }, explain(error)));
         } finally {
@@ -159,6 +167,7 @@ export async function showVerdict(section, verdict, name) {
     },
     t("verdict.checkYourself"),
   );
+  if (checked.has(verdict)) showChecks(checked.get(verdict));
   const heading = h("h2", { id: "verdict-heading", tabindex: "-1" }, t("verdict.heading", { name }));
   clear(section).append(
     heading,
@@ -181,5 +190,5 @@ export async function showVerdict(section, verdict, name) {
     ...registrations.map((registration, position) => registrationCard(registration, position, head, names)),
   );
   section.hidden = false;
-  heading.focus();
+  if (focus) heading.focus();
 }
