@@ -521,3 +521,26 @@ def test_the_pickers_are_buttons_a_keyboard_reaches(auditor: Visit) -> None:
     with page.expect_file_chooser() as chooser:
         page.keyboard.press("Space")
     assert chooser.value.is_multiple()
+
+
+def test_a_large_file_is_hashed_in_chunks_and_only_its_hash_is_sent(
+    auditor: Visit, ledger: LedgerService
+) -> None:
+    content = os.urandom(5 * 1024 * 1024 + 17)  # many File.stream() chunks, one partial
+    _register(ledger, content)
+    bodies: list[bytes] = []
+    auditor.page.on(
+        "request",
+        lambda request: (
+            bodies.append(request.post_data_buffer or b"")
+            if request.method == "POST" and "/v1/" in request.url
+            else None
+        ),
+    )
+
+    _choose_file(auditor, "large.bin", content)
+
+    expect(_verdict(auditor).locator(".verdict-status .badge")).to_have_text("✓ Registered")
+    expect(auditor.page.locator("#progress")).to_be_hidden()
+    digest = "0x" + hashlib.sha256(content).hexdigest()
+    assert [json.loads(body) for body in bodies] == [{"content_hash": digest}]
