@@ -516,11 +516,14 @@ def test_the_pickers_are_buttons_a_keyboard_reaches(auditor: Visit) -> None:
     with page.expect_file_chooser() as chooser:
         page.keyboard.press("Enter")
     assert not chooser.value.is_multiple()
+    chooser.value.set_files([])  # closed with nothing chosen: one chooser at a time
+    expect(page.get_by_role("button", name="Choose a file")).to_be_focused()
     page.keyboard.press("Tab")
     expect(page.get_by_role("button", name="Choose a folder")).to_be_focused()
     with page.expect_file_chooser() as chooser:
         page.keyboard.press("Space")
     assert chooser.value.is_multiple()
+    expect(page.locator("#results")).to_be_hidden()  # nothing chosen, nothing checked
 
 
 def test_a_large_file_is_hashed_in_chunks_and_only_its_hash_is_sent(

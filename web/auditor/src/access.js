@@ -2,10 +2,11 @@
 // of its approval (and revocation). The service's `GET /v1/datasets/{id}/grants?at=` answers
 // it; a service without that endpoint (its OpenAPI document does not name it, or it answers
 // 404) gets a note instead of the panel.
-const GRANTS = "/v1/datasets/{dataset_id}/grants";
 import { ApiError, getGrants, offers } from "./api.js";
 import { clear, h, shortHash } from "./dom.js";
 import { formatTime, t } from "./i18n.js";
+
+const GRANTS = "/v1/datasets/{dataset_id}/grants";
 
 function coordinates(chain) {
   if (!chain) return "—";
