@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 
 .PHONY: setup run demo test test-fast test-anvil lint compile check-artifacts docs-assets \
-	check-docs-assets bench bench-gas bench-relayer clean
+	check-docs-assets auditor-page check-auditor-page bench bench-gas bench-relayer clean
 
 setup: $(VENV)/.installed node_modules/.installed
 
@@ -63,6 +63,13 @@ docs-assets: setup
 
 check-docs-assets: setup
 	$(BIN)/python -m api.docs.assets --check
+
+# The auditor's page (/): web/auditor built by the pinned esbuild into api/auditor/{static,page}.
+auditor-page: setup
+	$(BIN)/python -m api.auditor.build
+
+check-auditor-page: setup
+	$(BIN)/python -m api.auditor.build --check
 
 # Every benchmark in a quick bounded mode (a few minutes); full-size commands in bench/RESULTS.md.
 bench: setup

@@ -12,7 +12,7 @@ from anyio import to_thread
 from fastapi import FastAPI
 from sqlmodel import Session, select
 
-from api import docs, errors, openapi
+from api import auditor, docs, errors, openapi
 from api.auth import PrincipalCache, issue_token
 from api.bodies import BodyLimits
 from api.chain_status import ChainStatusHeader
@@ -141,6 +141,7 @@ def create_app(runtime: Runtime, *, start_workers: bool = True) -> FastAPI:
         # no prefix, dependency or option of their own that inclusion would add.
         app.router.routes.extend(module.router.routes)
     docs.install(app)
+    auditor.install(app)
     openapi.install(app)
     app.add_middleware(ChainStatusHeader, runtime=runtime)
     app.add_middleware(

@@ -15,6 +15,7 @@ import functools
 import hashlib
 import os
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -55,16 +56,22 @@ IMMUTABLE = "public, max-age=31536000, immutable"
 
 
 @functools.cache
-def assets_tag() -> str:
-    """A short digest of every asset: part of their URL, so an upgrade changes it."""
+def content_tag(directory: Path) -> str:
+    """A short digest of every file in ``directory``: part of their URL, so that a change of
+    any of them changes it (the auditor's page uses it too, for its bundle)."""
     digest = hashlib.sha256()
-    for path in sorted(STATIC_DIR.iterdir()):
+    for path in sorted(directory.iterdir()):
         digest.update(path.name.encode() + b"\0")
         digest.update(hashlib.sha256(path.read_bytes()).digest())
     return digest.hexdigest()[:16]
 
 
-class _ImmutableFiles(StaticFiles):
+def assets_tag() -> str:
+    """A short digest of every asset: part of their URL, so an upgrade changes it."""
+    return content_tag(STATIC_DIR)
+
+
+class ImmutableFiles(StaticFiles):
     """The assets, with a cache lifetime (their URL changes when they do)."""
 
     def file_response(self, *args: Any, **kwargs: Any) -> Response:
@@ -123,4 +130,4 @@ def install(app: FastAPI) -> None:
         include_in_schema=False,
     )
     app.add_route(REDOC_PATH, _serving(redoc), include_in_schema=False)
-    app.mount(assets, _ImmutableFiles(directory=os.fspath(STATIC_DIR)), name="docs-assets")
+    app.mount(assets, ImmutableFiles(directory=os.fspath(STATIC_DIR)), name="docs-assets")

@@ -16,7 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -77,12 +77,13 @@ ASSETS: tuple[Asset, ...] = (
 )
 
 
-def pinned_versions(root: Path) -> dict[str, str]:
-    """The version of each assets package installed in ``root/node_modules``, checked against
-    the pin in ``root/package.json``."""
+def pinned_versions(root: Path, packages: Iterable[str] | None = None) -> dict[str, str]:
+    """The version of each of ``packages`` (the assets' packages by default) installed in
+    ``root/node_modules``, checked against the pin in ``root/package.json``."""
     pins = json.loads((root / "package.json").read_text())["dependencies"]
     versions = {}
-    for package in sorted({asset.package for asset in ASSETS}):
+    wanted = packages if packages is not None else {asset.package for asset in ASSETS}
+    for package in sorted(wanted):
         manifest = root / "node_modules" / package / "package.json"
         if not manifest.is_file():
             raise ToolchainError(f"{manifest.parent} is missing: run `npm ci` in {root}")

@@ -1,6 +1,8 @@
 """Pages of the service opened in a real browser: Debian's Chromium driven by Playwright.
 
-One service (its embedded chain, served on loopback) and one browser for the package; each test
+One service (its embedded chain, served on loopback, its relayer and indexer running, with
+departments 1 and 2 and an auditor token: :func:`api.testing.serve_ledger`) and one browser
+for the package; each test
 gets a fresh context and page that record what the page did (:class:`browsing.Visit`). Without
 a system Chromium the tests are skipped, unless ``PROVLEDGER_REQUIRE_BROWSER=1`` (CI sets it:
 there a missing browser is a failure).
@@ -21,23 +23,24 @@ from browsing import (
     Visit,
     chromium_executable,
 )
-from live_server import embedded_settings, serve_in_thread
 from playwright.sync_api import Browser, ConsoleMessage, Playwright, sync_playwright
 from playwright.sync_api import Request as BrowserRequest
 
-from ledger.runtime import Runtime
+from api.testing import LedgerService, serve_ledger
 
 
 @pytest.fixture(scope="package")
-def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """The service on its embedded chain, served on a loopback port; its base URL."""
-    data_dir = tmp_path_factory.mktemp("browser-service")
-    runtime = Runtime.open(embedded_settings(data_dir))
-    try:
-        with serve_in_thread(runtime, start_workers=False) as url:
-            yield url
-    finally:
-        runtime.close()
+def ledger(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LedgerService]:
+    """The service on its embedded chain, served on a loopback port, writes confirmed by its
+    relayer (the auditor's page verifies what departments registered through the API)."""
+    with serve_ledger(tmp_path_factory.mktemp("browser-service")) as served:
+        yield served
+
+
+@pytest.fixture(scope="package")
+def service(ledger: LedgerService) -> str:
+    """The service's base URL."""
+    return ledger.url
 
 
 # Module scope, not wider: Playwright's sync API keeps an asyncio loop running in this thread
