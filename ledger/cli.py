@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColumn
 
 from ledger.errors import (
     ChainError,
@@ -106,6 +105,9 @@ def hash_with_progress(path: Path) -> Digest:
     size = path.stat().st_size
     if size < 64 << 20 or not console.is_terminal:
         return sha256_file(path)
+    # Imported here: most files hash before a progress bar would show (and start-up counts).
+    from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColumn
+
     columns = (
         "[progress.description]{task.description}",
         BarColumn(),
@@ -281,7 +283,14 @@ def _audit(
     """A folder or manifest checked in bulk; the counts printed, the rows in ``report``."""
     import time
 
-    from rich.progress import MofNCompleteColumn, TimeElapsedColumn
+    from rich.progress import (
+        BarColumn,
+        DownloadColumn,
+        MofNCompleteColumn,
+        Progress,
+        TimeElapsedColumn,
+        TransferSpeedColumn,
+    )
 
     from ledger.audit import BulkVerifier
     from ledger.audit_report import chain_checker, files_below, hash_files, run_audit

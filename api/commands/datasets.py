@@ -38,6 +38,8 @@ if TYPE_CHECKING:
 Classification = Literal["public", "internal", "restricted", "confidential"]
 Anchoring = Literal["chain", "batch"]
 
+#: The top-level commands defined here (``provledger register``).
+commands = typer.Typer()
 datasets_app = typer.Typer(
     name="datasets", help="List, show and withdraw datasets.", no_args_is_help=True
 )
@@ -85,6 +87,7 @@ def _refuse_dataset_options(given: dict[str, str | None]) -> None:
         )
 
 
+@commands.command("register")
 @with_options
 def register_command(
     file: Annotated[

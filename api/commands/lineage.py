@@ -15,6 +15,9 @@ from rich.markup import escape
 from api.commands.datasets import DatasetArg
 from api.commands.options import ServiceOptions, with_options
 
+#: The top-level commands defined here (``provledger lineage``).
+commands = typer.Typer()
+
 #: A version in a lineage answer: (dataset id, version number).
 Node = tuple[str, int]
 
@@ -93,6 +96,7 @@ def _write(lines: Iterable[str]) -> None:
     sys.stdout.write("".join(line + "\n" for line in lines))
 
 
+@commands.command("lineage")
 @with_options
 def lineage_command(
     dataset_id: DatasetArg,

@@ -23,6 +23,8 @@ if TYPE_CHECKING:
     from api.schemas import OperationPublic
 
 
+#: The top-level commands defined here (``provledger audit``).
+commands = typer.Typer()
 ops_app = typer.Typer(
     name="ops", help="Where a write stands: pending → submitted → confirmed.", no_args_is_help=True
 )
@@ -63,6 +65,7 @@ def wait(
         raise typer.Exit(int(ExitCode.FAILED))
 
 
+@commands.command("audit")
 @with_options
 def audit_command(
     dataset: Annotated[
