@@ -59,8 +59,17 @@ def main() -> int:
             "provledger hash FILE": [str(installed), "hash", str(small)],
         }
         figures: dict[str, Any] = {name: timed(cmd, args.runs) for name, cmd in commands.items()}
+    # The console script imports whichever ``api`` comes first on the path (PYTHONPATH before
+    # an editable install): say which code was measured.
+    measured = subprocess.run(
+        [sys.executable, "-c", "import api; print(api.__file__)"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
     result = {
         "command": " ".join(["python", "bench/startup.py", *sys.argv[1:]]),
+        "code": str(Path(measured).parent.parent),
         "runs": args.runs,
         "seconds": figures,
         "target_seconds": TARGET_SECONDS,
@@ -73,6 +82,7 @@ def main() -> int:
         print(json.dumps(result, indent=2))
         return 0
     print(f"\n== start-up ({result['command']}), {args.runs} runs each, wall seconds")
+    print(f"  code measured: {result['code']}")
     print(f"{'command':40s} {'min':>7s} {'p50':>7s} {'p90':>7s}")
     for name, f in figures.items():
         print(f"{name:40s} {f['min']:7.3f} {f['p50']:7.3f} {f['p90']:7.3f}")
