@@ -23,10 +23,12 @@ network: the chain, the database (SQLite) and the keystores live in a temporary 
 from __future__ import annotations
 
 import json
+import os
 import resource
+import subprocess
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -132,6 +134,57 @@ def serve_in_thread(runtime: Runtime, *, start_workers: bool = True) -> Iterator
         thread.join(timeout=30)
     if thread.is_alive():
         raise RuntimeError("the test server did not stop")
+
+
+def clean_environment(**settings: str) -> dict[str, str]:
+    """This process's environment without any ``PROVLEDGER_`` setting, plus ``settings``
+    (``PORT="8001"`` sets ``PROVLEDGER_PORT``): a child service configured by the caller alone."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PROVLEDGER_")}
+    return env | {f"PROVLEDGER_{name}": value for name, value in settings.items()}
+
+
+class ServiceDidNotStartError(RuntimeError):
+    """A service started as a child process exited, or did not answer ``/readyz`` in time."""
+
+
+@contextmanager
+def serve_process(
+    command: Sequence[str],
+    *,
+    url: str,
+    env: Mapping[str, str],
+    log_path: Path,
+    cwd: Path | None = None,
+    timeout: float = 120.0,
+) -> Iterator[subprocess.Popen[bytes]]:
+    """Run ``command`` (a ``provledger serve``, as a user starts it) as a child process, its
+    output in ``log_path``, until ``{url}/readyz`` answers 200; terminate it and wait when the
+    block ends. Raises :class:`ServiceDidNotStartError`, with the log, if it exits first or is
+    not ready within ``timeout`` seconds."""
+    import httpx2
+
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            list(command), cwd=cwd, env=dict(env), stdout=log, stderr=subprocess.STDOUT
+        )
+        try:
+            deadline = time.monotonic() + timeout
+            while True:
+                try:
+                    if httpx2.get(f"{url}/readyz", timeout=2).status_code == 200:
+                        break
+                except httpx2.TransportError:
+                    pass
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise ServiceDidNotStartError(
+                        f"{' '.join(command)} did not come up:\n{log_path.read_text()}"
+                    )
+                time.sleep(0.1)
+            yield process
+        finally:
+            if process.poll() is None:
+                process.terminate()
+                process.wait(timeout=60)
 
 
 @contextmanager

@@ -8,8 +8,6 @@ that honours ``PROVLEDGER_PORT``) on a free loopback port until ``/readyz`` answ
 
 from __future__ import annotations
 
-import os
-import subprocess
 import sys
 import time
 from collections import Counter
@@ -23,6 +21,7 @@ sys.path.insert(0, str(REPO))
 
 import httpx2  # noqa: E402
 
+from api.testing import clean_environment, serve_process  # noqa: E402
 from ledger.chain.anvil import AnvilNode, free_port  # noqa: E402
 from ledger.chain.backend import Chain  # noqa: E402
 from ledger.chain.deploy import Ledger  # noqa: E402
@@ -64,34 +63,18 @@ def serve(
 ) -> Iterator[tuple[str, int]]:
     """``python <command>`` on a free loopback port, until /readyz answers; (url, pid)."""
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PROVLEDGER_")}
-    env |= {"PROVLEDGER_DATA_DIR": str(data_dir), "PROVLEDGER_PORT": str(port), **extra_env}
+    env = clean_environment(DATA_DIR=str(data_dir), PORT=str(port)) | extra_env
     data_dir.mkdir(parents=True, exist_ok=True)
-    log_path = data_dir.parent / f"serve-{port}.log"
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            [sys.executable, *command],
-            cwd=REPO,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        base = f"http://127.0.0.1:{port}"
-        try:
-            deadline = time.monotonic() + 180
-            while True:
-                try:
-                    if httpx2.get(f"{base}/readyz", timeout=2).status_code == 200:
-                        break
-                except httpx2.TransportError:
-                    pass
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"serve did not come up:\n{log_path.read_text()}")
-                time.sleep(0.1)
-            yield base, process.pid
-        finally:
-            process.terminate()
-            process.wait(timeout=60)
+    base = f"http://127.0.0.1:{port}"
+    with serve_process(
+        [sys.executable, *command],
+        url=base,
+        env=env,
+        log_path=data_dir.parent / f"serve-{port}.log",
+        cwd=REPO,
+        timeout=180,
+    ) as process:
+        yield base, process.pid
 
 
 def confirm(client: httpx2.Client, op_id: str, poll: float, timeout: float = 300) -> None:

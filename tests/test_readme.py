@@ -11,13 +11,12 @@ import re
 import shutil
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx2
 import pytest
 
+from api.testing import clean_environment, serve_process
 from ledger.chain.anvil import free_port
 
 REPO = Path(__file__).resolve().parent.parent
@@ -48,33 +47,15 @@ def served_here(tmp_path: Path) -> Iterator[tuple[Path, str]]:
         pytest.skip("needs curl, which the README's journeys use (.ci/run installs it)")
     (tmp_path / ".venv").symlink_to(venv)
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PROVLEDGER_")}
-    env["PROVLEDGER_PORT"] = str(port)
-    log = (tmp_path / "serve.log").open("wb")
-    process = subprocess.Popen(
-        [str(venv / "bin" / "provledger"), "serve"],
-        cwd=tmp_path,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
     url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                if httpx2.get(f"{url}/readyz", timeout=2).status_code == 200:
-                    break
-            except httpx2.TransportError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise AssertionError((tmp_path / "serve.log").read_text())
-            time.sleep(0.1)
+    with serve_process(
+        [str(venv / "bin" / "provledger"), "serve"],
+        url=url,
+        env=clean_environment(PORT=str(port)),
+        log_path=tmp_path / "serve.log",
+        cwd=tmp_path,
+    ):
         yield tmp_path, url
-    finally:
-        process.terminate()
-        process.wait(timeout=60)
-        log.close()
 
 
 def test_the_readme_journeys_run_as_written(served_here: tuple[Path, str]) -> None:

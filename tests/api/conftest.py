@@ -89,18 +89,32 @@ def relay(runtime: Runtime) -> Callable[[], None]:
     return run
 
 
+Headers = dict[str, str]
+Enrol = Callable[[dict[int, str]], dict[str, Headers]]
+
+
 @pytest.fixture
-def departments(
-    client: TestClient, governance: dict[str, str], relay: Callable[[], None]
-) -> dict[str, dict[str, str]]:
+def enrol(client: TestClient, governance: Headers, relay: Callable[[], None]) -> Enrol:
+    """Enrols departments (id: name) with custodial keys, confirmed on chain; their auth
+    headers by name."""
+
+    def enrolled(names: dict[int, str]) -> dict[str, Headers]:
+        headers = {}
+        for department_id, name in names.items():
+            response = client.post(
+                "/v1/departments",
+                json={"department_id": department_id, "name": name},
+                headers=governance,
+            )
+            assert response.status_code == 202, response.text
+            headers[name] = {"Authorization": f"Bearer {response.json()['token']}"}
+        relay()
+        return headers
+
+    return enrolled
+
+
+@pytest.fixture
+def departments(enrol: Enrol) -> dict[str, Headers]:
     """Two enrolled departments with custodial keys: their auth headers by name."""
-    headers = {}
-    for department_id, name in ((21, "a"), (22, "b")):
-        response = client.post(
-            "/v1/departments",
-            json={"department_id": department_id, "name": name},
-            headers=governance,
-        )
-        headers[name] = {"Authorization": f"Bearer {response.json()['token']}"}
-    relay()
-    return headers
+    return enrol({21: "a", 22: "b"})

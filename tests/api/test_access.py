@@ -16,18 +16,12 @@ DAY = 86_400
 
 @pytest.fixture
 def world(
-    client: TestClient, governance: dict[str, str], relay: Callable[[], None]
+    client: TestClient,
+    enrol: Callable[[dict[int, str]], dict[str, dict[str, str]]],
+    relay: Callable[[], None],
 ) -> dict[str, Any]:
     """Departments a (31), b (32), c (33) and a dataset of a."""
-    headers = {}
-    for department_id, name in ((31, "a"), (32, "b"), (33, "c")):
-        response = client.post(
-            "/v1/departments",
-            json={"department_id": department_id, "name": name},
-            headers=governance,
-        )
-        headers[name] = {"Authorization": f"Bearer {response.json()['token']}"}
-    relay()
+    headers = enrol({31: "a", 32: "b", 33: "c"})
     created = client.post(
         "/v1/datasets",
         json={"content_hash": "0x" + os.urandom(32).hex(), "metadata": {"title": "census"}},

@@ -22,19 +22,14 @@ CLASSIFICATIONS = ("public", "internal", "restricted", "confidential")
 
 @pytest.fixture
 def state(
-    client: TestClient, governance: dict[str, str], runtime: Runtime, relay: Callable[[], None]
+    client: TestClient,
+    enrol: Callable[[dict[int, str]], dict[str, dict[str, str]]],
+    runtime: Runtime,
+    relay: Callable[[], None],
 ) -> dict[str, Any]:
     """Health (71) registers one dataset of each classification, oldest first, and a batched
     confidential one; Transport (72) owns nothing."""
-    headers = {}
-    for department_id, name in ((71, "Health"), (72, "Transport")):
-        body = client.post(
-            "/v1/departments",
-            json={"department_id": department_id, "name": name},
-            headers=governance,
-        ).json()
-        headers[name] = {"Authorization": f"Bearer {body['token']}"}
-    relay()
+    headers = enrol({71: "Health", 72: "Transport"})
     datasets = {}
     for classification in CLASSIFICATIONS:
         content_hash = "0x" + os.urandom(32).hex()

@@ -33,19 +33,15 @@ def _hash() -> str:
 
 @pytest.fixture
 def state(
-    client: TestClient, governance: dict[str, str], runtime: Runtime, relay: Callable[[], None]
+    client: TestClient,
+    enrol: Callable[[dict[int, str]], dict[str, dict[str, str]]],
+    governance: dict[str, str],
+    runtime: Runtime,
+    relay: Callable[[], None],
 ) -> dict[str, Any]:
     """Health (61) registers a public source with two versions; Transport (62) registers an
     internal dataset derived from the source's second version; Police (63) owns nothing."""
-    headers = {}
-    for department_id, name in ((61, "Health"), (62, "Transport"), (63, "Police")):
-        body = client.post(
-            "/v1/departments",
-            json={"department_id": department_id, "name": name},
-            headers=governance,
-        ).json()
-        headers[name] = {"Authorization": f"Bearer {body['token']}"}
-    relay()
+    headers = enrol({61: "Health", 62: "Transport", 63: "Police"})
 
     def register(who: str, classification: str, parents: list[dict[str, Any]]) -> str:
         response = client.post(

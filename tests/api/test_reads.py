@@ -14,18 +14,14 @@ from ledger.runtime import Runtime
 
 @pytest.fixture
 def ledger_state(
-    client: TestClient, governance: dict[str, str], runtime: Runtime, relay: Callable[[], None]
+    client: TestClient,
+    enrol: Callable[[dict[int, str]], dict[str, dict[str, str]]],
+    governance: dict[str, str],
+    runtime: Runtime,
+    relay: Callable[[], None],
 ) -> dict[str, Any]:
     """a (51) owns a public source and a restricted derived dataset; b (52) and c (53) exist."""
-    headers = {}
-    for department_id, name in ((51, "a"), (52, "b"), (53, "c")):
-        body = client.post(
-            "/v1/departments",
-            json={"department_id": department_id, "name": name},
-            headers=governance,
-        ).json()
-        headers[name] = {"Authorization": f"Bearer {body['token']}"}
-    relay()
+    headers = enrol({51: "a", 52: "b", 53: "c"})
 
     def register(classification: str, parents: list[dict[str, Any]] | None = None) -> str:
         response = client.post(

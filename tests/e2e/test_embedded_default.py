@@ -15,6 +15,7 @@ from pathlib import Path
 import httpx2
 import pytest
 
+from api.testing import clean_environment, serve_process
 from ledger.chain.anvil import free_port
 
 pytestmark = pytest.mark.e2e
@@ -22,29 +23,14 @@ pytestmark = pytest.mark.e2e
 
 @contextmanager
 def serve(data_dir: Path, port: int) -> Iterator[subprocess.Popen[bytes]]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PROVLEDGER_")}
-    env |= {"PROVLEDGER_DATA_DIR": str(data_dir), "PROVLEDGER_PORT": str(port)}
-    log = (data_dir.parent / f"serve-{port}-{time.monotonic_ns()}.log").open("wb")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "api", "serve"], env=env, stdout=log, stderr=subprocess.STDOUT
-    )
-    try:
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                if httpx2.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200:
-                    break
-            except httpx2.TransportError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"serve did not come up: {Path(log.name).read_text()}")
-            time.sleep(0.1)
+    with serve_process(
+        [sys.executable, "-m", "api", "serve"],
+        url=f"http://127.0.0.1:{port}",
+        env=clean_environment(DATA_DIR=str(data_dir), PORT=str(port)),
+        log_path=data_dir.parent / f"serve-{port}-{time.monotonic_ns()}.log",
+        timeout=90,
+    ) as process:
         yield process
-    finally:
-        if process.poll() is None:
-            process.terminate()
-            process.wait(timeout=30)
-        log.close()
 
 
 def test_acknowledged_writes_survive_kill_9_and_restart(tmp_path: Path) -> None:

@@ -15,6 +15,7 @@ from typing import Any
 import httpx2
 import pytest
 
+from api.testing import serve_process
 from ledger.chain.anvil import AnvilNode, free_port
 from ledger.chain.backend import Chain
 from ledger.config import Settings
@@ -47,26 +48,14 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]
         Chain.rpc(node.url).fund(account.address, 10**21)
         deployed = _provledger("deploy", "--rpc", node.url, "--data-dir", str(data_dir), env=env)
         assert deployed.returncode == 0, deployed.stderr + deployed.stdout
-        log_path = data_dir / "serve.log"
-        log = log_path.open("wb")
-        process = subprocess.Popen(
-            [sys.executable, "-m", "api", "serve"],
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
         base = f"http://127.0.0.1:{env['PROVLEDGER_PORT']}"
-        try:
-            deadline = time.monotonic() + 60
-            while True:
-                try:
-                    if httpx2.get(f"{base}/readyz", timeout=1).status_code == 200:
-                        break
-                except httpx2.TransportError:
-                    pass
-                if process.poll() is not None or time.monotonic() > deadline:
-                    pytest.fail(f"the service did not come up:\n{log_path.read_text()}")
-                time.sleep(0.1)
+        with serve_process(
+            [sys.executable, "-m", "api", "serve"],
+            url=base,
+            env=env,
+            log_path=data_dir / "serve.log",
+            timeout=60,
+        ):
             token = (data_dir / "governance.token").read_text().strip()
             assert (data_dir / "governance.token").stat().st_mode & 0o077 == 0
             with httpx2.Client(base_url=base, timeout=30) as client:
@@ -75,10 +64,6 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]
                     "governance": {"Authorization": f"Bearer {token}"},
                     "rpc": node.url,
                 }
-        finally:
-            process.terminate()
-            process.wait(timeout=30)
-            log.close()
 
 
 def _wait(

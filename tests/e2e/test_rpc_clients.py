@@ -23,6 +23,7 @@ from eth_utils import keccak
 from web3 import HTTPProvider, Web3
 from web3.logs import DISCARD
 
+from api.testing import clean_environment, serve_process
 from ledger.chain.anvil import free_port
 from ledger.chain.embedded import EMBEDDED_CHAIN_ID
 from ledger.compiler import project_root
@@ -69,41 +70,16 @@ class Served:
         return f"{self.base}/rpc"
 
 
-def _wait_ready(base: str, process: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + 120
-    while True:
-        try:
-            if httpx2.get(f"{base}/readyz", timeout=2).status_code == 200:
-                return
-        except httpx2.TransportError:
-            pass
-        if process.poll() is not None or time.monotonic() > deadline:
-            pytest.fail(f"serve did not come up: {log.read_text()}")
-        time.sleep(0.1)
-
-
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     root = tmp_path_factory.mktemp("rpc-clients")
     data_dir, port = root / "data", free_port()
     base = f"http://127.0.0.1:{port}"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PROVLEDGER_")}
-    env |= {
-        "PROVLEDGER_DATA_DIR": str(data_dir),
-        "PROVLEDGER_PORT": str(port),
-        "PROVLEDGER_RPC_ACCESS": "token",
-    }
-    log = root / "serve.log"
-    with log.open("wb") as output:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "api", "serve"], env=env, stdout=output, stderr=output
-        )
-        try:
-            _wait_ready(base, process, log)
-            yield _register(base, data_dir)
-        finally:
-            process.terminate()
-            process.wait(timeout=60)
+    env = clean_environment(DATA_DIR=str(data_dir), PORT=str(port), RPC_ACCESS="token")
+    with serve_process(
+        [sys.executable, "-m", "api", "serve"], url=base, env=env, log_path=root / "serve.log"
+    ):
+        yield _register(base, data_dir)
 
 
 def _register(base: str, data_dir: Path) -> Served:

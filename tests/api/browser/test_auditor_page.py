@@ -9,7 +9,9 @@ import hashlib
 import json
 import os
 import re
+import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -45,7 +47,7 @@ WCAG_AA = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
 
 
 def _open(visit: Visit, *, token: str | None = None, accept_language: str | None = None) -> None:
-    """The page, ready, with ``token`` entered (until anonymous reads land) and axe-core loaded
+    """The page, ready, with ``token`` entered if given, and axe-core loaded
     (as an init script: the page's policy lets no script but its own run)."""
     axe = project_root() / "node_modules" / "axe-core" / "axe.min.js"
     visit.page.add_init_script(path=axe)
@@ -62,7 +64,19 @@ def _open(visit: Visit, *, token: str | None = None, accept_language: str | None
 
 @pytest.fixture
 def auditor(visit: Visit, ledger: LedgerService) -> Iterator[Visit]:
-    """The page in English with the auditor's token entered."""
+    """The page in English as an auditor opens it: with no token (the service reads, for
+    anyone, what its chain shows anyone)."""
+    _open(visit)
+    expect(visit.page.locator("#token-state")).to_have_text(
+        "No token: asking as an anonymous auditor."
+    )
+    yield visit
+
+
+@pytest.fixture
+def token_holder(visit: Visit, ledger: LedgerService) -> Iterator[Visit]:
+    """The page with the auditor's token entered: what only this service holds (records
+    registered in batches, on chain only as a Merkle root) is shown to token holders alone."""
     _open(visit, token=ledger.auditor_token)
     expect(visit.page.locator("#token-state")).to_have_text("A token is in use in this tab.")
     yield visit
@@ -130,6 +144,8 @@ def test_a_file_with_one_byte_changed_is_not_registered(
     expect(verdict.locator(".verdict-status .badge")).to_have_text("✗ Not registered")
     expect(verdict.locator(".registration")).to_have_count(0)
     expect(auditor.page.locator("#status")).to_contain_text("Not registered: 1")
+    # Without a token, a record registered in a batch would look the same: the page says so.
+    expect(verdict).to_contain_text("this service shows them to holders of a token")
     auditor.assert_offline()
 
 
@@ -236,7 +252,7 @@ def test_the_browsers_chain_check_agrees_with_the_service(
 
 
 def test_a_batched_record_is_checked_against_its_anchor_in_the_browser(
-    auditor: Visit, ledger: LedgerService
+    token_holder: Visit, ledger: LedgerService
 ) -> None:
     content = _unique("batched")
     digest = "0x" + hashlib.sha256(content).hexdigest()
@@ -245,8 +261,8 @@ def test_a_batched_record_is_checked_against_its_anchor_in_the_browser(
         operation = client.wait_for_operation(queued["records"][0]["operation_id"], timeout=60)
     assert operation.status == "confirmed", operation
 
-    _choose_file(auditor, "day.csv", content)
-    verdict = _check_on_chain(auditor)
+    _choose_file(token_holder, "day.csv", content)
+    verdict = _check_on_chain(token_holder)
 
     expect(verdict.locator(".facts").last).to_contain_text("Batch root")
     expect(verdict.locator("#chain-summary")).to_contain_text("checks passed against the chain")
@@ -418,7 +434,26 @@ def test_axe_finds_no_serious_violation_in_a_verdict_and_its_checks(
     assert _serious_violations(auditor) == []
 
 
-def test_the_access_panel_says_when_the_service_lists_no_grants(
+def _grant(ledger: LedgerService, dataset: str, *, to: int = 2) -> dict[str, Any]:
+    """Department ``to`` asks for access to ``dataset`` and its owner (department 1) approves,
+    both confirmed on chain; the grant as the service lists it, once indexed."""
+    with ledger.client(to) as requester, ledger.client(1) as owner:
+        asked = requester.request_access(dataset, purpose="audit", duration_seconds=86_400)
+        requested = requester.wait_for_operation(asked.operation_id, timeout=60)
+        assert requested.status == "confirmed", requested
+        request_id = str(asked.resource["request_id"])
+        approved = owner.approve_access(request_id, expires_at=int(time.time()) + 86_400)
+        assert owner.wait_for_operation(approved.operation_id, timeout=60).status == "confirmed"
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            listed = [g for g in owner.grants(dataset)["grants"] if g["request_id"] == request_id]
+            if listed:
+                return listed[0]
+            time.sleep(0.2)
+    raise AssertionError(f"grant {request_id} not indexed within 30 s")
+
+
+def test_the_access_panel_says_when_no_grant_is_in_force(
     auditor: Visit, ledger: LedgerService
 ) -> None:
     content = _unique("access")
@@ -427,62 +462,82 @@ def test_the_access_panel_says_when_the_service_lists_no_grants(
 
     access = _verdict(auditor).locator(".access")
 
-    expect(access).to_contain_text("This service does not list grants yet")
-    expect(access.locator("form")).to_be_hidden()
+    expect(access).to_contain_text("No grant is in force.")
+    expect(access.locator("form")).to_be_visible()
     auditor.page.wait_for_load_state("networkidle")
-    auditor.assert_offline()  # found in the OpenAPI document, not by a request answered 404
+    auditor.assert_offline()
 
 
-def test_the_access_panel_shows_grants_now_and_at_a_past_date(
+def test_the_access_panel_shows_grants_now_and_none_before_the_approval(
     auditor: Visit, ledger: LedgerService
 ) -> None:
-    """Against the endpoint's agreed shape (served by a newer service), here answered by the
-    test: grants with requester, times and chain coordinates."""
+    """A real grant, asked for by department 2 and approved by department 1 through the API,
+    listed without a token with its approval's chain coordinates; at a date before it, none."""
     content = _unique("granted")
     dataset = _register(ledger, content)
+    grant = _grant(ledger, dataset)
     asked: list[str] = []
-    grant = {
-        "request_id": "0x" + "ab" * 32,
-        "requester": 2,
-        "approved_at": 1_700_000_000,
-        "expires_at": 1_800_000_000,
-        "approved": {"tx_hash": "0x" + "cd" * 32, "block_number": 12},
-        "revoked": None,
-    }
+    auditor.page.on(
+        "request", lambda request: asked.append(request.url) if "/grants" in request.url else None
+    )
 
-    def grants(route: Any) -> None:
-        asked.append(route.request.url)
-        past = "at=" in route.request.url
-        route.fulfill(json={"dataset_id": dataset, "grants": [] if past else [grant]})
-
-    def described(route: Any) -> None:
-        document = _fetch(route, ledger).json()
-        document["paths"]["/v1/datasets/{dataset_id}/grants"] = {"get": {}}
-        route.fulfill(json=document)
-
-    auditor.page.route("**/openapi.json", described)
-    auditor.page.route(f"**/v1/datasets/{dataset}/grants*", grants)
     _choose_file(auditor, "granted.csv", content)
     access = _verdict(auditor).locator(".access")
 
     row = access.locator("tbody tr")
     expect(row).to_have_count(1)
-    expect(row.locator("td").first).to_have_text("Department 2")
-    expect(row).to_contain_text("block 12")
+    expect(row.locator("td").first).to_have_text("Department 2 (no. 2)")
+    expect(row).to_contain_text(f"block {grant['approved']['block_number']}")
+    expect(row.locator("td").last).to_have_text("—")
     access.get_by_label("At a past date and time (UTC)").fill("2024-01-02T03:04:05")
     access.get_by_role("button", name="Show", exact=True).click()
     expect(access).to_contain_text("No grant is in force.")
     assert asked[-1].endswith("?at=2024-01-02T03%3A04%3A05.000Z")
+    access.get_by_role("button", name="Show now").click()
+    expect(row).to_have_count(1)
+    auditor.assert_offline()
+
+
+def test_the_access_panel_shows_how_a_grant_in_force_then_ended_since(
+    auditor: Visit, ledger: LedgerService
+) -> None:
+    content = _unique("revoked")
+    dataset = _register(ledger, content)
+    grant = _grant(ledger, dataset)
+    with ledger.client(1) as owner:
+        revoked = owner.revoke_access(grant["request_id"], reason="audit over")
+        assert owner.wait_for_operation(revoked.operation_id, timeout=60).status == "confirmed"
+        deadline = time.monotonic() + 30
+        while owner.grants(dataset)["grants"] and time.monotonic() < deadline:
+            time.sleep(0.2)
+        ended = owner.grants(dataset, at=grant["approved_at"])["grants"][0]["ended"]
+    assert ended is not None and ended["how"] == "revoked"
+
+    _choose_file(auditor, "revoked.csv", content)
+    access = _verdict(auditor).locator(".access")
+    expect(access).to_contain_text("No grant is in force.")
+    approved_at = datetime.fromtimestamp(grant["approved_at"], UTC)
+    access.get_by_label("At a past date and time (UTC)").fill(
+        approved_at.strftime("%Y-%m-%dT%H:%M:%S")
+    )
+    access.get_by_role("button", name="Show", exact=True).click()
+
+    row = access.locator("tbody tr")
+    expect(row).to_have_count(1)
+    expect(row.locator("td").last).to_contain_text("Revoked")
+    expect(row.locator("td").last).to_contain_text(f"block {ended['chain']['block_number']}")
 
 
 def test_a_token_is_sent_only_once_entered_and_kept_in_the_tab_only(
     visit: Visit, ledger: LedgerService
 ) -> None:
-    sent: list[str | None] = []
+    sent: list[tuple[str | None, str]] = []
     visit.page.on(
         "request",
         lambda request: (
-            sent.append(request.headers.get("authorization")) if "/v1/" in request.url else None
+            sent.append((request.headers.get("authorization"), request.url))
+            if "/v1/" in request.url
+            else None
         ),
     )
     _open(visit)
@@ -490,17 +545,19 @@ def test_a_token_is_sent_only_once_entered_and_kept_in_the_tab_only(
     _register(ledger, content)
 
     _choose_file(visit, "anonymous.csv", content)
+    expect(_verdict(visit).locator(".verdict-status .badge")).to_have_text("✓ Registered")
+    visit.page.wait_for_load_state("networkidle")  # the panels' reads too
+    assert sent and {header for header, _ in sent} == {None}  # anonymous: no header at all
 
-    # Until the service answers anonymous auditors, it asks for a token, and the page says so.
-    expect(visit.page.locator("#status")).to_have_text(
-        "This service needs an API token for that: enter one above."
-    )
-    assert sent == [None]
+    asked_before = len(sent)
     visit.page.locator("#token-input").fill(ledger.auditor_token)
     visit.page.locator("#token-input").press("Enter")
     _choose_file(visit, "anonymous.csv", content)
     expect(_verdict(visit).locator(".verdict-status .badge")).to_have_text("✓ Registered")
-    assert sent[1:] and set(sent[1:]) == {f"Bearer {ledger.auditor_token}"}
+    assert sent[asked_before:]
+    assert {header for header, _ in sent[asked_before:]} == {f"Bearer {ledger.auditor_token}"}, (
+        sent[asked_before:]
+    )
     storage = visit.page.evaluate(
         "() => [JSON.stringify(localStorage), JSON.stringify(sessionStorage), location.href]"
     )
@@ -508,6 +565,28 @@ def test_a_token_is_sent_only_once_entered_and_kept_in_the_tab_only(
     assert ledger.auditor_token in storage[1]
     visit.page.get_by_role("button", name="Forget token").click()
     assert visit.page.evaluate("() => sessionStorage.length") == 0
+
+
+def test_a_service_that_wants_a_token_is_answered_with_a_request_for_one(
+    visit: Visit, ledger: LedgerService
+) -> None:
+    """Where reads need a token (``PROVLEDGER_PUBLIC_READS=token``), the service answers 401 as
+    here (its body as the service words it); the page asks for a token."""
+
+    def wanting(route: Any) -> None:
+        route.fulfill(
+            status=401,
+            headers={"WWW-Authenticate": "Bearer"},
+            json={"code": "unauthenticated", "detail": "an API token is required"},
+        )
+
+    visit.page.route("**/v1/verify*", wanting)
+    _open(visit)
+    _choose_file(visit, "wanting.csv", _unique("wanting"))
+
+    expect(visit.page.locator("#status")).to_have_text(
+        "This service needs an API token for that: enter one above."
+    )
 
 
 def test_the_pickers_are_buttons_a_keyboard_reaches(auditor: Visit) -> None:

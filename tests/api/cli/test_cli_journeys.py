@@ -5,37 +5,27 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
-from cli_harness import UPLOAD_LIMIT, Department, Invoke, Service
+from cli_harness import (
+    UPLOAD_LIMIT,
+    Department,
+    Invoke,
+    Service,
+    answer_of,
+    eventually,
+    registered,
+)
 from typer.testing import Result
 
 EXIT_NO, EXIT_REFUSED, EXIT_FAILED, EXIT_PENDING = 1, 3, 5, 6
 
 
-def _json(result: Result) -> dict[str, Any]:
-    assert result.exit_code == 0, result.output
-    return dict(json.loads(result.stdout))
-
-
-def _eventually(check: Callable[[], Any], timeout: float = 10.0) -> Any:
-    """``check()``'s first truthy value, polling while the indexer catches up."""
-    deadline = time.monotonic() + timeout
-    while not (value := check()) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    return value
-
-
 def _sha256(path: Path) -> str:
     return "0x" + hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-def _register(provledger: Invoke, owner: Department, path: Path, *args: str) -> dict[str, Any]:
-    return _json(provledger("register", str(path), "--json", *args, token=owner.token))
 
 
 def _shown(provledger: Invoke, token: str, dataset: str, versions: int) -> dict[str, Any]:
@@ -48,7 +38,7 @@ def _shown(provledger: Invoke, token: str, dataset: str, versions: int) -> dict[
         answer = dict(json.loads(result.stdout))
         return answer if len(answer["versions"]) == versions else None
 
-    answer = _eventually(look)
+    answer = eventually(look)
     assert answer, f"dataset {dataset} never showed {versions} version(s)"
     return dict(answer)
 
@@ -81,7 +71,7 @@ def test_a_department_registers_by_hash_by_upload_and_a_derived_version(
     # demonstrably never left the department.
     big = tmp_path / "admissions-2026.csv"
     big.write_bytes(os.urandom(UPLOAD_LIMIT + 4096))
-    first = _register(provledger, health, big, "--classification", "restricted", "--tag", "health")
+    first = registered(provledger, health, big, "--classification", "restricted", "--tag", "health")
     dataset = first["resource"]["dataset_id"]
     assert first["resource"]["content_hash"] == _sha256(big)
     assert first["operation"]["status"] == "confirmed"
@@ -93,14 +83,14 @@ def test_a_department_registers_by_hash_by_upload_and_a_derived_version(
     # Uploaded: the service hashes the bytes as they stream and finds the same digest.
     small = tmp_path / "beds.csv"
     small.write_bytes(b"ward,beds\nA,12\nB,9\n")
-    uploaded = _register(provledger, health, small, "--upload", "--title", "Beds")
+    uploaded = registered(provledger, health, small, "--upload", "--title", "Beds")
     assert uploaded["resource"]["content_hash"] == _sha256(small)
     assert uploaded["resource"]["dataset_id"] != dataset
 
     # A cleaned copy of the first file, as version 2 of its dataset, derived from version 1.
     derived = tmp_path / "admissions-2026-clean.csv"
     derived.write_bytes(os.urandom(2048))
-    second = _register(
+    second = registered(
         provledger, health, derived, "--dataset", dataset, "--parent", f"{dataset}:1",
         "--note", "deduplicated",
     )  # fmt: skip
@@ -117,7 +107,7 @@ def test_a_department_registers_by_hash_by_upload_and_a_derived_version(
     assert human.exit_code == 0, human.output
     assert f"parents {dataset}:1" in human.stdout  # the syntax --parent takes
     assert f"sha256:{_sha256(derived)[2:]}" in human.stdout
-    listed = _json(provledger("datasets", "list", "--owner", str(health.id), "--json",
+    listed = answer_of(provledger("datasets", "list", "--owner", str(health.id), "--json",
                               token=health.token))  # fmt: skip
     assert {item["dataset_id"] for item in listed["items"]} >= {dataset}
 
@@ -128,8 +118,8 @@ def test_access_is_requested_approved_checked_and_revoked(
     health, transport = enrol("Health"), enrol("Transport")
     path = tmp_path / "admissions.csv"
     path.write_bytes(os.urandom(4096))
-    registered = _register(provledger, health, path, "--classification", "restricted")
-    dataset = registered["resource"]["dataset_id"]
+    answer = registered(provledger, health, path, "--classification", "restricted")
+    dataset = answer["resource"]["dataset_id"]
     _shown(provledger, health.token, dataset, versions=1)
 
     def check(department: Department) -> Result:
@@ -138,7 +128,7 @@ def test_access_is_requested_approved_checked_and_revoked(
         )
 
     assert check(transport).exit_code == EXIT_NO
-    requested = _json(
+    requested = answer_of(
         provledger("access", "request", dataset, "--purpose", "road-accident study",
                    "--duration", "1d", "--json", token=transport.token)
     )  # fmt: skip
@@ -177,8 +167,8 @@ def test_an_owner_lists_incoming_requests_reads_the_purpose_and_grants_the_full_
     health, transport = enrol("Health"), enrol("Transport")
     path = tmp_path / "incoming.csv"
     path.write_bytes(os.urandom(64))
-    dataset = _register(provledger, health, path)["resource"]["dataset_id"]
-    request_id = _json(
+    dataset = registered(provledger, health, path)["resource"]["dataset_id"]
+    request_id = answer_of(
         provledger("access", "request", dataset, "--purpose", "crash statistics",
                    "--duration", "2d", "--json", token=transport.token)
     )["resource"]["request_id"]  # fmt: skip
@@ -186,10 +176,10 @@ def test_an_owner_lists_incoming_requests_reads_the_purpose_and_grants_the_full_
     def incoming() -> list[dict[str, Any]]:
         listed = provledger("access", "list", "--role", "incoming", "--dataset", dataset,
                             "--json", token=health.token)  # fmt: skip
-        items: list[dict[str, Any]] = _json(listed)["items"]
+        items: list[dict[str, Any]] = answer_of(listed)["items"]
         return items if items else []
 
-    (item,) = _eventually(incoming)  # once the indexer has read it
+    (item,) = eventually(incoming)  # once the indexer has read it
     assert item["request_id"] == request_id and item["purpose"] == "crash statistics"
     assert item["requester"] == transport.id
     human = provledger("access", "list", "--role", "incoming", "--dataset", dataset,
@@ -198,10 +188,10 @@ def test_an_owner_lists_incoming_requests_reads_the_purpose_and_grants_the_full_
 
     granted = provledger("access", "approve", request_id, token=health.token)  # no expiry given
     assert granted.exit_code == 0, granted.output
-    shown = _json(provledger("access", "show", request_id, "--json", token=transport.token))
+    shown = answer_of(provledger("access", "show", request_id, "--json", token=transport.token))
     assert shown["status"] == "approved"
     assert 2 * 86400 - 600 < shown["expires_at"] - shown["chain"]["block_time"] <= 2 * 86400
-    outgoing = _json(provledger("access", "list", "--role", "outgoing", "--json",
+    outgoing = answer_of(provledger("access", "list", "--role", "outgoing", "--json",
                                 token=health.token))  # fmt: skip
     assert all(r["request_id"] != request_id for r in outgoing["items"])
 
@@ -215,8 +205,8 @@ def test_a_write_the_chain_refuses_exits_failed_with_the_contract_error(
     health, transport = enrol("Health"), enrol("Transport")
     path = tmp_path / "x.csv"
     path.write_bytes(os.urandom(64))
-    dataset = _register(provledger, health, path)["resource"]["dataset_id"]
-    request_id = _json(
+    dataset = registered(provledger, health, path)["resource"]["dataset_id"]
+    request_id = answer_of(
         provledger("access", "request", dataset, "--purpose", "p", "--duration", "1h", "--json",
                    token=transport.token)
     )["resource"]["request_id"]  # fmt: skip
@@ -244,14 +234,14 @@ def test_no_wait_returns_the_operation_and_ops_follows_it(
     health = enrol("Health")
     path = tmp_path / "quick.csv"
     path.write_bytes(os.urandom(64))
-    accepted = _register(provledger, health, path, "--no-wait")
+    accepted = registered(provledger, health, path, "--no-wait")
     assert "operation" not in accepted and accepted["status"] == "pending"
     operation_id = accepted["operation_id"]
 
     waited = provledger("ops", "wait", operation_id, token=health.token)
     assert waited.exit_code == 0, waited.output
     assert f"datasets.create {operation_id}: confirmed, tx 0x" in waited.stdout
-    shown = _json(provledger("ops", "show", operation_id, "--json", token=health.token))
+    shown = answer_of(provledger("ops", "show", operation_id, "--json", token=health.token))
     assert shown["status"] == "confirmed" and shown["result"]["version"] == 1
     assert shown["confirmations"] >= shown["required_confirmations"] == 1
 
@@ -281,7 +271,7 @@ def test_json_output_is_clean_data_on_stdout_with_progress_on_stderr(
     path = tmp_path / "piped.csv"
     path.write_bytes(os.urandom(64))
     result = provledger("register", str(path), "--json", token=health.token)
-    answer = _json(result)  # the whole of stdout is one JSON document
+    answer = answer_of(result)  # the whole of stdout is one JSON document
     operation_id = answer["operation_id"]
     assert f"datasets.create {operation_id}: confirmed" in result.stderr
 
@@ -305,7 +295,7 @@ def test_governance_suspends_reactivates_and_manages_tokens(
     assert provledger("register", str(path), token=health.token).exit_code == 0
 
     # Without --token, governance commands use the token `provledger serve` wrote.
-    issued = _json(
+    issued = answer_of(
         provledger("dept", "token", str(health.id), "--label", "laptop", "--json",
                    PROVLEDGER_DATA_DIR=str(service.data_dir))
     )  # fmt: skip
@@ -317,7 +307,8 @@ def test_governance_suspends_reactivates_and_manages_tokens(
     assert after.exit_code == EXIT_REFUSED
     assert "error: unauthenticated: the token is unknown or revoked" in after.stderr
 
-    auditor = _json(provledger("auditor", "token", "--label", "NAO", "--json", token=governance))
+    issued = provledger("auditor", "token", "--label", "NAO", "--json", token=governance)
+    auditor = answer_of(issued)
     assert auditor["kind"] == "auditor" and auditor["token"].startswith("plk_")
     refused = provledger("register", str(path), token=auditor["token"])
     assert refused.exit_code == EXIT_REFUSED and "error: forbidden:" in refused.stderr
@@ -329,13 +320,13 @@ def test_audit_lists_a_departments_own_trail(
     health = enrol("Health")
     path = tmp_path / "audited.csv"
     path.write_bytes(os.urandom(64))
-    dataset = _register(provledger, health, path)["resource"]["dataset_id"]
+    dataset = registered(provledger, health, path)["resource"]["dataset_id"]
 
     def created() -> list[dict[str, Any]]:
-        page = _json(provledger("audit", "--dataset", dataset, "--json", token=health.token))
+        page = answer_of(provledger("audit", "--dataset", dataset, "--json", token=health.token))
         return [e for e in page["items"] if e["event"] == "DatasetCreated"]
 
-    [event] = _eventually(created)
+    [event] = eventually(created)
     assert event["chain"]["tx_hash"].startswith("0x")
 
 
@@ -345,7 +336,7 @@ def test_registering_the_same_bytes_again_says_where_they_were_registered_before
     health = enrol("Health")
     path = tmp_path / "twice.csv"
     path.write_bytes(os.urandom(64))
-    first = _register(provledger, health, path)["resource"]["dataset_id"]
+    first = registered(provledger, health, path)["resource"]["dataset_id"]
 
     def second_time() -> Result | None:
         again = provledger("register", str(path), token=health.token)
@@ -353,7 +344,7 @@ def test_registering_the_same_bytes_again_says_where_they_were_registered_before
         return again if "registered before" in again.stderr else None
 
     # The index names the first registration a moment after it is confirmed.
-    again = _eventually(second_time)
+    again = eventually(second_time)
     assert again, "the second registration never named the first"
     assert f"note: these bytes were registered before, as {first}:1 (dept {health.id})" in (
         again.stderr

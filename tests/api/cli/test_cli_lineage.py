@@ -8,28 +8,22 @@ import os
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
-from cli_harness import Department, Invoke
-
-
-def _registered(provledger: Invoke, owner: Department, path: Path, *args: str) -> dict[str, Any]:
-    result = provledger("register", str(path), "--json", *args, token=owner.token)
-    assert result.exit_code == 0, result.output
-    return dict(json.loads(result.stdout))
+from cli_harness import Department, Invoke, eventually, registered
 
 
 def _lineage(provledger: Invoke, token: str, *args: str, until: Callable[[str], bool]) -> str:
     """``provledger lineage ARGS`` once its output satisfies ``until`` (the index follows the
     chain a moment behind the confirmation)."""
-    deadline = time.monotonic() + 10
-    while True:
+
+    def shown() -> str:
         result = provledger("lineage", *args, token=token)
         assert result.exit_code == 0, result.output
-        if until(result.stdout):
-            return result.stdout
-        assert time.monotonic() < deadline, result.stdout
-        time.sleep(0.05)
+        return result.stdout if until(result.stdout) else ""
+
+    output = eventually(shown)
+    assert output, f"lineage {' '.join(args)} never showed what was expected"
+    return str(output)
 
 
 def test_lineage_shows_versions_and_what_another_department_derived_from_them(
@@ -39,13 +33,13 @@ def test_lineage_shows_versions_and_what_another_department_derived_from_them(
     (tmp_path / "beds.csv").write_bytes(os.urandom(64))
     (tmp_path / "beds-clean.csv").write_bytes(os.urandom(64))
     (tmp_path / "capacity.csv").write_bytes(os.urandom(64))
-    first = _registered(provledger, health, tmp_path / "beds.csv")
+    first = registered(provledger, health, tmp_path / "beds.csv")
     source = first["resource"]["dataset_id"]
-    _registered(
+    registered(
         provledger, health, tmp_path / "beds-clean.csv", "--dataset", source,
         "--parent", f"{source}:1",
     )  # fmt: skip
-    derived = _registered(
+    derived = registered(
         provledger, planning, tmp_path / "capacity.csv", "--parent", f"{source}:2"
     )["resource"]["dataset_id"]
 
@@ -97,7 +91,7 @@ def test_lineage_of_a_dataset_with_no_links_says_so_and_of_an_unknown_one_is_ref
 ) -> None:
     health = enrol("Health")
     (tmp_path / "alone.csv").write_bytes(os.urandom(64))
-    alone = _registered(provledger, health, tmp_path / "alone.csv")["resource"]["dataset_id"]
+    alone = registered(provledger, health, tmp_path / "alone.csv")["resource"]["dataset_id"]
     deadline = time.monotonic() + 10
     while (shown := provledger("lineage", alone, token=health.token)).exit_code != 0:
         assert time.monotonic() < deadline, shown.output  # not indexed yet: 404 for a moment

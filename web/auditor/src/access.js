@@ -1,20 +1,28 @@
 // Who has access to a dataset, now and at a past date, each grant with the chain coordinates
-// of its approval (and revocation). The service's `GET /v1/datasets/{id}/grants?at=` answers
-// it; a service without that endpoint (its OpenAPI document does not name it, or it answers
-// 404) gets a note instead of the panel.
-import { ApiError, getGrants, offers } from "./api.js";
+// of its approval and, when it ended after that date, of its revocation or supersession. The
+// service's `GET /v1/datasets/{id}/grants?at=` answers it from the access registry's events;
+// anyone may ask where the chain is open to all (as the page's other reads).
+import { ApiError, getGrants } from "./api.js";
 import { clear, h, shortHash } from "./dom.js";
 import { formatTime, t } from "./i18n.js";
-
-const GRANTS = "/v1/datasets/{dataset_id}/grants";
 
 function coordinates(chain) {
   if (!chain) return "—";
   return h("span", null, t("access.block", { block: chain.block_number }), " · ", shortHash(chain.tx_hash));
 }
 
+function requester({ department_id: id, name }) {
+  return name ? t("access.named", { name, id }) : t("lineage.department", { id });
+}
+
+function ending(ended) {
+  if (!ended) return "—";
+  const how = t(ended.how === "superseded" ? "access.superseded" : "access.revoked", { time: formatTime(ended.at) });
+  return h("span", null, how, " · ", coordinates(ended.chain));
+}
+
 function grantsTable(answer) {
-  const grants = answer.grants ?? answer.items ?? [];
+  const grants = answer.grants;
   if (grants.length === 0) return h("p", { class: "note" }, t("access.none"));
   return h(
     "div",
@@ -26,7 +34,7 @@ function grantsTable(answer) {
       h(
         "thead",
         null,
-        h("tr", null, ["access.requester", "access.approvedAt", "access.expiresAt", "access.approvedIn", "access.revokedIn"].map((name) => h("th", { scope: "col" }, t(name)))),
+        h("tr", null, ["access.requester", "access.approvedAt", "access.expiresAt", "access.approvedIn", "access.endedIn"].map((name) => h("th", { scope: "col" }, t(name)))),
       ),
       h(
         "tbody",
@@ -35,11 +43,11 @@ function grantsTable(answer) {
           h(
             "tr",
             null,
-            h("td", null, t("lineage.department", { id: grant.requester ?? grant.requester_department ?? "?" })),
+            h("td", null, requester(grant.requester)),
             h("td", null, formatTime(grant.approved_at)),
             h("td", null, formatTime(grant.expires_at)),
-            h("td", null, coordinates(grant.approved ?? grant.approval)),
-            h("td", null, coordinates(grant.revoked ?? grant.revocation)),
+            h("td", null, coordinates(grant.approved)),
+            h("td", null, ending(grant.ended)),
           ),
         ),
       ),
@@ -54,17 +62,12 @@ export function accessPanel(datasetId) {
   const show = async (at) => {
     clear(output).append(h("p", { class: "note" }, t("access.loading")));
     try {
-      if (!(await offers("GET", GRANTS))) throw new ApiError(404, null);
       const answer = await getGrants(datasetId, at);
       const when = at ? t("access.at", { time: formatTime(Date.parse(at) / 1000) }) : t("access.now");
       clear(output).append(h("h4", null, when), grantsTable(answer));
     } catch (error) {
-      const unavailable = error instanceof ApiError && error.status === 404;
       const needsToken = error instanceof ApiError && error.status === 401;
-      clear(output).append(
-        h("p", { class: "note" }, unavailable ? t("access.unavailable") : needsToken ? t("errors.token") : t("errors.generic", { detail: error.message })),
-      );
-      if (unavailable) form.hidden = true;
+      clear(output).append(h("p", { class: "note" }, needsToken ? t("errors.token") : t("errors.generic", { detail: error.message })));
     }
   };
   const form = h(

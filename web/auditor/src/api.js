@@ -78,20 +78,6 @@ export const getDepartment = (id) => request("GET", `v1/departments/${segment(id
 export const getDataset = (id) => request("GET", `v1/datasets/${segment(id)}`);
 export const getLineage = (id) => request("GET", `v1/datasets/${segment(id)}/lineage?depth=5`);
 
-let described = null;
-
-/** Whether the service offers `method path` (a path template of its OpenAPI document): what
- * a newer service adds is looked for there rather than tried and answered 404. */
-export async function offers(method, path) {
-  described =
-    described ||
-    fetch(serviceUrl("openapi.json"), { credentials: "omit", referrerPolicy: "no-referrer" })
-      .then((answer) => (answer.ok ? answer.json() : { paths: {} }))
-      .catch(() => ({ paths: {} }));
-  const document = await described;
-  return Boolean(document.paths?.[path]?.[method.toLowerCase()]);
-}
-
 /** Grants of a dataset in force now, or at `at` (ISO 8601 or Unix seconds). */
 export const getGrants = (id, at) =>
   request("GET", `v1/datasets/${segment(id)}/grants${at ? `?at=${segment(at)}` : ""}`);

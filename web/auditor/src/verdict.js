@@ -2,7 +2,7 @@
 // chain coordinates, confirmations counted from the head at /rpc, withdrawal, history; then
 // the lineage graph, the access panel, the chain check and the bundle download.
 import { accessPanel } from "./access.js";
-import { ApiError, getDepartment, rpc } from "./api.js";
+import { ApiError, getDepartment, rpc, token } from "./api.js";
 import { checkOnChain, withdrawalTime } from "./chaincheck.js";
 import { clear, code, definitions, h } from "./dom.js";
 import { formatNumber, formatTime, t } from "./i18n.js";
@@ -172,6 +172,9 @@ export async function showVerdict(section, verdict, name, { focus = true } = {})
   clear(section).append(
     heading,
     h("p", { class: "verdict-status" }, statusBadge(status), " ", t(`status.explain.${status}`)),
+    // Records registered in batches are on chain only as a Merkle root: this service shows them
+    // to token holders; anyone can check one from its proof bundle.
+    status === "not-registered" && !token() ? h("p", { class: "hint" }, t("status.batchedHint")) : null,
     definitions([
       [t("verdict.contentHash"), code(verdict.content_hash)],
       [t("verdict.verifiedAt"), verdict.verified_at_block === undefined ? "—" : formatNumber(verdict.verified_at_block)],
