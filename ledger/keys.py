@@ -12,11 +12,9 @@ old signatures stay explainable.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import re
-import tempfile
 from pathlib import Path
 from typing import Any, Literal
 
@@ -31,6 +29,7 @@ from ledger.errors import (
     KeystoreExistsError,
     KeystoreNotFoundError,
 )
+from ledger.files import fsync_directory, write_atomically
 
 __all__ = ["Kdf", "Keystore"]
 
@@ -130,7 +129,7 @@ class Keystore:
         """
         archived = self._archive(department_id)
         self.path(department_id).unlink()
-        _fsync_directory(self._directory)
+        fsync_directory(self._directory)
         return archived
 
     def retired_paths(self, department_id: int) -> list[Path]:
@@ -214,7 +213,9 @@ class Keystore:
         )
         self._make_directory()
         try:
-            _write_file(self.path(department_id), json.dumps(keyfile).encode(), replace=replace)
+            write_atomically(
+                self.path(department_id), json.dumps(keyfile).encode(), replace=replace
+            )
         except FileExistsError:
             raise KeystoreExistsError(
                 f"department {department_id} has a keystore already"
@@ -244,7 +245,7 @@ class Keystore:
                     f"no keystore for department {department_id} in {self._directory}"
                 ) from None
             break
-        _fsync_directory(archive)
+        fsync_directory(archive)
         return target
 
     def _find(self, department_id: int, address: str) -> tuple[dict[str, Any], ChecksumAddress]:
@@ -289,38 +290,3 @@ class Keystore:
 def _check_passphrase(passphrase: object) -> None:
     if not isinstance(passphrase, str) or not passphrase:
         raise InvalidInputError("passphrase must be a non-empty str")
-
-
-def _write_file(path: Path, data: bytes, *, replace: bool) -> None:
-    """Write *path* atomically with mode 0o600; unless *replace*, raise FileExistsError if it
-    exists.
-
-    The data goes to a temporary file first, so a crash never leaves a truncated keystore.
-    A new key is published with ``os.link`` rather than ``os.replace`` because linking fails if
-    the target exists, while replacing would silently clobber a key created concurrently; a
-    rotation replaces on purpose, once the old key is archived.
-    """
-    # mkstemp creates the file with mode 0o600, before any byte is written.
-    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as stream:
-            stream.write(data)
-            stream.flush()
-            os.fsync(stream.fileno())
-        if replace:
-            os.replace(temporary, path)
-        else:
-            os.link(temporary, path)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(temporary)
-    _fsync_directory(path.parent)
-
-
-def _fsync_directory(directory: Path) -> None:
-    """Make a new directory entry durable: a key reported created must survive a crash."""
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
