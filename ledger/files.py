@@ -10,12 +10,19 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import BinaryIO
 
-__all__ = ["fsync_directory", "publish_atomically", "write_atomically"]
+__all__ = [
+    "fsync_directory",
+    "link_numbered",
+    "numbered_files",
+    "publish_atomically",
+    "write_atomically",
+]
 
 
 def write_atomically(path: Path, data: bytes, *, replace: bool) -> None:
@@ -61,3 +68,34 @@ def fsync_directory(directory: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def numbered_files(directory: Path, pattern: re.Pattern[str]) -> list[Path]:
+    """The entries of *directory* whose names *pattern* matches in full, in the order of the
+    number its first group captures ([] if there is no such directory): an archive's files."""
+    if not directory.is_dir():
+        return []
+    numbered = {}
+    for entry in directory.iterdir():
+        if (match := pattern.fullmatch(entry.name)) is not None:
+            numbered[int(match[1])] = entry
+    return [numbered[n] for n in sorted(numbered)]
+
+
+def link_numbered(source: Path, name: Callable[[int], Path], first: int) -> Path:
+    """Hard-link *source* as ``name(n)``, *n* the first number from *first* whose name is free;
+    make the link durable and return it.
+
+    A link shares the file, mode included, and fails if the name is taken, so two archivers
+    never overwrite each other's copy. Raises FileNotFoundError if *source* does not exist.
+    """
+    number = first
+    while True:
+        target = name(number)
+        try:
+            os.link(source, target)
+        except FileExistsError:
+            number += 1
+            continue
+        fsync_directory(target.parent)
+        return target

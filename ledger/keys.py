@@ -29,7 +29,7 @@ from ledger.errors import (
     KeystoreExistsError,
     KeystoreNotFoundError,
 )
-from ledger.files import fsync_directory, write_atomically
+from ledger.files import fsync_directory, link_numbered, numbered_files, write_atomically
 
 __all__ = ["Kdf", "Keystore"]
 
@@ -136,14 +136,7 @@ class Keystore:
         """The archived keystores of *department_id*, oldest first."""
         self.path(department_id)  # validates the id
         pattern = re.compile(rf"department-{department_id}\.retired-([1-9][0-9]*)\.json")
-        archive = self._directory / _ARCHIVE
-        if not archive.is_dir():
-            return []
-        numbered = {}
-        for entry in archive.iterdir():
-            if (match := pattern.fullmatch(entry.name)) is not None:
-                numbered[int(match[1])] = entry
-        return [numbered[n] for n in sorted(numbered)]
+        return numbered_files(self._directory / _ARCHIVE, pattern)
 
     def address(self, department_id: int) -> ChecksumAddress:
         """Return the address of *department_id*'s key without decrypting it.
@@ -232,21 +225,16 @@ class Keystore:
         except FileExistsError:
             pass
         number = len(self.retired_paths(department_id)) + 1
-        while True:
-            target = archive / f"department-{department_id}.retired-{number}.json"
-            try:
-                # A link shares the file, mode 0600 included, and fails if the name is taken.
-                os.link(current, target)
-            except FileExistsError:
-                number += 1
-                continue
-            except FileNotFoundError:
-                raise KeystoreNotFoundError(
-                    f"no keystore for department {department_id} in {self._directory}"
-                ) from None
-            break
-        fsync_directory(archive)
-        return target
+        try:
+            return link_numbered(
+                current,
+                lambda n: archive / f"department-{department_id}.retired-{n}.json",
+                number,
+            )
+        except FileNotFoundError:
+            raise KeystoreNotFoundError(
+                f"no keystore for department {department_id} in {self._directory}"
+            ) from None
 
     def _find(self, department_id: int, address: str) -> tuple[dict[str, Any], ChecksumAddress]:
         """The keystore of *department_id* (current or archived) whose address is *address*."""
