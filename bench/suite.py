@@ -36,6 +36,7 @@ QUICK: dict[str, str] = {
     "rpc": "rpc.py --datasets 100 --samples 20",
     "abuse": "abuse.py --quick",
     "faults": "faults.py --quick",
+    "exchange": "exchange.py --size 64M --repeats 3 --chunk-sizes 64K,1M --wraps-seconds 1 --quiet",
 }
 
 

@@ -171,6 +171,86 @@ class KeystoreExistsError(KeystoreError, FileExistsError):
     code = "keystore-exists"
 
 
+# --- sealed exchange (issue 13) -------------------------------------------------------------
+
+
+class SealError(LedgerError):
+    """Base class for failures of sealed data exchange: sealed streams and wrapped keys."""
+
+    code = "seal-error"
+
+
+class SealFormatError(SealError, ValueError):
+    """The bytes are not a sealed stream: wrong magic, or a header field out of range."""
+
+    code = "seal-format"
+
+
+class SealVersionError(SealFormatError):
+    """The stream is sealed in a format version this code does not know."""
+
+    code = "seal-unknown-version"
+
+
+class SealKeyError(SealError, PermissionError):
+    """The content key does not open the stream: its key commitment does not match (a wrong
+    key, or a header altered after sealing)."""
+
+    code = "seal-wrong-key"
+
+
+class SealTamperedError(SealError, ValueError):
+    """A chunk of a sealed stream fails authentication: its bytes were altered."""
+
+    code = "seal-tampered"
+
+
+class SealReorderedError(SealTamperedError):
+    """An authentic chunk of the stream sits at another position than its own: chunks were
+    reordered, dropped or duplicated."""
+
+    code = "seal-reordered"
+
+
+class SealTrailingDataError(SealTamperedError):
+    """Bytes follow the final chunk of a sealed stream."""
+
+    code = "seal-trailing-data"
+
+
+class SealTruncatedError(SealError, EOFError):
+    """A sealed stream ends early: inside its header or a chunk, or before its final chunk."""
+
+    code = "seal-truncated"
+
+
+class SealContentMismatchError(SealError, ValueError):
+    """A stream opened intact, but its plaintext is not the content expected (its SHA-256
+    differs from the digest on chain): the wrong file was sealed or fetched."""
+
+    code = "seal-content-mismatch"
+
+
+class EncryptionKeyFormatError(SealError, ValueError):
+    """An encoded encryption key (public or private) is malformed or of an unknown suite."""
+
+    code = "encryption-key-invalid"
+
+
+class WrappedKeyError(SealError, PermissionError):
+    """A wrapped content key does not unwrap: it was wrapped for another recipient or key, for
+    another context (chain, registry, dataset, version, department), or altered."""
+
+    code = "wrapped-key-invalid"
+
+
+class WrappedKeySuiteError(WrappedKeyError):
+    """A wrapped content key and the private key offered to unwrap it use different HPKE
+    suites."""
+
+    code = "wrapped-key-suite-mismatch"
+
+
 # --- compiler and artifacts ----------------------------------------------------------------
 
 

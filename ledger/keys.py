@@ -12,11 +12,9 @@ old signatures stay explainable.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import re
-import tempfile
 from pathlib import Path
 from typing import Any, Literal
 
@@ -31,6 +29,7 @@ from ledger.errors import (
     KeystoreExistsError,
     KeystoreNotFoundError,
 )
+from ledger.files import fsync_directory, link_numbered, numbered_files, write_atomically
 
 __all__ = ["Kdf", "Keystore"]
 
@@ -130,21 +129,14 @@ class Keystore:
         """
         archived = self._archive(department_id)
         self.path(department_id).unlink()
-        _fsync_directory(self._directory)
+        fsync_directory(self._directory)
         return archived
 
     def retired_paths(self, department_id: int) -> list[Path]:
         """The archived keystores of *department_id*, oldest first."""
         self.path(department_id)  # validates the id
         pattern = re.compile(rf"department-{department_id}\.retired-([1-9][0-9]*)\.json")
-        archive = self._directory / _ARCHIVE
-        if not archive.is_dir():
-            return []
-        numbered = {}
-        for entry in archive.iterdir():
-            if (match := pattern.fullmatch(entry.name)) is not None:
-                numbered[int(match[1])] = entry
-        return [numbered[n] for n in sorted(numbered)]
+        return numbered_files(self._directory / _ARCHIVE, pattern)
 
     def address(self, department_id: int) -> ChecksumAddress:
         """Return the address of *department_id*'s key without decrypting it.
@@ -214,7 +206,9 @@ class Keystore:
         )
         self._make_directory()
         try:
-            _write_file(self.path(department_id), json.dumps(keyfile).encode(), replace=replace)
+            write_atomically(
+                self.path(department_id), json.dumps(keyfile).encode(), replace=replace
+            )
         except FileExistsError:
             raise KeystoreExistsError(
                 f"department {department_id} has a keystore already"
@@ -231,21 +225,16 @@ class Keystore:
         except FileExistsError:
             pass
         number = len(self.retired_paths(department_id)) + 1
-        while True:
-            target = archive / f"department-{department_id}.retired-{number}.json"
-            try:
-                # A link shares the file, mode 0600 included, and fails if the name is taken.
-                os.link(current, target)
-            except FileExistsError:
-                number += 1
-                continue
-            except FileNotFoundError:
-                raise KeystoreNotFoundError(
-                    f"no keystore for department {department_id} in {self._directory}"
-                ) from None
-            break
-        _fsync_directory(archive)
-        return target
+        try:
+            return link_numbered(
+                current,
+                lambda n: archive / f"department-{department_id}.retired-{n}.json",
+                number,
+            )
+        except FileNotFoundError:
+            raise KeystoreNotFoundError(
+                f"no keystore for department {department_id} in {self._directory}"
+            ) from None
 
     def _find(self, department_id: int, address: str) -> tuple[dict[str, Any], ChecksumAddress]:
         """The keystore of *department_id* (current or archived) whose address is *address*."""
@@ -289,38 +278,3 @@ class Keystore:
 def _check_passphrase(passphrase: object) -> None:
     if not isinstance(passphrase, str) or not passphrase:
         raise InvalidInputError("passphrase must be a non-empty str")
-
-
-def _write_file(path: Path, data: bytes, *, replace: bool) -> None:
-    """Write *path* atomically with mode 0o600; unless *replace*, raise FileExistsError if it
-    exists.
-
-    The data goes to a temporary file first, so a crash never leaves a truncated keystore.
-    A new key is published with ``os.link`` rather than ``os.replace`` because linking fails if
-    the target exists, while replacing would silently clobber a key created concurrently; a
-    rotation replaces on purpose, once the old key is archived.
-    """
-    # mkstemp creates the file with mode 0o600, before any byte is written.
-    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as stream:
-            stream.write(data)
-            stream.flush()
-            os.fsync(stream.fileno())
-        if replace:
-            os.replace(temporary, path)
-        else:
-            os.link(temporary, path)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(temporary)
-    _fsync_directory(path.parent)
-
-
-def _fsync_directory(directory: Path) -> None:
-    """Make a new directory entry durable: a key reported created must survive a crash."""
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
