@@ -41,6 +41,9 @@ _STATUS: tuple[tuple[type[e.LedgerError], int], ...] = (
     (e.NotAcceptableError, 406),
     (e.InvalidJsonError, 400),
     (e.InvalidInputError, 422),
+    # Sealed data a client sent that does not open, or a wrapped key that does not unwrap:
+    # what was sent is invalid, whoever sent it.
+    (e.SealError, 422),
     (e.ChainUnavailableError, 503),
 )
 
