@@ -545,8 +545,14 @@ def test_a_token_is_sent_only_once_entered_and_kept_in_the_tab_only(
     _register(ledger, content)
 
     _choose_file(visit, "anonymous.csv", content)
-    expect(_verdict(visit).locator(".verdict-status .badge")).to_have_text("✓ Registered")
-    visit.page.wait_for_load_state("networkidle")  # the panels' reads too
+    verdict = _verdict(visit)
+    expect(verdict.locator(".verdict-status .badge")).to_have_text("✓ Registered")
+    # The panels' reads are done once they show their answers (the lineage is shown after
+    # its datasets are read; "network idle" alone can come between two of them).
+    expect(verdict.locator(".lineage-slot")).to_contain_text(
+        "This dataset has no recorded parents or derived datasets."
+    )
+    expect(verdict.locator(".access")).to_contain_text("No grant is in force.")
     assert sent and {header for header, _ in sent} == {None}  # anonymous: no header at all
 
     asked_before = len(sent)
