@@ -3,10 +3,10 @@
 
     python bench/gas.py [--chain eth-tester|anvil] [--json] [--markdown] [--repeats N]
 
-Deploys the four contracts from a fresh governance key, enrols departments with fresh
+Deploys the contracts from a fresh governance key, enrols departments with fresh
 ``eth_account`` keys, and records the receipt ``gasUsed`` of every operation: deployments,
-governance actions, dataset, access and anchor actions, each sent directly by the department's
-key and by EIP-712 signature through a relayer.
+governance actions, dataset, access, anchor and encryption-key actions, each sent directly by
+the department's key and by EIP-712 signature through a relayer.
 
 Signed actions are measured in *steady state* (the department's nonce slot on that contract is
 already non-zero, the dataset already has versions) and, separately, on *first use* (the first
@@ -48,6 +48,7 @@ from typing import Any
 # one installed in the virtualenv (worktrees share one).
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from cryptography.hazmat.primitives.asymmetric import mlkem, x25519
 from eth_abi.abi import encode as abi_encode
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
@@ -56,7 +57,7 @@ from hexbytes import HexBytes
 
 from ledger.chain.backend import Chain, Receipt
 from ledger.chain.deploy import Ledger
-from ledger.chain.types import Classification, NewVersion, VersionRef
+from ledger.chain.types import Classification, Kem, NewVersion, VersionRef
 from ledger.merkle import MerkleTree
 
 # --------------------------------------------------------------------------------------------
@@ -266,6 +267,8 @@ class Bench:
         self.access_section()
         self.log("anchors")
         self.anchors_section()
+        self.log("encryption keys")
+        self.keys_section()
         self.log("calldata-only baseline transactions")
         for m in self.results:
             if m.kind == "receipt" and m.group != "baseline (same run)":
@@ -282,6 +285,7 @@ class Bench:
             d.dataset_registry: "DatasetRegistry",
             d.access_registry: "AccessRegistry",
             d.anchor_registry: "AnchorRegistry",
+            d.key_directory: "KeyDirectory",
         }
         found: dict[str, tuple[str, bytes]] = {}
         for number in range(start + 1, self.w3.eth.block_number + 1):
@@ -293,7 +297,7 @@ class Bench:
                     if name:
                         full = self.w3.eth.get_transaction(tx["hash"])
                         found[name] = (HexBytes(tx["hash"]).to_0x_hex(), bytes(full["input"]))
-        for name in ("DepartmentRegistry", "DatasetRegistry", "AccessRegistry", "AnchorRegistry"):
+        for name in d.gas_used:
             tx_hash, initcode = found[name]
             self.results.append(
                 Measurement(
@@ -308,11 +312,11 @@ class Bench:
         total = sum(d.gas_used.values())
         self.results.append(
             Measurement(
-                operation="deploy all four (total)",
+                operation=f"deploy all {len(d.gas_used)} (total)",
                 group="deployment",
                 gas=total,
                 kind="sum",
-                note="sum of the four deployments",
+                note="sum of the deployments",
             )
         )
 
@@ -652,6 +656,49 @@ class Bench:
             [self.chain.transact(fn, self.relayer)],
             note="same call mined: exact gasUsed",
         )
+
+    # encryption keys (issue 13) -----------------------------------------------------------
+
+    def keys_section(self) -> None:
+        keys = self.ledger.keys
+        g = "encryption keys"
+
+        def public_key(kem: Kem) -> bytes:
+            dh = x25519.X25519PrivateKey.generate().public_key().public_bytes_raw()
+            if kem is Kem.X25519:
+                return dh
+            return mlkem.MLKEM768PrivateKey.generate().public_key().public_bytes_raw() + dh
+
+        def direct(dept: Department, kem: Kem) -> Receipt:
+            return keys.publish_encryption_key(kem, public_key(kem), sender=dept.key)
+
+        def by_sig(dept: Department, kem: Kem) -> Receipt:
+            key = public_key(kem)
+            auth = keys.sign_publish_encryption_key(
+                kem, key, signer=dept.key, department_id=dept.id, deadline=self.deadline
+            )
+            return keys.publish_encryption_key_by_sig(kem, key, auth=auth, sender=self.relayer)
+
+        # A department's first key fills two fresh slots (state, hash of serial 1); a rotation
+        # overwrites the state slot and fills one fresh hash slot. a and b publish their first
+        # keys directly, one of each kind; d signs, so its first key also pays its nonce.
+        for dept, kem in ((self.a, Kem.X25519), (self.b, Kem.MLKEM768_X25519)):
+            note = f"{kem.public_key_length}-byte key"
+            self.record(
+                f"publishEncryptionKey {kem.name} (first key)", g, [direct(dept, kem)], note=note
+            )
+        for kem in Kem:
+            rotations = [direct(self.a, kem) for _ in range(self.repeats)]
+            self.record(f"publishEncryptionKey {kem.name} (rotation)", g, rotations)
+        self.record(
+            "publishEncryptionKeyBySig X25519 (first key, first use)",
+            g,
+            [by_sig(self.d, Kem.X25519)],
+            note="nonce 0→1",
+        )
+        for kem in Kem:
+            rotations = [by_sig(self.d, kem) for _ in range(self.repeats)]
+            self.record(f"publishEncryptionKeyBySig {kem.name} (rotation, steady)", g, rotations)
 
     # opcode breakdown (anvil) --------------------------------------------------------------
 

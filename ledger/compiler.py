@@ -25,7 +25,13 @@ from typing import Any
 from ledger.errors import CompilationError, ToolchainError
 
 #: Contracts deployed by provledger, in deployment order.
-CONTRACTS = ("DepartmentRegistry", "DatasetRegistry", "AccessRegistry", "AnchorRegistry")
+CONTRACTS = (
+    "DepartmentRegistry",
+    "DatasetRegistry",
+    "AccessRegistry",
+    "AnchorRegistry",
+    "KeyDirectory",
+)
 
 #: Compiler settings. Prague is the newest fork both py-evm (eth-tester) and anvil implement;
 #: anvil is started with ``--hardfork prague`` to match.

@@ -22,6 +22,7 @@ from eth_utils.crypto import keccak
 DATASET_REGISTRY_DOMAIN: Final = "provledger.DatasetRegistry"
 ACCESS_REGISTRY_DOMAIN: Final = "provledger.AccessRegistry"
 ANCHOR_REGISTRY_DOMAIN: Final = "provledger.AnchorRegistry"
+KEY_DIRECTORY_DOMAIN: Final = "provledger.KeyDirectory"
 DOMAIN_VERSION: Final = "1"
 
 
@@ -61,6 +62,7 @@ ACTION_TYPES: Final[dict[str, list[dict[str, str]]]] = {
     "CancelAccessRequest": _action("bytes32 requestId"),
     "RevokeAccess": _action("bytes32 requestId", "bytes32 reasonHash"),
     "AnchorBatch": _action("bytes32 root", "uint64 size", "bytes32 metadataHash"),
+    "PublishEncryptionKey": _action("uint16 kemId", "bytes publicKey"),
 }
 
 #: Which contract's domain each action is signed under.
@@ -74,6 +76,7 @@ ACTION_DOMAINS: Final[dict[str, str]] = {
     "CancelAccessRequest": ACCESS_REGISTRY_DOMAIN,
     "RevokeAccess": ACCESS_REGISTRY_DOMAIN,
     "AnchorBatch": ANCHOR_REGISTRY_DOMAIN,
+    "PublishEncryptionKey": KEY_DIRECTORY_DOMAIN,
 }
 
 
@@ -166,6 +169,9 @@ class TypedAction:
             if field["type"] == "VersionRef[]":
                 types.append("bytes32")
                 values.append(_version_refs_hash(value))
+            elif field["type"] == "bytes":  # dynamic bytes are encoded as their keccak256
+                types.append("bytes32")
+                values.append(keccak(_atomic(value)))
             else:
                 types.append(field["type"])
                 values.append(_atomic(value))

@@ -294,6 +294,12 @@ class ChainMismatchError(ChainError):
     code = "chain-mismatch"
 
 
+class DeploymentTooOldError(ChainError):
+    """The deployment was made before a contract a feature needs was added to provledger."""
+
+    code = "deployment-too-old"
+
+
 class TransactionFailedError(ChainError):
     """A transaction was mined but reverted with data the ledger cannot decode."""
 
@@ -695,6 +701,26 @@ class AnchorUnknownError(NotFoundError):
 class AnchorZeroRootError(ContractInputError):
     solidity_name = "AnchorZeroRoot"
     template = "the batch root is zero"
+
+
+class KeyDirectoryUnknownKemError(ContractInputError):
+    solidity_name = "KeyDirectoryUnknownKem"
+    template = "HPKE KEM {kemId:#06x} is not accepted (0x0020 X25519, 0x647a MLKEM768-X25519)"
+
+
+class KeyDirectoryInvalidKeyLengthError(ContractInputError):
+    solidity_name = "KeyDirectoryInvalidKeyLength"
+    template = "a {length}-byte public key is the wrong length for HPKE KEM {kemId:#06x}"
+
+
+class KeyDirectoryNoKeyError(NotFoundError):
+    solidity_name = "KeyDirectoryNoKey"
+    template = "department {departmentId} has published no encryption key"
+
+
+class KeyDirectoryDepartmentInactiveError(ConflictError):
+    solidity_name = "KeyDirectoryDepartmentInactive"
+    template = "department {departmentId} is suspended or unknown: nothing may be wrapped to it"
 
 
 class InvalidShortStringError(ContractInputError):

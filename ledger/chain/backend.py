@@ -76,6 +76,8 @@ def _translate(exc: BaseException, *, tx_hash: str | None = None) -> LedgerError
     if isinstance(exc, TransactionFailed):
         message = str(exc.args[0]) if exc.args else str(exc)
         raw = revert_data_from_message(message)
+        if raw is None:
+            raw = _raw_revert_in_context(exc)
         if raw is not None:
             return decode_revert(raw, tx_hash=tx_hash)
         return TransactionFailedError(message, tx_hash=tx_hash)
@@ -88,6 +90,23 @@ def _translate(exc: BaseException, *, tx_hash: str | None = None) -> LedgerError
     if isinstance(exc, Web3Exception | ValueError):
         return ChainError(f"the chain refused the request: {exc}")
     raise exc
+
+
+def _raw_revert_in_context(exc: BaseException) -> bytes | None:
+    """The revert bytes of the eth-tester exception ``exc`` was raised while handling.
+
+    web3's eth-tester provider re-raises a revert as text, decoding its data as
+    ``Error(string)`` whatever the selector: a custom error whose arguments happen to read as
+    an ABI string (``KeyDirectoryInvalidKeyLength(0x20, 0)``: offset 32, length 0) arrives as
+    an empty reason. The exception it handled still holds the bytes.
+    """
+    inner = exc.__context__
+    if not isinstance(inner, TransactionFailed) or not inner.args:
+        return None
+    first = inner.args[0]
+    if isinstance(first, Exception) and first.args:
+        first = first.args[0]
+    return first if isinstance(first, bytes) else None
 
 
 class Chain:

@@ -145,6 +145,47 @@ class AnchorRecord:
     anchored_at: int
 
 
+class Kem(enum.IntEnum):
+    """HPKE KEM identifiers (RFC 9180 registry) the key directory accepts."""
+
+    X25519 = 0x0020  # DHKEM(X25519, HKDF-SHA256), RFC 9180
+    MLKEM768_X25519 = 0x647A  # X-Wing, draft-ietf-hpke-pq; cryptography's KEM.MLKEM768_X25519
+
+    @property
+    def public_key_length(self) -> int:
+        """RFC 9180 ``Npk``: the length of a serialized public key, which the contract checks."""
+        return _KEM_PUBLIC_KEY_LENGTHS[self]
+
+
+_KEM_PUBLIC_KEY_LENGTHS = {Kem.X25519: 32, Kem.MLKEM768_X25519: 1184 + 32}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EncryptionKeyRecord:
+    """A department's encryption key as the key directory stores it (serial 0: none)."""
+
+    department_id: int
+    key_hash: bytes
+    kem_id: int
+    serial: int
+    published_at: int
+
+    @property
+    def exists(self) -> bool:
+        return self.serial != 0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PublishedKey:
+    """One ``EncryptionKeyPublished`` event: the full public key, which only the log keeps."""
+
+    department_id: int
+    serial: int
+    kem_id: int
+    key_hash: bytes
+    public_key: bytes
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Event:
     """A decoded contract event with the chain coordinates to re-check it anywhere."""

@@ -1,4 +1,5 @@
-"""Specification of the EIP-712 signed actions of DatasetRegistry, AccessRegistry, AnchorRegistry.
+"""Specification of the EIP-712 signed actions of DatasetRegistry, AccessRegistry, AnchorRegistry
+and KeyDirectory.
 
 Every ``*BySig`` function is exercised through the same table of actions: a valid signature
 relayed by a non-department account succeeds once and consumes the department's nonce; a
@@ -27,13 +28,21 @@ from ledger.chain.clients import (
     SignedActionsClient,
 )
 from ledger.chain.deploy import Ledger
-from ledger.chain.types import Authorization, Classification, NewVersion, RequestStatus, VersionRef
+from ledger.chain.types import (
+    Authorization,
+    Classification,
+    Kem,
+    NewVersion,
+    RequestStatus,
+    VersionRef,
+)
 from ledger.eip712 import (
     ACCESS_REGISTRY_DOMAIN,
     ACTION_DOMAINS,
     ACTION_TYPES,
     ANCHOR_REGISTRY_DOMAIN,
     DATASET_REGISTRY_DOMAIN,
+    KEY_DIRECTORY_DOMAIN,
     Domain,
     TypedAction,
     encode_type,
@@ -386,6 +395,28 @@ def _anchor_batch(ledger: Ledger, actors: Any) -> Action:
     )
 
 
+def _publish_encryption_key(ledger: Ledger, actors: Any) -> Action:
+    fields: dict[str, Any] = {
+        "kemId": int(Kem.MLKEM768_X25519),
+        "publicKey": keccak(text="a hybrid key").ljust(Kem.MLKEM768_X25519.public_key_length, b"k"),
+    }
+    return Action(
+        "PublishEncryptionKey",
+        ledger.keys,
+        actors.dept_b,
+        DEPT_B,
+        fields,
+        client_sign=lambda **kw: ledger.keys.sign_publish_encryption_key(
+            fields["kemId"], fields["publicKey"], **kw
+        ),
+        # Straight to the contract: the client refuses a tampered KEM before sending.
+        submit=lambda f, auth, sender: ledger.keys._act(
+            "publishEncryptionKey", (f["kemId"], f["publicKey"]), sender, auth
+        ),
+        done=lambda: ledger.keys.current_key(DEPT_B).key_hash == keccak(fields["publicKey"]),
+    )
+
+
 ACTIONS: dict[str, Callable[[Ledger, Any], Action]] = {
     "CreateDataset": _create_dataset,
     "AddVersion": _add_version,
@@ -396,6 +427,7 @@ ACTIONS: dict[str, Callable[[Ledger, Any], Action]] = {
     "CancelAccessRequest": _cancel_access_request,
     "RevokeAccess": _revoke_access,
     "AnchorBatch": _anchor_batch,
+    "PublishEncryptionKey": _publish_encryption_key,
 }
 
 
@@ -419,6 +451,7 @@ def client_for(ledger: Ledger, primary_type: str) -> SignedActionsClient:
         DATASET_REGISTRY_DOMAIN: ledger.datasets,
         ACCESS_REGISTRY_DOMAIN: ledger.access,
         ANCHOR_REGISTRY_DOMAIN: ledger.anchors,
+        KEY_DIRECTORY_DOMAIN: ledger.keys,
     }[ACTION_DOMAINS[primary_type]]
 
 
@@ -430,12 +463,12 @@ def test_the_action_table_covers_every_by_signature_function_of_every_contract(
 ) -> None:
     by_sig = {
         entry["name"]
-        for client in (ledger.datasets, ledger.access, ledger.anchors)
+        for client in (ledger.datasets, ledger.access, ledger.anchors, ledger.keys)
         for entry in client.contract.abi
         if entry["type"] == "function" and entry["name"].endswith("BySig")
     }
 
-    assert len(by_sig) == 9
+    assert len(by_sig) == 10
     assert (
         {name[0].upper() + name[1:].removesuffix("BySig") for name in by_sig}
         == set(ACTIONS)
@@ -555,9 +588,8 @@ def test_a_signature_for_another_contract_is_refused(
 ) -> None:
     nonce = action.nonce()
     typed = action.typed(nonce=nonce, deadline=deadline)
-    elsewhere = [
-        c.address for c in (ledger.datasets, ledger.access, ledger.anchors, ledger.departments)
-    ]
+    clients = (ledger.datasets, ledger.access, ledger.anchors, ledger.keys, ledger.departments)
+    elsewhere = [c.address for c in clients]
     elsewhere.remove(action.client.address)
 
     for address in elsewhere:
@@ -721,7 +753,7 @@ def test_the_version_ref_typehash_is_the_keccak_of_its_type_string(ledger: Ledge
 def test_every_typehash_constant_of_the_contracts_is_checked(ledger: Ledger) -> None:
     constants = {
         entry["name"]
-        for client in (ledger.datasets, ledger.access, ledger.anchors)
+        for client in (ledger.datasets, ledger.access, ledger.anchors, ledger.keys)
         for entry in client.contract.abi
         if entry["type"] == "function" and entry["name"].endswith("_TYPEHASH")
     }
@@ -729,7 +761,7 @@ def test_every_typehash_constant_of_the_contracts_is_checked(ledger: Ledger) -> 
     assert constants == {f"{snake(t)}_TYPEHASH" for t in ACTION_TYPES} | {"VERSION_REF_TYPEHASH"}
 
 
-@pytest.mark.parametrize("which", ["datasets", "access", "anchors"])
+@pytest.mark.parametrize("which", ["datasets", "access", "anchors", "keys"])
 def test_the_eip712_domain_of_each_contract_matches_the_clients_domain(
     ledger: Ledger, which: str
 ) -> None:
@@ -748,11 +780,15 @@ def test_the_eip712_domain_of_each_contract_matches_the_clients_domain(
     assert (bytes(salt), list(extensions)) == (bytes(32), [])
 
 
-def test_the_three_contracts_have_distinct_domain_names(ledger: Ledger) -> None:
-    names = {c.domain.name for c in (ledger.datasets, ledger.access, ledger.anchors)}
+def test_the_signing_contracts_have_distinct_domain_names(ledger: Ledger) -> None:
+    names = {c.domain.name for c in (ledger.datasets, ledger.access, ledger.anchors, ledger.keys)}
 
-    assert names == {DATASET_REGISTRY_DOMAIN, ACCESS_REGISTRY_DOMAIN, ANCHOR_REGISTRY_DOMAIN}
-    assert len(names) == 3
+    assert names == {
+        DATASET_REGISTRY_DOMAIN,
+        ACCESS_REGISTRY_DOMAIN,
+        ANCHOR_REGISTRY_DOMAIN,
+        KEY_DIRECTORY_DOMAIN,
+    }
 
 
 # --- TypedAction -----------------------------------------------------------------------------

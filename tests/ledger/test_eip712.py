@@ -13,12 +13,14 @@ from eth_utils.crypto import keccak
 
 from ledger.eip712 import ACTION_DOMAINS, ACTION_TYPES, Domain, TypedAction
 
-BITS = {"uint8": 8, "uint32": 32, "uint64": 64, "uint256": 256}
+BITS = {"uint8": 8, "uint16": 16, "uint32": 32, "uint64": 64, "uint256": 256}
 
 
 def _value(kind: str, rng: random.Random) -> object:
     if kind == "bytes32":
         return os.urandom(32)
+    if kind == "bytes":  # any length: a public key is 32 or 1216 bytes, 0 is legal EIP-712
+        return os.urandom(rng.choice([0, 1, 32, 1216]))
     if kind == "VersionRef[]":
         return [
             {"datasetId": os.urandom(32), "version": rng.randrange(1, 2**32)}

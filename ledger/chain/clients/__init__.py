@@ -1,4 +1,4 @@
-"""Typed clients for the four contracts: one Python method per contract function.
+"""Typed clients for the contracts: one Python method per contract function.
 
 Each department action comes in three forms: ``x(..., sender=key)`` sent by the department's
 own key; ``sign_x(..., signer=key, department_id=…, deadline=…)`` producing an
@@ -11,6 +11,7 @@ from ledger.chain.clients.anchors import AnchorRegistryClient
 from ledger.chain.clients.base import ContractClient, SignedActionsClient
 from ledger.chain.clients.datasets import DatasetRegistryClient
 from ledger.chain.clients.departments import DepartmentRegistryClient
+from ledger.chain.clients.keys import KeyDirectoryClient
 
 __all__ = [
     "AccessRegistryClient",
@@ -18,5 +19,6 @@ __all__ = [
     "ContractClient",
     "DatasetRegistryClient",
     "DepartmentRegistryClient",
+    "KeyDirectoryClient",
     "SignedActionsClient",
 ]

@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from ledger.chain.anvil import free_port
 from ledger.chain.backend import Chain
 from ledger.chain.deploy import Deployment, Ledger
-from ledger.errors import ChainMismatchError, ChainUnavailableError, InvalidInputError
+from ledger.errors import (
+    ChainMismatchError,
+    ChainUnavailableError,
+    DeploymentTooOldError,
+    InvalidInputError,
+)
 
 
 def test_an_unreachable_rpc_endpoint_is_reported_as_unavailable() -> None:
@@ -85,3 +92,30 @@ def test_head_names_the_latest_block_and_moves_with_it(ledger: Ledger) -> None:
     )
     later_number, later_hash = chain.head()
     assert later_number == number + 1 and later_hash != block_hash
+
+
+def test_a_new_deployment_records_its_key_directory(ledger: Ledger) -> None:
+    record = Deployment.from_json(ledger.deployment.to_json())
+    assert record.key_directory == ledger.deployment.key_directory == ledger.keys.address
+
+
+def test_a_record_from_before_the_key_directory_still_loads_and_says_what_it_lacks(
+    ledger: Ledger,
+) -> None:
+    document = json.loads(ledger.deployment.to_json())
+    del document["key_directory"]
+    older = Deployment.from_json(json.dumps(document, indent=2))
+
+    assert older.key_directory is None
+    assert older.to_json() == json.dumps(document, indent=2)  # written back unchanged
+    old_ledger = Ledger(ledger.chain, older)
+    assert old_ledger.datasets.address == ledger.datasets.address  # everything else serves
+    with pytest.raises(DeploymentTooOldError, match="predates the key directory"):
+        old_ledger.keys  # noqa: B018 - the property access is what is refused
+
+
+def test_a_key_directory_address_that_is_not_text_is_rejected(ledger: Ledger) -> None:
+    document = json.loads(ledger.deployment.to_json())
+    document["key_directory"] = 5
+    with pytest.raises(InvalidInputError):
+        Deployment.from_json(json.dumps(document))
