@@ -75,6 +75,19 @@ class UploadTooLargeError(BodyTooLargeError):
     code = "upload-too-large"
 
 
+class BlobTooLargeError(BodyTooLargeError):
+    """A blob streamed into the store is larger than it was allowed to be; nothing is kept."""
+
+    code = "blob-too-large"
+
+
+class BlobDigestMismatchError(InvalidInputError):
+    """The bytes of a blob do not hash to the digest announced for them (cut short or
+    altered on the way); nothing is kept."""
+
+    code = "blob-digest-mismatch"
+
+
 class IncompleteUploadError(InvalidInputError):
     """An upload ended before its end: a multipart body without its closing boundary (the
     client stopped or the connection was cut), so its hash would be of partial bytes."""
@@ -130,6 +143,12 @@ class ResourceNotFoundError(LedgerError, LookupError):
     """The service knows no such object (dataset, operation, request, department)."""
 
     code = "not-found"
+
+
+class BlobNotFoundError(ResourceNotFoundError):
+    """The blob store holds no blob of that digest."""
+
+    code = "blob-not-found"
 
 
 class IdempotencyConflictError(LedgerError):

@@ -9,40 +9,57 @@ so that content keys can be wrapped to it. Two suites (RFC 9180 HPKE, base mode)
 * ``X25519``: DHKEM(X25519), HKDF-SHA256, AES-256-GCM, for interoperating with HPKE stacks that
   have no hybrid KEM yet.
 
-Encodings (self-describing: the first byte names the suite):
+A suite is named by its KEM's HPKE identifier (RFC 9180's registry: ``0x0020`` DHKEM(X25519,
+HKDF-SHA256); ``0x647a`` ML-KEM-768+X25519, draft-ietf-hpke-pq), as the chain's key directory
+(``contracts/KeyDirectory.sol``) names it. Encodings (self-describing: two bytes, big-endian,
+name the KEM):
 
-* public key: ``suite ‖ ML-KEM-768 public key (1184) ‖ X25519 public key (32)``, or
-  ``suite ‖ X25519 public key (32)``; its SHA-256 is the key's *fingerprint*, the 32 bytes the
-  chain stores (the event carries the full encoding);
-* private key: ``suite ‖ ML-KEM-768 seed (64) ‖ X25519 private key (32)``, or
-  ``suite ‖ X25519 private key (32)``. Secret: encrypt it at rest
+* public key: ``kem id ‖ ML-KEM-768 public key (1184) ‖ X25519 public key (32)``, or
+  ``kem id ‖ X25519 public key (32)``. Its *fingerprint* is the keccak-256 of the raw public key
+  (without the KEM id): the hash the key directory stores and EIP-712 signs (``bytes`` fields
+  are signed as their keccak-256), so a fingerprint is checked against the chain as it is;
+  the raw lengths differ between suites, so the hash names the KEM too;
+* private key: ``kem id ‖ ML-KEM-768 seed (64) ‖ X25519 private key (32)``, or
+  ``kem id ‖ X25519 private key (32)``. Secret: encrypt it at rest
   (:mod:`ledger.sealing.keystore`).
 """
 
 from __future__ import annotations
 
 import enum
-import hashlib
 from dataclasses import dataclass
 
 from cryptography.hazmat.primitives import hpke
 from cryptography.hazmat.primitives.asymmetric import mlkem, x25519
+from eth_utils.crypto import keccak
 
 from ledger.errors import EncryptionKeyFormatError
 from ledger.hashing import Digest
 
 __all__ = ["DEFAULT_SUITE", "EncryptionKeyPair", "EncryptionPublicKey", "Suite"]
 
+#: Bytes of the KEM identifier that starts every encoding.
+KEM_ID_SIZE = 2
 _MLKEM768_PUBLIC = 1184
 _MLKEM_SEED = 64
 _X25519 = 32
 
 
 class Suite(enum.Enum):
-    """An HPKE suite a department key belongs to; the value is its byte in the encodings."""
+    """An HPKE suite a department key belongs to; the value is its KEM's HPKE identifier."""
 
-    MLKEM768_X25519 = 1
-    X25519 = 2
+    MLKEM768_X25519 = 0x647A
+    X25519 = 0x0020
+
+    @property
+    def kem_id(self) -> int:
+        """The KEM's identifier in RFC 9180's registry (and the key directory's ``kemId``)."""
+        return self.value
+
+    @property
+    def tag(self) -> bytes:
+        """:attr:`kem_id` as the two bytes that start the encodings."""
+        return self.value.to_bytes(KEM_ID_SIZE, "big")
 
     @property
     def label(self) -> str:
@@ -58,12 +75,12 @@ class Suite(enum.Enum):
 
     @property
     def public_size(self) -> int:
-        """Length of a public key's raw bytes (its encoding without the suite byte)."""
+        """Length of a public key's raw bytes (its encoding without the KEM id)."""
         return _MLKEM768_PUBLIC + _X25519 if self is Suite.MLKEM768_X25519 else _X25519
 
     @property
     def private_size(self) -> int:
-        """Length of a private key's raw bytes (its encoding without the suite byte)."""
+        """Length of a private key's raw bytes (its encoding without the KEM id)."""
         return _MLKEM_SEED + _X25519 if self is Suite.MLKEM768_X25519 else _X25519
 
     @property
@@ -72,11 +89,18 @@ class Suite(enum.Enum):
         return 1088 + _X25519 if self is Suite.MLKEM768_X25519 else _X25519
 
     @classmethod
-    def from_byte(cls, value: int) -> Suite:
+    def from_kem_id(cls, value: int) -> Suite:
         try:
             return cls(value)
         except ValueError:
-            raise EncryptionKeyFormatError(f"unknown encryption key suite {value}") from None
+            raise EncryptionKeyFormatError(f"unknown encryption key KEM 0x{value:04x}") from None
+
+    @classmethod
+    def from_tag(cls, data: bytes) -> Suite:
+        """The suite the first :data:`KEM_ID_SIZE` bytes of an encoding name."""
+        if len(data) < KEM_ID_SIZE:
+            raise EncryptionKeyFormatError("an encoded key is shorter than its KEM id")
+        return cls.from_kem_id(int.from_bytes(data[:KEM_ID_SIZE], "big"))
 
 
 DEFAULT_SUITE = Suite.MLKEM768_X25519
@@ -103,19 +127,17 @@ class EncryptionPublicKey:
 
     @classmethod
     def decode(cls, data: bytes) -> EncryptionPublicKey:
-        """Parse the self-describing encoding (``suite ‖ raw``)."""
-        if not data:
-            raise EncryptionKeyFormatError("an encoded public key is empty")
-        return cls(Suite.from_byte(data[0]), bytes(data[1:]))
+        """Parse the self-describing encoding (``kem id ‖ raw``)."""
+        return cls(Suite.from_tag(data), bytes(data[KEM_ID_SIZE:]))
 
     def encode(self) -> bytes:
-        """``suite ‖ raw``: what the chain's event carries and the fingerprint hashes."""
-        return bytes([self.suite.value]) + self.raw
+        """``kem id ‖ raw``: the key with the name of its KEM, for files and transfer."""
+        return self.suite.tag + self.raw
 
     def fingerprint(self) -> Digest:
-        """SHA-256 of :meth:`encode`: what the chain stores for the key, and what every
-        wrapped key to it is bound to."""
-        return Digest(hashlib.sha256(self.encode()).digest())
+        """keccak-256 of :attr:`raw`: the key hash the chain's key directory stores (and its
+        event's ``keyHash``), and what every wrapped key to it is bound to."""
+        return Digest(keccak(self.raw))
 
     def hpke_key(self) -> _HpkePublic:
         """The key as ``cryptography``'s HPKE takes it."""
@@ -163,11 +185,9 @@ class EncryptionKeyPair:
 
     @classmethod
     def from_private_bytes(cls, data: bytes) -> EncryptionKeyPair:
-        """Rebuild a key pair from :meth:`private_bytes` (``suite ‖ seeds``)."""
-        if not data:
-            raise EncryptionKeyFormatError("an encoded private key is empty")
-        suite = Suite.from_byte(data[0])
-        raw = bytes(data[1:])
+        """Rebuild a key pair from :meth:`private_bytes` (``kem id ‖ seeds``)."""
+        suite = Suite.from_tag(data)
+        raw = bytes(data[KEM_ID_SIZE:])
         if len(raw) != suite.private_size:
             raise EncryptionKeyFormatError(
                 f"a {suite.label} private key is {suite.private_size} bytes, got {len(raw)}"
@@ -191,11 +211,11 @@ class EncryptionKeyPair:
         return self._public
 
     def private_bytes(self) -> bytes:
-        """``suite ‖ ML-KEM seed ‖ X25519 key`` (or ``suite ‖ X25519 key``): secret."""
+        """``kem id ‖ ML-KEM seed ‖ X25519 key`` (or ``kem id ‖ X25519 key``): secret."""
         raw = self._x25519.private_bytes_raw()
         if self._mlkem is not None:
             raw = self._mlkem.private_bytes_raw() + raw
-        return bytes([self._suite.value]) + raw
+        return self._suite.tag + raw
 
     def hpke_key(self) -> _HpkePrivate:
         """The private key as ``cryptography``'s HPKE takes it."""

@@ -26,7 +26,7 @@ from cryptography.exceptions import InvalidTag
 
 from ledger.errors import InvalidInputError, WrappedKeyError, WrappedKeySuiteError
 from ledger.hashing import DIGEST_SIZE, Digest
-from ledger.sealing.keypairs import EncryptionKeyPair, EncryptionPublicKey, Suite
+from ledger.sealing.keypairs import KEM_ID_SIZE, EncryptionKeyPair, EncryptionPublicKey, Suite
 from ledger.sealing.layout import CONTENT_KEY_SIZE, TAG_SIZE
 
 __all__ = ["KeyBinding", "WrappedKey", "unwrap_content_key", "wrap_content_key"]
@@ -95,22 +95,24 @@ class WrappedKey:
             )
 
     def encode(self) -> bytes:
-        """``format ‖ suite ‖ recipient fingerprint ‖ HPKE output``, for storage and transfer."""
-        head = bytes([_FORMAT, self.suite.value])
+        """``format ‖ kem id ‖ recipient fingerprint ‖ HPKE output``, for storage and transfer."""
+        head = bytes([_FORMAT]) + self.suite.tag
         return head + self.recipient_fingerprint.value + self.ciphertext
 
     @classmethod
     def decode(cls, data: bytes) -> WrappedKey:
         """Parse :meth:`encode`'s bytes; raises :class:`~ledger.errors.WrappedKeyError` if they
         are not a wrapped key."""
-        if len(data) < 2 + DIGEST_SIZE or data[0] != _FORMAT:
+        start = 1 + KEM_ID_SIZE
+        if len(data) < start + DIGEST_SIZE or data[0] != _FORMAT:
             raise WrappedKeyError("not a wrapped key of format 1")
+        kem_id = int.from_bytes(data[1:start], "big")
         try:
-            suite = Suite(data[1])
+            suite = Suite(kem_id)
         except ValueError:
-            raise WrappedKeyError(f"a wrapped key of unknown suite {data[1]}") from None
-        fingerprint = Digest(bytes(data[2 : 2 + DIGEST_SIZE]))
-        return cls(suite, fingerprint, bytes(data[2 + DIGEST_SIZE :]))
+            raise WrappedKeyError(f"a wrapped key of unknown KEM 0x{kem_id:04x}") from None
+        fingerprint = Digest(bytes(data[start : start + DIGEST_SIZE]))
+        return cls(suite, fingerprint, bytes(data[start + DIGEST_SIZE :]))
 
 
 def wrap_content_key(

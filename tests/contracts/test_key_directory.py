@@ -32,6 +32,7 @@ from ledger.errors import (
     SignatureExpiredError,
     SignatureWrongSignerError,
 )
+from ledger.sealing import EncryptionKeyPair, EncryptionPublicKey, Suite
 
 # --- helpers (kept local: tests/conftest.py constants cannot be imported) ---------------------
 
@@ -88,6 +89,28 @@ def test_the_contract_requires_the_lengths_the_client_knows(ledger: Ledger) -> N
 def test_no_two_accepted_kems_share_a_key_length_so_a_key_hash_fixes_its_kem() -> None:
     lengths = [k.public_key_length for k in Kem]
     assert len(set(lengths)) == len(lengths)
+
+
+def test_the_sealing_suites_are_the_directorys_kems() -> None:
+    # One name for a suite from the key file to the chain: its HPKE KEM id.
+    assert {suite.kem_id for suite in Suite} == {int(kem) for kem in Kem}
+    for suite in Suite:
+        assert Kem(suite.kem_id).public_key_length == len(
+            EncryptionKeyPair.generate(suite).public_key.raw
+        )
+
+
+@pytest.mark.parametrize("suite", list(Suite))
+def test_the_hash_the_directory_stores_is_the_fingerprint_a_wrapped_key_is_bound_to(
+    ledger: Ledger, actors: Any, suite: Suite
+) -> None:
+    public = EncryptionKeyPair.generate(suite).public_key
+
+    receipt = ledger.keys.publish_encryption_key(suite.kem_id, public.raw, sender=actors.dept_c)
+
+    [published] = ledger.keys.published_keys(receipt.logs)
+    assert ledger.keys.current_key(DEPT_C).key_hash == public.fingerprint().value
+    assert EncryptionPublicKey(Suite(published.kem_id), published.public_key) == public
 
 
 # --- publishing ----------------------------------------------------------------------------------

@@ -22,11 +22,11 @@ from ledger.sealing.keystore import EncryptionKeystore, lock_key_pair, unlock_ke
 # scrypt n = 2**4 instead of 2**18: keeps each test in milliseconds.
 CHEAP_SCRYPT = 2**4
 
-# Fixed private keys (suite byte ‖ seeds) and the fingerprints their public keys must have.
-HYBRID_SEED = bytes([1]) + bytes(range(64)) + bytes(range(64, 96))
-X25519_SEED = bytes([2]) + bytes(range(64, 96))
-HYBRID_FINGERPRINT = "0x08fbad7966cc2cd0834976067ad492f84c9e316f9b1bb86bd1b688f6fc09b1a2"
-X25519_FINGERPRINT = "0x9d0056344120bbc8e62057f4eb414d097c083ddf6b1ee47c352db7cb5d542c85"
+# Fixed private keys (KEM id ‖ seeds) and the fingerprints their public keys must have.
+HYBRID_SEED = bytes.fromhex("647a") + bytes(range(64)) + bytes(range(64, 96))
+X25519_SEED = bytes.fromhex("0020") + bytes(range(64, 96))
+HYBRID_FINGERPRINT = "0xbc3309b84eb552f9b792c7abc4620300590540ed675286441de45d8ecaac482c"
+X25519_FINGERPRINT = "0x290f164d7da7cecf72e13a78e3b73ffeb2ecdab4512990732ea859a210b71140"
 
 
 @pytest.fixture
@@ -38,15 +38,18 @@ def keystore(tmp_path: Path) -> EncryptionKeystore:
 
 
 @pytest.mark.parametrize(
-    ("suite", "size"), [(Suite.MLKEM768_X25519, 1 + 1184 + 32), (Suite.X25519, 1 + 32)]
+    ("suite", "kem_id", "size"),
+    [(Suite.MLKEM768_X25519, 0x647A, 1184 + 32), (Suite.X25519, 0x0020, 32)],
 )
-def test_a_public_key_encodes_as_its_suite_byte_and_raw_keys(suite: Suite, size: int) -> None:
+def test_a_public_key_encodes_as_its_hpke_kem_id_and_raw_keys(
+    suite: Suite, kem_id: int, size: int
+) -> None:
     public = EncryptionKeyPair.generate(suite).public_key
 
     encoded = public.encode()
 
-    assert len(encoded) == size
-    assert encoded[0] == suite.value
+    assert len(public.raw) == size
+    assert encoded == kem_id.to_bytes(2, "big") + public.raw
     assert EncryptionPublicKey.decode(encoded) == public
 
 
@@ -73,17 +76,21 @@ def test_the_fingerprint_of_a_key_from_a_fixed_seed_is_stable(
     assert public.fingerprint().hex() == fingerprint
 
 
-def test_the_fingerprint_is_the_sha256_of_the_encoding() -> None:
-    import hashlib
+def test_the_fingerprint_is_the_keccak_of_the_raw_key_as_the_key_directory_hashes_it() -> None:
+    from cryptography.hazmat.primitives.asymmetric import x25519
+    from eth_utils.crypto import keccak
 
     public = EncryptionKeyPair.from_private_bytes(X25519_SEED).public_key
-    assert public.fingerprint().value == hashlib.sha256(public.encode()).digest()
+    raw = x25519.X25519PrivateKey.from_private_bytes(bytes(range(64, 96))).public_key()
+
+    assert public.raw == raw.public_bytes_raw()
+    assert public.fingerprint().value == keccak(public.raw)
 
 
 @pytest.mark.parametrize(
     "encoded",
-    [b"", b"\x09" + bytes(32), b"\x02" + bytes(31), b"\x01" + bytes(33)],
-    ids=["empty", "unknown suite", "short x25519", "hybrid of x25519 length"],
+    [b"", b"\x00", b"\x00\x21" + bytes(32), b"\x00\x20" + bytes(31), b"\x64\x7a" + bytes(33)],
+    ids=["empty", "half a kem id", "unknown kem", "short x25519", "hybrid of x25519 length"],
 )
 def test_malformed_public_keys_are_refused(encoded: bytes) -> None:
     with pytest.raises(EncryptionKeyFormatError):
@@ -97,7 +104,7 @@ def test_a_private_key_of_the_wrong_length_is_refused() -> None:
 
 def test_a_key_pair_never_shows_its_private_half() -> None:
     key = EncryptionKeyPair.from_private_bytes(X25519_SEED)
-    assert X25519_SEED[1:].hex() not in repr(key)
+    assert X25519_SEED[2:].hex() not in repr(key)
     assert str(key.public_key.fingerprint()) in repr(key)
 
 

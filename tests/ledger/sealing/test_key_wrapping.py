@@ -130,7 +130,12 @@ def test_a_wrapped_key_and_a_private_key_of_different_suites_are_named() -> None
 
 @pytest.mark.parametrize(
     "data",
-    [b"", b"\x02\x01" + bytes(32 + 1168), b"\x01\x09" + bytes(32 + 80), b"\x01\x02" + bytes(40)],
+    [
+        b"",
+        b"\x02\x64\x7a" + bytes(32 + 1168),
+        b"\x01\x00\x21" + bytes(32 + 80),
+        b"\x01\x00\x20" + bytes(40),
+    ],
     ids=["empty", "unknown format", "unknown suite", "short"],
 )
 def test_bytes_that_are_no_wrapped_key_are_refused(data: bytes) -> None:
