@@ -2,7 +2,7 @@
 
 One service (its embedded chain, served on loopback, its relayer and indexer running, with
 departments 1 and 2 and an auditor token: :func:`api.testing.serve_ledger`) and one browser
-for the package; each test
+per module; each test
 gets a fresh context and page that record what the page did (:class:`browsing.Visit`). Without
 a system Chromium the tests are skipped, unless ``PROVLEDGER_REQUIRE_BROWSER=1`` (CI sets it:
 there a missing browser is a failure).
@@ -29,7 +29,11 @@ from playwright.sync_api import Request as BrowserRequest
 from api.testing import LedgerService, serve_ledger
 
 
-@pytest.fixture(scope="package")
+# Module scope, as the browser below: a directory without __init__.py is no package to
+# pytest, so "package" scope kept this service, its relayer and indexer polling, running beside
+# every later test of the session (the 200-client storms of test_concurrent_requests shared
+# the process with it).
+@pytest.fixture(scope="module")
 def ledger(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LedgerService]:
     """The service on its embedded chain, served on a loopback port, writes confirmed by its
     relayer (the auditor's page verifies what departments registered through the API)."""
@@ -37,7 +41,7 @@ def ledger(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LedgerService]:
         yield served
 
 
-@pytest.fixture(scope="package")
+@pytest.fixture(scope="module")
 def service(ledger: LedgerService) -> str:
     """The service's base URL."""
     return ledger.url
