@@ -55,7 +55,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.hashing import _print, _size, parse_size, warm, write_file  # noqa: E402
-from ledger.hashing import sha256_file  # noqa: E402
+from ledger.hashing import Digest, sha256_file  # noqa: E402
 from ledger.sealing import (  # noqa: E402
     DEFAULT_CHUNK_SIZE,
     EncryptionKeyPair,
@@ -215,7 +215,7 @@ def wraps_per_second(seconds: float) -> dict[str, dict[str, float]]:
         chain_id=31337,
         registry="0x" + "11" * 20,
         dataset_id=bytes(32),
-        version=1,
+        sealed_sha256=Digest(bytes(32)),
         recipient_department=2,
     )
     content_key = secrets.token_bytes(32)

@@ -1,16 +1,20 @@
 """Content keys wrapped with HPKE (RFC 9180, base mode) to one department's encryption key, for
-one dataset version on one chain.
+one sealed version of a dataset on one chain.
 
 The HPKE ``info`` binds the wrap to its context, so a wrapped key opens only where it was meant
-to: the chain id, the dataset registry's address, the dataset id and version, the recipient
-department and the fingerprint of the recipient's key. A wrapped key copied to another
-dataset, version, department or chain, or kept past a key rotation, fails to unwrap.
+to: the chain id, the dataset registry's address, the dataset id, the SHA-256 of the sealed
+bytes it opens (committed on chain by the version's metadata), the recipient department and the
+fingerprint of the recipient's key. A wrapped key copied to another dataset, sealed version,
+department or chain, or kept past a key rotation, fails to unwrap. The sealed bytes' hash
+names the version rather than its number because an appended version's number is known only
+once it is mined, and the key is wrapped before: each seal has a fresh salt, so no two
+versions share it.
 
 ``info`` is canonical: the label and each field in this order, each preceded by its length as
 two big-endian bytes, integers big-endian at their Solidity width::
 
     "provledger wrapped content key v1" ‖ chainId (uint256, 32) ‖ registry (address, 20)
-    ‖ datasetId (bytes32, 32) ‖ version (uint32, 4) ‖ departmentId (uint64, 8)
+    ‖ datasetId (bytes32, 32) ‖ sealedSha256 (32) ‖ departmentId (uint64, 8)
     ‖ recipientKeyFingerprint (SHA-256, 32)
 
 A wrapped key's encoding: ``format version (1) ‖ suite (1) ‖ recipient fingerprint (32) ‖ HPKE
@@ -38,14 +42,15 @@ _ADDRESS = re.compile(r"0x[0-9a-fA-F]{40}")
 
 @dataclass(frozen=True, slots=True)
 class KeyBinding:
-    """Where a wrapped content key may be used: one dataset version, for one department, on
-    one deployment. ``registry`` is the DatasetRegistry's address (20 bytes or ``0x`` + 40
-    hex digits); ``dataset_id`` the dataset's ``bytes32`` id."""
+    """Where a wrapped content key may be used: one sealed version of a dataset, for one
+    department, on one deployment. ``registry`` is the DatasetRegistry's address (20 bytes or
+    ``0x`` + 40 hex digits); ``dataset_id`` the dataset's ``bytes32`` id; ``sealed_sha256``
+    the SHA-256 of the sealed stream (the blob's address)."""
 
     chain_id: int
     registry: bytes | str
     dataset_id: bytes
-    version: int
+    sealed_sha256: Digest
     recipient_department: int
 
     def __post_init__(self) -> None:
@@ -59,7 +64,10 @@ class KeyBinding:
         if len(self.dataset_id) != 32:
             raise InvalidInputError(f"dataset_id must be 32 bytes, got {len(self.dataset_id)}")
         _check_range("chain_id", self.chain_id, 256)
-        _check_range("version", self.version, 32)
+        if not isinstance(self.sealed_sha256, Digest):
+            raise InvalidInputError(
+                f"sealed_sha256 must be a Digest, got {type(self.sealed_sha256).__name__}"
+            )
         _check_range("recipient_department", self.recipient_department, 64)
 
     def info(self, recipient: Digest) -> bytes:
@@ -70,7 +78,7 @@ class KeyBinding:
             self.chain_id.to_bytes(32, "big"),
             self.registry,
             bytes(self.dataset_id),
-            self.version.to_bytes(4, "big"),
+            self.sealed_sha256.value,
             self.recipient_department.to_bytes(8, "big"),
             recipient.value,
         )

@@ -9,6 +9,7 @@ import os
 import pytest
 
 from ledger.errors import InvalidInputError, WrappedKeyError, WrappedKeySuiteError
+from ledger.hashing import Digest
 from ledger.sealing.keypairs import EncryptionKeyPair, Suite
 from ledger.sealing.wrapping import KeyBinding, WrappedKey, unwrap_content_key, wrap_content_key
 
@@ -17,7 +18,7 @@ BINDING = KeyBinding(
     chain_id=31337,
     registry="0x5FbDB2315678afecb367f032d93F642f64180aa3",
     dataset_id=bytes.fromhex("ab" * 32),
-    version=3,
+    sealed_sha256=Digest(bytes.fromhex("5e" * 32)),
     recipient_department=2,
 )
 
@@ -55,11 +56,11 @@ def test_wrapping_twice_gives_different_bytes(recipient: EncryptionKeyPair) -> N
     [
         {"recipient_department": 3},
         {"dataset_id": bytes.fromhex("cd" * 32)},
-        {"version": 4},
+        {"sealed_sha256": Digest(bytes.fromhex("5f" * 32))},
         {"chain_id": 1},
         {"registry": "0x" + "11" * 20},
     ],
-    ids=["department", "dataset", "version", "chain id", "registry"],
+    ids=["department", "dataset", "sealed version", "chain id", "registry"],
 )
 def test_a_wrapped_key_does_not_open_in_another_context(
     recipient: EncryptionKeyPair, change: dict[str, object]
@@ -151,7 +152,7 @@ def test_the_info_is_length_prefixed_fields_in_a_fixed_order() -> None:
         (31337).to_bytes(32, "big"),
         bytes.fromhex("5FbDB2315678afecb367f032d93F642f64180aa3"),
         bytes.fromhex("ab" * 32),
-        (3).to_bytes(4, "big"),
+        bytes.fromhex("5e" * 32),
         (2).to_bytes(8, "big"),
         fingerprint.value,
     ]
@@ -165,7 +166,7 @@ def test_the_info_is_length_prefixed_fields_in_a_fixed_order() -> None:
         {"registry": "0x1234"},
         {"registry": bytes(19)},
         {"dataset_id": bytes(31)},
-        {"version": 2**32},
+        {"sealed_sha256": bytes(32)},
         {"recipient_department": -1},
         {"chain_id": True},
     ],
