@@ -118,6 +118,9 @@ class Settings(BaseSettings):
     max_upload_bytes: int = Field(
         10 * 1024**3, ge=1, description="Largest file accepted for hashing."
     )
+    max_sealed_bytes: int = Field(
+        64 * 1024**3, ge=1, description="Largest sealed blob accepted into the blob store."
+    )
     rpc_access: Literal["open", "token"] | None = Field(
         None,
         description="Who may use /rpc: open (anyone who reaches the port) or token (any valid "

@@ -19,16 +19,19 @@ from eth_account.signers.local import LocalAccount
 from sqlalchemy.engine import Engine
 
 from ledger.anchoring.batcher import Batcher
+from ledger.blobs import BlobStore, DirectoryBlobStore
 from ledger.chain.backend import Chain
 from ledger.chain.deploy import Deployment, Ledger
 from ledger.chain.head import HeadWatch
 from ledger.config import Settings
 from ledger.db import create_tables, make_engine
 from ledger.errors import ChainMismatchError, ConfigurationError, KeystoreNotFoundError
+from ledger.hashing import Digest
 from ledger.index import Indexer
 from ledger.keys import Keystore
 from ledger.relayer import Relayer
 from ledger.rpc.client import JsonRpc, json_rpc_for
+from ledger.sealing import EncryptionKeyPair, EncryptionKeystore
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +61,8 @@ class Runtime:
     engine: Engine
     keystore: Keystore
     passphrase: str
+    encryption_keystore: EncryptionKeystore
+    blobs: BlobStore
     service_account: LocalAccount
     relayer: Relayer
     indexer: Indexer
@@ -66,6 +71,7 @@ class Runtime:
     _threads: list[threading.Thread] = field(default_factory=list)
     _stop: threading.Event = field(default_factory=threading.Event)
     _unlocked: dict[tuple[int, str], LocalAccount] = field(default_factory=dict)
+    _unlocked_encryption: dict[tuple[int, bytes], EncryptionKeyPair] = field(default_factory=dict)
     _json_rpc: JsonRpc | None = field(default=None, init=False, repr=False)
 
     @classmethod
@@ -87,6 +93,9 @@ class Runtime:
         ledger = Ledger(chain, deployment)
         create_tables(engine)
         keystore = Keystore(settings.data_dir / "keys", iterations=settings.keystore_scrypt_n)
+        scrypt = (
+            {} if settings.keystore_scrypt_n is None else {"scrypt_n": settings.keystore_scrypt_n}
+        )
         runtime = cls(
             settings=settings,
             chain=chain,
@@ -94,6 +103,8 @@ class Runtime:
             engine=engine,
             keystore=keystore,
             passphrase=passphrase,
+            encryption_keystore=EncryptionKeystore(settings.data_dir / "encryption-keys", **scrypt),
+            blobs=DirectoryBlobStore(settings.data_dir / "blobs"),
             service_account=service_account,
             relayer=None,  # type: ignore[arg-type]  # set just below; needs runtime.department_key
             indexer=Indexer(ledger=ledger, engine=engine),
@@ -153,6 +164,24 @@ class Runtime:
         except KeystoreNotFoundError:
             return None
         return self._unlocked[slot]
+
+    def encryption_key(
+        self, department_id: int, fingerprint: Digest | None = None
+    ) -> EncryptionKeyPair | None:
+        """The custodial encryption key pair of ``department_id`` (with ``fingerprint``, that
+        key even if rotated away), or None if the service does not hold it: the department
+        holds its own, or has none."""
+        try:
+            if fingerprint is None:
+                fingerprint = self.encryption_keystore.public_key(department_id).fingerprint()
+            slot = (department_id, fingerprint.value)
+            if slot not in self._unlocked_encryption:
+                self._unlocked_encryption[slot] = self.encryption_keystore.unlock(
+                    department_id, self.passphrase, fingerprint=fingerprint
+                )
+        except KeystoreNotFoundError:
+            return None
+        return self._unlocked_encryption[slot]
 
     # --- background workers -----------------------------------------------------------------
 
