@@ -31,6 +31,7 @@ from api.routes import (
     operations,
     reads,
     rpc,
+    sealed,
     verify,
 )
 from api.throttle import ErrorBudget, ErrorThrottle
@@ -133,6 +134,7 @@ def create_app(runtime: Runtime, *, start_workers: bool = True) -> FastAPI:
         exports,
         access,
         access_reads,
+        sealed,
         operations,
     ):
         # The routes themselves, not their router: FastAPI matches an included router by

@@ -43,6 +43,9 @@ class Body(enum.Enum):
     #: the same scan (:func:`ledger.jsonguard.check_json`) to answer JSON that is malformed or
     #: too deep in its own protocol (a -32700 parse error), so the guard bounds only its size.
     RPC = "rpc"
+    #: Sealed bytes for the blob store: ``application/octet-stream`` only, streamed to disk
+    #: (``max_sealed_bytes``), never buffered; a token is always required.
+    SEALED = "sealed"
 
     @property
     def scans_its_own_json(self) -> bool:
@@ -171,6 +174,7 @@ class BodyLimits:
     max_bulk_json_bytes: int
     max_rpc_json_bytes: int
     max_upload_bytes: int
+    max_sealed_bytes: int
     max_json_depth: int
 
     def buffered_bytes(self, body: Body) -> int:

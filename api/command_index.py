@@ -76,6 +76,12 @@ COMMANDS: tuple[Entry, ...] = (
         "Register a file's content hash as a new dataset, or as a new version of one (--dataset).",
     ),
     Entry(
+        "fetch",
+        "api.commands.fetch:commands",
+        "Fetch a sealed dataset version shared with this department: download, check and open "
+        "it (only while the chain grants access).",
+    ),
+    Entry(
         "audit",
         "api.commands.operations:commands",
         "The ledger's event history, oldest first (a department sees its own trail).",

@@ -43,6 +43,7 @@ _STATUS: tuple[tuple[type[e.LedgerError], int], ...] = (
     (e.InvalidInputError, 422),
     # Sealed data a client sent that does not open, or a wrapped key that does not unwrap:
     # what was sent is invalid, whoever sent it.
+    (e.RecipientKeyMissingError, 409),
     (e.SealError, 422),
     (e.ChainUnavailableError, 503),
 )

@@ -35,7 +35,9 @@ from api.errors import ledger_problem
 from api.uploads import ANONYMOUS_UPLOAD
 from ledger.errors import (
     AuthenticationError,
+    BlobTooLargeError,
     BodyTooLargeError,
+    InvalidInputError,
     LedgerError,
     UploadTooLargeError,
 )
@@ -86,6 +88,13 @@ class BodyGuard:
         if not exchange.expects_body:
             return exchange.receive
         media_type = ",".join(headers.getlist("content-type")).lower()
+        if policy.body is Body.SEALED:
+            cap = self.limits.max_sealed_bytes
+            if media_type.split(";")[0].strip() != "application/octet-stream":
+                raise InvalidInputError("sealed bytes come as an application/octet-stream body")
+            if exchange.declared_length is not None and exchange.declared_length > cap:
+                raise _sealed_too_large(self.limits)
+            return exchange.counted(cap, lambda: _sealed_too_large(self.limits))
         if policy.body is Body.UPLOAD and media_type.startswith(_STREAMED_TYPES):
             if policy.token is Token.OPTIONAL and not sent and not replayed:
                 raise AuthenticationError(ANONYMOUS_UPLOAD)
@@ -108,6 +117,10 @@ class BodyGuard:
         )
         chunks = await exchange.read(cap, scanner)
         return None if chunks is None else exchange.replay(chunks)
+
+
+def _sealed_too_large(limits: BodyLimits) -> BlobTooLargeError:
+    return BlobTooLargeError(f"the blob store takes at most {limits.max_sealed_bytes} bytes")
 
 
 def _upload_too_large(limits: BodyLimits) -> UploadTooLargeError:

@@ -205,6 +205,33 @@ class Signature(Strict):
     signature: Hex65
 
 
+#: A wrapped content key's encoding (``ledger.sealing.wrapping``): 1,203 bytes for the hybrid
+#: KEM, 115 for X25519; bounded with room for a larger KEM, never more.
+WrappedKeyHex = Annotated[
+    str,
+    StringConstraints(pattern=r"^0x([0-9a-fA-F]{2}){35,4096}$"),
+    AfterValidator(str.lower),
+    Field(description="A content key wrapped with HPKE: 0x-hex of its encoding"),
+]
+
+
+class SealedUpload(Strict):
+    """A sealed version: its sealed bytes, uploaded first (``PUT /v1/blobs/sha256/…``), and the
+    content key wrapped (in the department's client) to its own encryption key in force."""
+
+    sha256: Hex32 = Field(description="SHA-256 of the sealed bytes (the blob's name)")
+    size: Annotated[int, Field(ge=1, le=MAX_JSON_INT, description="Size of the sealed bytes")]
+    wrapped_key: WrappedKeyHex
+
+
+class WrappedKeyHandover(Strict):
+    """A content key of a sealed version, wrapped by its owner's client to a department."""
+
+    sealed_sha256: Hex32
+    department_id: DepartmentId
+    wrapped_key: WrappedKeyHex
+
+
 class ParentRef(Strict):
     dataset_id: Hex32
     version: Annotated[int, Field(ge=1, lt=2**32)]
@@ -236,6 +263,9 @@ class DatasetCreate(Strict):
         "are records of Merkle batches, one signed anchor per batch (for high volume; the "
         "department's key must be custodial). Fixed for the dataset's life.",
     )
+    sealed: SealedUpload | None = Field(
+        None, description="The version is shared sealed (needs salt, and anchoring chain)."
+    )
 
     @model_validator(mode="after")
     def _batched_is_unsigned(self) -> DatasetCreate:
@@ -244,13 +274,23 @@ class DatasetCreate(Strict):
                 "a batched dataset's records are signed as a batch root by the custodial key: "
                 "send no signature, or choose anchoring 'chain'"
             )
+        if self.anchoring == "batch" and self.sealed is not None:
+            raise ValueError(
+                "a sealed version is shared under grants of the access contract, which knows "
+                "only datasets on chain: choose anchoring 'chain'"
+            )
         return self
 
 
 #: :meth:`DatasetCreate._batched_is_unsigned`, for the OpenAPI document.
 BATCHED_IS_UNSIGNED: dict[str, Any] = {
     "if": {"required": ["anchoring"], "properties": {"anchoring": {"const": "batch"}}},
-    "then": {"not": {"required": ["signature"], "properties": {"signature": {"type": "object"}}}},
+    "then": {
+        "allOf": [
+            {"not": {"required": ["signature"], "properties": {"signature": {"type": "object"}}}},
+            {"not": {"required": ["sealed"], "properties": {"sealed": {"type": "object"}}}},
+        ]
+    },
 }
 
 
@@ -259,6 +299,7 @@ class VersionCreate(Strict):
     metadata: VersionMetadata = VersionMetadata()
     parents: Annotated[list[ParentRef], Field(max_length=64)] = []
     signature: Signature | None = None
+    sealed: SealedUpload | None = None
 
 
 class Withdrawal(Strict):

@@ -58,7 +58,7 @@ async def hash_upload(
     )
 
 
-async def _arriving(request: Request) -> AsyncIterator[bytes]:
+async def arriving_body(request: Request) -> AsyncIterator[bytes]:
     """The body as it arrives. A client that leaves midway leaves an incomplete upload: its
     problem, not an error of the service's to log."""
     try:
@@ -71,7 +71,7 @@ async def _arriving(request: Request) -> AsyncIterator[bytes]:
 async def _hash_raw(request: Request, max_bytes: int) -> HashedUpload:
     hasher = hashlib.sha256()
     size = 0
-    async for chunk in _arriving(request):
+    async for chunk in arriving_body(request):
         size += len(chunk)
         if size > max_bytes:
             raise UploadTooLargeError(f"the upload exceeds {max_bytes} bytes")
@@ -162,7 +162,7 @@ async def _hash_multipart(
     state = _MultipartHasher(file_field, max_bytes)
     try:
         parser = MultipartParser(boundary, callbacks=state.callbacks())  # type: ignore[arg-type]
-        async for chunk in _arriving(request):
+        async for chunk in arriving_body(request):
             parser.write(chunk)
             if state.problem is not None:
                 raise state.problem

@@ -151,6 +151,38 @@ class BlobNotFoundError(ResourceNotFoundError):
     code = "blob-not-found"
 
 
+class AccessNotGrantedError(ForbiddenError):
+    """The chain's ``hasAccess`` is false for this department and dataset at the current block:
+    never granted, expired, revoked, the department suspended or the dataset withdrawn."""
+
+    code = "access-not-granted"
+
+
+class AccessRevokedError(AccessNotGrantedError):
+    """The department's grant on the dataset was revoked by its owner."""
+
+    code = "access-revoked"
+
+
+class AccessExpiredError(AccessNotGrantedError):
+    """The department's grant on the dataset has expired."""
+
+    code = "access-expired"
+
+
+class NotSealedError(ResourceNotFoundError):
+    """The version was registered without sealed bytes: there is nothing to fetch."""
+
+    code = "not-sealed"
+
+
+class WrappedKeyNotFoundError(ResourceNotFoundError):
+    """No content key of this sealed version is wrapped to the department yet (a self-custody
+    owner wraps it in its own client after approving)."""
+
+    code = "wrapped-key-not-found"
+
+
 class IdempotencyConflictError(LedgerError):
     """An Idempotency-Key was reused with a different request body."""
 
@@ -258,7 +290,7 @@ class EncryptionKeyFormatError(SealError, ValueError):
 
 class WrappedKeyError(SealError, PermissionError):
     """A wrapped content key does not unwrap: it was wrapped for another recipient or key, for
-    another context (chain, registry, dataset, version, department), or altered."""
+    another context (chain, registry, dataset, sealed version, department), or altered."""
 
     code = "wrapped-key-invalid"
 
@@ -268,6 +300,27 @@ class WrappedKeySuiteError(WrappedKeyError):
     suites."""
 
     code = "wrapped-key-suite-mismatch"
+
+
+class WrappedKeyRecipientError(SealError, ValueError):
+    """A wrapped content key handed to the service is wrapped to a key that is not the
+    recipient department's key in force on chain."""
+
+    code = "wrapped-key-wrong-recipient"
+
+
+class SealedBlobMissingError(SealError, LookupError):
+    """A sealed registration names sealed bytes the blob store does not hold (or holds with
+    another size): upload them first."""
+
+    code = "sealed-blob-missing"
+
+
+class RecipientKeyMissingError(SealError, LookupError):
+    """A content key would be wrapped to a department that has published no encryption key
+    (or is suspended): it must publish one first."""
+
+    code = "recipient-key-missing"
 
 
 # --- compiler and artifacts ----------------------------------------------------------------

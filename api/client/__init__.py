@@ -4,7 +4,8 @@ Every write carries an ``Idempotency-Key`` generated once per call and reused by
 own retries, so a request whose answer was lost in transit is replayed by the service instead
 of being done twice. Errors are translated at this boundary: a problem+json answer becomes an
 :class:`ApiError` (status, code, detail), an unreachable service a
-:class:`ServiceUnreachableError`; nothing from ``httpx2`` escapes.
+:class:`ServiceUnreachableError`; nothing from ``httpx2`` escapes. Sealing and opening sealed
+versions in the client is :mod:`api.client.sealed` (imported on use: it brings cryptography).
 """
 
 from api.client._client import Parent, ProvledgerClient

@@ -191,11 +191,15 @@ class ProvledgerClient(ClosesOnExit):
         tags: Sequence[str] = (),
         parents: Sequence[Parent] = (),
         anchoring: str = "chain",
+        salt: str | None = None,
+        sealed: Mapping[str, Any] | None = None,
         idempotency_key: str | None = None,
         on_upload_progress: Callable[[int], None] | None = None,
     ) -> Accepted:
         """Register a dataset and its first version. ``content`` is the 0x-hex SHA-256 of the
-        bytes (they stay with the caller) or a file to upload (the service hashes it)."""
+        bytes (they stay with the caller) or a file to upload (the service hashes it).
+        ``sealed`` (with ``salt`` and a hash) describes sealed bytes uploaded with
+        :meth:`put_blob` (see :func:`api.client.seal_file`)."""
         metadata = {
             "title": title,
             "description": description,
@@ -208,6 +212,8 @@ class ProvledgerClient(ClosesOnExit):
             "metadata": metadata,
             "parents": _parents(parents),
             **({"anchoring": anchoring} if anchoring != "chain" else {}),
+            **({"salt": salt} if salt is not None else {}),
+            **({"sealed": dict(sealed)} if sealed is not None else {}),
         }
         return self._write_content(
             "/v1/datasets",
@@ -246,12 +252,18 @@ class ProvledgerClient(ClosesOnExit):
         note: str = "",
         tags: Sequence[str] = (),
         parents: Sequence[Parent] = (),
+        sealed: Mapping[str, Any] | None = None,
         idempotency_key: str | None = None,
         on_upload_progress: Callable[[int], None] | None = None,
     ) -> Accepted:
-        """Append a version to one of the caller's datasets; ``content`` as for
+        """Append a version to one of the caller's datasets; ``content`` and ``sealed`` as for
         :meth:`create_dataset`."""
-        fields = {"metadata": {"note": note, "tags": list(tags)}, "parents": _parents(parents)}
+        fields: dict[str, Any] = {
+            "metadata": {"note": note, "tags": list(tags)},
+            "parents": _parents(parents),
+        }
+        if sealed is not None:
+            fields["sealed"] = dict(sealed)
         return self._write_content(
             f"/v1/datasets/{_seg(dataset_id)}/versions",
             content,
@@ -259,6 +271,56 @@ class ProvledgerClient(ClosesOnExit):
             idempotency_key=idempotency_key,
             on_upload_progress=on_upload_progress,
         )
+
+    # --- sealed exchange ------------------------------------------------------------------
+
+    def me(self) -> dict[str, Any]:
+        """Who the token is (kind, department) and the deployment it acts on."""
+        return self._read("/v1/me")
+
+    def encryption_key(self, department_id: int) -> dict[str, Any]:
+        """The department's encryption key in force, as the key directory has it."""
+        return self._read(f"/v1/departments/{department_id}/encryption-key")
+
+    def put_blob(
+        self, file: Path, sha256: str, *, on_progress: Callable[[int], None] | None = None
+    ) -> dict[str, Any]:
+        """Upload sealed bytes to the blob store under their SHA-256 (0x-hex)."""
+        return dict(self._http.put_file(f"/v1/blobs/sha256/{_seg(sha256[2:])}", file, on_progress))
+
+    def sealed_key(self, dataset_id: str, version: int) -> dict[str, Any]:
+        """This department's wrapped content key of a sealed version, with its binding."""
+        return self._read(f"/v1/datasets/{_seg(dataset_id)}/versions/{version}/sealed-key")
+
+    def content_key(self, dataset_id: str, version: int) -> dict[str, Any]:
+        """A sealed version's content key, unwrapped by the service with this department's
+        custodial encryption key."""
+        path = f"/v1/datasets/{_seg(dataset_id)}/versions/{version}/content-key"
+        return dict(self._http.send("POST", path))
+
+    def download_sealed(
+        self,
+        dataset_id: str,
+        version: int,
+        output: Any,
+        *,
+        offset: int = 0,
+        on_progress: Callable[[int], None] | None = None,
+    ) -> int:
+        """Write a sealed version's bytes from ``offset`` to ``output``; the bytes written."""
+        path = f"/v1/datasets/{_seg(dataset_id)}/versions/{version}/sealed"
+        return self._http.download(path, output, offset=offset, on_progress=on_progress)
+
+    def hand_over_key(
+        self, dataset_id: str, *, sealed_sha256: str, department_id: int, wrapped_key: str
+    ) -> dict[str, Any]:
+        """Hand over a content key this (self-custody) owner wrapped to ``department_id``."""
+        body = {
+            "sealed_sha256": sealed_sha256,
+            "department_id": department_id,
+            "wrapped_key": wrapped_key,
+        }
+        return dict(self._http.post(f"/v1/datasets/{_seg(dataset_id)}/sealed-keys", body))
 
     def withdraw_dataset(
         self, dataset_id: str, *, reason: str = "", idempotency_key: str | None = None

@@ -57,6 +57,8 @@ def file_upload(
 _COME_BACK_LATER = frozenset(
     {"database-busy", "chain-unavailable", "idempotency-key-in-use", "too-many-errors", "http-503"}
 )
+#: Bytes read or written at a time when streaming a file up or down.
+_PIECE = 1 << 20
 #: The longest a Retry-After header may make the client sleep between attempts.
 _MAX_RETRY_AFTER = 10.0
 
@@ -106,6 +108,7 @@ class Http:
         upload: Upload | None = None,
         idempotency_key: str | None = None,
         as_text: bool = False,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> Any:
         """One request (retried when unanswered); the decoded JSON body of a 2xx answer, or
         its text if ``as_text`` (documents in other formats than JSON).
@@ -113,6 +116,7 @@ class Http:
         ``upload`` makes the multipart arguments afresh for each attempt, so a retried upload
         streams the file again from its start."""
         headers = {"Idempotency-Key": idempotency_key} if idempotency_key else {}
+        headers.update(extra_headers or {})
         query = {k: v for k, v in (params or {}).items() if v is not None}
         for attempt in range(self.retries + 1):
             try:
@@ -139,6 +143,55 @@ class Http:
                 continue
             raise problem
         raise AssertionError("unreachable: the loop returns or raises")  # pragma: no cover
+
+    def put_file(
+        self, path: str, file: Path, on_progress: Callable[[int], None] | None = None
+    ) -> Any:
+        """PUT the bytes of ``file`` as an ``application/octet-stream`` body of declared length,
+        streamed in 1 MiB reads (from the start again on a retry)."""
+        size = file.stat().st_size
+
+        @contextmanager
+        def attempt() -> Iterator[dict[str, Any]]:
+            with ReportingFile(file, on_progress) as handle:
+                yield {"content": iter(lambda: handle.read(_PIECE), b"")}
+
+        headers = {"Content-Type": "application/octet-stream", "Content-Length": str(size)}
+        return self.send("PUT", path, upload=attempt, extra_headers=headers)
+
+    def download(
+        self,
+        path: str,
+        output: io.BufferedIOBase | Any,
+        *,
+        offset: int = 0,
+        on_progress: Callable[[int], None] | None = None,
+    ) -> int:
+        """Write the body of ``GET path`` from byte ``offset`` on (``Range``) to ``output``;
+        the bytes written. An answer that is not the range asked for is refused, so a resumed
+        download never splices two different bodies."""
+        headers = {"Range": f"bytes={offset}-"} if offset else {}
+        try:
+            with self._client.stream("GET", path, headers=headers) as response:
+                if not response.is_success:
+                    response.read()
+                    raise problem_from(response)
+                if offset and response.status_code != 206:
+                    raise ServiceUnreachableError(
+                        "range-ignored", f"asked for bytes from {offset}, got the whole body"
+                    )
+                written = 0
+                for chunk in response.iter_bytes(_PIECE):
+                    output.write(chunk)
+                    written += len(chunk)
+                    if on_progress is not None:
+                        on_progress(offset + written)
+                return written
+        except httpx2.TransportError as exc:
+            reason = str(exc) or type(exc).__name__
+            raise ServiceUnreachableError(
+                "unreachable", f"the download from {self.base_url} broke off: {reason}"
+            ) from exc
 
     def post(
         self,

@@ -49,6 +49,8 @@ class ExitCode(IntEnum):
     UNAVAILABLE = 4  # no answer, or the service failed (5xx): try again later
     FAILED = 5  # the service accepted the write but the chain refused it
     PENDING = 6  # still not settled when --timeout ran out; follow with `ops wait`
+    TAMPERED = 7  # sealed bytes that do not open, or open to other content: nothing written
+    ENDED = 8  # the department's grant was revoked or has expired: access ended
 
 
 UrlOption = Annotated[
@@ -172,6 +174,8 @@ class Terminal:
         if isinstance(exc, ApiError):
             refused = 400 <= exc.status < 500
             code = ExitCode.REFUSED if refused else ExitCode.UNAVAILABLE
+            if exc.code in ("access-revoked", "access-expired"):
+                code = ExitCode.ENDED
             self.fail(exc.code, exc.detail, code, status=exc.status)
         if isinstance(exc, OperationTimeoutError):
             self.fail(

@@ -6,6 +6,7 @@ department. ``--upload`` sends the file instead, for the service to hash as it s
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
@@ -29,7 +30,8 @@ from ledger.errors import InvalidDigestError
 from ledger.hashing import Digest
 
 if TYPE_CHECKING:
-    from api.client import Parent
+    from api.client import Parent, ProvledgerClient
+    from api.client.sealed import SealedUpload
     from api.schemas import Accepted, OperationPublic
 
 
@@ -128,6 +130,15 @@ def register_command(
     upload: Annotated[
         bool, typer.Option("--upload", help="Send the file itself; the service hashes it.")
     ] = False,
+    seal_file: Annotated[
+        bool,
+        typer.Option(
+            "--seal",
+            help="Share it sealed: encrypted here under a fresh key, the sealed bytes uploaded, "
+            "the key wrapped to this department's encryption key; grantees fetch it with "
+            "`provledger fetch`.",
+        ),
+    ] = False,
     anchoring: Annotated[
         Anchoring,
         typer.Option(
@@ -171,6 +182,11 @@ def register_command(
                 tags=tag or [], chunk=chunk, wait=options.wait, timeout=options.timeout,
             )  # fmt: skip
         return
+    if seal_file and (file is None or upload or content_hash or anchoring != "chain"):
+        raise typer.BadParameter(
+            "--seal takes a FILE (sealed here: not --hash, --upload or a folder) and anchoring "
+            "chain (grants are for datasets on chain)"
+        )
     given_hash = _checked_source(file, content_hash, upload=upload)
     parents = [parse_parent(text) for text in parent or ()]
     tags = tag or []
@@ -183,9 +199,14 @@ def register_command(
         raise typer.BadParameter("--note is for a new version (with --dataset)")
     elif title is None and file is None:
         raise typer.BadParameter("--title is needed with --hash (there is no file name)")
-    with options.connect() as (client, terminal):
+    with options.connect() as (client, terminal), tempfile.TemporaryDirectory() as work:
         content: str | Path
-        if given_hash is not None:
+        sealed: SealedUpload | None = None
+        if seal_file:
+            assert file is not None
+            sealed = _seal(client, terminal, file, dataset, Path(work))
+            content = sealed.content_hash
+        elif given_hash is not None:
             content = given_hash
         else:
             assert file is not None
@@ -203,18 +224,38 @@ def register_command(
                     tags=tags,
                     parents=parents,
                     anchoring=anchoring,
+                    salt=sealed.salt if sealed else None,
+                    sealed=sealed.sealed if sealed else None,
                     on_upload_progress=report,
                 )
             else:
                 accepted = client.add_version(
                     dataset, content, note=note, tags=tags, parents=parents,
-                    on_upload_progress=report,
+                    sealed=sealed.sealed if sealed else None, on_upload_progress=report,
                 )  # fmt: skip
 
         def human(operation: OperationPublic | None) -> None:
             _registered(terminal, accepted, operation, uploaded=upload)
 
         settle(client, terminal, accepted, human, wait=options.wait, timeout=options.timeout)
+
+
+def _seal(
+    client: ProvledgerClient, terminal: Terminal, file: Path, dataset: str | None, work: Path
+) -> SealedUpload:
+    """Seal ``file`` here and upload the sealed bytes (see :mod:`api.client.sealed`)."""
+    from api.client.sealed import seal_and_upload
+
+    size = file.stat().st_size
+    with byte_progress(terminal, f"uploading {file.name} sealed", size) as report:
+        sealed = seal_and_upload(
+            client, file, dataset_id=dataset, work_dir=work, on_progress=report
+        )
+    terminal.status.print(
+        f"sealed {size} bytes into {sealed.summary.sealed_size} "
+        f"(sha256:{sealed.sealed['sha256'][2:]}), uploaded"
+    )
+    return sealed
 
 
 def _registered(
@@ -224,6 +265,8 @@ def _registered(
     version = resource.get("version") or (operation.result.get("version") if operation else None)
     what = f"version {version}" if version else "a new version"
     how = "uploaded and hashed by the service" if uploaded else "hash only; the file stayed here"
+    if "sealed" in resource:
+        how = "sealed here; only the sealed bytes left"
     terminal.say(f"dataset {resource['dataset_id']} {what}")
     terminal.say(f"  content sha256:{resource['content_hash'][2:]} ({how})")
     earlier = [

@@ -19,9 +19,10 @@ from api.deferred import is_replay
 from api.deps import Writer
 from api.idempotency import Idempotency, request_fingerprint
 from api.models import DeferredWrite
-from api.schemas import ParentRef, Signature
+from api.schemas import ParentRef, SealedUpload, Signature
 from ledger.chain.types import VersionRef
 from ledger.errors import ChainUnavailableError, ConflictError, InvalidInputError
+from ledger.hashing import Digest
 from ledger.relayer import Operation, OperationStatus
 from ledger.relayer.actions import ClientSignature
 from ledger.relayer.models import new_operation_id
@@ -29,6 +30,7 @@ from ledger.runtime import Runtime
 from ledger.service.batched import QueuedRecords as RecordsQueued
 from ledger.service.principal import Principal
 from ledger.service.queued import Queued
+from ledger.service.sealed import SealedContent
 
 #: The body of a write: it runs in ``session`` and answers (committing through ``accepted``).
 Write = Callable[[Session, Idempotency], JSONResponse]
@@ -181,6 +183,16 @@ def path_id(value: str) -> str:
             f"dataset id must be 0x followed by 64 hex digits, got {value[:80]!r}"
         )
     return text
+
+
+def sealed_content(body: SealedUpload | None) -> SealedContent | None:
+    if body is None:
+        return None
+    return SealedContent(
+        sha256=Digest(hex_bytes(body.sha256)),
+        size=body.size,
+        wrapped_key=hex_bytes(body.wrapped_key),
+    )
 
 
 def client_signature(body: Signature | None) -> ClientSignature | None:

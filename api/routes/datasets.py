@@ -26,6 +26,7 @@ from api.routes.common import (
     intent_of,
     path_id,
     refs,
+    sealed_content,
     validated,
 )
 from api.schemas import (
@@ -68,6 +69,12 @@ async def _parse(request: Request, runtime: Runtime, model: type[M]) -> tuple[M,
                 "a department's own signature comes with JSON and content_hash: it signs a "
                 "hash it computed itself, so it has no need to upload the bytes"
             )
+        if name == "sealed":
+            raise InvalidInputError(
+                "a sealed version comes with JSON and content_hash: it is sealed in the "
+                "department's client (PUT /v1/blobs/sha256/…), and the service never sees the "
+                "plaintext"
+            )
         try:
             document[name] = (
                 loads(text, max_depth=runtime.settings.max_json_depth)
@@ -90,12 +97,13 @@ def _upload_body(model: type[BaseModel]) -> dict[str, Any]:
     never disagree. Objects and lists travel as JSON text parts (``encoding``), as
     :func:`_parse` reads them; a multipart part cannot be null, so optional parts are omitted
     instead. An upload carries no ``signature``: a department holding its own key signs a hash
-    it computed itself and sends JSON."""
+    it computed itself and sends JSON; nor ``sealed``: sealed bytes are sealed in the
+    department's client, and the service never sees the plaintext."""
     schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
     parts: dict[str, Any] = {"file": {"type": "string", "format": "binary"}}
     encoding: dict[str, Any] = {}
     for name, field in schema["properties"].items():
-        if name in ("content_hash", "signature"):
+        if name in ("content_hash", "signature", "sealed"):
             continue
         options = [o for o in field.get("anyOf", [field]) if o.get("type") != "null"]
         part = {**options[0], **{k: v for k, v in field.items() if k in ("description", "title")}}
@@ -181,6 +189,7 @@ def _new_dataset(body: DatasetCreate) -> cases.NewDataset:
         parents=refs(body.parents),
         salt=hex_bytes(body.salt) if body.salt else None,
         signature=client_signature(body.signature),
+        sealed=sealed_content(body.sealed),
     )
 
 
@@ -204,6 +213,11 @@ async def add_version(
 
     def write(body: VersionCreate, session: Session, idempotency: Idempotency) -> JSONResponse:
         if batched_dataset(session, dataset_hex) is not None:
+            if body.sealed is not None:
+                raise InvalidInputError(
+                    f"dataset {dataset_hex} is batched: sealed versions are shared under grants "
+                    "of the access contract, which knows only datasets on chain"
+                )
             if body.signature is not None:
                 raise InvalidInputError(
                     f"dataset {dataset_hex} is batched: its records are signed as a batch root "
@@ -231,6 +245,7 @@ def _new_version(dataset_hex: str, body: VersionCreate) -> cases.AppendVersion:
         metadata=body.metadata.model_dump(),
         parents=refs(body.parents),
         signature=client_signature(body.signature),
+        sealed=sealed_content(body.sealed),
     )
 
 

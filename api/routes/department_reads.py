@@ -14,6 +14,13 @@ from ledger.service import department_reads as reads
 router = APIRouter(tags=["departments"])
 
 
+@router.get("/v1/me", summary="Who this token is, and the deployment it acts on")
+def who_am_i(ask: AskerDep) -> dict[str, Any]:
+    """The token's kind (department, auditor, governance), its department, and the chain id and
+    contract addresses: what a client needs to derive ids and sign in the right context."""
+    return ask(reads.who_am_i, None)
+
+
 @router.get("/v1/departments", summary="Enrolled departments, by id")
 def list_departments(
     ask: AskerDep,

@@ -25,6 +25,7 @@ from ledger.runtime import Runtime
 from ledger.service.documents import text_commitment
 from ledger.service.principal import Principal
 from ledger.service.queued import Queued, department_action
+from ledger.service.sealed import wrap_dataset_for
 from ledger.service.visibility import may_read
 
 
@@ -167,10 +168,18 @@ def approve_access(
                 f"{now + record.requested_duration} (now {now} + {record.requested_duration} s)"
             )
 
-    return _answer(
+    queued = _answer(
         session, runtime, principal, command, _APPROVE,
         fields={"expiresAt": command.expires_at}, validate=check_expiry,
     )  # fmt: skip
+    # The grant delivers sealed versions too: a custodial owner's service wraps their content
+    # keys to the grantee now (refused, with nothing queued, if the grantee has no key).
+    record = existing_request(runtime, command.request_id)
+    wrapped = wrap_dataset_for(
+        session, runtime, principal.acting_department(), record.dataset_id, record.requester
+    )
+    queued.resource["sealed_keys_wrapped"] = wrapped
+    return queued
 
 
 def deny_access(

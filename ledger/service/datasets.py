@@ -21,7 +21,7 @@ from sqlmodel import Session, col, select
 
 from ledger.anchoring.queue import batched_dataset
 from ledger.chain.types import Classification, NewVersion, VersionRef
-from ledger.errors import ConflictError, ForbiddenError, ResourceNotFoundError
+from ledger.errors import ConflictError, ForbiddenError, InvalidInputError, ResourceNotFoundError
 from ledger.index.models import IndexDataset, IndexVersion
 from ledger.relayer.actions import ClientSignature, DepartmentAction
 from ledger.relayer.models import Operation, OperationStatus
@@ -29,6 +29,12 @@ from ledger.runtime import Runtime
 from ledger.service.documents import store_metadata, text_commitment
 from ledger.service.principal import Principal
 from ledger.service.queued import Queued, department_action
+from ledger.service.sealed import (
+    SEALED_KEY,
+    SealedContent,
+    sealed_registration,
+    wrap_for_grantees,
+)
 from ledger.service.visibility import may_read
 
 ClassificationName = Literal["public", "internal", "restricted", "confidential"]
@@ -46,6 +52,7 @@ class NewDataset:
     parents: tuple[VersionRef, ...] = ()
     salt: bytes | None = None
     signature: ClientSignature | None = None
+    sealed: SealedContent | None = None  # sealed bytes uploaded, and the owner's wrapped key
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -55,6 +62,7 @@ class AppendVersion:
     metadata: dict[str, Any] = field(default_factory=dict)
     parents: tuple[VersionRef, ...] = ()
     signature: ClientSignature | None = None
+    sealed: SealedContent | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -69,6 +77,11 @@ def register_dataset(
 ) -> Queued:
     department_id = principal.acting_department()
     parents = existing_parents(runtime, command.parents)
+    if command.sealed is not None and command.salt is None:
+        raise InvalidInputError(
+            "a sealed dataset needs the salt its id derives from: the content key is wrapped "
+            "for that dataset id before it is registered"
+        )
     salt = command.salt if command.salt is not None else os.urandom(32)
     datasets = runtime.ledger.datasets
     dataset_id = datasets.dataset_id_of(department_id, salt)
@@ -83,6 +96,10 @@ def register_dataset(
         )
     classification = Classification[command.classification.upper()]
     metadata = {"classification": command.classification, **command.metadata}
+    if command.sealed is not None:
+        metadata[SEALED_KEY], _ = sealed_registration(
+            session, runtime, department_id, dataset_id, command.sealed
+        )
     metadata_hash = store_metadata(session, metadata)
     first = NewVersion(command.content_hash, metadata_hash, parents)
     resource = {
@@ -93,6 +110,8 @@ def register_dataset(
         "metadata_hash": "0x" + metadata_hash.hex(),
         "registered_before": registered_before(session, runtime, principal, command.content_hash),
     }
+    if SEALED_KEY in metadata:
+        resource[SEALED_KEY] = metadata[SEALED_KEY]
     action = DepartmentAction(
         client=datasets,
         action_type="CreateDataset",
@@ -125,14 +144,27 @@ def append_version(
     department_id = acting_owner(session, runtime, principal, command.dataset_id)
     dataset_hex = "0x" + command.dataset_id.hex()
     parents = existing_parents(runtime, command.parents)
-    metadata_hash = store_metadata(session, command.metadata)
+    metadata = dict(command.metadata)
+    wrapped_to: list[int] = []
+    if command.sealed is not None:
+        metadata[SEALED_KEY], content_key = sealed_registration(
+            session, runtime, department_id, command.dataset_id, command.sealed
+        )
+        if content_key is not None:  # the service holds the owner's key: wrap to grantees
+            wrapped_to = wrap_for_grantees(
+                session, runtime, department_id, command.dataset_id, command.sealed.sha256,
+                content_key,
+            )  # fmt: skip
+    metadata_hash = store_metadata(session, metadata)
     version = NewVersion(command.content_hash, metadata_hash, parents)
-    resource = {
+    resource: dict[str, Any] = {
         "dataset_id": dataset_hex,
         "content_hash": "0x" + command.content_hash.hex(),
         "metadata_hash": "0x" + metadata_hash.hex(),
         "registered_before": registered_before(session, runtime, principal, command.content_hash),
     }
+    if SEALED_KEY in metadata:
+        resource[SEALED_KEY] = {**metadata[SEALED_KEY], "wrapped_to": wrapped_to}
     action = DepartmentAction(
         client=runtime.ledger.datasets,
         action_type="AddVersion",

@@ -7,6 +7,7 @@ contract; its name and key history from the index.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -118,4 +119,15 @@ def signature_nonces(
             }
             for client in (ledger.datasets, ledger.access, ledger.anchors)
         },
+    }
+
+
+def who_am_i(session: Session, runtime: Runtime, principal: Principal, _: None) -> dict[str, Any]:
+    """Who the token is, and the deployment it acts on: what a client needs to derive ids and
+    sign in the right context (chain id, contract addresses)."""
+    return {
+        "kind": principal.kind.value,
+        "token_id": principal.token_id,
+        "department_id": principal.department_id,
+        "deployment": json.loads(runtime.ledger.deployment.to_json()),
     }

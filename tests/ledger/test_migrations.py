@@ -16,13 +16,14 @@ from sqlmodel import SQLModel
 import api.models  # noqa: F401  (registers the API's tables on SQLModel.metadata)
 import ledger.anchoring.models
 import ledger.relayer.models
-import ledger.service.documents  # noqa: F401
+import ledger.service.documents
+import ledger.service.sealed  # noqa: F401
 from ledger.index.models import INDEX_TABLES
 from ledger.migrations import current_revision, upgrade
 from ledger.migrations.versions import v0001_baseline
 from tests.ledger.empty_databases import empty_database
 
-HEAD = "0005"
+HEAD = "0006"
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -85,6 +85,33 @@ class KeyDirectoryClient(SignedActionsClient):
         wrapped key is checked against the key in force when it was wrapped."""
         return self.key_hash_at(department_id, serial) == keccak(bytes(public_key))
 
+    def published_key_at(self, department_id: int, serial: int) -> PublishedKey | None:
+        """The key ``department_id`` published as ``serial``, from the chain's logs (by the
+        indexed department and serial topics; the chain stores only its hash), checked against
+        the hash the contract stores for that serial. None if no node log carries it."""
+        topic0 = (
+            "0x" + keccak(text="EncryptionKeyPublished(uint64,uint32,uint16,bytes32,bytes)").hex()
+        )
+        logs = self.chain.call(
+            lambda: self.chain.w3.eth.get_logs(
+                {
+                    "address": self.address,
+                    "fromBlock": 0,
+                    "toBlock": "latest",
+                    "topics": [
+                        topic0,
+                        "0x" + department_id.to_bytes(32, "big").hex(),
+                        "0x" + serial.to_bytes(32, "big").hex(),
+                    ],
+                }
+            )
+        )
+        stored = self.key_hash_at(department_id, serial)
+        for key in self.published_keys(logs):
+            if key.key_hash == stored:
+                return key
+        return None
+
     def published_keys(self, logs: Any) -> list[PublishedKey]:
         """The ``EncryptionKeyPublished`` events among ``logs``, each checked against its own
         hash (a log is what a node says; the hash is what the contract computed)."""

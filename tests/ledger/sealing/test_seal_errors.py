@@ -20,6 +20,9 @@ STABLE_CODES = {
     "EncryptionKeyFormatError": "encryption-key-invalid",
     "WrappedKeyError": "wrapped-key-invalid",
     "WrappedKeySuiteError": "wrapped-key-suite-mismatch",
+    "WrappedKeyRecipientError": "wrapped-key-wrong-recipient",
+    "SealedBlobMissingError": "sealed-blob-missing",
+    "RecipientKeyMissingError": "recipient-key-missing",
 }
 
 

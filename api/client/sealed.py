@@ -1,0 +1,209 @@
+"""Sealed exchange in the department's client: seal before anything leaves, open after
+everything is checked.
+
+Sealing (``docs/sealed-format.md``) happens here, never in the service: a fresh content key per
+version, the sealed bytes uploaded to the blob store, the content key wrapped to the
+department's own encryption key in force (as the service reports it; the service checks the
+wrap against the key directory on chain before it registers anything). Fetching downloads the
+sealed bytes into a part file named by their digest (an interrupted fetch resumes from where it
+stopped), checks them against the digest the version's metadata commits to, and opens them to
+the output, which appears only if every chunk authenticates and the plaintext's SHA-256 is the
+content hash the chain holds for the version.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from eth_utils.crypto import keccak
+
+from api.client._client import ProvledgerClient
+from ledger.errors import InvalidInputError, SealTamperedError
+from ledger.hashing import Digest, sha256_file
+from ledger.sealing import (
+    EncryptionKeyPair,
+    EncryptionPublicKey,
+    KeyBinding,
+    SealSummary,
+    Suite,
+    WrappedKey,
+    open_to_path,
+    seal,
+    unwrap_content_key,
+    wrap_content_key,
+)
+
+__all__ = ["FetchedFile", "SealedUpload", "fetch_sealed", "seal_and_upload"]
+
+
+@dataclass(frozen=True, slots=True)
+class SealedUpload:
+    """A file sealed and uploaded: what its registration sends (``content_hash``, ``salt`` for
+    a new dataset, ``sealed``) and what sealing measured."""
+
+    content_hash: str
+    dataset_id: str
+    salt: str | None
+    sealed: dict[str, Any]
+    summary: SealSummary
+
+
+@dataclass(frozen=True, slots=True)
+class FetchedFile:
+    """A sealed version fetched and opened to ``path``."""
+
+    path: Path
+    dataset_id: str
+    version: int
+    content_hash: str
+    size: int
+    resumed_from: int
+
+
+def public_key_of(answer: dict[str, Any]) -> EncryptionPublicKey:
+    """The encryption key in an answer of ``GET /v1/departments/{id}/encryption-key``: its
+    ``public_key`` as the key directory holds it (raw), with ``kem_id``; or already encoded."""
+    data = bytes.fromhex(str(answer["public_key"]).removeprefix("0x"))
+    kem_id = answer.get("kem_id")
+    if kem_id is not None and len(data) == Suite(int(kem_id)).public_size:
+        data = int(kem_id).to_bytes(2, "big") + data
+    key = EncryptionPublicKey.decode(data)
+    fingerprint = answer.get("fingerprint") or answer.get("key_hash")
+    if fingerprint is not None and key.fingerprint().value.hex() != str(fingerprint)[2:].lower():
+        raise InvalidInputError("the service's encryption key does not match its fingerprint")
+    return key
+
+
+def seal_and_upload(
+    client: ProvledgerClient,
+    file: Path,
+    *,
+    dataset_id: str | None,
+    work_dir: Path,
+    on_progress: Callable[[int], None] | None = None,
+) -> SealedUpload:
+    """Seal ``file`` under a fresh content key into ``work_dir``, upload the sealed bytes and
+    wrap the key to the caller's own encryption key, for a new dataset (``dataset_id`` None: a
+    salt is chosen, which fixes its id) or a version of ``dataset_id``."""
+    me = client.me()
+    department = me["department_id"]
+    if department is None:
+        raise InvalidInputError(f"a {me['kind']} token cannot register: use a department's")
+    own = public_key_of(client.encryption_key(department))
+    salt = None
+    if dataset_id is None:
+        salt_bytes = os.urandom(32)
+        salt = "0x" + salt_bytes.hex()
+        dataset_id = "0x" + keccak(department.to_bytes(32, "big") + salt_bytes).hex()
+    content_key = secrets.token_bytes(32)
+    sealed_path = work_dir / (file.name + ".sealed")
+    with file.open("rb") as reader, sealed_path.open("wb") as writer:
+        summary = seal(reader, writer, content_key)
+    deployment = me["deployment"]
+    binding = KeyBinding(
+        chain_id=int(deployment["chain_id"]),
+        registry=str(deployment["dataset_registry"]),
+        dataset_id=bytes.fromhex(dataset_id[2:]),
+        sealed_sha256=summary.sealed_sha256,
+        recipient_department=department,
+    )
+    wrapped = wrap_content_key(content_key, own, binding)
+    sha256 = "0x" + summary.sealed_sha256.value.hex()
+    client.put_blob(sealed_path, sha256, on_progress=on_progress)
+    return SealedUpload(
+        content_hash="0x" + summary.plaintext_sha256.value.hex(),
+        dataset_id=dataset_id,
+        salt=salt,
+        sealed={
+            "sha256": sha256,
+            "size": summary.sealed_size,
+            "wrapped_key": "0x" + wrapped.encode().hex(),
+        },
+        summary=summary,
+    )
+
+
+def fetch_sealed(
+    client: ProvledgerClient,
+    dataset_id: str,
+    version: int | None,
+    output: Path,
+    *,
+    key_pair: EncryptionKeyPair | None = None,
+    on_progress: Callable[[int], None] | None = None,
+) -> FetchedFile:
+    """Fetch version ``version`` (the latest if None) of a sealed dataset and open it to
+    ``output``. The content key comes unwrapped from the service (a custodial department) or,
+    with ``key_pair``, wrapped, and is unwrapped here for the binding it must carry.
+
+    Raises :class:`~ledger.errors.SealTamperedError` (the bytes received are not the ones the
+    version commits to; the part file is deleted), the other
+    :class:`~ledger.errors.SealError`\\ s of opening, or the service's refusal."""
+    if version is None:
+        version = int(client.get_dataset(dataset_id)["version_count"])
+    if key_pair is None:
+        answer = client.content_key(dataset_id, version)
+        content_key = bytes.fromhex(answer["content_key"][2:])
+    else:
+        answer = client.sealed_key(dataset_id, version)
+        content_key = _unwrapped(answer, key_pair, dataset_id)
+    sealed = answer["sealed"]
+    expected = Digest(bytes.fromhex(sealed["sha256"][2:]))
+    size = int(sealed["size"])
+    # Named by the digest: only the same sealed bytes are ever resumed.
+    part = output.with_name(f".{output.name}.{expected.value.hex()[:16]}.part")
+    offset = part.stat().st_size if part.exists() else 0
+    if offset > size:
+        part.unlink()
+        offset = 0
+    if offset < size:
+        with part.open("ab") as writer:
+            client.download_sealed(
+                dataset_id, version, writer, offset=offset, on_progress=on_progress
+            )
+    received = sha256_file(part)
+    if received != expected:
+        part.unlink()
+        raise SealTamperedError(
+            f"the sealed bytes received hash to {received}, not to {expected} as version "
+            f"{version}'s metadata commits: nothing was written (the part file is deleted)"
+        )
+    content_hash = str(answer["content_hash"])
+    with part.open("rb") as reader:
+        summary = open_to_path(
+            reader,
+            output,
+            content_key,
+            expected_sha256=Digest(bytes.fromhex(content_hash[2:])),
+        )
+    part.unlink()
+    return FetchedFile(
+        path=output,
+        dataset_id=dataset_id,
+        version=version,
+        content_hash=content_hash,
+        size=summary.plaintext_size,
+        resumed_from=offset,
+    )
+
+
+def _unwrapped(answer: dict[str, Any], key_pair: EncryptionKeyPair, dataset_id: str) -> bytes:
+    """The content key in ``answer``'s wrapped key, for the binding this client expects: the
+    dataset it asked for and the sealed bytes it will check, for its own department."""
+    bound = answer["binding"]
+    if str(bound["dataset_id"]).lower() != dataset_id.lower():
+        raise InvalidInputError("the wrapped key is bound to another dataset than the one asked")
+    binding = KeyBinding(
+        chain_id=int(bound["chain_id"]),
+        registry=str(bound["registry"]),
+        dataset_id=bytes.fromhex(dataset_id[2:]),
+        sealed_sha256=Digest(bytes.fromhex(answer["sealed"]["sha256"][2:])),
+        recipient_department=int(answer["recipient_department"]),
+    )
+    wrapped = WrappedKey.decode(bytes.fromhex(answer["wrapped_key"][2:]))
+    return unwrap_content_key(wrapped, key_pair, binding)
