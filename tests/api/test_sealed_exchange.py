@@ -532,3 +532,27 @@ def test_a_rotated_grantee_key_still_opens_keys_wrapped_before_the_rotation(worl
 
     assert key.status_code == 200, key.text
     assert key.json()["content_key"] == "0x" + sealed.content_key.hex()
+
+
+def test_an_expired_grant_stops_downloads_and_says_so(world: World) -> None:
+    dataset_id, _ = world.register_sealed()
+    world.grant(dataset_id)
+    assert fetch(world, "b", dataset_id).status_code == 200
+
+    world.runtime.chain.advance_time(11 * DAY)  # the grant ran for 10 days
+
+    expired = fetch(world, "b", dataset_id)
+    assert expired.status_code == 403
+    assert expired.json()["code"] == "access-expired"
+
+
+def test_me_names_the_token_and_the_deployment_it_acts_on(world: World) -> None:
+    me = world.client.get("/v1/me", headers=world.headers["a"]).json()
+    auditor = world.client.get("/v1/me", headers=world.headers["auditor"]).json()
+
+    assert me["kind"] == "department"
+    assert me["department_id"] == world.ids["a"]
+    assert me["deployment"]["chain_id"] == world.runtime.chain.chain_id
+    assert me["deployment"]["dataset_registry"] == world.runtime.ledger.datasets.address
+    assert (auditor["kind"], auditor["department_id"]) == ("auditor", None)
+    assert world.client.get("/v1/me").status_code == 401
