@@ -13,18 +13,19 @@ content hash the chain holds for the version.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from eth_utils.crypto import keccak
 
 from api.client._client import ProvledgerClient
 from ledger.errors import InvalidInputError, SealTamperedError
-from ledger.hashing import Digest, sha256_file
+from ledger.hashing import Digest
 from ledger.sealing import (
     EncryptionKeyPair,
     EncryptionPublicKey,
@@ -161,12 +162,20 @@ def fetch_sealed(
     if offset > size:
         part.unlink()
         offset = 0
+    # Hashed as they arrive (the bytes kept from an earlier attempt first), so the check
+    # costs no second pass over the file.
+    hasher = hashlib.sha256()
+    if offset:
+        with part.open("rb") as kept:
+            while piece := kept.read(1 << 20):
+                hasher.update(piece)
     if offset < size:
         with part.open("ab") as writer:
             client.download_sealed(
-                dataset_id, version, writer, offset=offset, on_progress=on_progress
-            )
-    received = sha256_file(part)
+                dataset_id, version, _Hashing(writer, hasher), offset=offset,
+                on_progress=on_progress,
+            )  # fmt: skip
+    received = Digest(hasher.digest())
     if received != expected:
         part.unlink()
         raise SealTamperedError(
@@ -190,6 +199,18 @@ def fetch_sealed(
         size=summary.plaintext_size,
         resumed_from=offset,
     )
+
+
+class _Hashing:
+    """A writer that hashes what it writes."""
+
+    def __init__(self, writer: BinaryIO, hasher: Any) -> None:
+        self._writer = writer
+        self._hasher = hasher
+
+    def write(self, data: bytes) -> int:
+        self._hasher.update(data)
+        return self._writer.write(data)
 
 
 def _unwrapped(answer: dict[str, Any], key_pair: EncryptionKeyPair, dataset_id: str) -> bytes:
