@@ -163,6 +163,13 @@ def register_command(
     """Register a file's content hash as a new dataset, or as a new version of one (--dataset).
 
     By default the file is hashed here and only its SHA-256 is sent."""
+    if seal_file and (
+        file is None or file.is_dir() or upload or content_hash or manifest or anchoring != "chain"
+    ):
+        raise typer.BadParameter(
+            "--seal takes a FILE (sealed here: not --hash, --upload, --manifest or a folder) "
+            "and anchoring chain (grants are for datasets on chain)"
+        )
     if manifest is not None:
         if file is not None or content_hash or dataset or parent or upload:
             raise typer.BadParameter("--manifest takes no FILE, --hash, --dataset or --parent")
@@ -182,11 +189,6 @@ def register_command(
                 tags=tag or [], chunk=chunk, wait=options.wait, timeout=options.timeout,
             )  # fmt: skip
         return
-    if seal_file and (file is None or upload or content_hash or anchoring != "chain"):
-        raise typer.BadParameter(
-            "--seal takes a FILE (sealed here: not --hash, --upload or a folder) and anchoring "
-            "chain (grants are for datasets on chain)"
-        )
     given_hash = _checked_source(file, content_hash, upload=upload)
     parents = [parse_parent(text) for text in parent or ()]
     tags = tag or []
