@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from eth_abi.abi import encode as abi_encode
 from eth_account.signers.local import LocalAccount
 from eth_utils.crypto import keccak
@@ -183,7 +185,7 @@ class AccessRegistryClient(SignedActionsClient):
         return self._act("revokeAccess", (request_id, reason_hash), sender, auth)
 
     def access_request(self, request_id: bytes) -> AccessRequestRecord:
-        dataset_id, requester, status, duration, expires_at = self._view(
+        dataset_id, requester, status, duration, expires_at, count, head = self._view(
             self.contract.functions.accessRequest(request_id)
         )
         return AccessRequestRecord(
@@ -193,7 +195,39 @@ class AccessRegistryClient(SignedActionsClient):
             status=RequestStatus(status),
             requested_duration=duration,
             expires_at=expires_at,
+            event_count=count,
+            history_head=bytes(head),
         )
+
+    def stored_request(
+        self, request_id: bytes, *, block: BlockIdentifier = "latest"
+    ) -> AccessRequestRecord:
+        """The request as ``accessRequest`` answers it at ``block``, read from storage (no EVM
+        run; any node answers ``eth_getStorageAt`` at a block it keeps state for)."""
+        return self.request_from_storage(request_id, self._stored("_requests", request_id, block))
+
+    @staticmethod
+    def request_from_storage(request_id: bytes, stored: dict[str, Any]) -> AccessRequestRecord:
+        """The request that the storage entry ``_requests[id]`` holds (bulk readers fetch the
+        slots themselves)."""
+        return AccessRequestRecord(
+            request_id=bytes(request_id),
+            dataset_id=bytes(stored["datasetId"]),
+            requester=int(stored["requester"]),
+            status=RequestStatus(int(stored["status"])),
+            requested_duration=int(stored["requestedDuration"]),
+            expires_at=int(stored["expiresAt"]),
+            event_count=int(stored["eventCount"]),
+            history_head=bytes(stored["historyHead"]),
+        )
+
+    def access_history(
+        self, request_id: bytes, *, block: BlockIdentifier = "latest"
+    ) -> tuple[bytes, int]:
+        """The contract's ``accessHistory(requestId)`` at ``block``: (history head, events)."""
+        fn = self.contract.functions.accessHistory(request_id)
+        head, count = self.chain.call(lambda: fn.call(block_identifier=block))
+        return bytes(head), int(count)
 
     def has_access(
         self, dataset_id: bytes, department_id: int, *, block: BlockIdentifier = "latest"

@@ -160,3 +160,13 @@ def test_the_artifacts_carry_the_layouts_the_clients_read() -> None:
         ("size", 8),
         ("anchoredAt", 8),
     ]
+    requests = struct_mapping(load_artifact("AccessRegistry").storage_layout, "_requests")
+    assert [(m.name, m.slot) for m in requests.members] == [
+        ("datasetId", 0),
+        ("requester", 1),
+        ("status", 1),
+        ("requestedDuration", 1),
+        ("expiresAt", 1),
+        ("eventCount", 1),  # packed with the members every transition writes: nearly free
+        ("historyHead", 2),
+    ]
