@@ -33,6 +33,7 @@ from typing import Any
 from eth_abi.abi import encode as abi_encode
 from eth_utils.crypto import keccak
 from hexbytes import HexBytes
+from web3.exceptions import BlockNotFound, TransactionNotFound
 
 from ledger.chain.backend import Chain
 from ledger.chain.clients.access import AccessRegistryClient
@@ -290,8 +291,18 @@ def _logs(chain: Chain, query: dict[str, Any]) -> list[Any]:
 
 
 def _block(chain: Chain, number: int) -> tuple[str, int]:
-    header = chain.call(lambda: chain.w3.eth.get_block(number))
-    return HexBytes(header["hash"]).to_0x_hex(), int(header["timestamp"])
+    """A block's hash and time; a block the node does not have is not on the chain."""
+
+    def header() -> Any:
+        try:
+            return chain.w3.eth.get_block(number)
+        except BlockNotFound:
+            return None
+
+    found = chain.call(header)
+    if found is None:
+        raise AccessProofChainError(f"the chain has no block {number}")
+    return HexBytes(found["hash"]).to_0x_hex(), int(found["timestamp"])
 
 
 def _request_ids(
@@ -489,8 +500,9 @@ def _check_offline(proof: AccessProof) -> None:
     fresh = verdict_at(proof.requests, proof.at)
     if fresh != proof.verdict:
         raise AccessProofVerdictError(
-            f"the events give {fresh.reason} (held: {fresh.held}), the bundle claims "
-            f"{proof.verdict.reason} (held: {proof.verdict.held})"
+            f"the events give {fresh.reason} (held: {fresh.held}, grant {fresh.grant}), the "
+            f"bundle claims {proof.verdict.reason} (held: {proof.verdict.held}, grant "
+            f"{proof.verdict.grant})"
         )
 
 
@@ -506,8 +518,16 @@ def _check_block(chain: Chain, number: int, block_hash: str, block_time: int, wh
 def _check_event(
     chain: Chain, client: AccessRegistryClient, request_id: str, e: RequestEvent
 ) -> None:
-    receipt = chain.call(lambda: chain.w3.eth.get_transaction_receipt(e.tx_hash))  # type: ignore[arg-type]
-    logs = [log for log in receipt["logs"] if int(log["logIndex"]) == e.log_index]
+    def receipt() -> Any:
+        try:
+            return chain.w3.eth.get_transaction_receipt(e.tx_hash)  # type: ignore[arg-type]
+        except TransactionNotFound:
+            return None
+
+    found_receipt = chain.call(receipt)
+    if found_receipt is None:
+        raise AccessProofChainError(f"the chain has no transaction {e.tx_hash}")
+    logs = [log for log in found_receipt["logs"] if int(log["logIndex"]) == e.log_index]
     decoded = client.decode_events(logs)
     expected = {**e.args, "requestId": request_id}
     if len(decoded) != 1 or decoded[0].name != e.event:
