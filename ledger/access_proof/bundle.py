@@ -1,76 +1,33 @@
-"""Proof of who could read what, when: an offline bundle saying whether a department held a
-grant to a dataset at a time, and its check against any node.
-
-Trust preconditions: the checker trusts the node it checks against to serve the chain it
-names (any node of the consortium; a second one cross-checks), and the access registry's
-address (``--contract`` pins it; otherwise the bundle's is taken). Nothing here reads
-provledger's database or API.
-
-A bundle holds, for every request department B made for dataset D up to a block N whose time
-is at or after T: each of the request's events (tx hash, block number, hash and time, log
-index, decoded data) and the request's ``historyHead`` and ``eventCount`` as the contract
-stored them at block N. The contract extends a request's head with every event it emits
-(``IAccessRegistry.AccessRequest.historyHead``), so the events re-hashed must end at the stored
-head: a node, or whoever built the bundle, that withholds a revocation ends the chain
-elsewhere. The verdict is recomputed from the events alone, with the rule the service's
-``grants_at`` uses: held at T if a request of B was approved in a block of time at or before T,
-T is before its expiry, and it was not revoked nor superseded in a block of time at or before
-T. Like a grant's terms, that leaves out the two things ``hasAccess`` also asks of the moment
-it is asked: the dataset not withdrawn and the department active.
-
-What the check cannot see: a node that withholds *every* log of a request (it never shows the
-request at all) is caught only if the checker's node shows it (the set of requests is compared
-with the checker's own ``eth_getLogs``); check against a node you trust, or two.
-"""
+"""An access proof bundle with no network: its JSON form, the history chain a request's events
+hash to (as ``IAccessRegistry.AccessRequest.historyHead`` documents it), the verdict the
+events give, and the checks a bundle must pass before any node is asked."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from eth_abi.abi import encode as abi_encode
 from eth_utils.crypto import keccak
 from hexbytes import HexBytes
-from web3.exceptions import BlockNotFound, TransactionNotFound
 
-from ledger.chain.backend import Chain
-from ledger.chain.clients.access import AccessRegistryClient
-from ledger.chain.types import Event, RequestStatus
-from ledger.encoding import jsonable
+from ledger.chain.types import RequestStatus
 from ledger.errors import (
-    AccessProofChainError,
     AccessProofError,
-    AccessProofHeadError,
     AccessProofHistoryError,
-    AccessProofIncompleteError,
     AccessProofMalformedError,
     AccessProofVerdictError,
-    InvalidInputError,
     LedgerError,
 )
 from ledger.jsonguard import loads
-
-__all__ = [
-    "BUNDLE_FORMAT",
-    "AccessProof",
-    "AccessVerdict",
-    "Grant",
-    "RequestEvent",
-    "RequestHistory",
-    "check_access_proof",
-    "history_head",
-    "history_step",
-    "prove_access",
-    "verdict_at",
-]
 
 BUNDLE_FORMAT = "provledger-access-proof/1"
 
 #: Each event of a request: the status it leaves the request in (the step's ``kind``) and its
 #: fields after the kind, with their ABI types (``IAccessRegistry.AccessRequest.historyHead``).
-_STEPS: dict[str, tuple[RequestStatus, tuple[tuple[str, str], ...]]] = {
+STEPS: dict[str, tuple[RequestStatus, tuple[tuple[str, str], ...]]] = {
     "AccessRequested": (
         RequestStatus.PENDING,
         (
@@ -220,7 +177,7 @@ def _word(value: Any) -> bytes:
 
 def history_step(head: bytes, event: RequestEvent) -> bytes:
     """One link of a request's history chain, as the contract computes it."""
-    step = _STEPS.get(event.event)
+    step = STEPS.get(event.event)
     if step is None:
         raise AccessProofMalformedError(f"{event.event!r} is not an event of an access request")
     kind, members = step
@@ -279,134 +236,11 @@ def _ending_name(event: str) -> str:
     return "revoked" if event == "AccessRevoked" else "superseded"
 
 
-# --- building a bundle from a node ----------------------------------------------------------
+# --- reading and checking a bundle ---------------------------------------------------------
 
 
-def _topic(client: AccessRegistryClient, name: str) -> str:
-    return "0x" + client.event_topic(name).hex()
-
-
-def _logs(chain: Chain, query: dict[str, Any]) -> list[Any]:
-    return list(chain.call(lambda: chain.w3.eth.get_logs(query)))  # type: ignore[arg-type]
-
-
-def _block(chain: Chain, number: int) -> tuple[str, int]:
-    """A block's hash and time; a block the node does not have is not on the chain."""
-
-    def header() -> Any:
-        try:
-            return chain.w3.eth.get_block(number)
-        except BlockNotFound:
-            return None
-
-    found = chain.call(header)
-    if found is None:
-        raise AccessProofChainError(f"the chain has no block {number}")
-    return HexBytes(found["hash"]).to_0x_hex(), int(found["timestamp"])
-
-
-def _request_ids(
-    chain: Chain, client: AccessRegistryClient, dataset_id: bytes, department_id: int, *, upto: int
-) -> list[bytes]:
-    logs = _logs(
-        chain,
-        {
-            "address": client.address,
-            "fromBlock": 0,
-            "toBlock": upto,
-            "topics": [
-                _topic(client, "AccessRequested"),
-                None,
-                "0x" + dataset_id.hex(),
-                "0x" + department_id.to_bytes(32, "big").hex(),
-            ],
-        },
-    )
-    return [bytes(e.args["requestId"]) for e in client.decode_events(logs)]
-
-
-def _request_event(event: Event, block_time: int) -> RequestEvent:
-    return RequestEvent(
-        event=event.name,
-        args={k: v for k, v in jsonable(event.args).items() if k != "requestId"},
-        tx_hash=event.tx_hash,
-        block_number=event.block_number,
-        block_hash=event.block_hash,
-        block_time=block_time,
-        log_index=event.log_index,
-    )
-
-
-def prove_access(
-    chain: Chain,
-    contract: str,
-    dataset_id: bytes,
-    department_id: int,
-    at: int,
-    *,
-    block: int | None = None,
-) -> AccessProof:
-    """The bundle for ``department_id`` and ``dataset_id`` at ``at`` (Unix seconds), its state
-    read at ``block`` (default: the latest), whose time must be at or after ``at``."""
-    client = AccessRegistryClient(chain, contract)
-    number = block if block is not None else chain.head()[0]
-    block_hash, block_time = _block(chain, number)
-    if block_time < at:
-        raise InvalidInputError(
-            f"the chain has not reached {at} yet: block {number} is of time {block_time}; "
-            "a proof needs a block at or after the time it is about"
-        )
-    ids = _request_ids(chain, client, dataset_id, department_id, upto=number)
-    by_request: dict[bytes, list[Event]] = {r: [] for r in ids}
-    if ids:
-        logs = _logs(
-            chain,
-            {
-                "address": client.address,
-                "fromBlock": 0,
-                "toBlock": number,
-                "topics": [
-                    [_topic(client, name) for name in _STEPS],
-                    ["0x" + r.hex() for r in ids],
-                ],
-            },
-        )
-        for event in client.decode_events(logs):
-            by_request[bytes(event.args["requestId"])].append(event)
-    times: dict[int, int] = {}
-    requests = []
-    for request_id, events in by_request.items():
-        events.sort(key=lambda e: (e.block_number, e.log_index))
-        for event in events:
-            if event.block_number not in times:
-                times[event.block_number] = _block(chain, event.block_number)[1]
-        stored = client.stored_request(request_id, block=number)
-        requests.append(
-            RequestHistory(
-                request_id="0x" + request_id.hex(),
-                history_head="0x" + stored.history_head.hex(),
-                event_count=stored.event_count,
-                events=tuple(_request_event(e, times[e.block_number]) for e in events),
-            )
-        )
-    return AccessProof(
-        chain_id=chain.chain_id,
-        contract=client.address,
-        dataset_id="0x" + dataset_id.hex(),
-        department_id=department_id,
-        at=at,
-        block_number=number,
-        block_hash=block_hash,
-        block_time=block_time,
-        requests=tuple(requests),
-        verdict=verdict_at(requests, at),
-    )
-
-
-# --- checking a bundle ----------------------------------------------------------------------
-
-
-def _parse(text: str) -> AccessProof:
+def parse_bundle(text: str) -> AccessProof:
+    """The bundle in ``text``, or :class:`AccessProofMalformedError` saying why not."""
     try:
         document = loads(text)
         if not isinstance(document, dict) or document.get("format") != BUNDLE_FORMAT:
@@ -460,11 +294,15 @@ def _parse(text: str) -> AccessProof:
         raise AccessProofMalformedError(f"not a readable access proof bundle: {exc}") from exc
 
 
-def _same(a: str, b: str) -> bool:
+def same_hex(a: str, b: str) -> bool:
+    """Two 0x-hex spellings of the same value (any case)."""
     return a.lower() == b.lower()
 
 
-def _check_offline(proof: AccessProof) -> None:
+def check_offline(proof: AccessProof) -> None:
+    """What a bundle must hold by itself: its requests are the department's for the dataset,
+    each history starts with the request and re-hashes to the head it claims, and its verdict
+    is the one its events give."""
     if proof.block_time < proof.at:
         raise AccessProofMalformedError(
             f"the state block {proof.block_number} is of time {proof.block_time}, before the "
@@ -477,7 +315,7 @@ def _check_offline(proof: AccessProof) -> None:
                 f"request {request.request_id}: its history does not start with AccessRequested"
             )
         first = events[0].args
-        if not _same(str(first.get("datasetId")), proof.dataset_id) or int(
+        if not same_hex(str(first.get("datasetId")), proof.dataset_id) or int(
             first.get("requester", -1)
         ) != int(proof.department_id):
             raise AccessProofMalformedError(
@@ -491,7 +329,7 @@ def _check_offline(proof: AccessProof) -> None:
                 f"{proof.block_number}"
             )
         head = "0x" + history_head(events).hex()
-        if not _same(head, request.history_head) or len(events) != request.event_count:
+        if not same_hex(head, request.history_head) or len(events) != request.event_count:
             raise AccessProofHistoryError(
                 f"request {request.request_id}: expected its {request.event_count} events to "
                 f"hash to {request.history_head}, got {len(events)} hashing to {head} "
@@ -504,108 +342,3 @@ def _check_offline(proof: AccessProof) -> None:
             f"bundle claims {proof.verdict.reason} (held: {proof.verdict.held}, grant "
             f"{proof.verdict.grant})"
         )
-
-
-def _check_block(chain: Chain, number: int, block_hash: str, block_time: int, what: str) -> None:
-    found_hash, found_time = _block(chain, number)
-    if not _same(found_hash, block_hash) or found_time != block_time:
-        raise AccessProofChainError(
-            f"{what}: block {number} is {block_hash} of time {block_time} in the bundle, "
-            f"{found_hash} of time {found_time} on the chain"
-        )
-
-
-def _check_event(
-    chain: Chain, client: AccessRegistryClient, request_id: str, e: RequestEvent
-) -> None:
-    def receipt() -> Any:
-        try:
-            return chain.w3.eth.get_transaction_receipt(e.tx_hash)  # type: ignore[arg-type]
-        except TransactionNotFound:
-            return None
-
-    found_receipt = chain.call(receipt)
-    if found_receipt is None:
-        raise AccessProofChainError(f"the chain has no transaction {e.tx_hash}")
-    logs = [log for log in found_receipt["logs"] if int(log["logIndex"]) == e.log_index]
-    decoded = client.decode_events(logs)
-    expected = {**e.args, "requestId": request_id}
-    if len(decoded) != 1 or decoded[0].name != e.event:
-        raise AccessProofChainError(
-            f"tx {e.tx_hash} log {e.log_index}: expected {e.event}, the chain has "
-            f"{decoded[0].name if decoded else 'no such log of the contract'}"
-        )
-    found = decoded[0]
-    args = jsonable(found.args)
-    if (
-        {k: str(v).lower() for k, v in args.items()}
-        != {k: str(v).lower() for k, v in expected.items()}
-        or found.block_number != e.block_number
-        or not _same(found.block_hash, e.block_hash)
-    ):
-        raise AccessProofChainError(
-            f"tx {e.tx_hash} log {e.log_index}: expected {e.event} {expected} in block "
-            f"{e.block_number}, the chain has {args} in block {found.block_number}"
-        )
-
-
-def check_access_proof(
-    text: str,
-    *,
-    chain: Chain | None = None,
-    contract: str | None = None,
-    progress: Callable[[str], None] | None = None,
-) -> AccessProof:
-    """Re-check a bundle: its events against its heads and its verdict with no network, then,
-    given ``chain``, everything against that node at the bundle's block. Raises a subclass of
-    :class:`~ledger.errors.AccessProofError` naming what differs; returns the checked proof.
-
-    ``contract`` pins the access registry (a bundle for another contract is refused)."""
-    proof = _parse(text)
-    _check_offline(proof)
-    if contract is not None and not _same(contract, proof.contract):
-        raise AccessProofChainError(
-            f"the bundle is for contract {proof.contract}, expected {contract}"
-        )
-    if chain is None:
-        return proof
-    if chain.chain_id != proof.chain_id:
-        raise AccessProofChainError(
-            f"the bundle is for chain {proof.chain_id}, the node serves chain {chain.chain_id}"
-        )
-    client = AccessRegistryClient(chain, proof.contract)
-    _check_block(chain, proof.block_number, proof.block_hash, proof.block_time, "the state block")
-    for request in proof.requests:
-        request_id = bytes(HexBytes(request.request_id))
-        stored = client.stored_request(request_id, block=proof.block_number)
-        head = "0x" + stored.history_head.hex()
-        if not _same(head, request.history_head) or stored.event_count != request.event_count:
-            raise AccessProofHeadError(
-                f"request {request.request_id}: the bundle claims head {request.history_head} "
-                f"after {request.event_count} events, the contract stores {head} after "
-                f"{stored.event_count} at block {proof.block_number}"
-            )
-        for event in request.events:
-            _check_block(chain, event.block_number, event.block_hash, event.block_time, event.event)
-            _check_event(chain, client, request.request_id, event)
-        if progress is not None:
-            progress(request.request_id)
-    on_chain = {
-        "0x" + r.hex()
-        for r in _request_ids(
-            chain,
-            client,
-            bytes(HexBytes(proof.dataset_id)),
-            proof.department_id,
-            upto=proof.block_number,
-        )
-    }
-    in_bundle = {r.request_id.lower() for r in proof.requests}
-    missing = sorted(on_chain - in_bundle)
-    if missing:
-        raise AccessProofIncompleteError(
-            f"the chain has {len(on_chain)} requests of department {proof.department_id} for "
-            f"{proof.dataset_id} up to block {proof.block_number}, the bundle leaves out "
-            f"{', '.join(missing)}"
-        )
-    return proof
