@@ -4,7 +4,6 @@ bundle's block, headers and receipts for the events' coordinates."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from hexbytes import HexBytes
@@ -130,7 +129,7 @@ def prove_access(
         for event in events:
             if event.block_number not in times:
                 times[event.block_number] = _block(chain, event.block_number)[1]
-        stored = client.stored_request(request_id, block=number)
+        stored = client.access_request(request_id, block=number)
         requests.append(
             RequestHistory(
                 request_id="0x" + request_id.hex(),
@@ -201,7 +200,6 @@ def check_access_proof(
     *,
     chain: Chain | None = None,
     contract: str | None = None,
-    progress: Callable[[str], None] | None = None,
 ) -> AccessProof:
     """Re-check a bundle: its events against its heads and its verdict with no network, then,
     given ``chain``, everything against that node at the bundle's block. Raises a subclass of
@@ -224,7 +222,7 @@ def check_access_proof(
     _check_block(chain, proof.block_number, proof.block_hash, proof.block_time, "the state block")
     for request in proof.requests:
         request_id = bytes(HexBytes(request.request_id))
-        stored = client.stored_request(request_id, block=proof.block_number)
+        stored = client.access_request(request_id, block=proof.block_number)
         head = "0x" + stored.history_head.hex()
         if not same_hex(head, request.history_head) or stored.event_count != request.event_count:
             raise AccessProofHeadError(
@@ -235,8 +233,6 @@ def check_access_proof(
         for event in request.events:
             _check_block(chain, event.block_number, event.block_hash, event.block_time, event.event)
             _check_event(chain, client, request.request_id, event)
-        if progress is not None:
-            progress(request.request_id)
     on_chain = {
         "0x" + r.hex()
         for r in _request_ids(
@@ -248,6 +244,12 @@ def check_access_proof(
         )
     }
     in_bundle = {r.request_id.lower() for r in proof.requests}
+    # State, not logs: a node that withholds every log of the live grant cannot hide it.
+    live = client.live_grant(
+        bytes(HexBytes(proof.dataset_id)), proof.department_id, block=proof.block_number
+    )
+    if any(live):
+        on_chain.add("0x" + live.hex())
     missing = sorted(on_chain - in_bundle)
     if missing:
         raise AccessProofIncompleteError(

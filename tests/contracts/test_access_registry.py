@@ -738,12 +738,18 @@ def step(head: bytes, status: RequestStatus, fields: list[tuple[str, Any]], time
 
 
 def history(ledger: Ledger, request_id: bytes) -> tuple[bytes, int]:
-    """The view's answer, checked equal to the struct's members and to storage."""
+    """The view's answer, checked equal to ``accessRequest``'s and to storage's."""
     viewed = ledger.access.access_history(request_id)
-    record = ledger.access.access_request(request_id)
-    stored = ledger.access.stored_request(request_id)
-    assert viewed == (record.history_head, record.event_count)
-    assert stored == record
+    whole = ledger.access.contract.functions.accessRequest(request_id).call()
+    stored = ledger.access.access_request(request_id)  # read from storage
+    assert viewed == (bytes(whole[6]), whole[5]) == (stored.history_head, stored.event_count)
+    assert (bytes(whole[0]), *whole[1:5]) == (
+        stored.dataset_id,
+        stored.requester,
+        int(stored.status),
+        stored.requested_duration,
+        stored.expires_at,
+    )
     return viewed
 
 

@@ -13,6 +13,7 @@ import pytest
 
 from ledger.access_proof import (
     RequestEvent,
+    RequestHistory,
     check_access_proof,
     history_head,
     prove_access,
@@ -154,6 +155,38 @@ def test_not_held_by_a_department_that_never_asked(ledger: Ledger, story: Story)
     )
 
 
+def test_a_superseded_grant_hands_over_to_the_newer_one_and_an_expired_one_is_not_held(
+    ledger: Ledger, actors: Any, story: Story
+) -> None:
+    def ask(label: str) -> bytes:
+        salt = os.urandom(32)
+        ledger.access.request_access(
+            salt, story.dataset_id, os.urandom(32), DAY, sender=actors.dept_b
+        )
+        return ledger.access.request_id_of(DEPT_B, salt)
+
+    first, second = ask("first"), ask("second")
+    approved = ledger.access.approve_access(
+        first, ledger.chain.block_time() + DAY, sender=actors.dept_a
+    )
+    first_at = _time_of(ledger, approved.block_number)
+    ledger.chain.advance_time(100)
+    expires_at = ledger.chain.block_time() + 300
+    ledger.access.approve_access(second, expires_at, sender=actors.dept_a)
+    ledger.chain.advance_time(100)
+
+    between = _check(ledger, _prove(ledger, story, first_at + 50)).verdict
+    assert between.held and between.grant is not None
+    assert between.grant.request_id == "0x" + first.hex()
+    now = _check(ledger, _prove(ledger, story, ledger.chain.block_time())).verdict
+    assert now.held and now.grant is not None
+    assert now.grant.request_id == "0x" + second.hex()
+
+    ledger.chain.advance_time(400)
+    over = _check(ledger, _prove(ledger, story, expires_at)).verdict
+    assert (over.held, over.reason) == (False, "expired")  # over at the second of its expiry
+
+
 def test_a_proof_needs_a_block_at_or_after_its_time(ledger: Ledger, story: Story) -> None:
     with pytest.raises(InvalidInputError, match="has not reached"):
         _prove(ledger, story, ledger.chain.block_time() + DAY)
@@ -163,6 +196,20 @@ def _edited(text: str, edit: Any) -> str:
     document = json.loads(text)
     edit(document)
     return json.dumps(document)
+
+
+def _reverdict(document: dict[str, Any]) -> None:
+    """The verdict the document's events give, as a forger would write it."""
+    histories = [
+        RequestHistory(
+            request_id=r["request_id"],
+            history_head=r["history_head"],
+            event_count=r["event_count"],
+            events=tuple(RequestEvent(**e) for e in r["events"]),
+        )
+        for r in document["requests"]
+    ]
+    document["verdict"] = verdict_at(histories, document["at"]).to_dict()
 
 
 def _without_revocation(document: dict[str, Any], *, rehash: bool) -> None:
@@ -183,18 +230,7 @@ def test_a_bundle_with_its_revocation_removed_fails(ledger: Ledger, story: Story
 
     def forge(document: dict[str, Any]) -> None:
         _without_revocation(document, rehash=True)
-        document["verdict"] = {"held": True, "reason": "granted", "grant": None}
-        (request,) = document["requests"]
-        events = [RequestEvent(**e) for e in request["events"]]
-        from ledger.access_proof import RequestHistory
-
-        history = RequestHistory(
-            request_id=request["request_id"],
-            history_head=request["history_head"],
-            event_count=request["event_count"],
-            events=tuple(events),
-        )
-        document["verdict"] = verdict_at([history], document["at"]).to_dict()
+        _reverdict(document)
 
     forged = _edited(text, forge)
     assert json.loads(forged)["verdict"]["held"] is True
@@ -223,6 +259,30 @@ def test_a_bundle_leaving_out_a_request_fails(ledger: Ledger, story: Story) -> N
 
     with pytest.raises(AccessProofIncompleteError, match="leaves out"):
         _check(ledger, _edited(text, drop))
+
+
+def test_a_live_grant_left_out_is_found_in_state_even_when_the_node_withholds_its_logs(
+    ledger: Ledger, actors: Any, story: Story, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ledger.access_proof import node
+
+    salt = os.urandom(32)
+    ledger.access.request_access(salt, story.dataset_id, os.urandom(32), DAY, sender=actors.dept_b)
+    live = ledger.access.request_id_of(DEPT_B, salt)
+    ledger.access.approve_access(live, ledger.chain.block_time() + DAY, sender=actors.dept_a)
+    text = _prove(ledger, story, ledger.chain.block_time())
+    assert json.loads(text)["verdict"]["held"] is True
+
+    def hide(document: dict[str, Any]) -> None:  # the live grant's logs withheld
+        document["requests"] = [
+            r for r in document["requests"] if r["request_id"] != "0x" + live.hex()
+        ]
+        _reverdict(document)
+
+    hidden = _edited(text, hide)
+    monkeypatch.setattr(node, "_request_ids", lambda *args, **kwargs: [story.request_id])
+    with pytest.raises(AccessProofIncompleteError, match=live.hex()):
+        _check(ledger, hidden)
 
 
 def test_a_bundle_claiming_another_verdict_fails(ledger: Ledger, story: Story) -> None:

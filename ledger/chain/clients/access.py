@@ -11,6 +11,7 @@ from web3.types import BlockIdentifier
 
 from ledger.chain.backend import Receipt
 from ledger.chain.clients.base import SignedActionsClient, Signing
+from ledger.chain.storage import value_slot
 from ledger.chain.types import (
     ZERO32,
     AccessRequestRecord,
@@ -184,27 +185,22 @@ class AccessRegistryClient(SignedActionsClient):
     ) -> Receipt:
         return self._act("revokeAccess", (request_id, reason_hash), sender, auth)
 
-    def access_request(self, request_id: bytes) -> AccessRequestRecord:
-        dataset_id, requester, status, duration, expires_at, count, head = self._view(
-            self.contract.functions.accessRequest(request_id)
-        )
-        return AccessRequestRecord(
-            request_id=bytes(request_id),
-            dataset_id=bytes(dataset_id),
-            requester=requester,
-            status=RequestStatus(status),
-            requested_duration=duration,
-            expires_at=expires_at,
-            event_count=count,
-            history_head=bytes(head),
-        )
-
-    def stored_request(
+    def access_request(
         self, request_id: bytes, *, block: BlockIdentifier = "latest"
     ) -> AccessRequestRecord:
         """The request as ``accessRequest`` answers it at ``block``, read from storage (no EVM
-        run; any node answers ``eth_getStorageAt`` at a block it keeps state for)."""
+        run; any node answers ``eth_getStorageAt`` at a block it keeps state for). A registry
+        deployed before requests kept a history reads with a zero head and count: its struct's
+        first members sit where they always did."""
         return self.request_from_storage(request_id, self._stored("_requests", request_id, block))
+
+    def live_grant(
+        self, dataset_id: bytes, department_id: int, *, block: BlockIdentifier = "latest"
+    ) -> bytes:
+        """The request id of the department's live grant to the dataset at ``block`` (zero if
+        none: never granted, or revoked), read from storage (``_liveGrants``)."""
+        slot = value_slot(self._storage_layout, "_liveGrants", dataset_id, department_id)
+        return self.chain.storage_at(self.address, slot, block)
 
     @staticmethod
     def request_from_storage(request_id: bytes, stored: dict[str, Any]) -> AccessRequestRecord:
