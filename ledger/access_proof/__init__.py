@@ -18,9 +18,11 @@ T is before its expiry, and it was not revoked nor superseded in a block of time
 T. Like a grant's terms, that leaves out the two things ``hasAccess`` also asks of the moment
 it is asked: the dataset not withdrawn and the department active.
 
-What the check cannot see: a node that withholds *every* log of a request (it never shows the
-request at all) is caught only if the checker's node shows it (the set of requests is compared
-with the checker's own ``eth_getLogs``); check against a node you trust, or two.
+What the check cannot see: a node that withholds *every* log of a request that is no longer
+the department's live grant (it never shows the request at all) is caught only if the checker's
+node shows it (the set of requests is compared with the checker's own ``eth_getLogs``; the live
+grant is read from state, ``_liveGrants``, which no node can withhold); check against a node you
+trust, or two.
 """
 
 from ledger.access_proof.bundle import (

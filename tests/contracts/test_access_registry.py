@@ -855,3 +855,16 @@ def test_a_history_without_its_revocation_or_with_an_altered_event_is_not_the_st
 
 def _fields(event: Any) -> dict[str, Any]:
     return {name: getattr(event, name) for name in event.__slots__}
+
+
+def test_the_live_grant_reads_from_storage_as_the_contract_keeps_it(
+    ledger: Ledger, actors: Any, dataset_a: bytes, approved: bytes
+) -> None:
+    assert ledger.access.live_grant(dataset_a, DEPT_B) == approved
+    assert ledger.access.live_grant(dataset_a, DEPT_C) == bytes(32)
+    before = ledger.chain.head()[0]
+
+    ledger.access.revoke_access(approved, sender=actors.dept_a)
+
+    assert ledger.access.live_grant(dataset_a, DEPT_B) == bytes(32)
+    assert ledger.access.live_grant(dataset_a, DEPT_B, block=before) == approved
