@@ -120,7 +120,7 @@ COMMANDS: tuple[Entry, ...] = (
     Entry(
         "access",
         "api.commands.access:access_app",
-        "Request, approve, deny, cancel, revoke and check access to datasets.",
+        "Request, approve, deny, cancel, revoke, check and prove access to datasets.",
         kind="group",
     ),
     Entry(

@@ -141,6 +141,12 @@ contract AccessRegistry is IAccessRegistry, SignedActions {
     }
 
     /// @inheritdoc IAccessRegistry
+    function accessHistory(bytes32 requestId) external view returns (bytes32 historyHead, uint32 eventCount) {
+        AccessRequest storage request = _requests[requestId];
+        return (request.historyHead, request.eventCount);
+    }
+
+    /// @inheritdoc IAccessRegistry
     function hasAccess(bytes32 datasetId, uint64 departmentId) external view returns (bool) {
         IDatasetRegistry.Dataset memory record = _datasets.dataset(datasetId);
         if (record.owner == 0 || record.withdrawn) return false;
@@ -171,6 +177,12 @@ contract AccessRegistry is IAccessRegistry, SignedActions {
         request.requester = departmentId;
         request.status = RequestStatus.Pending;
         request.requestedDuration = requestedDuration;
+        _record(
+            request,
+            abi.encode(
+                RequestStatus.Pending, datasetId, departmentId, salt, purposeHash, requestedDuration, block.timestamp
+            )
+        );
         emit AccessRequested(requestId, datasetId, departmentId, salt, purposeHash, requestedDuration);
     }
 
@@ -185,9 +197,12 @@ contract AccessRegistry is IAccessRegistry, SignedActions {
         uint64 requester = request.requester;
         request.status = RequestStatus.Approved;
         request.expiresAt = expiresAt;
+        _record(request, abi.encode(RequestStatus.Approved, expiresAt, block.timestamp));
         bytes32 previous = _liveGrants[datasetId][requester];
         if (previous != bytes32(0) && _requests[previous].status == RequestStatus.Approved) {
-            _requests[previous].status = RequestStatus.Superseded;
+            AccessRequest storage replaced = _requests[previous];
+            replaced.status = RequestStatus.Superseded;
+            _record(replaced, abi.encode(RequestStatus.Superseded, requestId, block.timestamp));
             emit AccessSuperseded(previous, datasetId, requester, requestId);
         }
         _liveGrants[datasetId][requester] = requestId;
@@ -197,12 +212,14 @@ contract AccessRegistry is IAccessRegistry, SignedActions {
     function _denyAccess(uint64 departmentId, bytes32 requestId, bytes32 reasonHash) private {
         AccessRequest storage request = _answerable(departmentId, requestId, RequestStatus.Pending);
         request.status = RequestStatus.Denied;
+        _record(request, abi.encode(RequestStatus.Denied, reasonHash, block.timestamp));
         emit AccessDenied(requestId, request.datasetId, request.requester, reasonHash);
     }
 
     function _revokeAccess(uint64 departmentId, bytes32 requestId, bytes32 reasonHash) private {
         AccessRequest storage request = _answerable(departmentId, requestId, RequestStatus.Approved);
         request.status = RequestStatus.Revoked;
+        _record(request, abi.encode(RequestStatus.Revoked, reasonHash, block.timestamp));
         if (_liveGrants[request.datasetId][request.requester] == requestId) {
             delete _liveGrants[request.datasetId][request.requester];
         }
@@ -214,7 +231,18 @@ contract AccessRegistry is IAccessRegistry, SignedActions {
         if (request.requester != departmentId) revert AccessNotRequester(requestId, departmentId);
         if (request.status != RequestStatus.Pending) revert AccessInvalidStatus(requestId, request.status);
         request.status = RequestStatus.Cancelled;
+        _record(request, abi.encode(RequestStatus.Cancelled, block.timestamp));
         emit AccessRequestCancelled(requestId, request.datasetId, departmentId);
+    }
+
+    /// @dev Extends the request's history by one event: `step` is the event's kind, fields
+    /// and block time, ABI-encoded (see `IAccessRegistry.AccessRequest.historyHead`).
+    function _record(AccessRequest storage request, bytes memory step) private {
+        request.historyHead = keccak256(bytes.concat(request.historyHead, step));
+        // A request has at most three events (requested, answered, ended): no overflow.
+        unchecked {
+            ++request.eventCount;
+        }
     }
 
     /// @dev A request the dataset's owner (`departmentId`) may act on, in status `expected`.

@@ -121,6 +121,53 @@ class InvalidProofError(MerkleError, ValueError):
     code = "invalid-proof"
 
 
+class AccessProofError(InvalidProofError):
+    """An access proof bundle (:mod:`ledger.access_proof`) does not hold: the message says what
+    was expected and what was found."""
+
+    code = "access-proof-invalid"
+
+
+class AccessProofMalformedError(AccessProofError):
+    """A bundle is not a readable access proof, or contradicts itself (a request of another
+    department or dataset, events out of order, a state block before the time proven)."""
+
+    code = "access-proof-malformed"
+
+
+class AccessProofHistoryError(AccessProofError):
+    """A request's events do not hash to the history head the bundle claims: an event was
+    removed (a hidden revocation), added or altered."""
+
+    code = "access-proof-history-mismatch"
+
+
+class AccessProofHeadError(AccessProofError):
+    """The history head (or event count) a bundle claims for a request is not the one the
+    contract stores at the bundle's block."""
+
+    code = "access-proof-head-mismatch"
+
+
+class AccessProofIncompleteError(AccessProofError):
+    """The chain has a request of the department for the dataset that the bundle leaves out."""
+
+    code = "access-proof-incomplete"
+
+
+class AccessProofVerdictError(AccessProofError):
+    """The verdict a bundle claims is not the one its events give."""
+
+    code = "access-proof-verdict-mismatch"
+
+
+class AccessProofChainError(AccessProofError):
+    """Something a bundle places on the chain is not there: another chain or contract, a
+    block of another hash or time, an event not in its transaction."""
+
+    code = "access-proof-not-on-chain"
+
+
 class ConfigurationError(LedgerError):
     """The service is configured in a way it cannot run with (missing deployment, chain…)."""
 

@@ -1,12 +1,15 @@
 """Access between departments at a terminal: ``provledger access …``.
 
 request → approve (until an expiry) / deny → revoke, or cancel by the requester; ``check``
-asks the contract itself whether a department may read a dataset now (exit 0 yes, 1 no).
+asks the contract itself whether a department may read a dataset now (exit 0 yes, 1 no);
+``prove`` writes an offline bundle saying whether it held a grant at a past time, and
+``check-proof`` checks one against any node (:mod:`ledger.access_proof`).
 """
 
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -16,6 +19,7 @@ from api.commands.common import (
     ExitCode,
     LimitOption,
     ReasonOption,
+    Terminal,
     finish,
     hex_id,
     human_duration,
@@ -27,14 +31,17 @@ from api.commands.options import ServiceOptions, WriteOptions, with_options
 
 if TYPE_CHECKING:
     from api.schemas import OperationPublic
+    from ledger.access_proof import AccessProof
+    from ledger.chain.backend import Chain
 
 
 access_app = typer.Typer(
     name="access",
-    help="Request, approve, deny, cancel, revoke and check access to datasets.",
+    help="Request, approve, deny, cancel, revoke, check and prove access to datasets.",
     no_args_is_help=True,
 )
 
+DatasetArg = Annotated[str, typer.Argument(help="The dataset (0x id).", callback=hex_id)]
 RequestArg = Annotated[
     str,
     typer.Argument(
@@ -87,7 +94,7 @@ def parse_time(text: str, *, option: str) -> int:
 @access_app.command("request")
 @with_options
 def request_access(
-    dataset_id: Annotated[str, typer.Argument(help="The dataset (0x id).", callback=hex_id)],
+    dataset_id: DatasetArg,
     purpose: Annotated[str, typer.Option(help="What the data is for (its hash goes on chain).")],
     duration: Annotated[
         str, typer.Option(help="How long access is wanted: 3600, 90m, 12h, 30d, 2w.")
@@ -190,7 +197,7 @@ def revoke(
 @access_app.command("check")
 @with_options
 def check(
-    dataset_id: Annotated[str, typer.Argument(help="The dataset (0x id).", callback=hex_id)],
+    dataset_id: DatasetArg,
     department: Annotated[int, typer.Option(min=1, help="The department asking to read.")],
     block: Annotated[
         int | None, typer.Option(min=0, help="Ask as of this block (default: the latest).")
@@ -275,3 +282,170 @@ def show_request(
                 terminal.say(f"  purpose: {escape(item['purpose'])}")
 
         terminal.emit(item, human)
+
+
+_ADDRESS = re.compile(r"0x[0-9a-fA-F]{40}")
+
+
+def _address(value: str | None) -> str | None:
+    """A typer callback: a contract address (0x + 40 hex digits), or a usage error."""
+    if value is not None and not _ADDRESS.fullmatch(value.strip()):
+        raise typer.BadParameter(f"{value[:80]!r} is not an address: 0x and 40 hex digits")
+    return None if value is None else value.strip()
+
+
+RpcOption = Annotated[
+    str | None,
+    typer.Option(
+        help="JSON-RPC URL of any node of the chain (default: the service's own /rpc, with "
+        "the token if one is given)."
+    ),
+]
+
+
+def _node(options: ServiceOptions, rpc: str | None, terminal: Terminal) -> Chain:
+    from ledger.chain.backend import Chain
+    from ledger.errors import LedgerError
+
+    url = rpc or options.url.rstrip("/") + "/rpc"
+    headers = {"Authorization": f"Bearer {options.token}"} if rpc is None and options.token else {}
+    try:
+        return Chain.rpc(url, headers=headers)
+    except LedgerError as exc:
+        terminal.fail(exc.code, f"{url}: {exc.message}", ExitCode.UNAVAILABLE)
+
+
+def _fail_ledger(terminal: Terminal, exc: Exception) -> None:
+    """Exit for a ledger error: 1 a bundle that does not hold, 2 bad input, 4 the node."""
+    from ledger.errors import AccessProofError, InvalidInputError, LedgerError
+
+    if not isinstance(exc, LedgerError):
+        raise exc
+    if isinstance(exc, AccessProofError):
+        terminal.fail(exc.code, exc.message, ExitCode.NO)
+    status = ExitCode.USAGE if isinstance(exc, InvalidInputError) else ExitCode.UNAVAILABLE
+    terminal.fail(exc.code, exc.message, status)
+
+
+def _show_proof(terminal: Terminal, proof: AccessProof, payload: dict[str, Any]) -> None:
+    verdict = proof.verdict
+
+    def human() -> None:
+        held = "[bold green]held[/]" if verdict.held else "[bold red]did not hold[/]"
+        terminal.say(
+            f"{held}: department {proof.department_id} {'held' if verdict.held else 'held no'} "
+            f"access to {proof.dataset_id} at {human_time(proof.at)} ({verdict.reason})"
+        )
+        grant = verdict.grant
+        if grant is not None:
+            terminal.say(
+                f"  grant {grant.request_id}: approved {human_time(grant.approved_at)}, "
+                f"expires {human_time(grant.expires_at)}"
+                + (f", {grant.ended} {human_time(grant.ended_at)}" if grant.ended_at else "")
+            )
+        terminal.say(
+            f"  {len(proof.requests)} request(s), histories re-hashed to the heads stored at "
+            f"block {proof.block_number} {proof.block_hash} (chain {proof.chain_id}, "
+            f"contract {proof.contract})"
+        )
+
+    terminal.emit(payload, human)
+
+
+@access_app.command("prove")
+@with_options
+def prove(
+    dataset_id: DatasetArg,
+    department: Annotated[int, typer.Option(min=1, help="The department the proof is about.")],
+    at: Annotated[
+        str,
+        typer.Option(
+            help="The time: 2027-01-31, 2027-01-31T12:00Z (UTC unless given) or Unix seconds."
+        ),
+    ],
+    output: Annotated[
+        Path | None,
+        typer.Option("--output", "-o", help="Write the bundle here (never overwritten)."),
+    ] = None,
+    rpc: RpcOption = None,
+    contract: Annotated[
+        str | None,
+        typer.Option(
+            help="AccessRegistry address (default: the one the service reports).",
+            callback=_address,
+        ),
+    ] = None,
+    *,
+    options: ServiceOptions,
+) -> None:
+    """Prove from the chain whether a department held a grant to a dataset at a time: every
+    request it made for the dataset with all their events, re-hashed to the history heads the
+    contract stores, so a hidden revocation shows. Exit 0 held, 1 not held."""
+    from ledger.access_proof import prove_access
+
+    when = parse_time(at, option="--at")
+    if output is not None and output.exists():
+        raise typer.BadParameter(f"{output} exists; a bundle is never overwritten", param_hint="-o")
+    if contract is None:
+        with options.connect() as (client, _):
+            contract = str(client.has_access(dataset_id, department)["chain"]["contract"])
+    terminal = Terminal(options.as_json)
+    chain = _node(options, rpc, terminal)
+    try:
+        proof = prove_access(chain, contract, bytes.fromhex(dataset_id[2:]), department, when)
+    except Exception as exc:
+        _fail_ledger(terminal, exc)
+        raise
+    finally:
+        chain.close()
+    if output is not None:
+        output.write_text(proof.to_json())
+        terminal.status.print(f"access proof written to {escape(str(output))}")
+    _show_proof(terminal, proof, proof.to_dict())
+    raise typer.Exit(int(ExitCode.OK if proof.verdict.held else ExitCode.NO))
+
+
+@access_app.command("check-proof")
+@with_options
+def check_proof(
+    bundle: Annotated[
+        Path,
+        typer.Argument(exists=True, dir_okay=False, readable=True, help="An access proof bundle."),
+    ],
+    rpc: RpcOption = None,
+    contract: Annotated[
+        str | None,
+        typer.Option(
+            help="Refuse a bundle for another AccessRegistry than this one.", callback=_address
+        ),
+    ] = None,
+    offline: Annotated[
+        bool,
+        typer.Option(
+            "--offline", help="Check the events against the heads and the verdict only, no node."
+        ),
+    ] = False,
+    *,
+    options: ServiceOptions,
+) -> None:
+    """Check an access proof against a node, at the bundle's block: the events are the
+    chain's, they re-hash to the heads the contract stores, no request is left out and the
+    verdict is theirs. Exit 0 it holds (the verdict is printed), 1 it does not (the error names
+    what differs)."""
+    from ledger.access_proof import check_access_proof
+
+    terminal = Terminal(options.as_json)
+    chain = None if offline else _node(options, rpc, terminal)
+    try:
+        proof = check_access_proof(
+            bundle.read_text(errors="replace"), chain=chain, contract=contract
+        )
+    except Exception as exc:
+        _fail_ledger(terminal, exc)
+        raise
+    finally:
+        if chain is not None:
+            chain.close()
+    where = "offline (events, heads, verdict)" if chain is None else "against the chain"
+    terminal.status.print(f"access proof checked {where}")
+    _show_proof(terminal, proof, {"checked": True, "offline": chain is None, **proof.to_dict()})

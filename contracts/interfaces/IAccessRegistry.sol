@@ -24,12 +24,25 @@ interface IAccessRegistry is ISignedActions {
     }
 
     /// @notice An access request and, once approved, the grant it became.
+    /// @param eventCount Number of events this request has emitted (its history's length).
+    /// @param historyHead keccak256 chain over this request's events, oldest first, starting
+    /// from zero. Each event moves it to `keccak256(abi.encode(previousHead, kind, ...,
+    /// block.timestamp))`, where `kind` is the status the event leaves the request in and the
+    /// fields are the event's own data (not its indexed ids, which the first step fixes):
+    /// `AccessRequested`: kind Pending, datasetId, requester, salt, purposeHash,
+    /// requestedDuration; `AccessApproved`: kind Approved, expiresAt; `AccessDenied`: kind
+    /// Denied, reasonHash; `AccessRequestCancelled`: kind Cancelled; `AccessRevoked`: kind
+    /// Revoked, reasonHash; `AccessSuperseded`: kind Superseded, supersededBy. A verifier
+    /// recomputes it from the logs and their blocks' times; a withheld log (a hidden
+    /// revocation) ends the chain elsewhere.
     struct AccessRequest {
         bytes32 datasetId;
         uint64 requester;
         RequestStatus status;
         uint64 requestedDuration;
         uint64 expiresAt;
+        uint32 eventCount;
+        bytes32 historyHead;
     }
 
     /// @notice Emitted when a department asks for access to another's dataset.
@@ -113,6 +126,10 @@ interface IAccessRegistry is ISignedActions {
 
     /// @notice The stored request (status `None` if unknown).
     function accessRequest(bytes32 requestId) external view returns (AccessRequest memory);
+
+    /// @notice The request's history: the head of the hash chain over its events and their
+    /// number (zero and zero if unknown). See `AccessRequest.historyHead`.
+    function accessHistory(bytes32 requestId) external view returns (bytes32 historyHead, uint32 eventCount);
 
     /// @notice True if `departmentId` may use `datasetId` at this block: it owns it, or holds an
     /// approved, unrevoked grant whose expiry is after the block time; the department must be

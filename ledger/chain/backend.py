@@ -11,7 +11,7 @@ nothing foreign escapes this boundary.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar, cast
@@ -144,9 +144,18 @@ class Chain:
         return cls(Web3(EthereumTesterProvider(tester)), tester=tester)
 
     @classmethod
-    def rpc(cls, url: str, *, expected_chain_id: int | None = None, timeout: float = 30.0) -> Chain:
-        """A JSON-RPC endpoint; refuses a chain id other than ``expected_chain_id``."""
+    def rpc(
+        cls,
+        url: str,
+        *,
+        expected_chain_id: int | None = None,
+        timeout: float = 30.0,
+        headers: Mapping[str, str] | None = None,
+    ) -> Chain:
+        """A JSON-RPC endpoint; refuses a chain id other than ``expected_chain_id``. ``headers``
+        go with every request (a bearer token for a service's ``/rpc`` that asks for one)."""
         session = requests.Session()  # ours, so that close() can let its connections go
+        session.headers.update(headers or {})
         try:
             chain = cls(
                 Web3(HTTPProvider(url, request_kwargs={"timeout": timeout}, session=session)),

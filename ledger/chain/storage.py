@@ -9,7 +9,8 @@ packed right-aligned into one 32-byte word. ``eth_getStorageAt`` reads the words
 answers it, and ``eth_getProof`` proves them against a block's state root.
 
 Only what the contracts need is understood: value types (unsigned integers, ``bool``,
-``bytes32``, ``address``) in structs held by mappings with a value-type key. Anything else in a
+``bytes32``, ``address``) in structs held by mappings with a value-type key, and one-word values
+of mappings of mappings (``value_slot``). Anything else in a
 layout is refused by name, so a contract change that needs more fails loudly in the tests that
 read every struct both ways (storage and view).
 """
@@ -61,13 +62,7 @@ class StructMapping:
 
     def entry_slot(self, key: bytes | int) -> int:
         """The first slot of the struct stored under ``key``."""
-        if isinstance(key, int):
-            key = key.to_bytes(32, "big")
-        elif self.key_type.startswith("bytes") and len(key) <= 32:
-            key = key.ljust(32, b"\0")  # fixed bytes are left-aligned in their word
-        if len(key) != 32:
-            raise ValueError(f"a {self.key_type} key is 32 bytes once padded, got {len(key)}")
-        return int.from_bytes(keccak(key + self.slot.to_bytes(32, "big")), "big")
+        return _entry_slot(self.slot, key, self.key_type)
 
     def read(self, key: bytes | int, read_word: ReadWord) -> dict[str, Any]:
         """The struct under ``key``, each member decoded; one read per slot it occupies."""
@@ -76,13 +71,45 @@ class StructMapping:
         return {m.name: m.decode(words[m.slot]) for m in self.members}
 
 
-def struct_mapping(layout: Mapping[str, Any], variable: str) -> StructMapping:
-    """The mapping ``variable`` of a contract's ``storageLayout`` (the compiler's output)."""
-    types: Mapping[str, Any] = layout.get("types") or {}
+def _entry_slot(slot: int, key: bytes | int, key_type: str) -> int:
+    if isinstance(key, int):
+        key = key.to_bytes(32, "big")
+    elif key_type.startswith("bytes") and len(key) <= 32:
+        key = key.ljust(32, b"\0")  # fixed bytes are left-aligned in their word
+    if len(key) != 32:
+        raise ValueError(f"a {key_type} key is 32 bytes once padded, got {len(key)}")
+    return int.from_bytes(keccak(key + slot.to_bytes(32, "big")), "big")
+
+
+def _variable(layout: Mapping[str, Any], variable: str) -> Mapping[str, Any]:
     found = [entry for entry in layout.get("storage", []) if entry["label"] == variable]
     if len(found) != 1:
         raise ArtifactError(f"no single state variable {variable!r} in the storage layout")
-    (entry,) = found
+    return dict(found[0])
+
+
+def value_slot(layout: Mapping[str, Any], variable: str, *keys: bytes | int) -> int:
+    """The slot of ``variable[keys[0]][keys[1]]…``: a mapping (of mappings) whose values are
+    a value type that fills its word (``bytes32``, ``uint256``); read it whole."""
+    types: Mapping[str, Any] = layout.get("types") or {}
+    entry = _variable(layout, variable)
+    type_id, slot = entry["type"], int(entry["slot"])
+    for key in keys:
+        mapping = types[type_id]
+        if mapping.get("encoding") != "mapping":
+            raise ArtifactError(f"{variable!r} is not a mapping {len(keys)} keys deep")
+        slot = _entry_slot(slot, key, types[mapping["key"]]["label"])
+        type_id = mapping["value"]
+    value = types[type_id]
+    if value.get("encoding") != "inplace" or "members" in value or value["numberOfBytes"] != "32":
+        raise ArtifactError(f"the values of {variable!r} are not one-word value types")
+    return slot
+
+
+def struct_mapping(layout: Mapping[str, Any], variable: str) -> StructMapping:
+    """The mapping ``variable`` of a contract's ``storageLayout`` (the compiler's output)."""
+    types: Mapping[str, Any] = layout.get("types") or {}
+    entry = _variable(layout, variable)
     mapping = types[entry["type"]]
     if mapping.get("encoding") != "mapping":
         raise ArtifactError(f"{variable!r} is not a mapping")
@@ -110,4 +137,4 @@ def struct_mapping(layout: Mapping[str, Any], variable: str) -> StructMapping:
     return StructMapping(variable, int(entry["slot"]), key_type, tuple(members))
 
 
-__all__ = ["Member", "ReadWord", "StructMapping", "struct_mapping"]
+__all__ = ["Member", "ReadWord", "StructMapping", "struct_mapping", "value_slot"]

@@ -135,6 +135,10 @@ class AccessRequestRecord:
     status: RequestStatus
     requested_duration: int
     expires_at: int
+    #: How many events the request has emitted, and the hash chain over them
+    #: (``IAccessRegistry.AccessRequest.historyHead``).
+    event_count: int = 0
+    history_head: bytes = bytes(32)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -52,8 +52,8 @@ BOUNDS: Final[dict[tuple[str, str], GasBound]] = {
         100_000, _VERSION_PARENTS_PER, parents_at=(1, 2)
     ),
     ("DatasetRegistry", "withdrawDatasetBySig"): GasBound(65_000),
-    ("AccessRegistry", "requestAccessBySig"): GasBound(150_000),
-    ("AccessRegistry", "approveAccessBySig"): GasBound(115_000),
+    ("AccessRegistry", "requestAccessBySig"): GasBound(160_000),
+    ("AccessRegistry", "approveAccessBySig"): GasBound(120_000),
     ("AccessRegistry", "denyAccessBySig"): GasBound(80_000),
     ("AccessRegistry", "cancelAccessRequestBySig"): GasBound(70_000),
     ("AccessRegistry", "revokeAccessBySig"): GasBound(80_000),

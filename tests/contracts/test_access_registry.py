@@ -721,3 +721,150 @@ def test_acting_on_an_unknown_request_reverts(
     with pytest.raises(AccessUnknownRequestError) as info:
         calls[action]()
     assert info.value.args_by_name == {"requestId": hex32(unknown)}
+
+
+# --- the history chain of a request -----------------------------------------------------------
+
+
+def block_time_of(ledger: Ledger, receipt: Receipt) -> int:
+    return int(ledger.chain.w3.eth.get_block(receipt.block_number)["timestamp"])
+
+
+def step(head: bytes, status: RequestStatus, fields: list[tuple[str, Any]], time: int) -> bytes:
+    """``keccak256(abi.encode(previousHead, kind, fields…, block.timestamp))``, as documented
+    in ``IAccessRegistry.AccessRequest.historyHead``, written out independently of the ledger."""
+    types = ["bytes32", "uint8", *(t for t, _ in fields), "uint256"]
+    return keccak(abi_encode(types, [head, int(status), *(v for _, v in fields), time]))
+
+
+def history(ledger: Ledger, request_id: bytes) -> tuple[bytes, int]:
+    """The view's answer, checked equal to ``accessRequest``'s and to storage's."""
+    viewed = ledger.access.access_history(request_id)
+    whole = ledger.access.contract.functions.accessRequest(request_id).call()
+    stored = ledger.access.access_request(request_id)  # read from storage
+    assert viewed == (bytes(whole[6]), whole[5]) == (stored.history_head, stored.event_count)
+    assert (bytes(whole[0]), *whole[1:5]) == (
+        stored.dataset_id,
+        stored.requester,
+        int(stored.status),
+        stored.requested_duration,
+        stored.expires_at,
+    )
+    return viewed
+
+
+def test_every_transition_extends_the_request_history_as_documented(
+    ledger: Ledger, actors: Any, dataset_a: bytes
+) -> None:
+    salt, purpose = digest("b-history"), digest("b-history/purpose")
+    assert history(ledger, AccessRegistryClient.request_id_of(DEPT_B, salt)) == (bytes(32), 0)
+
+    asked = ledger.access.request_access(salt, dataset_a, purpose, 7 * DAY, sender=actors.dept_b)
+    request_id = AccessRegistryClient.request_id_of(DEPT_B, salt)
+    fields = [
+        ("bytes32", dataset_a),
+        ("uint64", DEPT_B),
+        ("bytes32", salt),
+        ("bytes32", purpose),
+        ("uint64", 7 * DAY),
+    ]
+    head = step(bytes(32), RequestStatus.PENDING, fields, block_time_of(ledger, asked))
+    assert history(ledger, request_id) == (head, 1)
+
+    expires_at = ledger.chain.block_time() + DAY
+    approved = ledger.access.approve_access(request_id, expires_at, sender=actors.dept_a)
+    head = step(
+        head, RequestStatus.APPROVED, [("uint64", expires_at)], block_time_of(ledger, approved)
+    )
+    assert history(ledger, request_id) == (head, 2)
+
+    revoked = ledger.access.revoke_access(request_id, digest("misuse"), sender=actors.dept_a)
+    head = step(
+        head,
+        RequestStatus.REVOKED,
+        [("bytes32", digest("misuse"))],
+        block_time_of(ledger, revoked),
+    )
+    assert history(ledger, request_id) == (head, 3)
+
+
+def test_denial_cancellation_and_supersession_are_in_the_history_too(
+    ledger: Ledger, actors: Any, dataset_a: bytes
+) -> None:
+    denied = request(ledger, actors.dept_b, DEPT_B, dataset_a, "to-deny")
+    head, _ = history(ledger, denied)
+    receipt = ledger.access.deny_access(denied, digest("no"), sender=actors.dept_a)
+    expected = step(
+        head, RequestStatus.DENIED, [("bytes32", digest("no"))], block_time_of(ledger, receipt)
+    )
+    assert history(ledger, denied) == (expected, 2)
+
+    cancelled = request(ledger, actors.dept_b, DEPT_B, dataset_a, "to-cancel")
+    head, _ = history(ledger, cancelled)
+    receipt = ledger.access.cancel_access_request(cancelled, sender=actors.dept_b)
+    expected = step(head, RequestStatus.CANCELLED, [], block_time_of(ledger, receipt))
+    assert history(ledger, cancelled) == (expected, 2)
+
+    older = request(ledger, actors.dept_b, DEPT_B, dataset_a, "older")
+    ledger.access.approve_access(older, ledger.chain.block_time() + DAY, sender=actors.dept_a)
+    head, _ = history(ledger, older)
+    newer = request(ledger, actors.dept_b, DEPT_B, dataset_a, "newer")
+    receipt = ledger.access.approve_access(
+        newer, ledger.chain.block_time() + DAY, sender=actors.dept_a
+    )
+    expected = step(
+        head, RequestStatus.SUPERSEDED, [("bytes32", newer)], block_time_of(ledger, receipt)
+    )
+    assert history(ledger, older) == (expected, 3)
+    assert history(ledger, newer)[1] == 2
+
+
+def test_a_history_without_its_revocation_or_with_an_altered_event_is_not_the_stored_one(
+    ledger: Ledger, actors: Any, dataset_a: bytes, approved: bytes
+) -> None:
+    from ledger.access_proof import RequestEvent, history_head
+
+    ledger.access.revoke_access(approved, digest("misuse"), sender=actors.dept_a)
+    logs = ledger.chain.w3.eth.get_logs(
+        {"address": ledger.access.address, "fromBlock": 0, "topics": [None, "0x" + approved.hex()]}
+    )
+    events = [
+        RequestEvent(
+            event=e.name,
+            args={k: "0x" + v.hex() if isinstance(v, bytes) else v for k, v in e.args.items()},
+            tx_hash=e.tx_hash,
+            block_number=e.block_number,
+            block_hash=e.block_hash,
+            block_time=int(ledger.chain.w3.eth.get_block(e.block_number)["timestamp"]),
+            log_index=e.log_index,
+        )
+        for e in ledger.access.decode_events(logs)
+    ]
+    assert [e.event for e in events] == ["AccessRequested", "AccessApproved", "AccessRevoked"]
+    stored, count = history(ledger, approved)
+    assert (history_head(events), len(events)) == (stored, count)
+
+    assert history_head(events[:2]) != stored  # the revocation withheld
+    later = RequestEvent(**{**_fields(events[1]), "block_time": events[1].block_time + 1})
+    assert history_head([events[0], later, events[2]]) != stored  # approved at another time
+    longer = RequestEvent(
+        **{**_fields(events[1]), "args": {"expiresAt": events[1].args["expiresAt"] + 1}}
+    )
+    assert history_head([events[0], longer, events[2]]) != stored  # a longer grant
+
+
+def _fields(event: Any) -> dict[str, Any]:
+    return {name: getattr(event, name) for name in event.__slots__}
+
+
+def test_the_live_grant_reads_from_storage_as_the_contract_keeps_it(
+    ledger: Ledger, actors: Any, dataset_a: bytes, approved: bytes
+) -> None:
+    assert ledger.access.live_grant(dataset_a, DEPT_B) == approved
+    assert ledger.access.live_grant(dataset_a, DEPT_C) == bytes(32)
+    before = ledger.chain.head()[0]
+
+    ledger.access.revoke_access(approved, sender=actors.dept_a)
+
+    assert ledger.access.live_grant(dataset_a, DEPT_B) == bytes(32)
+    assert ledger.access.live_grant(dataset_a, DEPT_B, block=before) == approved

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from eth_abi.abi import encode as abi_encode
 from eth_account.signers.local import LocalAccount
 from eth_utils.crypto import keccak
@@ -9,6 +11,7 @@ from web3.types import BlockIdentifier
 
 from ledger.chain.backend import Receipt
 from ledger.chain.clients.base import SignedActionsClient, Signing
+from ledger.chain.storage import value_slot
 from ledger.chain.types import (
     ZERO32,
     AccessRequestRecord,
@@ -182,18 +185,45 @@ class AccessRegistryClient(SignedActionsClient):
     ) -> Receipt:
         return self._act("revokeAccess", (request_id, reason_hash), sender, auth)
 
-    def access_request(self, request_id: bytes) -> AccessRequestRecord:
-        dataset_id, requester, status, duration, expires_at = self._view(
-            self.contract.functions.accessRequest(request_id)
-        )
+    def access_request(
+        self, request_id: bytes, *, block: BlockIdentifier = "latest"
+    ) -> AccessRequestRecord:
+        """The request as ``accessRequest`` answers it at ``block``, read from storage (no EVM
+        run; any node answers ``eth_getStorageAt`` at a block it keeps state for). A registry
+        deployed before requests kept a history reads with a zero head and count: its struct's
+        first members sit where they always did."""
+        return self.request_from_storage(request_id, self._stored("_requests", request_id, block))
+
+    def live_grant(
+        self, dataset_id: bytes, department_id: int, *, block: BlockIdentifier = "latest"
+    ) -> bytes:
+        """The request id of the department's live grant to the dataset at ``block`` (zero if
+        none: never granted, or revoked), read from storage (``_liveGrants``)."""
+        slot = value_slot(self._storage_layout, "_liveGrants", dataset_id, department_id)
+        return self.chain.storage_at(self.address, slot, block)
+
+    @staticmethod
+    def request_from_storage(request_id: bytes, stored: dict[str, Any]) -> AccessRequestRecord:
+        """The request that the storage entry ``_requests[id]`` holds (bulk readers fetch the
+        slots themselves)."""
         return AccessRequestRecord(
             request_id=bytes(request_id),
-            dataset_id=bytes(dataset_id),
-            requester=requester,
-            status=RequestStatus(status),
-            requested_duration=duration,
-            expires_at=expires_at,
+            dataset_id=bytes(stored["datasetId"]),
+            requester=int(stored["requester"]),
+            status=RequestStatus(int(stored["status"])),
+            requested_duration=int(stored["requestedDuration"]),
+            expires_at=int(stored["expiresAt"]),
+            event_count=int(stored["eventCount"]),
+            history_head=bytes(stored["historyHead"]),
         )
+
+    def access_history(
+        self, request_id: bytes, *, block: BlockIdentifier = "latest"
+    ) -> tuple[bytes, int]:
+        """The contract's ``accessHistory(requestId)`` at ``block``: (history head, events)."""
+        fn = self.contract.functions.accessHistory(request_id)
+        head, count = self.chain.call(lambda: fn.call(block_identifier=block))
+        return bytes(head), int(count)
 
     def has_access(
         self, dataset_id: bytes, department_id: int, *, block: BlockIdentifier = "latest"

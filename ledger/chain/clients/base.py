@@ -80,6 +80,13 @@ class ContractClient:
         values = self.chain.w3.codec.decode([canonical_type(i) for i in abi["inputs"]], raw[4:])
         return str(abi["name"]), {i["name"]: v for i, v in zip(abi["inputs"], values, strict=True)}
 
+    def event_topic(self, name: str) -> bytes:
+        """The topic 0 of this contract's event ``name`` (its signature's keccak-256)."""
+        for topic, abi in self._events.items():
+            if abi["name"] == name:
+                return topic
+        raise ValueError(f"{self.artifact_name} has no event {name!r}")
+
     def event_name(self, log: Any) -> str | None:
         """The name of the event ``log`` is, if this contract emitted it; nothing decoded.
         The log's address may be in any case."""

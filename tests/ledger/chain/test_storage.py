@@ -160,3 +160,31 @@ def test_the_artifacts_carry_the_layouts_the_clients_read() -> None:
         ("size", 8),
         ("anchoredAt", 8),
     ]
+    requests = struct_mapping(load_artifact("AccessRegistry").storage_layout, "_requests")
+    assert [(m.name, m.slot) for m in requests.members] == [
+        ("datasetId", 0),
+        ("requester", 1),
+        ("status", 1),
+        ("requestedDuration", 1),
+        ("expiresAt", 1),
+        ("eventCount", 1),  # packed with the members every transition writes: nearly free
+        ("historyHead", 2),
+    ]
+
+
+def test_a_value_of_a_mapping_is_found_where_solidity_puts_it_and_anything_else_refused() -> None:
+    from eth_utils import keccak
+
+    from ledger.chain.storage import value_slot
+
+    key = b"\x01" * 32
+    assert value_slot(LAYOUT, "_plain", key) == int.from_bytes(
+        keccak(key + (2).to_bytes(32, "big")), "big"
+    )
+    for variable, keys, problem in [
+        ("_count", (key,), "'_count' is not a mapping 1 keys deep"),
+        ("_plain", (key, key), "'_plain' is not a mapping 2 keys deep"),
+        ("_things", (key,), "the values of '_things' are not one-word value types"),
+    ]:
+        with pytest.raises(ArtifactError, match=problem):
+            value_slot(LAYOUT, variable, *keys)
