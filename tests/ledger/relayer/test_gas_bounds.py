@@ -146,9 +146,7 @@ def test_every_bound_holds_with_headroom_at_the_worst_shape(ledger: Ledger, acto
     auth = ledger.keys.sign_publish_encryption_key(
         kem, public_key, signer=a, department_id=DEPT_A, deadline=deadline
     )
-    miner.mine(
-        "KeyDirectory", "publishEncryptionKeyBySig", [int(kem), public_key, auth.as_abi()]
-    )
+    miner.mine("KeyDirectory", "publishEncryptionKeyBySig", [int(kem), public_key, auth.as_abi()])
 
     # The bases alone: a version without parents, on department B's first signature.
     salt = os.urandom(32)
