@@ -45,6 +45,8 @@ _STATUS: tuple[tuple[type[e.LedgerError], int], ...] = (
     # what was sent is invalid, whoever sent it.
     (e.SealError, 422),
     (e.ChainUnavailableError, 503),
+    # The deployment predates a contract the feature needs: this service cannot do it there.
+    (e.DeploymentTooOldError, 501),
 )
 
 _TITLES = {
@@ -59,6 +61,7 @@ _TITLES = {
     415: "Unsupported media type",
     422: "Invalid request",
     500: "Internal error",
+    501: "Not implemented by this deployment",
     503: "Service unavailable",
 }
 
