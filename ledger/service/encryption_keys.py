@@ -27,6 +27,7 @@ from ledger.errors import (
     ChainError,
     DepartmentInactiveError,
     EncryptionKemUnsupportedError,
+    EncryptionKeyFormatError,
     EncryptionKeyNotPublishedError,
     ForbiddenError,
     InvalidInputError,
@@ -37,6 +38,7 @@ from ledger.relayer import next_department_status, next_signer
 from ledger.relayer.actions import ClientSignature, DepartmentAction
 from ledger.runtime import Runtime
 from ledger.sealing import DEFAULT_SUITE, EncryptionPublicKey, Suite
+from ledger.sealing.keypairs import KEM_ID_SIZE
 from ledger.service.pagination import keyset_page, page
 from ledger.service.principal import Principal
 from ledger.service.queued import Queued, department_action
@@ -86,12 +88,40 @@ class PublishEncryptionKey:
     kem: Kem | int | None = None
     public_key: bytes | None = None
     signature: ClientSignature | None = None
+    #: The department the caller means to publish for (a path names it): refused unless it is
+    #: the caller's own. None: the caller's.
+    department_id: int | None = None
+
+
+def acting_for(principal: Principal, department_id: int | None) -> int:
+    """The acting department, refused unless it is ``department_id`` (if given): a department
+    publishes its own encryption key only."""
+    acting = principal.acting_department()
+    if department_id not in (None, acting):
+        raise ForbiddenError(
+            f"department {acting} publishes its own encryption key only, not department "
+            f"{department_id}'s"
+        )
+    return acting
+
+
+def split_encoding(encoded: bytes, kem: Kem | int | None = None) -> tuple[int, bytes]:
+    """The KEM id and the raw key of a public key's encoding (two bytes of KEM id, then the
+    raw key), refused if ``kem`` is given and is not the key's."""
+    if len(encoded) < KEM_ID_SIZE:
+        raise EncryptionKeyFormatError("an encoded public key starts with its 2-byte KEM id")
+    kem_id = int.from_bytes(encoded[:KEM_ID_SIZE], "big")
+    if kem is not None and int(kem) != kem_id:
+        raise InvalidInputError(
+            f"kem {int(kem):#06x} was asked for, but the public key is of KEM {kem_id:#06x}"
+        )
+    return kem_id, bytes(encoded[KEM_ID_SIZE:])
 
 
 def publish_encryption_key(
     session: Session, runtime: Runtime, principal: Principal, command: PublishEncryptionKey
 ) -> Queued:
-    department_id = principal.acting_department()
+    department_id = acting_for(principal, command.department_id)
     keys = runtime.ledger.keys  # DeploymentTooOldError before anything is generated or queued
     kem = Kem(DEFAULT_SUITE.kem_id) if command.kem is None else command.kem
     if command.public_key is None:
