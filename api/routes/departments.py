@@ -181,6 +181,17 @@ def _issue_once(
     return idempotent_write(writer.runtime, writer.principal, writer.idempotency_key, intent, write)
 
 
+@router.get("/v1/token", summary="Whom this token speaks for")
+async def whoami(principal: PrincipalDep) -> dict[str, object]:
+    """The token's kind, its department (a department's token; otherwise null) and its public
+    id: how a client acting "as its token" learns which department it is."""
+    return {
+        "kind": principal.kind.value,
+        "department_id": principal.department_id,
+        "token_id": principal.token_id,
+    }
+
+
 @router.post("/v1/tokens/{token_id}/revoke", summary="Revoke a token (governance)")
 def revoke(
     token_id: TokenIdPath, runtime: RuntimeDep, principal: PrincipalDep
