@@ -124,6 +124,12 @@ COMMANDS: tuple[Entry, ...] = (
         kind="group",
     ),
     Entry(
+        "keys",
+        "api.commands.keys:keys_app",
+        "Publish and show departments' encryption keys (HPKE public keys on chain).",
+        kind="group",
+    ),
+    Entry(
         "ops",
         "api.commands.operations:ops_app",
         "Where a write stands: pending → submitted → confirmed.",

@@ -46,6 +46,8 @@ _STATUS: tuple[tuple[type[e.LedgerError], int], ...] = (
     (e.RecipientKeyMissingError, 409),
     (e.SealError, 422),
     (e.ChainUnavailableError, 503),
+    # The deployment predates a contract the feature needs: this service cannot do it there.
+    (e.DeploymentTooOldError, 501),
 )
 
 _TITLES = {
@@ -60,6 +62,7 @@ _TITLES = {
     415: "Unsupported media type",
     422: "Invalid request",
     500: "Internal error",
+    501: "Not implemented by this deployment",
     503: "Service unavailable",
 }
 

@@ -18,3 +18,5 @@ EventsCursor = Annotated[
     str | None, Query(pattern=cursor_pattern("int", "int"), description=_CURSOR)
 ]
 DepartmentsCursor = Annotated[str | None, Query(pattern=cursor_pattern("int"), description=_CURSOR)]
+#: A department's encryption keys, by serial.
+SerialCursor = Annotated[str | None, Query(pattern=cursor_pattern("int"), description=_CURSOR)]

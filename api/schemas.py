@@ -194,6 +194,44 @@ class TokenIssued(BaseModel):
     department_id: int | None
 
 
+# --- encryption keys -----------------------------------------------------------------------
+
+#: The longest public key in the API's encoding: 2 bytes of KEM id and the hybrid's 1,216 bytes.
+_MAX_ENCODED_KEY_HEX = 2 + 2 * (2 + 1216)
+#: A public key as the API spells it everywhere: 0x-hex of the KEM id (two bytes, big-endian:
+#: 0020 X25519, 647a MLKEM768-X25519) followed by the raw key of that KEM's length. Bounded
+#: before the pattern runs; a KEM or a length the directory does not take is refused here.
+EncodedPublicKey = Annotated[
+    str,
+    StringConstraints(
+        max_length=_MAX_ENCODED_KEY_HEX,
+        pattern=r"^0x(?:0020[0-9a-fA-F]{64}|647[aA][0-9a-fA-F]{2432})$",
+    ),
+    AfterValidator(str.lower),
+    Field(
+        description="0x-hex of the key's encoding: its HPKE KEM id in two bytes, big-endian "
+        "(0020 X25519, 647a MLKEM768-X25519), then the raw public key (32 or 1,216 bytes)",
+        examples=["0x0020" + "ab" * 32],
+    ),
+]
+KemName = Literal["x25519", "mlkem768-x25519"]
+
+
+class EncryptionKeyPublish(Strict):
+    """Publish the department's encryption key: with no ``public_key`` the service generates
+    the key pair (of ``kem``, default the post-quantum hybrid) and keeps its private half; with
+    one, the department holds the private half, and signs with ``signature`` unless the
+    service holds its signing key."""
+
+    kem: KemName | None = Field(
+        None,
+        description="The KEM of the key pair the service generates (default mlkem768-x25519); "
+        "with public_key, if given, it must be the key's",
+    )
+    public_key: EncodedPublicKey | None = None
+    signature: Signature | None = None
+
+
 # --- department actions --------------------------------------------------------------------
 
 

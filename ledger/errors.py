@@ -192,6 +192,12 @@ class ResourceNotFoundError(LedgerError, LookupError):
     code = "not-found"
 
 
+class EncryptionKeyNotPublishedError(ResourceNotFoundError):
+    """The department has published no encryption key (nothing can be wrapped to it yet)."""
+
+    code = "encryption-key-not-published"
+
+
 class BlobNotFoundError(ResourceNotFoundError):
     """The blob store holds no blob of that digest."""
 
@@ -333,6 +339,12 @@ class EncryptionKeyFormatError(SealError, ValueError):
     """An encoded encryption key (public or private) is malformed or of an unknown suite."""
 
     code = "encryption-key-invalid"
+
+
+class EncryptionKemUnsupportedError(EncryptionKeyFormatError):
+    """An encryption key of a KEM the key directory does not accept."""
+
+    code = "encryption-kem-unsupported"
 
 
 class WrappedKeyError(SealError, PermissionError):

@@ -173,6 +173,49 @@ class ProvledgerClient(ClosesOnExit):
         """Revoke a token by its id (governance); it is refused from now on."""
         return dict(self._http.post(f"/v1/tokens/{_seg(token_id)}/revoke"))
 
+    def whoami(self) -> dict[str, Any]:
+        """Whom this client's token speaks for (``kind``, ``department_id``, ``token_id``) and
+        the ``deployment`` it acts on (chain id, contract addresses)."""
+        return self._read("/v1/me")
+
+    # --- encryption keys ------------------------------------------------------------------
+
+    def publish_encryption_key(
+        self,
+        department_id: int,
+        *,
+        kem: str | None = None,
+        public_key: bytes | None = None,
+        signature: Mapping[str, Any] | None = None,
+        idempotency_key: str | None = None,
+    ) -> Accepted:
+        """Publish the department's encryption key: without ``public_key`` (its encoding: the
+        2-byte KEM id, then the raw key) the service generates the key pair (of ``kem``:
+        ``"x25519"`` or ``"mlkem768-x25519"``, the default) and keeps its private half."""
+        body: dict[str, Any] = {}
+        if kem is not None:
+            body["kem"] = kem
+        if public_key is not None:
+            body["public_key"] = "0x" + bytes(public_key).hex()
+        if signature is not None:
+            body["signature"] = dict(signature)
+        return self._write(
+            f"/v1/departments/{department_id}/encryption-keys",
+            body,
+            idempotency_key=idempotency_key,
+        )
+
+    def encryption_key(self, department_id: int) -> dict[str, Any]:
+        """The department's encryption key in force (checked against the key directory)."""
+        return self._read(f"/v1/departments/{department_id}/encryption-key")
+
+    def encryption_keys(
+        self, department_id: int, *, cursor: str | None = None, limit: int = 100
+    ) -> dict[str, Any]:
+        """One page of the keys the department published, newest first."""
+        params = {"cursor": cursor, "limit": limit}
+        return self._read(f"/v1/departments/{department_id}/encryption-keys", params)
+
     def department_nonces(self, department_id: int) -> dict[str, Any]:
         """The nonces a department's own next signatures must carry, per contract."""
         return self._read(f"/v1/departments/{department_id}/nonces")
@@ -273,14 +316,6 @@ class ProvledgerClient(ClosesOnExit):
         )
 
     # --- sealed exchange ------------------------------------------------------------------
-
-    def me(self) -> dict[str, Any]:
-        """Who the token is (kind, department) and the deployment it acts on."""
-        return self._read("/v1/me")
-
-    def encryption_key(self, department_id: int) -> dict[str, Any]:
-        """The department's encryption key in force, as the key directory has it."""
-        return self._read(f"/v1/departments/{department_id}/encryption-key")
 
     def put_blob(
         self, file: Path, sha256: str, *, on_progress: Callable[[int], None] | None = None

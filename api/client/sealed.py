@@ -91,7 +91,7 @@ def seal_and_upload(
     """Seal ``file`` under a fresh content key into ``work_dir``, upload the sealed bytes and
     wrap the key to the caller's own encryption key, for a new dataset (``dataset_id`` None: a
     salt is chosen, which fixes its id) or a version of ``dataset_id``."""
-    me = client.me()
+    me = client.whoami()
     department = me["department_id"]
     if department is None:
         raise InvalidInputError(f"a {me['kind']} token cannot register: use a department's")

@@ -1,9 +1,10 @@
 """The indexer: contract events from the chain into the SQL index, reorg-aware and rebuildable.
 
 One pass (:meth:`Indexer.sync`) walks block ranges from the last indexed block to the chain
-head. For each range it reads the logs of the four contracts (``eth_getLogs``), the headers of
-the blocks holding them, and writes events, block headers, projection changes and the new
-position in **one** database transaction, so a crash leaves the index at a range boundary.
+head. For each range it reads the contracts' logs (``eth_getLogs``: the four registries, and the
+key directory where the deployment has one), the headers of the blocks holding them, and writes
+events, block headers, projection changes and the new position in **one** database
+transaction, so a crash leaves the index at a range boundary.
 
 Reorgs. The index keeps the header of every block with events plus the last indexed block.
 Before each range the stored hash of the last indexed block is compared with the chain's. On a
@@ -154,6 +155,8 @@ class Indexer:
             ledger.access,
             ledger.anchors,
         )
+        if ledger.deployment.key_directory is not None:  # absent from older deployments
+            clients += (ledger.keys,)
         self._clients = {client.address.lower(): client for client in clients}
         self._addresses = [client.address for client in clients]
         self._batching = True  # until the provider says it cannot batch requests
@@ -295,6 +298,7 @@ class Indexer:
             "dataset_registry": d.dataset_registry.lower(),
             "access_registry": d.access_registry.lower(),
             "anchor_registry": d.anchor_registry.lower(),
+            "key_directory": None if d.key_directory is None else d.key_directory.lower(),
             "start_block": d.start_block,
         }
         with self.engine.begin() as conn:
@@ -414,7 +418,7 @@ class Indexer:
         return end, added
 
     def _get_logs(self, start: int, end: int) -> tuple[_Header, list[_Log]]:
-        """The header of the range's last block, read *before* the four contracts' logs in
+        """The header of the range's last block, read *before* the contracts' logs in
         ``start..end``: if that block is still the same once the whole range has been read,
         the logs cannot come from a branch that was replaced in between.
 
@@ -436,7 +440,7 @@ class Indexer:
             return top, [log for log in logs if log.address in self._clients]
 
     def _fetch_logs(self, start: int, end: int) -> list[_Log]:
-        """The four contracts' logs in ``start..end`` (removed ones left out). Raw JSON-RPC
+        """The contracts' logs in ``start..end`` (removed ones left out). Raw JSON-RPC
         where the provider speaks it: web3's formatting of a log cost several times its
         decoding, and was a third of a reindex (bench/indexer.py)."""
         provider = self._w3.provider

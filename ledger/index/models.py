@@ -78,6 +78,9 @@ class IndexState(SQLModel, table=True):
     dataset_registry: str = Field(max_length=ADDRESS)
     access_registry: str = Field(max_length=ADDRESS)
     anchor_registry: str = Field(max_length=ADDRESS)
+    # None for a deployment from before the key directory. The column's arrival also makes an
+    # index written before it stale, so it is rebuilt with the directory's events from the start.
+    key_directory: str | None = Field(default=None, max_length=ADDRESS)
     start_block: int = Field(sa_type=BigInteger)
     last_block_number: int | None = Field(default=None, sa_type=BigInteger)
     last_block_hash: str | None = Field(default=None, max_length=HASH)
@@ -152,6 +155,20 @@ class IndexPauseState(_CreatedUpdated, table=True):
     address: str = Field(max_length=ADDRESS, primary_key=True)
     paused: bool
     changed_by: str = Field(max_length=ADDRESS)
+
+
+class IndexEncryptionKey(_Created, table=True):
+    """Every encryption key a department published (``EncryptionKeyPublished``; immutable):
+    the full public key lives only in the event, the chain's state keeps its hash by serial.
+    created_at is the publication time; the highest serial is the key in force."""
+
+    __tablename__ = "index_encryption_keys"
+
+    department_id: int = Field(sa_type=BigInteger, primary_key=True, sa_column_kwargs=_NO_AUTO)
+    serial: int = Field(sa_type=BigInteger, primary_key=True, sa_column_kwargs=_NO_AUTO)
+    kem_id: int
+    key_hash: str = Field(max_length=HASH, index=True)  # keccak256 of the raw key: a fingerprint
+    public_key: str = Field(sa_type=Text)  # 0x hex of the raw key (without the KEM id)
 
 
 # --- projections: datasets, versions, lineage --------------------------------------------------
@@ -261,6 +278,7 @@ EVENTS: Table = _table(IndexEvent)
 DEPARTMENTS: Table = _table(IndexDepartment)
 DEPARTMENT_KEYS: Table = _table(IndexDepartmentKey)
 PAUSE_STATE: Table = _table(IndexPauseState)
+ENCRYPTION_KEYS: Table = _table(IndexEncryptionKey)
 DATASETS: Table = _table(IndexDataset)
 VERSIONS: Table = _table(IndexVersion)
 VERSION_PARENTS: Table = _table(IndexVersionParent)
@@ -273,6 +291,7 @@ PROJECTION_TABLES: tuple[Table, ...] = (
     DEPARTMENTS,
     DEPARTMENT_KEYS,
     PAUSE_STATE,
+    ENCRYPTION_KEYS,
     DATASETS,
     VERSIONS,
     VERSION_PARENTS,

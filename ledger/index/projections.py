@@ -33,6 +33,7 @@ from ledger.index.models import (
     DATASETS,
     DEPARTMENT_KEYS,
     DEPARTMENTS,
+    ENCRYPTION_KEYS,
     EVENTS,
     PAUSE_STATE,
     PROJECTION_TABLES,
@@ -154,6 +155,20 @@ def _pause_switched(conn: Connection, event: EventRow) -> None:
         _add(conn, PAUSE_STATE, **key, **values, **_new(event))
     else:
         _change(conn, PAUSE_STATE, key, event, **values)
+
+
+def _encryption_key_published(conn: Connection, event: EventRow) -> None:
+    args = event["args"]
+    _add(
+        conn,
+        ENCRYPTION_KEYS,
+        department_id=args["departmentId"],
+        serial=args["serial"],
+        kem_id=args["kemId"],
+        key_hash=args["keyHash"],
+        public_key=args["publicKey"],
+        **_created(event),
+    )
 
 
 # --- datasets ----------------------------------------------------------------------------------
@@ -395,6 +410,7 @@ HANDLERS: dict[str, Handler] = {
     "DepartmentReactivated": _department_reactivated,
     "Paused": _pause_switched,
     "Unpaused": _pause_switched,
+    "EncryptionKeyPublished": _encryption_key_published,
     "DatasetCreated": _dataset_created,
     "VersionAdded": _version_added,
     "DatasetWithdrawn": _dataset_withdrawn,

@@ -183,6 +183,8 @@ class Relayer:
             "AccessRegistry": ledger.access,
             "AnchorRegistry": ledger.anchors,
         }
+        if ledger.deployment.key_directory is not None:  # absent from older deployments
+            self._clients["KeyDirectory"] = ledger.keys
 
     # --- the loop ---------------------------------------------------------------------------
 

@@ -28,6 +28,10 @@ def outcome(client: ContractClient, receipt: Any) -> dict[str, Any]:
             # The event's first non-indexed field, so the first word of its data.
             version = int.from_bytes(bytes(log["data"])[:32], "big")
             return {"version": version, "log_index": log["logIndex"]}
+        if name == "EncryptionKeyPublished":
+            # The key's serial is the event's second indexed field, so its third topic.
+            serial = int.from_bytes(bytes(log["topics"][2]), "big")
+            return {"serial": serial, "log_index": log["logIndex"]}
     return {"log_index": ours[0][0]["logIndex"]} if ours else {}
 
 

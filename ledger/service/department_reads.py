@@ -14,6 +14,7 @@ from typing import Any
 from eth_utils.address import to_checksum_address
 from sqlmodel import Session, col, select
 
+from ledger.chain.clients.base import SignedActionsClient
 from ledger.chain.types import DepartmentStatus
 from ledger.errors import ResourceNotFoundError
 from ledger.index.models import IndexDepartment, IndexDepartmentKey
@@ -109,6 +110,9 @@ def signature_nonces(
     if principal.kind == PrincipalKind.DEPARTMENT and principal.department_id != department_id:
         raise ResourceNotFoundError(f"no department {department_id} visible to this token")
     ledger = runtime.ledger
+    clients: list[SignedActionsClient] = [ledger.datasets, ledger.access, ledger.anchors]
+    if ledger.deployment.key_directory is not None:  # absent from older deployments
+        clients.append(ledger.keys)
     return {
         "department_id": department_id,
         "chain_id": runtime.chain.chain_id,
@@ -117,7 +121,7 @@ def signature_nonces(
                 "contract": client.address,
                 "next_nonce": next_signature_nonce(session, client, department_id),
             }
-            for client in (ledger.datasets, ledger.access, ledger.anchors)
+            for client in clients
         },
     }
 

@@ -138,6 +138,7 @@ def _operation_view(runtime: Runtime, op: Operation) -> OperationView:
         "DatasetRegistry": contracts.dataset_registry,
         "AccessRegistry": contracts.access_registry,
         "AnchorRegistry": contracts.anchor_registry,
+        "KeyDirectory": contracts.key_directory or "",  # only a deployment with it has such ops
     }[op.contract]
     return OperationView(
         id=op.id,

@@ -315,6 +315,8 @@ PUBLIC_READS = [
     ("GET", "/v1/datasets/0x" + "ab" * 32 + "/provenance", None),
     ("GET", "/v1/datasets/0x" + "ab" * 32 + "/grants", None),
     ("GET", "/v1/departments/21", None),
+    ("GET", "/v1/departments/21/encryption-key", None),
+    ("GET", "/v1/departments/21/encryption-keys", None),
 ]
 
 
@@ -352,6 +354,8 @@ def test_the_openapi_document_says_which_operations_need_no_token(
         ("GET", "/v1/datasets/{dataset_id}/provenance"),
         ("GET", "/v1/datasets/{dataset_id}/grants"),
         ("GET", "/v1/departments/{department_id}"),
+        ("GET", "/v1/departments/{department_id}/encryption-key"),
+        ("GET", "/v1/departments/{department_id}/encryption-keys"),
     }
     for method, path in documented:
         assert security(public, method, path) == [{}, {"HTTPBearer": []}], path

@@ -23,7 +23,7 @@ from ledger.migrations import current_revision, upgrade
 from ledger.migrations.versions import v0001_baseline
 from tests.ledger.empty_databases import empty_database
 
-HEAD = "0006"
+HEAD = "0007"
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

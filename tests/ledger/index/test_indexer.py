@@ -22,13 +22,13 @@ from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from eth_utils import keccak
 from hexbytes import HexBytes
-from sqlalchemy import Column, Integer, MetaData, Table, insert, select, update
+from sqlalchemy import Column, Integer, MetaData, Table, delete, insert, select, update
 from sqlalchemy.engine import Engine
 
 from ledger.chain.backend import Chain
 from ledger.chain.clients import AccessRegistryClient, DatasetRegistryClient
 from ledger.chain.deploy import Ledger
-from ledger.chain.types import Classification, NewVersion, RequestStatus, VersionRef
+from ledger.chain.types import Classification, Kem, NewVersion, RequestStatus, VersionRef
 from ledger.db import make_engine
 from ledger.errors import ChainMismatchError, ChainUnavailableError
 from ledger.index import Indexer, projections
@@ -39,6 +39,7 @@ from ledger.index.models import (
     DATASETS,
     DEPARTMENT_KEYS,
     DEPARTMENTS,
+    ENCRYPTION_KEYS,
     EVENTS,
     INDEX_TABLES,
     PAUSE_STATE,
@@ -150,7 +151,7 @@ def assert_points_at_event(ledger: Ledger, record: dict[str, Any], prefix: str, 
     assert receipt["blockNumber"] == record[f"{prefix}_block_number"]
     assert HexBytes(receipt["blockHash"]).to_0x_hex() == record[f"{prefix}_block_hash"]
     (log,) = [x for x in receipt["logs"] if x["logIndex"] == record[f"{prefix}_log_index"]]
-    clients = (ledger.departments, ledger.datasets, ledger.access, ledger.anchors)
+    clients = (ledger.departments, ledger.datasets, ledger.access, ledger.anchors, ledger.keys)
     (event,) = [e for client in clients for e in client.decode_events([log])]
     assert event.name == name
     assert record[f"{prefix}_at"] == w3.eth.get_block(receipt["blockNumber"])["timestamp"]
@@ -198,7 +199,8 @@ def ask(
 
 def a_lot_happens(ledger: Ledger, actors: Any) -> dict[str, bytes]:
     """A bit of everything: datasets with lineage, versions, a withdrawal, every access
-    outcome, an anchor, a key rotation, a suspension. Returns the ids made."""
+    outcome, an anchor, two encryption keys, a key rotation, a suspension. Returns the ids
+    made."""
     x = create_dataset(ledger, actors.dept_a, DEPT_A, "x")
     add_version(ledger, actors.dept_a, x, "x/v2", VersionRef(x, 1))
     y = create_dataset(ledger, actors.dept_b, DEPT_B, "y", (VersionRef(x, 2),))
@@ -210,6 +212,8 @@ def a_lot_happens(ledger: Ledger, actors: Any) -> dict[str, bytes]:
     denied = ask(ledger, actors.dept_c, DEPT_C, x, "c-denied")
     ledger.access.deny_access(denied, digest("no"), sender=actors.dept_a)
     ledger.anchors.anchor_batch(digest("root"), 7, digest("batch/meta"), sender=actors.dept_b)
+    for label in ("a/key1", "a/key2"):  # a first encryption key and its rotation
+        ledger.keys.publish_encryption_key(Kem.X25519, digest(label), sender=actors.dept_a)
     ledger.departments.rotate_department_key(
         DEPT_C, fresh_key("c2").address, sender=actors.governance
     )
@@ -475,6 +479,65 @@ def test_an_anchored_batch_is_projected(
     assert anchor["created_tx_hash"] == receipt.tx_hash
 
 
+# --- encryption keys ---------------------------------------------------------------------------
+
+
+def test_every_published_encryption_key_is_kept_whole_with_its_serial(
+    ledger: Ledger, indexer: Indexer, engine: Engine, actors: Any
+) -> None:
+    first = bytes(range(32))
+    # Any bytes of the right length: the contract checks only that.
+    second = bytes(i % 251 for i in range(Kem.MLKEM768_X25519.public_key_length))
+    ledger.keys.publish_encryption_key(Kem.X25519, first, sender=actors.dept_b)
+    receipt = ledger.keys.publish_encryption_key(Kem.MLKEM768_X25519, second, sender=actors.dept_b)
+
+    indexer.sync()
+
+    keys = rows(engine, ENCRYPTION_KEYS, department_id=DEPT_B)
+    assert [(k["serial"], k["kem_id"], k["public_key"]) for k in keys] == [
+        (1, Kem.X25519, hx(first)),
+        (2, Kem.MLKEM768_X25519, hx(second)),
+    ]
+    for key in keys:
+        assert key["key_hash"] == hx(ledger.keys.key_hash_at(DEPT_B, key["serial"]))
+        assert key["key_hash"] == hx(keccak(bytes.fromhex(key["public_key"][2:])))
+        assert_points_at_event(ledger, key, "created", "EncryptionKeyPublished")
+    assert keys[1]["created_tx_hash"] == receipt.tx_hash
+    assert keys[1]["created_at"] == ledger.keys.current_key(DEPT_B).published_at
+    assert rows(engine, ENCRYPTION_KEYS, department_id=DEPT_A) == []
+
+
+def test_a_deployment_from_before_the_key_directory_is_indexed_without_it(
+    ledger: Ledger, engine: Engine, actors: Any
+) -> None:
+    ledger.keys.publish_encryption_key(Kem.X25519, digest("a/key"), sender=actors.dept_a)
+    create_dataset(ledger, actors.dept_a, DEPT_A, "old")
+    old = Ledger(ledger.chain, dataclasses.replace(ledger.deployment, key_directory=None))
+
+    Indexer(ledger=old, engine=engine).sync()
+
+    assert rows(engine, ENCRYPTION_KEYS) == []
+    assert row(engine, STATE)["key_directory"] is None
+    assert "KeyDirectory" not in {e["contract"] for e in rows(engine, EVENTS)}
+    assert row(engine, DATASETS)["owner"] == DEPT_A
+
+
+def test_an_index_written_before_the_key_directory_is_rebuilt_with_its_events(
+    ledger: Ledger, indexer: Indexer, engine: Engine, actors: Any
+) -> None:
+    ledger.keys.publish_encryption_key(Kem.X25519, digest("a/key"), sender=actors.dept_a)
+    indexer.sync()
+    expected = dump(engine)
+    with engine.begin() as conn:  # as an older release left it: no column, no keys read
+        conn.execute(delete(ENCRYPTION_KEYS))
+        conn.exec_driver_sql("ALTER TABLE index_state DROP COLUMN key_directory")
+
+    Indexer(ledger=ledger, engine=engine).sync()
+
+    assert dump(engine) == expected
+    assert row(engine, ENCRYPTION_KEYS)["key_hash"] == hx(keccak(digest("a/key")))
+
+
 # --- events ------------------------------------------------------------------------------------
 
 
@@ -493,6 +556,7 @@ def test_every_contract_log_is_stored_as_an_event_with_json_args(
                 d.dataset_registry,
                 d.access_registry,
                 d.anchor_registry,
+                d.key_directory,
             ],
             "fromBlock": d.start_block,
             "toBlock": "latest",
@@ -503,7 +567,7 @@ def test_every_contract_log_is_stored_as_an_event_with_json_args(
         (HexBytes(log["blockHash"]).to_0x_hex(), log["logIndex"]) for log in logs
     )
     # Names and values are those the contract clients decode, spelled as JSON.
-    clients = (ledger.departments, ledger.datasets, ledger.access, ledger.anchors)
+    clients = (ledger.departments, ledger.datasets, ledger.access, ledger.anchors, ledger.keys)
     stored = {(e["block_hash"], e["log_index"]): e for e in events}
     for log in logs:
         (decoded,) = [e for client in clients for e in client.decode_events([log])]
@@ -898,6 +962,9 @@ def test_the_schema_holds_the_largest_values_the_contracts_emit(engine: Engine) 
                             "expiresAt": biggest_id}),
         ("BatchAnchored", {"root": ones, "department": biggest_id, "size": 2**32,
                            "metadataHash": ones}),
+        ("EncryptionKeyPublished", {"departmentId": biggest_id, "serial": biggest_version,
+                                    "kemId": 0xFFFF, "keyHash": ones,
+                                    "publicKey": "0x" + "ab" * 1216}),
     ]  # fmt: skip
 
     with engine.begin() as conn:
@@ -910,6 +977,9 @@ def test_the_schema_holds_the_largest_values_the_contracts_emit(engine: Engine) 
     assert row(engine, VERSION_PARENTS)["parent_version"] == biggest_version - 1
     assert row(engine, ACCESS_REQUESTS)["expires_at"] == biggest_id
     assert row(engine, ANCHORS)["size"] == 2**32
+    key = row(engine, ENCRYPTION_KEYS)
+    assert (key["department_id"], key["serial"]) == (biggest_id, biggest_version)
+    assert len(key["public_key"]) == 2 + 2 * 1216
 
 
 # --- failure and safety ------------------------------------------------------------------------

@@ -16,7 +16,7 @@ from eth_account.signers.local import LocalAccount
 
 from ledger.chain.abi_json import function_inputs, to_json
 from ledger.chain.deploy import Ledger
-from ledger.chain.types import Classification, NewVersion, VersionRef
+from ledger.chain.types import Classification, Kem, NewVersion, VersionRef
 from ledger.relayer.gas import BOUNDS, TX_GAS_CAP, gas_limit
 from tests.ledger.relayer.rows import DEPT_A, DEPT_B, new_key
 
@@ -38,6 +38,7 @@ class Miner:
             "DatasetRegistry": self.ledger.datasets,
             "AccessRegistry": self.ledger.access,
             "AnchorRegistry": self.ledger.anchors,
+            "KeyDirectory": self.ledger.keys,
         }[contract]
         limit = gas_limit(contract, function, to_json(args, function_inputs(contract, function)))
         assert limit is not None, f"{contract}.{function} has no bound"
@@ -137,6 +138,15 @@ def test_every_bound_holds_with_headroom_at_the_worst_shape(ledger: Ledger, acto
         root, 2**32, meta, signer=a, department_id=DEPT_A, deadline=deadline
     )
     miner.mine("AnchorRegistry", "anchorBatchBySig", [root, 2**32, meta, auth.as_abi()])
+
+    # The department's first key, of the hybrid KEM (the longest key the directory takes), on
+    # its first signature to the key directory.
+    kem = Kem.MLKEM768_X25519
+    public_key = os.urandom(kem.public_key_length)
+    auth = ledger.keys.sign_publish_encryption_key(
+        kem, public_key, signer=a, department_id=DEPT_A, deadline=deadline
+    )
+    miner.mine("KeyDirectory", "publishEncryptionKeyBySig", [int(kem), public_key, auth.as_abi()])
 
     # The bases alone: a version without parents, on department B's first signature.
     salt = os.urandom(32)
