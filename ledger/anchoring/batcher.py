@@ -20,13 +20,14 @@ import logging
 import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any, ClassVar
 
 from sqlalchemy import func, update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from ledger.anchoring.models import AnchorBatch, QueuedRecord, RecordStatus
-from ledger.anchoring.records import FORMAT_COMMITMENT, build_batch
+from ledger.anchoring.records import FORMAT_COMMITMENT, Batch, build_batch
 from ledger.chain.deploy import Ledger
 from ledger.errors import ChainUnavailableError, ContractRevertError, LedgerError
 from ledger.relayer.actions import DepartmentAction, submit_department_action
@@ -48,7 +49,14 @@ class FlushReport:
 
 
 class Batcher:
-    """Turns queued records into anchor operations; one per department and flush."""
+    """Turns queued records into anchor operations; one per department and flush.
+
+    The schedule (``run``, ``tick``, which departments are due) is over ``_queue``, a table
+    with ``department_id``, ``status`` and ``created_at``; a subclass batches another queue
+    (delivery receipts: :class:`ledger.anchoring.receipts.ReceiptBatcher`)."""
+
+    _queue: ClassVar[Any] = QueuedRecord
+    _name: ClassVar[str] = "batcher"
 
     def __init__(
         self,
@@ -74,7 +82,7 @@ class Batcher:
             report = self.tick()
             return bool(report.batches or report.failed)
 
-        run_until_stopped("batcher", busy, stop, poll_interval)
+        run_until_stopped(self._name, busy, stop, poll_interval)
 
     def tick(self, *, force: bool = False) -> FlushReport:
         """Flush every department whose batch is due (all of them with ``force``), then pass
@@ -90,15 +98,12 @@ class Batcher:
 
     def _due(self, *, force: bool) -> list[int]:
         cutoff = datetime.now(UTC) - timedelta(seconds=self.max_age)
+        queue = self._queue
         with Session(self.engine) as session:
             rows = session.exec(
-                select(
-                    QueuedRecord.department_id,
-                    func.count(),
-                    func.min(QueuedRecord.created_at),
-                )
-                .where(QueuedRecord.status == RecordStatus.QUEUED)
-                .group_by(col(QueuedRecord.department_id))
+                select(queue.department_id, func.count(), func.min(queue.created_at))
+                .where(queue.status == RecordStatus.QUEUED.value)
+                .group_by(col(queue.department_id))
             ).all()
         return [
             department_id
@@ -125,33 +130,10 @@ class Batcher:
             if not rows:
                 return 0, 0
             batch = build_batch([bytes.fromhex(row.digest[2:]) for row in rows])
-            anchors = self.ledger.anchors
             root_hex = "0x" + batch.root.hex()
             try:
-                anchor = DepartmentAction(
-                    client=anchors,
-                    action_type="AnchorBatch",
-                    fields={
-                        "root": batch.root,
-                        "size": batch.size,
-                        "metadataHash": FORMAT_COMMITMENT,
-                    },
-                    function="anchorBatchBySig",
-                    call_args=lambda auth: [
-                        batch.root,
-                        batch.size,
-                        FORMAT_COMMITMENT,
-                        auth.as_abi(),
-                    ],
-                    kind="anchors.batch",
-                )
-                op = submit_department_action(
-                    session,
-                    self.ledger,
-                    self.keys,
-                    department_id,
-                    anchor,
-                    result={"root": root_hex, "size": batch.size},
+                op = submit_anchor(
+                    session, self.ledger, self.keys, department_id, batch, FORMAT_COMMITMENT
                 )
             except ChainUnavailableError:
                 raise
@@ -213,6 +195,34 @@ class Batcher:
                 failed += len(rows)
             session.commit()
         return failed
+
+
+def submit_anchor(
+    session: Session,
+    ledger: Ledger,
+    keys: KeyProvider,
+    department_id: int,
+    batch: Batch,
+    metadata_hash: bytes,
+) -> Operation:
+    """Queue (not committed) the ``anchorBatchBySig`` of ``batch``'s root, signed by the
+    department's custodial key; ``metadata_hash`` names the leaves' format."""
+    anchor = DepartmentAction(
+        client=ledger.anchors,
+        action_type="AnchorBatch",
+        fields={"root": batch.root, "size": batch.size, "metadataHash": metadata_hash},
+        function="anchorBatchBySig",
+        call_args=lambda auth: [batch.root, batch.size, metadata_hash, auth.as_abi()],
+        kind="anchors.batch",
+    )
+    return submit_department_action(
+        session,
+        ledger,
+        keys,
+        department_id,
+        anchor,
+        result={"root": "0x" + batch.root.hex(), "size": batch.size},
+    )
 
 
 def _fail(row: QueuedRecord, code: str, message: str) -> None:
