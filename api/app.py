@@ -30,6 +30,7 @@ from api.routes import (
     health,
     operations,
     reads,
+    receipts,
     rpc,
     sealed,
     verify,
@@ -135,6 +136,7 @@ def create_app(runtime: Runtime, *, start_workers: bool = True) -> FastAPI:
         access,
         access_reads,
         sealed,
+        receipts,
         operations,
     ):
         # The routes themselves, not their router: FastAPI matches an included router by
