@@ -183,3 +183,48 @@ def test_the_owner_and_auditors_list_receipts_and_other_departments_do_not_see_t
     assert one.status_code == 404
     unanchored = world.client.get(f"/v1/receipts/{receipt_id}", headers=world.headers["b"]).json()
     assert unanchored["status"] == "queued" and unanchored["anchor"] is None
+
+
+def test_a_self_custody_receipt_is_kept_with_its_signature_and_not_anchored(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    dataset_id, sealed, request_id = fetched(world)
+    runtime = world.runtime
+    b = world.ids["b"]
+    own = runtime.department_key(b)
+    assert own is not None
+    custodial = runtime.department_key
+    # B holds its own key from here on: the service has none of B's to sign with.
+    monkeypatch.setattr(
+        runtime, "department_key", lambda d, a=None: None if d == b else custodial(d, a)
+    )
+    now = runtime.chain.block_time()
+    unsigned = post(world, "b", body(dataset_id, sealed, request_id, time=now))
+    assert (unsigned.status_code, unsigned.json()["code"]) == (403, "forbidden")
+
+    receipt = Receipt(
+        dataset_id=bytes.fromhex(dataset_id[2:]),
+        version=1,
+        content_hash=hashlib.sha256(PLAINTEXT).digest(),
+        sealed_hash=sealed.digest.value,
+        request_id=bytes.fromhex(request_id[2:]),
+        department_id=b,
+        time=now,
+    )
+    domain = receipt_domain(runtime.chain.chain_id, runtime.ledger.access.address)
+    signature = "0x" + receipt.sign(own, domain).hex()
+    posted = post(
+        world,
+        "b",
+        body(dataset_id, sealed, request_id, time=now, signature={"signature": signature}),
+    )
+    assert posted.status_code == 201, posted.text
+    assert posted.json()["status"] == "signed" and not posted.json()["custodial"]
+    assert runtime.receipt_batcher.tick(force=True).records == 0  # nothing to anchor
+
+    bundle = world.client.get(
+        f"/v1/receipts/{posted.json()['receipt_id']}", headers=world.headers["auditor"]
+    ).json()
+    assert bundle["anchor"] is None
+    verdict = check(world, bundle)
+    assert not verdict.anchored and verdict.signer == own.address
