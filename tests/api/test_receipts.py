@@ -41,6 +41,19 @@ def body(dataset_id: str, sealed: Sealed, request_id: str, **change: Any) -> dic
     }
 
 
+def b_receipt(world: World, dataset_id: str, sealed: Sealed, request_id: str, now: int) -> Receipt:
+    """B's receipt of version 1, as B's own client would sign it."""
+    return Receipt(
+        dataset_id=bytes.fromhex(dataset_id[2:]),
+        version=1,
+        content_hash=hashlib.sha256(PLAINTEXT).digest(),
+        sealed_hash=sealed.digest.value,
+        request_id=bytes.fromhex(request_id[2:]),
+        department_id=world.ids["b"],
+        time=now,
+    )
+
+
 def post(world: World, who: str, document: dict[str, Any]) -> Any:
     return world.client.post("/v1/receipts", json=document, headers=world.headers[who])
 
@@ -125,15 +138,7 @@ def test_each_false_claim_is_refused_with_its_code(world: World) -> None:
         return answer.status_code, answer.json()["code"]
 
     # Signed by a key that is not B's: a forger, or another department's key.
-    receipt = Receipt(
-        dataset_id=bytes.fromhex(dataset_id[2:]),
-        version=1,
-        content_hash=hashlib.sha256(PLAINTEXT).digest(),
-        sealed_hash=sealed.digest.value,
-        request_id=bytes.fromhex(request_id[2:]),
-        department_id=world.ids["b"],
-        time=now,
-    )
+    receipt = b_receipt(world, dataset_id, sealed, request_id, now)
     domain = receipt_domain(world.runtime.chain.chain_id, world.runtime.ledger.access.address)
     for key in (Account.create(), world.runtime.department_key(world.ids["c"])):
         assert key is not None
@@ -202,15 +207,7 @@ def test_a_self_custody_receipt_is_kept_with_its_signature_and_not_anchored(
     unsigned = post(world, "b", body(dataset_id, sealed, request_id, time=now))
     assert (unsigned.status_code, unsigned.json()["code"]) == (403, "forbidden")
 
-    receipt = Receipt(
-        dataset_id=bytes.fromhex(dataset_id[2:]),
-        version=1,
-        content_hash=hashlib.sha256(PLAINTEXT).digest(),
-        sealed_hash=sealed.digest.value,
-        request_id=bytes.fromhex(request_id[2:]),
-        department_id=b,
-        time=now,
-    )
+    receipt = b_receipt(world, dataset_id, sealed, request_id, now)
     domain = receipt_domain(runtime.chain.chain_id, runtime.ledger.access.address)
     signature = "0x" + receipt.sign(own, domain).hex()
     posted = post(
