@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
@@ -30,6 +31,7 @@ from ledger.anchoring.models import AnchorBatch, QueuedRecord, RecordStatus
 from ledger.anchoring.records import FORMAT_COMMITMENT, Batch, build_batch
 from ledger.chain.deploy import Ledger
 from ledger.errors import ChainUnavailableError, ContractRevertError, LedgerError
+from ledger.merkle import InclusionProof
 from ledger.relayer.actions import DepartmentAction, submit_department_action
 from ledger.relayer.models import Operation, OperationStatus
 from ledger.relayer.signatures import KeyProvider
@@ -57,6 +59,7 @@ class Batcher:
 
     _queue: ClassVar[Any] = QueuedRecord
     _name: ClassVar[str] = "batcher"
+    _format: ClassVar[bytes] = FORMAT_COMMITMENT  # the anchors' metadataHash
 
     def __init__(
         self,
@@ -118,22 +121,13 @@ class Batcher:
         """
 
         with Session(self.engine) as session:
-            rows = session.exec(
-                select(QueuedRecord)
-                .where(
-                    QueuedRecord.department_id == department_id,
-                    QueuedRecord.status == RecordStatus.QUEUED,
-                )
-                .order_by(col(QueuedRecord.seq))
-                .limit(self.max_records)
-            ).all()
+            rows = session.exec(self._pending(department_id).limit(self.max_records)).all()
             if not rows:
                 return 0, 0
-            batch = build_batch([bytes.fromhex(row.digest[2:]) for row in rows])
-            root_hex = "0x" + batch.root.hex()
+            batch = build_batch([self._leaf(row) for row in rows])
             try:
                 op = submit_anchor(
-                    session, self.ledger, self.keys, department_id, batch, FORMAT_COMMITMENT
+                    session, self.ledger, self.keys, department_id, batch, self._format
                 )
             except ChainUnavailableError:
                 raise
@@ -141,35 +135,50 @@ class Batcher:
                 # Suspended, or its key is no longer held: no anchor can be signed for these.
                 code = exc.error_name if isinstance(exc, ContractRevertError) else exc.code
                 for row in rows:
-                    _fail(row, code, exc.message)
+                    fail_row(row, code, exc.message)
                     session.add(row)
                 session.commit()
-                log.warning("batcher: department %s cannot anchor: %s", department_id, exc)
+                log.warning("%s: department %s cannot anchor: %s", self._name, department_id, exc)
                 return 0, len(rows)
-            session.add(
-                AnchorBatch(
-                    root=root_hex, department_id=department_id, size=batch.size, operation_id=op.id
-                )
-            )
-            now = datetime.now(UTC)
-            # One executemany by primary key: a flush of 1,000 records is one round trip.
-            session.execute(
-                update(QueuedRecord),
-                [
-                    {
-                        "seq": row.seq,
-                        "status": RecordStatus.BATCHED.value,
-                        "batch_root": root_hex,
-                        "leaf_index": proof.index,
-                        "proof": json.dumps(["0x" + h.hex() for h in proof.hashes]),
-                        "updated_at": now,
-                    }
-                    for row, proof in zip(rows, batch.proofs, strict=True)
-                ],
-            )
+            self._batched(session, rows, batch, op)
             session.commit()
-            log.info("batcher: %d records of department %s in %s", batch.size, department_id, op.id)
+            log.info("%s: %d of department %s in %s", self._name, batch.size, department_id, op.id)
             return batch.size, 0
+
+    def _pending(self, department_id: int) -> Any:
+        """The department's queued rows, oldest first."""
+        return (
+            select(QueuedRecord)
+            .where(
+                QueuedRecord.department_id == department_id,
+                QueuedRecord.status == RecordStatus.QUEUED,
+            )
+            .order_by(col(QueuedRecord.seq))
+        )
+
+    def _leaf(self, row: Any) -> bytes:
+        """A queued row's record digest, its leaf in the tree."""
+        return bytes.fromhex(row.digest[2:])
+
+    def _batched(self, session: Session, rows: Sequence[Any], batch: Batch, op: Operation) -> None:
+        """Keep the flushed batch and each row's place in it (not committed)."""
+        root_hex = "0x" + batch.root.hex()
+        session.add(
+            AnchorBatch(
+                root=root_hex,
+                department_id=rows[0].department_id,
+                size=batch.size,
+                operation_id=op.id,
+            )
+        )
+        # One executemany by primary key: a flush of 1,000 records is one round trip.
+        session.execute(
+            update(QueuedRecord),
+            [
+                {"seq": row.seq, "batch_root": root_hex, **placed(proof)}
+                for row, proof in zip(rows, batch.proofs, strict=True)
+            ],
+        )
 
     def _settle_failures(self) -> int:
         """Records whose anchor failed become failed, with the anchor's error."""
@@ -188,7 +197,7 @@ class Batcher:
                     select(QueuedRecord).where(QueuedRecord.batch_root == batch.root)
                 ).all()
                 for row in rows:
-                    _fail(row, op.error_code or "anchor-failed", op.error_message or "")
+                    fail_row(row, op.error_code or "anchor-failed", op.error_message or "")
                     session.add(row)
                 batch.settled = True
                 session.add(batch)
@@ -225,7 +234,18 @@ def submit_anchor(
     )
 
 
-def _fail(row: QueuedRecord, code: str, message: str) -> None:
+def placed(proof: InclusionProof) -> dict[str, Any]:
+    """The columns of a row batched at ``proof``'s leaf."""
+    return {
+        "status": RecordStatus.BATCHED.value,
+        "leaf_index": proof.index,
+        "proof": json.dumps(["0x" + h.hex() for h in proof.hashes]),
+        "updated_at": datetime.now(UTC),
+    }
+
+
+def fail_row(row: Any, code: str, message: str) -> None:
+    """A queued or batched row (record or receipt) failed, with its anchor's error."""
     row.status = RecordStatus.FAILED
     row.error_code = code
     row.error_message = message

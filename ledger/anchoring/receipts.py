@@ -20,8 +20,7 @@ content hash, the indexer joining anchored roots to their records) must ever mee
 from __future__ import annotations
 
 import enum
-import json
-import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, ClassVar
@@ -30,8 +29,8 @@ from hexbytes import HexBytes
 from sqlalchemy import BigInteger, Column, Index, Text, update
 from sqlmodel import Field, Session, SQLModel, col, select
 
-from ledger.anchoring.batcher import Batcher, submit_anchor
-from ledger.anchoring.records import build_batch
+from ledger.anchoring.batcher import Batcher, fail_row, placed
+from ledger.anchoring.records import Batch
 from ledger.anchoring.verify import ChainReader, anchor_authoriser, anchor_log
 from ledger.chain.clients.access import AccessRegistryClient
 from ledger.chain.clients.anchors import AnchorRegistryClient
@@ -42,10 +41,8 @@ from ledger.delivery import (
     leaf_digest,
 )
 from ledger.encoding import jsonable
-from ledger.errors import ChainUnavailableError, ContractRevertError, InvalidProofError, LedgerError
+from ledger.errors import InvalidProofError
 from ledger.relayer.models import Operation, OperationStatus
-
-log = logging.getLogger(__name__)
 
 
 class ReceiptStatus(enum.StrEnum):
@@ -98,57 +95,36 @@ class ReceiptBatcher(Batcher):
 
     _queue: ClassVar[Any] = DeliveryReceipt
     _name: ClassVar[str] = "receipt batcher"
+    _format: ClassVar[bytes] = RECEIPT_BATCH_COMMITMENT
 
-    def flush(self, department_id: int) -> tuple[int, int]:
-        """Batch up to ``max_records`` of the department's oldest queued receipts: (receipts
-        batched, receipts failed because the department cannot anchor now)."""
-        with Session(self.engine) as session:
-            rows = session.exec(
-                select(DeliveryReceipt)
-                .where(
-                    DeliveryReceipt.department_id == department_id,
-                    DeliveryReceipt.status == ReceiptStatus.QUEUED,
-                )
-                .order_by(col(DeliveryReceipt.created_at), col(DeliveryReceipt.id))
-                .limit(self.max_records)
-            ).all()
-            if not rows:
-                return 0, 0
-            batch = build_batch([leaf_digest(bytes.fromhex(row.id[2:])) for row in rows])
-            try:
-                op = submit_anchor(
-                    session, self.ledger, self.keys, department_id, batch, RECEIPT_BATCH_COMMITMENT
-                )
-            except ChainUnavailableError:
-                raise
-            except LedgerError as exc:
-                code = exc.error_name if isinstance(exc, ContractRevertError) else exc.code
-                for row in rows:
-                    _fail(row, code, exc.message)
-                    session.add(row)
-                session.commit()
-                log.warning("receipts: department %s cannot anchor: %s", department_id, exc)
-                return 0, len(rows)
-            now = datetime.now(UTC)
-            root = "0x" + batch.root.hex()
-            session.execute(
-                update(DeliveryReceipt),
-                [
-                    {
-                        "id": row.id,
-                        "status": ReceiptStatus.BATCHED.value,
-                        "batch_root": root,
-                        "batch_size": batch.size,
-                        "leaf_index": proof.index,
-                        "proof": json.dumps(["0x" + h.hex() for h in proof.hashes]),
-                        "operation_id": op.id,
-                        "updated_at": now,
-                    }
-                    for row, proof in zip(rows, batch.proofs, strict=True)
-                ],
+    def _pending(self, department_id: int) -> Any:
+        return (
+            select(DeliveryReceipt)
+            .where(
+                DeliveryReceipt.department_id == department_id,
+                DeliveryReceipt.status == ReceiptStatus.QUEUED,
             )
-            session.commit()
-            return batch.size, 0
+            .order_by(col(DeliveryReceipt.created_at), col(DeliveryReceipt.id))
+        )
+
+    def _leaf(self, row: Any) -> bytes:
+        return leaf_digest(bytes.fromhex(row.id[2:]))
+
+    def _batched(self, session: Session, rows: Sequence[Any], batch: Batch, op: Operation) -> None:
+        root = "0x" + batch.root.hex()
+        session.execute(
+            update(DeliveryReceipt),
+            [
+                {
+                    "id": row.id,
+                    "batch_root": root,
+                    "batch_size": batch.size,
+                    "operation_id": op.id,
+                    **placed(proof),
+                }
+                for row, proof in zip(rows, batch.proofs, strict=True)
+            ],
+        )
 
     def _settle_failures(self) -> int:
         with Session(self.engine) as session:
@@ -161,17 +137,10 @@ class ReceiptBatcher(Batcher):
                 )
             ).all()
             for receipt, op in pairs:
-                _fail(receipt, op.error_code or "anchor-failed", op.error_message or "")
+                fail_row(receipt, op.error_code or "anchor-failed", op.error_message or "")
                 session.add(receipt)
             session.commit()
         return len(pairs)
-
-
-def _fail(row: DeliveryReceipt, code: str, message: str) -> None:
-    row.status = ReceiptStatus.FAILED
-    row.error_code = code
-    row.error_message = message
-    row.updated_at = datetime.now(UTC)
 
 
 # --- the anchor, read from the chain; a bundle checked against it ----------------------------
