@@ -31,6 +31,7 @@ from api.routes import (
     health,
     operations,
     reads,
+    receipts,
     rpc,
     sealed,
     verify,
@@ -137,6 +138,7 @@ def create_app(runtime: Runtime, *, start_workers: bool = True) -> FastAPI:
         access,
         access_reads,
         sealed,
+        receipts,
         operations,
     ):
         # The routes themselves, not their router: FastAPI matches an included router by

@@ -94,6 +94,12 @@ COMMANDS: tuple[Entry, ...] = (
         "version against the chain).",
     ),
     Entry(
+        "receipts",
+        "api.commands.receipts:receipts_app",
+        "Delivery receipts of sealed versions: list, prove (a bundle) and check on chain.",
+        kind="group",
+    ),
+    Entry(
         "dept",
         "api.commands.governance:dept_app",
         "Enrol, suspend and reactivate departments; issue their tokens (governance).",

@@ -94,6 +94,9 @@ RequestIdPath = Annotated[
     str,
     Path(pattern=HEX32_PATTERN, description="Access request (or grant) id: 0x + 64 hex digits"),
 ]
+ReceiptIdPath = Annotated[
+    str, Path(pattern=HEX32_PATTERN, description="Receipt id: its EIP-712 digest, 0x-hex")
+]
 VersionPath = Annotated[int, Path(ge=1, le=MAX_VERSION, description="Version number, from 1")]
 DepartmentIdPath = Annotated[
     int, Path(ge=1, le=MAX_DEPARTMENT_ID, description="Department id, 1 to 2**53 - 1")
@@ -260,6 +263,31 @@ class SealedUpload(Strict):
     sha256: Hex32 = Field(description="SHA-256 of the sealed bytes (the blob's name)")
     size: Annotated[int, Field(ge=1, le=MAX_JSON_INT, description="Size of the sealed bytes")]
     wrapped_key: WrappedKeyHex
+
+
+class ReceiptSignature(Strict):
+    """The receiving department's own signature of the receipt's EIP-712 typed data
+    (``provledger.Receipts`` domain: the deployment's chain id and access registry)."""
+
+    signature: Hex65
+
+
+class ReceiptBody(Strict):
+    """A department's receipt of a sealed version it fetched."""
+
+    dataset_id: Hex32
+    version: Annotated[int, Field(ge=1, le=MAX_VERSION)]
+    content_hash: Hex32 = Field(description="SHA-256 of the plaintext, as on chain")
+    sealed_sha256: Hex32 = Field(description="SHA-256 of the sealed bytes fetched")
+    request_id: Hex32 | None = Field(
+        default=None, description="The grant it was fetched under (default: the one indexed)"
+    )
+    time: Uint64 | None = Field(
+        default=None, description="Unix seconds, within minutes of the chain's (default: now)"
+    )
+    signature: ReceiptSignature | None = Field(
+        default=None, description="Absent: the service signs with the custodial key"
+    )
 
 
 class WrappedKeyHandover(Strict):

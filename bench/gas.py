@@ -58,6 +58,8 @@ from hexbytes import HexBytes
 from ledger.chain.backend import Chain, Receipt
 from ledger.chain.deploy import Ledger
 from ledger.chain.types import Classification, Kem, NewVersion, VersionRef
+from ledger.delivery import RECEIPT_BATCH_COMMITMENT, leaf_digest, receipt_domain
+from ledger.delivery import Receipt as DeliveryReceipt
 from ledger.merkle import MerkleTree
 
 # --------------------------------------------------------------------------------------------
@@ -89,6 +91,8 @@ G_CALLDATA_NONZERO = 16
 G_FLOOR_PER_TOKEN = 10  # EIP-7623
 
 ANCHOR_SIZES = (10, 100, 1_000, 10_000)
+#: Delivery receipts per anchored batch (issue 13: gas per receipt at 1, 100, 1,000).
+RECEIPT_BATCH_SIZES = (1, 100, 1_000)
 PARENT_COUNTS = (0, 1, 4)
 FUNDS = 10**21
 
@@ -269,6 +273,8 @@ class Bench:
         self.anchors_section()
         self.log("encryption keys")
         self.keys_section()
+        self.log("delivery receipts")
+        self.receipts_section()
         self.log("calldata-only baseline transactions")
         for m in self.results:
             if m.kind == "receipt" and m.group != "baseline (same run)":
@@ -699,6 +705,56 @@ class Bench:
         for kem in Kem:
             rotations = [by_sig(self.d, kem) for _ in range(self.repeats)]
             self.record(f"publishEncryptionKeyBySig {kem.name} (rotation, steady)", g, rotations)
+
+    # delivery receipts (issue 13) ---------------------------------------------------------
+
+    def receipts_section(self) -> None:
+        """A batch of delivery receipts anchored as the service anchors it: the RFC 6962 root
+        over the receipts' leaves, ``anchorBatchBySig`` signed by the receiving department,
+        ``metadataHash`` naming the receipt format. Only the root goes on chain (the receipts'
+        signatures stay with the service and in the bundles), so the gas per receipt is the
+        anchor's gas over the batch's size."""
+        anc = self.ledger.anchors
+        b = self.b
+        domain = receipt_domain(self.chain.chain_id, self.ledger.access.address)
+
+        def batch(size: int) -> Receipt:
+            dataset, request, moment = rand32(), rand32(), self.chain.block_time()
+            leaves = [
+                leaf_digest(
+                    DeliveryReceipt(
+                        dataset_id=dataset,
+                        version=1 + i,
+                        content_hash=rand32(),
+                        sealed_hash=rand32(),
+                        request_id=request,
+                        department_id=b.id,
+                        time=moment,
+                    ).digest(domain)
+                )
+                for i in range(size)
+            ]
+            root = MerkleTree(leaves).root
+            auth = anc.sign_anchor_batch(
+                root,
+                size,
+                RECEIPT_BATCH_COMMITMENT,
+                signer=b.key,
+                department_id=b.id,
+                deadline=self.deadline,
+            )
+            return anc.anchor_batch_by_sig(
+                root, size, RECEIPT_BATCH_COMMITMENT, auth=auth, sender=self.relayer
+            )
+
+        for size in RECEIPT_BATCH_SIZES:
+            self.record(
+                f"receipts: anchorBatchBySig, {size:,} receipt{'s' if size > 1 else ''} (steady)",
+                "delivery receipts",
+                [batch(size) for _ in range(self.repeats)],
+                records=size,
+                note="gas/record = gas per receipt",
+            )
 
     # opcode breakdown (anvil) --------------------------------------------------------------
 

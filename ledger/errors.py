@@ -236,6 +236,26 @@ class WrappedKeyNotFoundError(ResourceNotFoundError):
     code = "wrapped-key-not-found"
 
 
+class ReceiptMismatchError(InvalidInputError):
+    """A delivery receipt names a version, content hash or sealed bytes' hash that is not the
+    sealed version the chain and the service hold."""
+
+    code = "receipt-mismatch"
+
+
+class ReceiptRequestError(InvalidInputError):
+    """A delivery receipt's request id is not an approved grant of the receiving department on
+    that dataset."""
+
+    code = "receipt-wrong-request"
+
+
+class ReceiptTimeError(InvalidInputError):
+    """A delivery receipt's time is too far from the chain's time to be believed."""
+
+    code = "receipt-time-skew"
+
+
 class IdempotencyConflictError(LedgerError):
     """An Idempotency-Key was reused with a different request body."""
 

@@ -19,6 +19,7 @@ from eth_account.signers.local import LocalAccount
 from sqlalchemy.engine import Engine
 
 from ledger.anchoring.batcher import Batcher
+from ledger.anchoring.receipts import ReceiptBatcher
 from ledger.blobs import BlobStore, DirectoryBlobStore
 from ledger.chain.backend import Chain
 from ledger.chain.deploy import Deployment, Ledger
@@ -68,6 +69,7 @@ class Runtime:
     indexer: Indexer
     head: HeadWatch = field(init=False)
     batcher: Batcher = field(init=False)
+    receipt_batcher: ReceiptBatcher = field(init=False)
     _threads: list[threading.Thread] = field(default_factory=list)
     _stop: threading.Event = field(default_factory=threading.Event)
     _unlocked: dict[tuple[int, str], LocalAccount] = field(default_factory=dict)
@@ -119,6 +121,14 @@ class Runtime:
         )
         runtime.head = HeadWatch(chain, finality_depth=settings.finality_depth)
         runtime.batcher = Batcher(
+            ledger=ledger,
+            engine=engine,
+            keys=runtime.department_key,
+            max_records=settings.batch_max_records,
+            max_age=settings.batch_max_age,
+        )
+        # Delivery receipts are batched as records are, in a queue of their own.
+        runtime.receipt_batcher = ReceiptBatcher(
             ledger=ledger,
             engine=engine,
             keys=runtime.department_key,
@@ -193,7 +203,7 @@ class Runtime:
         return self._json_rpc
 
     def start_workers(self) -> None:
-        """Start the relayer, the indexer and the batcher in daemon threads."""
+        """Start the relayer, the indexer and the batchers in daemon threads."""
         self._stop.clear()
         self.head.poll()  # readiness and confirmations have a head from the first request on
         workers = (
@@ -201,6 +211,7 @@ class Runtime:
             ("provledger-relayer", self.relayer.run, self.settings.relayer_poll_interval),
             ("provledger-indexer", self.indexer.run, self.settings.indexer_poll_interval),
             ("provledger-batcher", self.batcher.run, self.settings.relayer_poll_interval),
+            ("provledger-receipts", self.receipt_batcher.run, self.settings.relayer_poll_interval),
         )
         for name, target, interval in workers:
             thread = threading.Thread(

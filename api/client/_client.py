@@ -357,6 +357,42 @@ class ProvledgerClient(ClosesOnExit):
         }
         return dict(self._http.post(f"/v1/datasets/{_seg(dataset_id)}/sealed-keys", body))
 
+    def post_receipt(
+        self,
+        dataset_id: str,
+        version: int,
+        *,
+        content_hash: str,
+        sealed_sha256: str,
+        request_id: str | None = None,
+        time: int | None = None,
+        signature: str | None = None,
+    ) -> dict[str, Any]:
+        """Acknowledge a sealed version this department fetched (a delivery receipt): signed
+        with ``signature`` (0x-hex, the department's own over the receipt's EIP-712 typed
+        data) or, without, by the service with the department's custodial key."""
+        body: dict[str, Any] = {
+            "dataset_id": dataset_id,
+            "version": version,
+            "content_hash": content_hash,
+            "sealed_sha256": sealed_sha256,
+        }
+        if request_id is not None:
+            body["request_id"] = request_id
+        if time is not None:
+            body["time"] = time
+        if signature is not None:
+            body["signature"] = {"signature": signature}
+        return dict(self._http.post("/v1/receipts", body))
+
+    def dataset_receipts(self, dataset_id: str, *, limit: int = 100) -> dict[str, Any]:
+        """The delivery receipts of a dataset this token may read, newest first."""
+        return self._read(f"/v1/datasets/{_seg(dataset_id)}/receipts", {"limit": limit})
+
+    def receipt(self, receipt_id: str) -> dict[str, Any]:
+        """One delivery receipt, with its proof bundle once its batch is anchored."""
+        return self._read(f"/v1/receipts/{_seg(receipt_id)}")
+
     def withdraw_dataset(
         self, dataset_id: str, *, reason: str = "", idempotency_key: str | None = None
     ) -> Accepted:

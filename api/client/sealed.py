@@ -64,6 +64,7 @@ class FetchedFile:
     content_hash: str
     size: int
     resumed_from: int
+    sealed_sha256: str = ""  # the sealed bytes' SHA-256, 0x-hex: what a receipt names
 
 
 def public_key_of(answer: dict[str, Any]) -> EncryptionPublicKey:
@@ -198,6 +199,7 @@ def fetch_sealed(
         content_hash=content_hash,
         size=summary.plaintext_size,
         resumed_from=offset,
+        sealed_sha256="0x" + expected.value.hex(),
     )
 
 

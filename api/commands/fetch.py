@@ -11,6 +11,7 @@ import typer
 
 from api.commands.common import ExitCode
 from api.commands.options import ServiceOptions, with_options
+from api.commands.receipts import acknowledge
 
 commands = typer.Typer()
 
@@ -57,6 +58,13 @@ def fetch_command(
             f"${PASSPHRASE_ENV}). Without it the service unwraps with the custodial key.",
         ),
     ] = None,
+    receipt: Annotated[
+        bool,
+        typer.Option(
+            help="Acknowledge the version received with a delivery receipt signed by this "
+            "department's custodial key (anchored in a batch)."
+        ),
+    ] = True,
     *,
     options: ServiceOptions,
 ) -> None:
@@ -95,6 +103,7 @@ def fetch_command(
                 f"{fetched.size} bytes, sha256:{fetched.content_hash[2:]} as on chain{resumed}"
             )
 
+        acknowledged = acknowledge(client, terminal, fetched) if receipt else None
         terminal.emit(
             {
                 "path": str(fetched.path),
@@ -103,6 +112,7 @@ def fetch_command(
                 "content_hash": fetched.content_hash,
                 "size": fetched.size,
                 "resumed_from": fetched.resumed_from,
+                "receipt": acknowledged,
             },
             human,
         )

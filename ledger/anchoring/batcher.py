@@ -18,17 +18,20 @@ from __future__ import annotations
 import json
 import logging
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any, ClassVar
 
 from sqlalchemy import func, update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from ledger.anchoring.models import AnchorBatch, QueuedRecord, RecordStatus
-from ledger.anchoring.records import FORMAT_COMMITMENT, build_batch
+from ledger.anchoring.records import FORMAT_COMMITMENT, Batch, build_batch
 from ledger.chain.deploy import Ledger
 from ledger.errors import ChainUnavailableError, ContractRevertError, LedgerError
+from ledger.merkle import InclusionProof
 from ledger.relayer.actions import DepartmentAction, submit_department_action
 from ledger.relayer.models import Operation, OperationStatus
 from ledger.relayer.signatures import KeyProvider
@@ -48,7 +51,15 @@ class FlushReport:
 
 
 class Batcher:
-    """Turns queued records into anchor operations; one per department and flush."""
+    """Turns queued records into anchor operations; one per department and flush.
+
+    The schedule (``run``, ``tick``, which departments are due) is over ``_queue``, a table
+    with ``department_id``, ``status`` and ``created_at``; a subclass batches another queue
+    (delivery receipts: :class:`ledger.anchoring.receipts.ReceiptBatcher`)."""
+
+    _queue: ClassVar[Any] = QueuedRecord
+    _name: ClassVar[str] = "batcher"
+    _format: ClassVar[bytes] = FORMAT_COMMITMENT  # the anchors' metadataHash
 
     def __init__(
         self,
@@ -74,7 +85,7 @@ class Batcher:
             report = self.tick()
             return bool(report.batches or report.failed)
 
-        run_until_stopped("batcher", busy, stop, poll_interval)
+        run_until_stopped(self._name, busy, stop, poll_interval)
 
     def tick(self, *, force: bool = False) -> FlushReport:
         """Flush every department whose batch is due (all of them with ``force``), then pass
@@ -90,15 +101,12 @@ class Batcher:
 
     def _due(self, *, force: bool) -> list[int]:
         cutoff = datetime.now(UTC) - timedelta(seconds=self.max_age)
+        queue = self._queue
         with Session(self.engine) as session:
             rows = session.exec(
-                select(
-                    QueuedRecord.department_id,
-                    func.count(),
-                    func.min(QueuedRecord.created_at),
-                )
-                .where(QueuedRecord.status == RecordStatus.QUEUED)
-                .group_by(col(QueuedRecord.department_id))
+                select(queue.department_id, func.count(), func.min(queue.created_at))
+                .where(queue.status == RecordStatus.QUEUED.value)
+                .group_by(col(queue.department_id))
             ).all()
         return [
             department_id
@@ -113,45 +121,13 @@ class Batcher:
         """
 
         with Session(self.engine) as session:
-            rows = session.exec(
-                select(QueuedRecord)
-                .where(
-                    QueuedRecord.department_id == department_id,
-                    QueuedRecord.status == RecordStatus.QUEUED,
-                )
-                .order_by(col(QueuedRecord.seq))
-                .limit(self.max_records)
-            ).all()
+            rows = session.exec(self._pending(department_id).limit(self.max_records)).all()
             if not rows:
                 return 0, 0
-            batch = build_batch([bytes.fromhex(row.digest[2:]) for row in rows])
-            anchors = self.ledger.anchors
-            root_hex = "0x" + batch.root.hex()
+            batch = build_batch([self._leaf(row) for row in rows])
             try:
-                anchor = DepartmentAction(
-                    client=anchors,
-                    action_type="AnchorBatch",
-                    fields={
-                        "root": batch.root,
-                        "size": batch.size,
-                        "metadataHash": FORMAT_COMMITMENT,
-                    },
-                    function="anchorBatchBySig",
-                    call_args=lambda auth: [
-                        batch.root,
-                        batch.size,
-                        FORMAT_COMMITMENT,
-                        auth.as_abi(),
-                    ],
-                    kind="anchors.batch",
-                )
-                op = submit_department_action(
-                    session,
-                    self.ledger,
-                    self.keys,
-                    department_id,
-                    anchor,
-                    result={"root": root_hex, "size": batch.size},
+                op = submit_anchor(
+                    session, self.ledger, self.keys, department_id, batch, self._format
                 )
             except ChainUnavailableError:
                 raise
@@ -159,35 +135,50 @@ class Batcher:
                 # Suspended, or its key is no longer held: no anchor can be signed for these.
                 code = exc.error_name if isinstance(exc, ContractRevertError) else exc.code
                 for row in rows:
-                    _fail(row, code, exc.message)
+                    fail_row(row, code, exc.message)
                     session.add(row)
                 session.commit()
-                log.warning("batcher: department %s cannot anchor: %s", department_id, exc)
+                log.warning("%s: department %s cannot anchor: %s", self._name, department_id, exc)
                 return 0, len(rows)
-            session.add(
-                AnchorBatch(
-                    root=root_hex, department_id=department_id, size=batch.size, operation_id=op.id
-                )
-            )
-            now = datetime.now(UTC)
-            # One executemany by primary key: a flush of 1,000 records is one round trip.
-            session.execute(
-                update(QueuedRecord),
-                [
-                    {
-                        "seq": row.seq,
-                        "status": RecordStatus.BATCHED.value,
-                        "batch_root": root_hex,
-                        "leaf_index": proof.index,
-                        "proof": json.dumps(["0x" + h.hex() for h in proof.hashes]),
-                        "updated_at": now,
-                    }
-                    for row, proof in zip(rows, batch.proofs, strict=True)
-                ],
-            )
+            self._batched(session, rows, batch, op)
             session.commit()
-            log.info("batcher: %d records of department %s in %s", batch.size, department_id, op.id)
+            log.info("%s: %d of department %s in %s", self._name, batch.size, department_id, op.id)
             return batch.size, 0
+
+    def _pending(self, department_id: int) -> Any:
+        """The department's queued rows, oldest first."""
+        return (
+            select(QueuedRecord)
+            .where(
+                QueuedRecord.department_id == department_id,
+                QueuedRecord.status == RecordStatus.QUEUED,
+            )
+            .order_by(col(QueuedRecord.seq))
+        )
+
+    def _leaf(self, row: Any) -> bytes:
+        """A queued row's record digest, its leaf in the tree."""
+        return bytes.fromhex(row.digest[2:])
+
+    def _batched(self, session: Session, rows: Sequence[Any], batch: Batch, op: Operation) -> None:
+        """Keep the flushed batch and each row's place in it (not committed)."""
+        root_hex = "0x" + batch.root.hex()
+        session.add(
+            AnchorBatch(
+                root=root_hex,
+                department_id=rows[0].department_id,
+                size=batch.size,
+                operation_id=op.id,
+            )
+        )
+        # One executemany by primary key: a flush of 1,000 records is one round trip.
+        session.execute(
+            update(QueuedRecord),
+            [
+                {"seq": row.seq, "batch_root": root_hex, **placed(proof)}
+                for row, proof in zip(rows, batch.proofs, strict=True)
+            ],
+        )
 
     def _settle_failures(self) -> int:
         """Records whose anchor failed become failed, with the anchor's error."""
@@ -206,7 +197,7 @@ class Batcher:
                     select(QueuedRecord).where(QueuedRecord.batch_root == batch.root)
                 ).all()
                 for row in rows:
-                    _fail(row, op.error_code or "anchor-failed", op.error_message or "")
+                    fail_row(row, op.error_code or "anchor-failed", op.error_message or "")
                     session.add(row)
                 batch.settled = True
                 session.add(batch)
@@ -215,7 +206,46 @@ class Batcher:
         return failed
 
 
-def _fail(row: QueuedRecord, code: str, message: str) -> None:
+def submit_anchor(
+    session: Session,
+    ledger: Ledger,
+    keys: KeyProvider,
+    department_id: int,
+    batch: Batch,
+    metadata_hash: bytes,
+) -> Operation:
+    """Queue (not committed) the ``anchorBatchBySig`` of ``batch``'s root, signed by the
+    department's custodial key; ``metadata_hash`` names the leaves' format."""
+    anchor = DepartmentAction(
+        client=ledger.anchors,
+        action_type="AnchorBatch",
+        fields={"root": batch.root, "size": batch.size, "metadataHash": metadata_hash},
+        function="anchorBatchBySig",
+        call_args=lambda auth: [batch.root, batch.size, metadata_hash, auth.as_abi()],
+        kind="anchors.batch",
+    )
+    return submit_department_action(
+        session,
+        ledger,
+        keys,
+        department_id,
+        anchor,
+        result={"root": "0x" + batch.root.hex(), "size": batch.size},
+    )
+
+
+def placed(proof: InclusionProof) -> dict[str, Any]:
+    """The columns of a row batched at ``proof``'s leaf."""
+    return {
+        "status": RecordStatus.BATCHED.value,
+        "leaf_index": proof.index,
+        "proof": json.dumps(["0x" + h.hex() for h in proof.hashes]),
+        "updated_at": datetime.now(UTC),
+    }
+
+
+def fail_row(row: Any, code: str, message: str) -> None:
+    """A queued or batched row (record or receipt) failed, with its anchor's error."""
     row.status = RecordStatus.FAILED
     row.error_code = code
     row.error_message = message

@@ -104,7 +104,7 @@ def anchored_registration(
     anchor = anchors.anchor(root)
     if anchor.department == 0:
         raise InvalidProofError(f"no batch with root 0x{root.hex()} is anchored on chain")
-    log = _anchor_log(verifier, anchors, root)
+    log = anchor_log(verifier, anchors, root)
     tx = verifier.w3.eth.get_transaction(HexBytes(log["transactionHash"]))
     block_number = int(log["blockNumber"])
     log_index = int(log["logIndex"])
@@ -190,7 +190,8 @@ def record_registration(
     )
 
 
-def _anchor_log(verifier: ChainReader, anchors: AnchorRegistryClient, root: bytes) -> Any:
+def anchor_log(verifier: ChainReader, anchors: AnchorRegistryClient, root: bytes) -> Any:
+    """The one ``BatchAnchored`` log of ``root``; InvalidProofError if there is not one."""
     logs = verifier.chain.call(
         lambda: verifier.w3.eth.get_logs(
             {

@@ -15,6 +15,7 @@ from sqlmodel import SQLModel
 
 import api.models  # noqa: F401  (registers the API's tables on SQLModel.metadata)
 import ledger.anchoring.models
+import ledger.anchoring.receipts
 import ledger.relayer.models
 import ledger.service.documents
 import ledger.service.sealed  # noqa: F401
@@ -23,7 +24,7 @@ from ledger.migrations import current_revision, upgrade
 from ledger.migrations.versions import v0001_baseline
 from tests.ledger.empty_databases import empty_database
 
-HEAD = "0007"
+HEAD = "0008"
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
