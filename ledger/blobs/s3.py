@@ -425,6 +425,7 @@ def _translated(doing: str) -> Iterator[None]:
         NoCredentialsError,
         ResponseStreamingError,
     )
+    from botocore.exceptions import ConnectionError as BotoConnectionError
 
     try:
         yield
@@ -442,7 +443,12 @@ def _translated(doing: str) -> Iterator[None]:
         if code in _UNAVAILABLE_CODES or status >= 500:
             raise BlobStoreUnavailableError(detail) from exc
         raise BlobStoreError(detail) from exc
-    except (HTTPClientError, ResponseStreamingError, IncompleteReadError) as exc:
+    except (
+        BotoConnectionError,  # refused, DNS, connect timeout
+        HTTPClientError,  # read timeout, connection closed
+        ResponseStreamingError,
+        IncompleteReadError,
+    ) as exc:
         raise BlobStoreUnavailableError(f"the blob store is unreachable ({doing}): {exc}") from exc
     except NoCredentialsError as exc:
         raise BlobStoreError(f"no credentials for the blob store ({doing}): {exc}") from exc
