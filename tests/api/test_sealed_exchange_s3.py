@@ -3,8 +3,6 @@ same routes, the bytes in the bucket under their digest (moto's server over HTTP
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,10 +12,6 @@ from moto_s3 import keys, new_bucket, raw_client
 from test_sealed_exchange import World, fetch, seal_bytes, upload
 
 from ledger.blobs import S3BlobStore
-from ledger.chain.deploy import Ledger
-from ledger.config import Settings
-from ledger.db import make_engine
-from ledger.runtime import Runtime
 
 #: The sealed exchange's departments and helpers, over the runtime below.
 world = sealed_exchange.world
@@ -29,27 +23,9 @@ def bucket(s3_endpoint: str, s3_env: None) -> str:
 
 
 @pytest.fixture
-def runtime(
-    ledger: Ledger, actors: Any, tmp_path: Path, s3_endpoint: str, bucket: str
-) -> Iterator[Runtime]:
-    """The API's runtime (tests/api/conftest.py), its blob store the bucket's, by settings."""
-    (tmp_path / "data").mkdir()
-    settings = Settings(
-        data_dir=tmp_path / "data",
-        keystore_scrypt_n=2**4,
-        blob_store=f"s3://{bucket}/sealed",
-        blob_store_endpoint=s3_endpoint,
-    )
-    runtime = Runtime.assemble(
-        settings,
-        chain=ledger.chain,
-        deployment=ledger.deployment,
-        engine=make_engine(settings.resolved_database_url),
-        service_account=actors.governance,
-        passphrase="test passphrase",
-    )
-    yield runtime
-    runtime.engine.dispose()
+def settings_overrides(s3_endpoint: str, bucket: str) -> dict[str, Any]:
+    """The API's runtime (tests/api/conftest.py) with its blob store in the bucket."""
+    return {"blob_store": f"s3://{bucket}/sealed", "blob_store_endpoint": s3_endpoint}
 
 
 def test_a_sealed_version_goes_through_the_bucket(
