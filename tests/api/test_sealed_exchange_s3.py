@@ -13,7 +13,7 @@ from test_sealed_exchange import World, fetch, seal_bytes, upload
 
 from ledger.blobs import S3BlobStore
 
-#: The sealed exchange's departments and helpers, over the runtime below.
+#: The sealed exchange's departments and helpers, on a runtime with the settings below.
 world = sealed_exchange.world
 
 
