@@ -46,6 +46,7 @@ _STATUS: tuple[tuple[type[e.LedgerError], int], ...] = (
     (e.RecipientKeyMissingError, 409),
     (e.SealError, 422),
     (e.ChainUnavailableError, 503),
+    (e.BlobStoreUnavailableError, 503),
     # The deployment predates a contract the feature needs: this service cannot do it there.
     (e.DeploymentTooOldError, 501),
 )

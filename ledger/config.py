@@ -121,6 +121,19 @@ class Settings(BaseSettings):
     max_sealed_bytes: int = Field(
         64 * 1024**3, ge=1, description="Largest sealed blob accepted into the blob store."
     )
+    blob_store: str | None = Field(
+        None,
+        pattern=r"^s3://[^/]+(/.*)?$",
+        description="Where sealed bytes are kept: unset = the data directory; "
+        "s3://bucket[/prefix] = any S3-compatible store, with region and credentials from the "
+        "standard AWS variables (AWS_REGION, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY…).",
+    )
+    blob_store_endpoint: str | None = Field(
+        None,
+        pattern=r"^https?://",
+        description="URL of the S3-compatible service (MinIO, Ceph…), addressed path-style; "
+        "unset = AWS's endpoint for the region (or AWS_ENDPOINT_URL_S3).",
+    )
     rpc_access: Literal["open", "token"] | None = Field(
         None,
         description="Who may use /rpc: open (anyone who reaches the port) or token (any valid "

@@ -295,6 +295,23 @@ class KeystoreExistsError(KeystoreError, FileExistsError):
     code = "keystore-exists"
 
 
+# --- blob store ------------------------------------------------------------------------------
+
+
+class BlobStoreError(LedgerError):
+    """The blob store failed in a way a client cannot fix: it refused the service's
+    credentials, its bucket is missing, or it answered what a store should not."""
+
+    code = "blob-store-error"
+
+
+class BlobStoreUnavailableError(BlobStoreError, ConnectionError):
+    """The blob store could not be reached or is overloaded (connection refused, timeout, an
+    answer cut short, a 5xx or ``SlowDown``): retry later."""
+
+    code = "blob-store-unavailable"
+
+
 # --- sealed exchange (issue 13) -------------------------------------------------------------
 
 

@@ -20,7 +20,7 @@ from sqlalchemy.engine import Engine
 
 from ledger.anchoring.batcher import Batcher
 from ledger.anchoring.receipts import ReceiptBatcher
-from ledger.blobs import BlobStore, DirectoryBlobStore
+from ledger.blobs import BlobStore, DirectoryBlobStore, S3BlobStore
 from ledger.chain.backend import Chain
 from ledger.chain.deploy import Deployment, Ledger
 from ledger.chain.head import HeadWatch
@@ -50,6 +50,13 @@ def read_or_create_secret(path: Path) -> str:
     with os.fdopen(fd, "w") as handle:
         handle.write(secret + "\n")
     return secret
+
+
+def open_blob_store(settings: Settings) -> BlobStore:
+    """The blob store ``settings`` names: the data directory's, or an S3-compatible one."""
+    if settings.blob_store is None:
+        return DirectoryBlobStore(settings.data_dir / "blobs")
+    return S3BlobStore.connect(settings.blob_store, endpoint_url=settings.blob_store_endpoint)
 
 
 @dataclass
@@ -106,7 +113,7 @@ class Runtime:
             keystore=keystore,
             passphrase=passphrase,
             encryption_keystore=EncryptionKeystore(settings.data_dir / "encryption-keys", **scrypt),
-            blobs=DirectoryBlobStore(settings.data_dir / "blobs"),
+            blobs=open_blob_store(settings),
             service_account=service_account,
             relayer=None,  # type: ignore[arg-type]  # set just below; needs runtime.department_key
             indexer=Indexer(ledger=ledger, engine=engine),

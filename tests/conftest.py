@@ -99,3 +99,23 @@ def ledger(chain: Chain, _deployed: Ledger) -> Iterator[Ledger]:
 def deadline(chain: Chain) -> int:
     """A signature deadline an hour after the latest block."""
     return chain.block_time() + 3600
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint() -> Iterator[str]:
+    """An S3-compatible server (moto's, in its own process) on a loopback port: its URL."""
+    from moto_s3 import moto_server
+
+    with moto_server() as endpoint:
+        yield endpoint
+
+
+@pytest.fixture
+def s3_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """boto3's standard variables set to the test server's credentials (and no others)."""
+    from moto_s3 import TEST_ENV
+
+    for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_SESSION_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in TEST_ENV.items():
+        monkeypatch.setenv(name, value)

@@ -51,11 +51,19 @@ def file_upload(
     return attempt
 
 
-#: Answers that mean "nothing was done, ask again shortly": the service is busy (503), an
-#: earlier attempt of this very write (same Idempotency-Key) is still being processed (409), or
-#: this client has been refused too often lately (429).
+#: Answers that mean "nothing was done, ask again shortly": the service, its chain or its blob
+#: store is busy or unreachable (503), an earlier attempt of this very write (same
+#: Idempotency-Key) is still being processed (409), or this client has been refused too often
+#: lately (429).
 _COME_BACK_LATER = frozenset(
-    {"database-busy", "chain-unavailable", "idempotency-key-in-use", "too-many-errors", "http-503"}
+    {
+        "database-busy",
+        "chain-unavailable",
+        "blob-store-unavailable",
+        "idempotency-key-in-use",
+        "too-many-errors",
+        "http-503",
+    }
 )
 #: Bytes read or written at a time when streaming a file up or down.
 _PIECE = 1 << 20

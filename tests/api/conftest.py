@@ -50,11 +50,25 @@ def drop_everything(url: str) -> None:
 
 
 @pytest.fixture
-def runtime(ledger: Ledger, actors: Any, tmp_path: Path, database_url: str) -> Iterator[Runtime]:
+def settings_overrides() -> dict[str, Any]:
+    """Settings of the runtime beyond the tests' defaults: a module overrides this fixture to
+    run the API on another configuration (an S3 blob store…)."""
+    return {}
+
+
+@pytest.fixture
+def runtime(
+    ledger: Ledger,
+    actors: Any,
+    tmp_path: Path,
+    database_url: str,
+    settings_overrides: dict[str, Any],
+) -> Iterator[Runtime]:
     settings = Settings(
         data_dir=tmp_path / "data",
         database_url=database_url,
         keystore_scrypt_n=2**4,  # cheap for tests; real keystores keep eth-account's default
+        **settings_overrides,
     )
     runtime = Runtime.assemble(
         settings,

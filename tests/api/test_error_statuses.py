@@ -18,6 +18,7 @@ SERVER_FAILURES = (
     errors.ChainError,
     errors.RpcError,
     errors.MerkleError,
+    errors.BlobStoreError,  # a missing bucket, refused credentials (unreachable is a 503)
 )
 
 
