@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, overload
 from urllib.parse import quote
 
 from api.client._errors import OperationTimeoutError
-from api.client._http import Http, file_upload
+from api.client._http import BodyReader, Http, file_upload
 from ledger.closing import ClosesOnExit
 
 if TYPE_CHECKING:
@@ -333,18 +334,13 @@ class ProvledgerClient(ClosesOnExit):
         path = f"/v1/datasets/{_seg(dataset_id)}/versions/{version}/content-key"
         return dict(self._http.send("POST", path))
 
-    def download_sealed(
-        self,
-        dataset_id: str,
-        version: int,
-        output: Any,
-        *,
-        offset: int = 0,
-        on_progress: Callable[[int], None] | None = None,
-    ) -> int:
-        """Write a sealed version's bytes from ``offset`` to ``output``; the bytes written."""
+    def sealed_reader(
+        self, dataset_id: str, version: int, *, start: int = 0, end: int | None = None
+    ) -> AbstractContextManager[BodyReader]:
+        """A sealed version's bytes from ``start`` (to ``end``) as a stream read as it
+        arrives: ``with client.sealed_reader(…) as reader: …``."""
         path = f"/v1/datasets/{_seg(dataset_id)}/versions/{version}/sealed"
-        return self._http.download(path, output, offset=offset, on_progress=on_progress)
+        return self._http.body_reader(path, start=start, end=end)
 
     def hand_over_key(
         self, dataset_id: str, *, sealed_sha256: str, department_id: int, wrapped_key: str

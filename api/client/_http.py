@@ -78,6 +78,32 @@ def _retry_after(response: httpx2.Response, default: float) -> float:
         return default
 
 
+class BodyReader:
+    """A response body as a blocking binary stream (``readinto``, ``read``) over its chunks."""
+
+    def __init__(self, chunks: Iterator[bytes]) -> None:
+        self._chunks = chunks
+        self._pending = memoryview(b"")
+
+    def readinto(self, view: memoryview) -> int:
+        while not self._pending:
+            chunk = next(self._chunks, None)
+            if chunk is None:
+                return 0
+            self._pending = memoryview(chunk)
+        count = min(len(view), len(self._pending))
+        view[:count] = self._pending[:count]
+        self._pending = self._pending[count:]
+        return count
+
+    def read(self, size: int = -1) -> bytes:
+        if size < 0:
+            return self._pending.tobytes() + b"".join(self._chunks)
+        buffer = bytearray(size)
+        count = self.readinto(memoryview(buffer))
+        return bytes(buffer[:count])
+
+
 class Http:
     """An ``httpx2`` client for one service: answers as decoded JSON, errors as
     :mod:`api.client._errors`. Requests that get no answer, or an answer that asks to come back
@@ -167,34 +193,25 @@ class Http:
         headers = {"Content-Type": "application/octet-stream", "Content-Length": str(size)}
         return self.send("PUT", path, upload=attempt, extra_headers=headers)
 
-    def download(
-        self,
-        path: str,
-        output: io.BufferedIOBase | Any,
-        *,
-        offset: int = 0,
-        on_progress: Callable[[int], None] | None = None,
-    ) -> int:
-        """Write the body of ``GET path`` from byte ``offset`` on (``Range``) to ``output``;
-        the bytes written. An answer that is not the range asked for is refused, so a resumed
-        download never splices two different bodies."""
-        headers = {"Range": f"bytes={offset}-"} if offset else {}
+    @contextmanager
+    def body_reader(
+        self, path: str, *, start: int = 0, end: int | None = None
+    ) -> Iterator[BodyReader]:
+        """The body of ``GET path`` from byte ``start`` (to ``end``, inclusive) as a blocking
+        binary stream, read as it arrives. An answer that is not the range asked for is
+        refused, so a resumed download never splices two different bodies."""
+        ranged = start > 0 or end is not None
+        headers = {"Range": f"bytes={start}-{'' if end is None else end}"} if ranged else {}
         try:
             with self._client.stream("GET", path, headers=headers) as response:
                 if not response.is_success:
                     response.read()
                     raise problem_from(response)
-                if offset and response.status_code != 206:
+                if ranged and response.status_code != 206:
                     raise ServiceUnreachableError(
-                        "range-ignored", f"asked for bytes from {offset}, got the whole body"
+                        "range-ignored", f"asked for bytes {start}-, got the whole body"
                     )
-                written = 0
-                for chunk in response.iter_bytes(_PIECE):
-                    output.write(chunk)
-                    written += len(chunk)
-                    if on_progress is not None:
-                        on_progress(offset + written)
-                return written
+                yield BodyReader(response.iter_bytes(_PIECE))
         except httpx2.TransportError as exc:
             reason = str(exc) or type(exc).__name__
             raise ServiceUnreachableError(

@@ -5,10 +5,11 @@ Sealing (``docs/sealed-format.md``) happens here, never in the service: a fresh 
 version, the sealed bytes uploaded to the blob store, the content key wrapped to the
 department's own encryption key in force (as the service reports it; the service checks the
 wrap against the key directory on chain before it registers anything). Fetching downloads the
-sealed bytes into a part file named by their digest (an interrupted fetch resumes from where it
-stopped), checks them against the digest the version's metadata commits to, and opens them to
-the output, which appears only if every chunk authenticates and the plaintext's SHA-256 is the
-content hash the chain holds for the version.
+sealed bytes and opens them as they arrive, in one pass: each chunk is authenticated
+(AES-256-GCM, its index and finality bound in, the content key committed to by the header)
+before its plaintext is written to a part file named by the sealed bytes' digest, and the output
+appears only once every chunk has opened and the plaintext's SHA-256 is the content hash the
+chain holds for the version. An interrupted fetch resumes from the first chunk it lacks.
 """
 
 from __future__ import annotations
@@ -24,20 +25,23 @@ from typing import Any, BinaryIO
 from eth_utils.crypto import keccak
 
 from api.client._client import ProvledgerClient
-from ledger.errors import InvalidInputError, SealTamperedError
+from ledger.errors import InvalidInputError, SealContentMismatchError, SealError
 from ledger.hashing import Digest
 from ledger.sealing import (
     EncryptionKeyPair,
     EncryptionPublicKey,
     KeyBinding,
+    Layout,
     SealSummary,
     Suite,
     WrappedKey,
-    open_to_path,
+    open_sealed_from,
+    read_header,
     seal,
     unwrap_content_key,
     wrap_content_key,
 )
+from ledger.sealing.layout import HEADER_SIZE
 
 __all__ = ["FetchedFile", "SealedUpload", "fetch_sealed", "seal_and_upload"]
 
@@ -157,48 +161,57 @@ def fetch_sealed(
     sealed = answer["sealed"]
     expected = Digest(bytes.fromhex(sealed["sha256"][2:]))
     size = int(sealed["size"])
-    # Named by the digest: only the same sealed bytes are ever resumed.
-    part = output.with_name(f".{output.name}.{expected.value.hex()[:16]}.part")
-    offset = part.stat().st_size if part.exists() else 0
-    if offset > size:
-        part.unlink()
-        offset = 0
-    # Hashed as they arrive (the bytes kept from an earlier attempt first), so the check
-    # costs no second pass over the file.
-    hasher = hashlib.sha256()
-    if offset:
-        with part.open("rb") as kept:
-            while piece := kept.read(1 << 20):
-                hasher.update(piece)
-    if offset < size:
-        with part.open("ab") as writer:
-            client.download_sealed(
-                dataset_id, version, _Hashing(writer, hasher), offset=offset,
-                on_progress=on_progress,
-            )  # fmt: skip
-    received = Digest(hasher.digest())
-    if received != expected:
-        part.unlink()
-        raise SealTamperedError(
-            f"the sealed bytes received hash to {received}, not to {expected} as version "
-            f"{version}'s metadata commits: nothing was written (the part file is deleted)"
-        )
     content_hash = str(answer["content_hash"])
-    with part.open("rb") as reader:
-        summary = open_to_path(
-            reader,
-            output,
-            content_key,
-            expected_sha256=Digest(bytes.fromhex(content_hash[2:])),
-        )
-    part.unlink()
+    with client.sealed_reader(dataset_id, version, end=HEADER_SIZE - 1) as head:
+        header = read_header(head)  # type: ignore[arg-type]
+    # The part file holds authenticated plaintext only, a whole number of chunks (a chunk cut
+    # off by a crash is dropped), named by the sealed bytes' digest: only the same sealed
+    # version is ever resumed, from the first chunk it lacks.
+    part = output.with_name(f".{output.name}.{expected.value.hex()[:16]}.part")
+    first_chunk = (part.stat().st_size if part.exists() else 0) // header.chunk_size
+    kept = first_chunk * header.chunk_size
+    start = Layout(header.chunk_size).chunk_offset(first_chunk)
+    hasher = hashlib.sha256()
+    with part.open("r+b" if part.exists() else "wb") as writer:
+        writer.truncate(kept)
+        while kept and (piece := writer.read(1 << 20)):
+            hasher.update(piece)
+        writer.seek(kept)
+        try:
+            # Fresh, the opener's own hash of the plaintext is the whole file's; resumed, the
+            # kept chunks are hashed first and the rest as they are written.
+            sink: Any = _Hashing(writer, hasher) if kept else writer
+            summary = None
+            if start < size:
+                with client.sealed_reader(dataset_id, version, start=start) as reader:
+                    stream: Any = reader  # a binary stream as far as the opener reads it
+                    summary = open_sealed_from(
+                        header, stream, sink, content_key, first_chunk=first_chunk
+                    )
+            if kept or summary is None:
+                plaintext = Digest(hasher.digest())
+            else:
+                plaintext = summary.plaintext_sha256
+            if plaintext != Digest(bytes.fromhex(content_hash[2:])):
+                raise SealContentMismatchError(
+                    f"the opened plaintext hashes to {plaintext}, not to the content hash on "
+                    f"chain {content_hash}: nothing was written"
+                )
+            writer.flush()
+            os.fsync(writer.fileno())
+        except SealError:
+            writer.close()
+            part.unlink()  # what was kept is not to be trusted any more
+            raise
+    size_written = part.stat().st_size
+    os.replace(part, output)
     return FetchedFile(
         path=output,
         dataset_id=dataset_id,
         version=version,
         content_hash=content_hash,
-        size=summary.plaintext_size,
-        resumed_from=offset,
+        size=size_written,
+        resumed_from=kept,
         sealed_sha256="0x" + expected.value.hex(),
     )
 

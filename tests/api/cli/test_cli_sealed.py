@@ -169,32 +169,50 @@ def test_a_tampered_blob_is_detected_and_nothing_is_written(
     assert result.exit_code == EXIT_TAMPERED, result.output
     assert json.loads(result.stdout)["error"]["code"] == "seal-tampered"
     assert not out.exists()
-    assert not list(tmp_path.glob(".tampered.csv.*.part"))
+    assert not list(tmp_path.glob(".tampered.csv.*.part"))  # nothing half-opened is kept
 
 
-def test_an_interrupted_fetch_resumes_where_it_stopped(
-    provledger: Invoke, shared: dict[str, object], tmp_path: Path, service: Service
+def test_an_interrupted_fetch_resumes_from_the_first_chunk_it_lacks(
+    provledger: Invoke, shared: dict[str, object], tmp_path: Path
+) -> None:
+    transport = shared["transport"]
+    plaintext = shared["plaintext"]
+    assert isinstance(transport, Department) and isinstance(plaintext, bytes)
+    sha256 = _sealed_sha256(provledger, shared)
+    out = tmp_path / "resumed.csv"
+    # What a fetch killed half-way through its second 1 MiB chunk leaves: the opened chunks.
+    part = tmp_path / f".resumed.csv.{sha256[:16]}.part"
+    part.write_bytes(plaintext[: (3 << 20) // 2])
+
+    fetched = answer_of(_ok(provledger("fetch", str(shared["dataset"]), "-o", str(out), "--json",
+                                       token=transport.token)))  # fmt: skip
+
+    assert fetched["resumed_from"] == 1 << 20  # whole chunks only: the cut one is fetched again
+    assert out.read_bytes() == plaintext
+    assert not part.exists()
+
+
+def test_a_part_file_that_is_not_the_data_never_becomes_the_output(
+    provledger: Invoke, shared: dict[str, object], tmp_path: Path
 ) -> None:
     transport = shared["transport"]
     assert isinstance(transport, Department)
     sha256 = _sealed_sha256(provledger, shared)
-    blob = service.runtime.blobs.path(Digest(bytes.fromhex(sha256)))
-    out = tmp_path / "resumed.csv"
-    # What a fetch killed after a third of the download leaves behind.
-    part = tmp_path / f".resumed.csv.{sha256[:16]}.part"
-    part.write_bytes(blob.read_bytes()[: blob.stat().st_size // 3])
+    out = tmp_path / "forged.csv"
+    part = tmp_path / f".forged.csv.{sha256[:16]}.part"
+    part.write_bytes(os.urandom(2 << 20))  # left by someone else, or a disk that lied
 
-    fetched = answer_of(
-        _ok(
-            provledger(
-                "fetch", str(shared["dataset"]), "-o", str(out), "--json", token=transport.token
-            )
-        )
-    )
+    result = provledger("fetch", str(shared["dataset"]), "-o", str(out), "--json",
+                        token=transport.token)  # fmt: skip
 
-    assert fetched["resumed_from"] == blob.stat().st_size // 3
-    assert out.read_bytes() == shared["plaintext"]
+    assert result.exit_code == EXIT_TAMPERED, result.output
+    assert json.loads(result.stdout)["error"]["code"] == "seal-content-mismatch"
+    assert not out.exists()
     assert not part.exists()
+    again = answer_of(_ok(provledger("fetch", str(shared["dataset"]), "-o", str(out), "--json",
+                                     token=transport.token)))  # fmt: skip
+    assert again["resumed_from"] == 0
+    assert out.read_bytes() == shared["plaintext"]
 
 
 def _sealed_sha256(provledger: Invoke, shared: dict[str, object]) -> str:
