@@ -19,6 +19,7 @@ import mmap
 import os
 import secrets
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -112,32 +113,47 @@ def seal(
     # Two plaintext buffers: the next chunk is read before this one is sealed, because only
     # then is it known whether this one is final (the last chunk may be full, as in age).
     current, ahead = _buffer(chunk_size), _buffer(chunk_size)
-    frame = _buffer(CHUNK_HEADER_SIZE + chunk_size + TAG_SIZE)
+    # Two frame buffers: the sealed bytes' SHA-256 runs on a worker thread (hashlib releases
+    # the GIL) over one frame while the next is encrypted into the other; a buffer is reused
+    # only once its hash is done. Updates run in order on the one worker.
+    frames = [_buffer(CHUNK_HEADER_SIZE + chunk_size + TAG_SIZE) for _ in range(2)]
+    hashing: list[Future[None] | None] = [None, None]
     length = fill(current)
     index, total = 0, 0
-    while True:
-        following = fill(ahead) if length == chunk_size else 0
-        final = following == 0
-        if index >= MAX_CHUNKS:
-            raise InvalidInputError(
-                f"the plaintext needs more than {MAX_CHUNKS} chunks of {chunk_size} bytes: "
-                "seal it with larger chunks"
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="seal-hash") as worker:
+        while True:
+            following = fill(ahead) if length == chunk_size else 0
+            final = following == 0
+            if index >= MAX_CHUNKS:
+                raise InvalidInputError(
+                    f"the plaintext needs more than {MAX_CHUNKS} chunks of {chunk_size} bytes: "
+                    "seal it with larger chunks"
+                )
+            slot = index % 2
+            if (pending := hashing[slot]) is not None:
+                pending.result()
+            frame = frames[slot]
+            clear = chunk_header(index, final, length)
+            end = CHUNK_HEADER_SIZE + length + TAG_SIZE
+            frame[:CHUNK_HEADER_SIZE] = clear
+            plaintext = current[:length]
+            aead.encrypt_into(
+                chunk_nonce(index, final),
+                plaintext,
+                header.raw + clear,
+                frame[CHUNK_HEADER_SIZE:end],
             )
-        clear = chunk_header(index, final, length)
-        end = CHUNK_HEADER_SIZE + length + TAG_SIZE
-        frame[:CHUNK_HEADER_SIZE] = clear
-        plaintext = current[:length]
-        aead.encrypt_into(
-            chunk_nonce(index, final), plaintext, header.raw + clear, frame[CHUNK_HEADER_SIZE:end]
-        )
-        plain_hash.update(plaintext)
-        sealed_hash.update(frame[:end])
-        _write_all(writer, frame[:end])
-        total += length
-        index += 1
-        if final:
-            break
-        current, ahead, length = ahead, current, following
+            hashing[slot] = worker.submit(sealed_hash.update, frame[:end])
+            plain_hash.update(plaintext)
+            _write_all(writer, frame[:end])
+            total += length
+            index += 1
+            if final:
+                break
+            current, ahead, length = ahead, current, following
+        for pending in hashing:
+            if pending is not None:
+                pending.result()
     return SealSummary(
         plaintext_size=total,
         plaintext_sha256=Digest(plain_hash.digest()),

@@ -23,6 +23,7 @@ STABLE_CODES = {
     "WrappedKeyRecipientError": "wrapped-key-wrong-recipient",
     "SealedBlobMissingError": "sealed-blob-missing",
     "RecipientKeyMissingError": "recipient-key-missing",
+    "EncryptionKemUnsupportedError": "encryption-kem-unsupported",
 }
 
 
