@@ -133,13 +133,28 @@ def through_proxy(
     chain.revert(snapshot)
 
 
-def settle(relayer: Relayer, engine: Engine, seconds: float = 20.0) -> None:
-    """Tick until nothing is pending or submitted (bounded: a loaded machine mines slowly)."""
+def settle(relayer: Relayer, engine: Engine, seconds: float = 30.0) -> None:
+    """Tick until nothing is pending or submitted (bounded: a loaded machine mines slowly).
+
+    Anvil answers the elements of a JSON-RPC batch concurrently, so a transaction may reach its
+    pool before the one with the nonce below it and be queued as a future nonce; in automine
+    mode anvil then never promotes it, even once the gap is filled and blocks are mined (seen:
+    100 queued, 0 pending, about one run in five, on the commit before this one too). A node
+    that holds a transaction it will not mine is a node that lost it: after a few seconds with
+    nothing settling, the pool is emptied, and the relayer sends again what the node no longer
+    knows, in nonce order, as it must after any node restart."""
     deadline = time.monotonic() + seconds
+    last_progress, settled_before = time.monotonic(), -1
     while time.monotonic() < deadline:
         relayer.tick()
-        if all(op.status not in ("pending", "submitted") for op in ops(engine)):
+        unsettled = sum(op.status in ("pending", "submitted") for op in ops(engine))
+        if not unsettled:
             return
+        if unsettled != settled_before:
+            last_progress, settled_before = time.monotonic(), unsettled
+        elif time.monotonic() - last_progress > 3 and not relayer.ledger.chain.is_in_process:
+            relayer.ledger.chain._rpc("anvil_dropAllTransactions", [])
+            last_progress = time.monotonic()
         time.sleep(0.05)
 
 
@@ -162,7 +177,7 @@ def test_sends_and_receipts_go_in_json_rpc_batches(
     assert report.sent == 120
     assert [op.status for op in ops(engine)] == [OperationStatus.CONFIRMED] * 120
     assert relayer.transport.batched
-    assert proxy.batches("eth_sendRawTransaction") == [50, 50, 20]
+    assert proxy.batches("eth_sendRawTransaction")[:3] == [50, 50, 20]
     assert proxy.batches("eth_getTransactionReceipt")[:3] == [50, 50, 20]
     assert proxy.singles("eth_sendRawTransaction") == 0
     assert proxy.singles("eth_getTransactionReceipt") == 0
