@@ -34,6 +34,7 @@ from eth_typing import Hash32
 from eth_utils.crypto import keccak
 
 from ledger.eip712 import Domain, TypedAction, domain_separator
+from ledger.encoding import from_hex, to_hex
 from ledger.errors import InvalidInputError, InvalidProofError
 from ledger.merkle import record_leaf_hash, root_from_inclusion_proof
 
@@ -94,11 +95,11 @@ class Receipt:
     def message(self) -> dict[str, Any]:
         """The typed data's ``message``, 0x-hex for bytes (as a JSON document has it)."""
         return {
-            "datasetId": _hex(self.dataset_id),
+            "datasetId": to_hex(self.dataset_id),
             "version": self.version,
-            "contentHash": _hex(self.content_hash),
-            "sealedHash": _hex(self.sealed_hash),
-            "requestId": _hex(self.request_id),
+            "contentHash": to_hex(self.content_hash),
+            "sealedHash": to_hex(self.sealed_hash),
+            "requestId": to_hex(self.request_id),
             "departmentId": self.department_id,
             "time": self.time,
         }
@@ -110,11 +111,11 @@ class Receipt:
             if not isinstance(message, dict) or set(message) != {f["name"] for f in RECEIPT_FIELDS}:
                 raise ValueError("the fields are not exactly a Receipt's")
             return cls(
-                dataset_id=_unhex(message["datasetId"]),
+                dataset_id=from_hex(message["datasetId"]),
                 version=_int(message["version"]),
-                content_hash=_unhex(message["contentHash"]),
-                sealed_hash=_unhex(message["sealedHash"]),
-                request_id=_unhex(message["requestId"]),
+                content_hash=from_hex(message["contentHash"]),
+                sealed_hash=from_hex(message["sealedHash"]),
+                request_id=from_hex(message["requestId"]),
                 department_id=_int(message["departmentId"]),
                 time=_int(message["time"]),
             )
@@ -216,15 +217,15 @@ def check_bundle_offline(bundle: Any) -> OfflineFacts:
         ):
             raise InvalidProofError("the bundle's typed data is not a Receipt")
         receipt = Receipt.from_message(typed["message"])
-        signature = _unhex(bundle["signature"])
+        signature = from_hex(bundle["signature"])
         claimed_id = str(bundle["receipt_id"]).lower()
         claimed_signer = str(bundle["signer"])
     except (KeyError, TypeError, ValueError, InvalidInputError) as exc:
         raise InvalidProofError(f"the bundle is unreadable: {exc}") from exc
     digest = receipt.digest(domain)
-    if claimed_id != _hex(digest):
+    if claimed_id != to_hex(digest):
         raise InvalidProofError(
-            f"the receipt's typed data hashes to {_hex(digest)}, the bundle names {claimed_id}"
+            f"the receipt's typed data hashes to {to_hex(digest)}, the bundle names {claimed_id}"
         )
     try:
         signer = receipt.recover(signature, domain)
@@ -242,10 +243,10 @@ def check_bundle_offline(bundle: Any) -> OfflineFacts:
     try:
         inclusion = bundle["inclusion"]
         index, size = int(inclusion["leaf_index"]), int(inclusion["tree_size"])
-        hashes = [_unhex(h) for h in inclusion["proof"]]
-        root = _unhex(anchor["root"])
+        hashes = [from_hex(h) for h in inclusion["proof"]]
+        root = from_hex(anchor["root"])
         signed = anchor["typed_data"]
-        anchor_signature = _unhex(anchor["signature"])
+        anchor_signature = from_hex(anchor["signature"])
         action = TypedAction(
             primary_type="AnchorBatch",
             domain=_domain_of(signed["domain"]),
@@ -256,14 +257,15 @@ def check_bundle_offline(bundle: Any) -> OfflineFacts:
     computed = root_from_inclusion_proof(index, size, record_leaf_hash(leaf_digest(digest)), hashes)
     if computed != root:
         raise InvalidProofError(
-            f"the receipt's inclusion proof leads to root {_hex(computed)}, expected {_hex(root)}"
+            f"the receipt's inclusion proof leads to root {to_hex(computed)}, "
+            f"expected {to_hex(root)}"
         )
     message = action.message
-    if str(message.get("root", "")).lower() != _hex(root):
+    if str(message.get("root", "")).lower() != to_hex(root):
         raise InvalidProofError(
-            f"the department signed root {message.get('root')}, not {_hex(root)}"
+            f"the department signed root {message.get('root')}, not {to_hex(root)}"
         )
-    if str(message.get("metadataHash", "")).lower() != _hex(RECEIPT_BATCH_COMMITMENT):
+    if str(message.get("metadataHash", "")).lower() != to_hex(RECEIPT_BATCH_COMMITMENT):
         raise InvalidProofError("the anchored root is not a batch of receipts (metadataHash)")
     if int(message.get("size", -1)) != size or int(message.get("departmentId", -1)) != (
         receipt.department_id
@@ -291,17 +293,6 @@ def _domain_of(document: Any) -> Domain:
         chain_id=int(document["chainId"]),
         verifying_contract=str(document["verifyingContract"]),
     )
-
-
-def _hex(value: bytes) -> str:
-    return "0x" + value.hex()
-
-
-def _unhex(value: object) -> bytes:
-    text = str(value)
-    if not text.startswith("0x"):
-        raise ValueError(f"expected 0x-hex, got {text[:20]!r}")
-    return bytes.fromhex(text[2:])
 
 
 def _int(value: object) -> int:

@@ -14,3 +14,16 @@ def jsonable(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [jsonable(v) for v in value]
     return value
+
+
+def to_hex(value: bytes) -> str:
+    """``value`` as 0x-hex."""
+    return "0x" + value.hex()
+
+
+def from_hex(value: object) -> bytes:
+    """The bytes of 0x-hex text; ``ValueError`` for anything else."""
+    text = str(value)
+    if not text.startswith("0x"):
+        raise ValueError(f"expected 0x-hex, got {text[:20]!r}")
+    return bytes.fromhex(text[2:])

@@ -41,6 +41,7 @@ import struct
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from ledger.encoding import from_hex, to_hex
 from ledger.errors import InvalidInputError
 from ledger.merkle import InclusionProof, MerkleTree
 
@@ -138,14 +139,14 @@ class BatchRecord:
         return {
             "kind": self.kind.name.lower(),
             "department_id": self.department_id,
-            "dataset_id": _hex(self.dataset_id),
+            "dataset_id": to_hex(self.dataset_id),
             "version": self.version,
-            "content_hash": _hex(self.content_hash),
-            "metadata_hash": _hex(self.metadata_hash),
+            "content_hash": to_hex(self.content_hash),
+            "metadata_hash": to_hex(self.metadata_hash),
             "classification": self.classification,
-            "dataset_metadata_hash": _hex(self.dataset_metadata_hash),
-            "salt": _hex(self.salt),
-            "parents": [{"dataset_id": _hex(d), "version": v} for d, v in self.parents],
+            "dataset_metadata_hash": to_hex(self.dataset_metadata_hash),
+            "salt": to_hex(self.salt),
+            "parents": [{"dataset_id": to_hex(d), "version": v} for d, v in self.parents],
         }
 
     @classmethod
@@ -157,14 +158,14 @@ class BatchRecord:
             return cls(
                 kind=RecordKind[str(document["kind"]).upper()],
                 department_id=int(str(document["department_id"])),
-                dataset_id=_unhex(document["dataset_id"]),
+                dataset_id=from_hex(document["dataset_id"]),
                 version=int(str(document["version"])),
-                content_hash=_unhex(document["content_hash"]),
-                metadata_hash=_unhex(document["metadata_hash"]),
+                content_hash=from_hex(document["content_hash"]),
+                metadata_hash=from_hex(document["metadata_hash"]),
                 classification=int(str(document["classification"])),
-                dataset_metadata_hash=_unhex(document["dataset_metadata_hash"]),
-                salt=_unhex(document["salt"]),
-                parents=tuple((_unhex(p["dataset_id"]), int(p["version"])) for p in parents),
+                dataset_metadata_hash=from_hex(document["dataset_metadata_hash"]),
+                salt=from_hex(document["salt"]),
+                parents=tuple((from_hex(p["dataset_id"]), int(p["version"])) for p in parents),
             )
         except (KeyError, ValueError, TypeError, AssertionError) as exc:
             raise InvalidInputError(f"not a batch record: {exc!r}") from exc
@@ -188,14 +189,3 @@ def build_batch(digests: Sequence[bytes]) -> Batch:
         raise InvalidInputError("a batch holds at least one record")
     tree = MerkleTree(digests)
     return Batch(root=tree.root, proofs=tuple(tree.proof(i) for i in range(tree.size)))
-
-
-def _hex(value: bytes) -> str:
-    return "0x" + value.hex()
-
-
-def _unhex(value: object) -> bytes:
-    text = str(value)
-    if not text.startswith("0x"):
-        raise ValueError(f"expected 0x-hex, got {text[:20]!r}")
-    return bytes.fromhex(text[2:])
